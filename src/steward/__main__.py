@@ -1,0 +1,3 @@
+from steward.core.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""RFC 9457 problem+json for every API error, with a JSON pointer to the offending field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+PROBLEM_TYPE = "https://steward.invalid/problems/"
+
+
+def problem(
+    request: HttpRequest,
+    *,
+    status: int,
+    title: str,
+    detail: str = "",
+    errors: list[dict[str, Any]] | None = None,
+    kind: str = "error",
+    api: NinjaAPI,
+) -> HttpResponse:
+    body: dict[str, Any] = {"type": PROBLEM_TYPE + kind, "title": title, "status": status, "instance": request.path}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = api.create_response(request, body, status=status)
+    response["Content-Type"] = "application/problem+json"
+    return response
+
+
+def install_problem_handlers(api: NinjaAPI) -> None:
+    def validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        errors = [
+            {"pointer": "/" + "/".join(str(p) for p in err.get("loc", ())), "detail": err.get("msg", "")}
+            for err in exc.errors
+        ]
+        return problem(request, status=422, title="The request is not valid", errors=errors, kind="validation", api=api)
+
+    def auth(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return problem(request, status=401, title="Authentication required", kind="unauthorised", api=api)
+
+    def http(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        return problem(request, status=exc.status_code, title=str(exc), kind=f"http-{exc.status_code}", api=api)
+
+    api.add_exception_handler(ValidationError, validation)  # type: ignore[arg-type]
+    api.add_exception_handler(AuthenticationError, auth)  # type: ignore[arg-type]
+    api.add_exception_handler(HttpError, http)  # type: ignore[arg-type]

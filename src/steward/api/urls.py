@@ -1,0 +1,30 @@
+"""The versioned HTTP API (Django Ninja): OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema
+
+from steward.api.problems import install_problem_handlers
+
+api = NinjaAPI(
+    title="Steward API",
+    version="1",
+    description="School data hosting, sharing by approval and provisioning. Errors are RFC 9457 problem+json.",
+    urls_namespace="api-v1",
+)
+install_problem_handlers(api)
+
+
+class Health(Schema):
+    status: str
+    database: str
+
+
+@api.get("/health", response=Health, auth=None, tags=["service"], summary="Service health")
+def health(request: HttpRequest) -> dict[str, str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"status": "ok", "database": "ok"}

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    name = "steward.audit"
+    label = "audit"
+    verbose_name = "Audit log"
+
+    def ready(self) -> None:
+        from steward.audit.privacy import AuditPrivacyProvider
+        from steward.core.database import APPEND_ONLY_TABLES
+        from steward.register.providers import register_provider
+
+        APPEND_ONLY_TABLES.add("audit_auditevent")
+        register_provider(AuditPrivacyProvider())

@@ -1,0 +1,79 @@
+"""The append-only, hash-chained audit log of every access to and change of personal data."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from steward.register.classification import PersonalData
+
+
+class AuditEvent(models.Model):
+    """One thing someone did. `hash` = SHA-256 over the event and the previous event's hash.
+
+    The application role may INSERT and SELECT but not UPDATE, DELETE or TRUNCATE (granted
+    per table after every migration), so history cannot be rewritten from the application;
+    a change made around it (as a superuser) breaks the chain and `steward audit verify` names it.
+    """
+
+    occurred_at = models.DateTimeField()
+    actor_user = models.ForeignKey(
+        "tenancy.User", on_delete=models.DO_NOTHING, null=True, blank=True, db_constraint=False, related_name="+"
+    )
+    actor_client = models.CharField(max_length=100, blank=True, help_text="API client id, for machine actors")
+    actor_label = models.CharField(max_length=200, blank=True, help_text="Who, as shown at the time")
+    organisation = models.ForeignKey(
+        "tenancy.Organisation",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        db_constraint=False,
+        related_name="+",
+        help_text="The organisation the actor acted for",
+    )
+    school = models.ForeignKey(
+        "tenancy.Organisation",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        db_constraint=False,
+        related_name="+",
+        help_text="The school whose data was touched",
+    )
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=60, blank=True)
+    object_ids = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    purpose = models.CharField(max_length=200, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    privacy = PersonalData(
+        subject="school_user",
+        fields={
+            "actor_user": "audit.activity",
+            "actor_client": "audit.activity",
+            "actor_label": "audit.activity",
+            "ip_address": "audit.activity",
+            "user_agent": "audit.activity",
+            "object_ids": "audit.activity",
+            "detail": "audit.activity",
+            "occurred_at": "audit.activity",
+            "request_id": "audit.activity",
+        },
+        not_personal={"id", "organisation", "school", "action", "object_type", "purpose", "prev_hash", "hash"},
+    )
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["school", "occurred_at"], name="audit_school_time"),
+            models.Index(fields=["actor_user", "occurred_at"], name="audit_actor_time"),
+            models.Index(fields=["object_type", "occurred_at"], name="audit_object_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action}"

@@ -1,0 +1,113 @@
+"""Writing to the audit log. Every event is chained to the one before it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connections, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from steward.audit.chain import GENESIS, event_hash
+from steward.audit.models import AuditEvent
+
+# One lock for the chain: events are numbered and linked in the order they take it.
+_CHAIN_LOCK = 0x5354_4155  # "STAU"
+
+
+def audit_record(
+    *,
+    action: str,
+    actor_user_id: int | None = None,
+    actor_client: str = "",
+    actor_label: str = "",
+    organisation_id: int | None = None,
+    school_id: int | None = None,
+    object_type: str = "",
+    object_ids: Iterable[object] = (),
+    purpose: str = "",
+    request_id: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    with transaction.atomic():
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
+            cursor.execute("SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id'))")
+            (next_id,) = cursor.fetchone()  # type: ignore[misc]
+        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        event = AuditEvent(
+            id=next_id,
+            occurred_at=timezone.now(),
+            actor_user_id=actor_user_id,
+            actor_client=actor_client,
+            actor_label=actor_label[:200],
+            organisation_id=organisation_id,
+            school_id=school_id,
+            action=action,
+            object_type=object_type,
+            object_ids=[str(i) for i in object_ids],
+            purpose=purpose,
+            request_id=request_id,
+            ip_address=ip_address,
+            user_agent=user_agent[:300],
+            detail=detail or {},
+            prev_hash=last or GENESIS,
+        )
+        event.hash = event_hash(_values(event))
+        event.save(force_insert=True)
+    return event
+
+
+def audit_request(
+    request: HttpRequest,
+    *,
+    action: str,
+    object_type: str = "",
+    object_ids: Iterable[object] = (),
+    purpose: str = "",
+    detail: dict[str, Any] | None = None,
+    user_id: int | None = None,
+    actor_label: str = "",
+) -> AuditEvent:
+    """Record an event for a web request: who, for which organisation and school, from where."""
+    user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
+    school_id = getattr(request, "school_id", None)
+    return audit_record(
+        action=action,
+        actor_user_id=user_id if user_id is not None else (user.pk if signed_in else None),  # type: ignore[union-attr]
+        actor_label=actor_label or (str(user) if signed_in else ""),
+        organisation_id=school_id,
+        school_id=school_id,
+        object_type=object_type,
+        object_ids=object_ids,
+        purpose=purpose,
+        request_id=getattr(request, "request_id", ""),
+        ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.headers.get("User-Agent", ""),
+        detail=detail,
+    )
+
+
+def _values(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "occurred_at": event.occurred_at,
+        "actor_user_id": event.actor_user_id,
+        "actor_client": event.actor_client,
+        "actor_label": event.actor_label,
+        "organisation_id": event.organisation_id,
+        "school_id": event.school_id,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_ids": event.object_ids,
+        "purpose": event.purpose,
+        "request_id": event.request_id,
+        "ip_address": event.ip_address,
+        "user_agent": event.user_agent,
+        "detail": event.detail,
+        "prev_hash": event.prev_hash,
+    }

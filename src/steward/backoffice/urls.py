@@ -1,0 +1,21 @@
+from django.urls import path
+
+from steward.backoffice.views import pages, sign_in
+
+app_name = "backoffice"
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("sign-in/", sign_in.sign_in, name="sign-in"),
+    path("sign-in/verify/", sign_in.sign_in_verify, name="sign-in-verify"),
+    path("sign-out/", sign_in.sign_out, name="sign-out"),
+    path("schools/", pages.choose_school, name="choose-school"),
+    path("schools/switch/", pages.switch_school, name="switch-school"),
+    path("school/register/", pages.school_register, name="school-register"),
+    path("school/people/", pages.school_people, name="school-people"),
+    path("school/audit/", pages.school_audit, name="school-audit"),
+    path("processor/schools/", pages.processor_schools, name="processor-schools"),
+    path("processor/contracts/", pages.processor_contracts, name="processor-contracts"),
+    path("processor/register/", pages.processor_register, name="processor-register"),
+    path("processor/audit/", pages.processor_audit, name="processor-audit"),
+]

@@ -1,0 +1,141 @@
+"""Back-office pages for school controllers and the processor's staff. Thin: selectors do the work."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from steward.audit import selectors as audit_selectors
+from steward.audit.services import audit_request
+from steward.backoffice.access import processor_role_required, school_role_required, staff_required
+from steward.register import selectors as register_selectors
+from steward.tenancy import selectors as tenancy_selectors
+from steward.tenancy.middleware import SESSION_KEY
+from steward.tenancy.models import PROCESSOR_ROLES, SCHOOL_ROLES, Role
+
+ALL_SCHOOL_ROLES = tuple(SCHOOL_ROLES)
+ALL_PROCESSOR_ROLES = tuple(PROCESSOR_ROLES)
+
+
+@staff_required
+def home(request: HttpRequest) -> HttpResponse:
+    if getattr(request, "school_id", None):
+        return redirect("backoffice:school-register")
+    if tenancy_selectors.processor_roles(user=request.user):  # type: ignore[arg-type]
+        return redirect("backoffice:processor-schools")
+    return redirect("backoffice:choose-school")
+
+
+@staff_required
+def choose_school(request: HttpRequest) -> HttpResponse:
+    schools = tenancy_selectors.schools_for_user(user=request.user)  # type: ignore[arg-type]
+    return render(request, "backoffice/choose_school.html", {"schools": schools})
+
+
+@require_POST
+@staff_required
+def switch_school(request: HttpRequest) -> HttpResponse:
+    raw = request.POST.get("school", "")
+    school_id = int(raw) if raw.isdigit() else 0
+    if not tenancy_selectors.school_roles(user=request.user, school_id=school_id):  # type: ignore[arg-type]
+        return render(
+            request,
+            "backoffice/choose_school.html",
+            {
+                "schools": tenancy_selectors.schools_for_user(user=request.user),  # type: ignore[arg-type]
+                "error": "Choose one of your schools",
+            },
+            status=403,
+        )
+    request.session[SESSION_KEY] = school_id
+    audit_request(request, action="switch_school", object_type="tenancy.Organisation", object_ids=[school_id])
+    return redirect("backoffice:school-register")
+
+
+@school_role_required(*ALL_SCHOOL_ROLES)
+def school_register(request: HttpRequest) -> HttpResponse:
+    school_id = request.school_id  # type: ignore[attr-defined]
+    context = {
+        "activities": register_selectors.activities_for_school(school_id=school_id),
+        "contracts": tenancy_selectors.contracts_for_school(school_id=school_id),
+    }
+    return render(request, "backoffice/school_register.html", context)
+
+
+@school_role_required(*ALL_SCHOOL_ROLES)
+def school_people(request: HttpRequest) -> HttpResponse:
+    school_id = request.school_id  # type: ignore[attr-defined]
+    memberships = list(tenancy_selectors.school_people(school_id=school_id))
+    contacts = list(tenancy_selectors.data_protection_contacts())
+    audit_request(
+        request,
+        action="view",
+        object_type="tenancy.Membership",
+        object_ids=[m.user_id for m in memberships],
+        purpose="school administration",
+    )
+    return render(request, "backoffice/school_people.html", {"memberships": memberships, "contacts": contacts})
+
+
+@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
+def school_audit(request: HttpRequest) -> HttpResponse:
+    events = list(audit_selectors.events_for_school(school_id=request.school_id))  # type: ignore[attr-defined]
+    audit_request(
+        request,
+        action="view",
+        object_type="audit.AuditEvent",
+        object_ids=[e.id for e in events],
+        purpose="accountability review",
+    )
+    return render(request, "backoffice/audit_log.html", {"events": events, "scope": "school"})
+
+
+@processor_role_required(*ALL_PROCESSOR_ROLES)
+def processor_schools(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "backoffice/processor_schools.html",
+        {
+            "schools": tenancy_selectors.schools_with_contracts(),
+        },
+    )
+
+
+@processor_role_required(*ALL_PROCESSOR_ROLES)
+def processor_contracts(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "backoffice/processor_contracts.html",
+        {
+            "contracts": tenancy_selectors.all_contracts(),
+        },
+    )
+
+
+@processor_role_required(*ALL_PROCESSOR_ROLES)
+def processor_register(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "backoffice/processor_register.html",
+        {
+            "activities": register_selectors.all_activities(),
+            "recipients": register_selectors.recipients(),
+            "categories": register_selectors.categories(),
+            "providers": register_selectors.privacy_providers(),
+        },
+    )
+
+
+@processor_role_required(Role.PROCESSOR_ADMIN)
+def processor_audit(request: HttpRequest) -> HttpResponse:
+    events = list(audit_selectors.recent_events())
+    report = audit_selectors.audit_chain_verify()
+    audit_request(
+        request,
+        action="view",
+        object_type="audit.AuditEvent",
+        object_ids=[e.id for e in events],
+        purpose="security monitoring",
+    )
+    return render(request, "backoffice/audit_log.html", {"events": events, "scope": "processor", "chain": report})

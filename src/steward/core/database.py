@@ -1,0 +1,130 @@
+"""Database connection settings and the one-off bootstrap of the database and its roles.
+
+Two roles touch the database:
+- the *owner* (the embedded server's superuser, or whoever `DATABASE_URL` names) creates the
+  database, runs migrations and owns every table;
+- `steward_app`, a plain login role with no BYPASSRLS, is what the application connects as,
+  so PostgreSQL's row-level security applies to every query it makes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any
+
+import dj_database_url
+import psycopg
+from psycopg import sql
+
+from steward.core.paths import VAR_DIR
+
+APP_ROLE = "steward_app"
+DEFAULT_DB_NAME = "steward"
+APPEND_ONLY_TABLES: set[str] = set()  # filled by apps whose tables may only grow (audit)
+
+
+def owner_settings() -> dict[str, Any]:
+    """Django DATABASES entry for the owner role."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        config: dict[str, Any] = dict(dj_database_url.parse(url))
+    else:
+        from steward.core import embedded_db
+
+        config = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": DEFAULT_DB_NAME,
+            "USER": embedded_db.SUPERUSER,
+            "PASSWORD": "",
+            "HOST": embedded_db.ensure_running(),
+            "PORT": "",
+        }
+    config["ENGINE"] = "django.db.backends.postgresql"
+    config.setdefault("OPTIONS", {})
+    config["CONN_MAX_AGE"] = 0
+    return config
+
+
+def app_settings(owner: dict[str, Any]) -> dict[str, Any]:
+    """Django DATABASES entry for `steward_app`: the owner's server and database, our role."""
+    config = dict(owner)
+    config["USER"] = APP_ROLE
+    config["PASSWORD"] = app_role_password() if os.environ.get("DATABASE_URL") else ""
+    config["CONN_MAX_AGE"] = int(os.environ.get("STEWARD_CONN_MAX_AGE", "60"))
+    config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+def app_role_password() -> str:
+    """The app role's password on a real server: from the environment, else kept in var/."""
+    if os.environ.get("STEWARD_APP_DB_PASSWORD"):
+        return os.environ["STEWARD_APP_DB_PASSWORD"]
+    path = VAR_DIR / "steward_app.password"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def connect_owner(dbname: str) -> psycopg.Connection[Any]:
+    owner = owner_settings()
+    return psycopg.connect(
+        dbname=dbname,
+        user=owner["USER"],
+        password=owner.get("PASSWORD") or None,
+        host=owner.get("HOST") or None,
+        port=str(owner.get("PORT") or "") or None,
+        autocommit=True,
+    )
+
+
+def ensure_database(dbname: str, *, recreate: bool = False) -> None:
+    """Create the database (and the app role) if missing; `recreate` drops it first (tests)."""
+    with connect_owner(_maintenance_db()) as conn:
+        ensure_app_role(conn)
+        if recreate:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8'").format(sql.Identifier(dbname)))
+
+
+def drop_database(dbname: str) -> None:
+    with connect_owner(_maintenance_db()) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+def ensure_app_role(conn: psycopg.Connection[Any]) -> None:
+    """The application's login role: no superuser, no BYPASSRLS, no CREATEDB."""
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone()
+    if not exists:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(APP_ROLE)))
+    conn.execute(
+        sql.SQL("ALTER ROLE {} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE").format(sql.Identifier(APP_ROLE))
+    )
+    if os.environ.get("DATABASE_URL"):
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(APP_ROLE), sql.Literal(app_role_password()))
+        )
+
+
+def grant_app_privileges(cursor: Any) -> None:
+    """Give the app role DML on every table, then take back what append-only tables forbid.
+
+    Run after every migration, so a new table is never left without (or with too many) grants.
+    """
+    role = sql.Identifier(APP_ROLE)
+    cursor.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
+    cursor.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(role))
+    cursor.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(role))
+    cursor.execute(sql.SQL("REVOKE ALL ON TABLE django_migrations FROM {}").format(role))
+    for table in sorted(APPEND_ONLY_TABLES):
+        cursor.execute(
+            sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON TABLE {} FROM {}").format(sql.Identifier(table), role)
+        )
+
+
+def _maintenance_db() -> str:
+    return "postgres"

@@ -1,0 +1,183 @@
+"""The demo local authority: a processor, a trust, three schools, contracts and one user per role.
+
+Loaded once (idempotent); every credential it creates is written to var/demo-credentials.json.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from steward.core.paths import VAR_DIR
+from steward.register.models import ProcessingActivity
+from steward.tenancy import services as tenancy
+from steward.tenancy.models import DataProtectionContact, Organisation, Role, User
+from steward.tenancy.scope import tenant_scope
+
+CREDENTIALS_PATH = VAR_DIR / "demo-credentials.json"
+PROCESSOR_NAME = "Demo County ICT Service"
+ALL_SERVICES = list(ProcessingActivity.Service.values)
+
+
+@dataclass(frozen=True)
+class DemoSchool:
+    key: str
+    name: str
+    urn: int
+    establishment_number: str
+    phase: str
+    town: str
+    postcode: str
+    services: tuple[str, ...]
+    in_trust: bool = False
+
+
+LA_CODE = "881"
+SCHOOLS = (
+    DemoSchool(
+        "primary",
+        "Meadowbank Primary School",
+        881001,
+        "2001",
+        Organisation.Phase.PRIMARY,
+        "Chelmsford",
+        "CM1 2AB",
+        tuple(ALL_SERVICES),
+        in_trust=True,
+    ),
+    DemoSchool(
+        "secondary",
+        "Riverside Academy",
+        881002,
+        "4001",
+        Organisation.Phase.SECONDARY,
+        "Colchester",
+        "CO1 1AA",
+        tuple(ALL_SERVICES),
+        in_trust=True,
+    ),
+    DemoSchool(
+        "special",
+        "Oakwood Special School",
+        881003,
+        "7001",
+        Organisation.Phase.SPECIAL,
+        "Braintree",
+        "CM7 3QR",
+        ("hosted_mis", "data_exchange", "service_desk"),
+    ),
+)
+
+
+def demo_loaded() -> bool:
+    return Organisation.objects.filter(kind=Organisation.Kind.PROCESSOR, name=PROCESSOR_NAME).exists()
+
+
+@transaction.atomic
+def load_demo() -> dict[str, Any]:
+    """Create the demo LA and return the credentials written to var/demo-credentials.json."""
+    processor = Organisation.objects.create(
+        kind=Organisation.Kind.PROCESSOR,
+        name=PROCESSOR_NAME,
+        town="Chelmsford",
+        postcode="CM1 1QH",
+        email="ict@demo-county.invalid",
+    )
+    trust = Organisation.objects.create(
+        kind=Organisation.Kind.TRUST,
+        name="Estuary Learning Trust",
+        town="Colchester",
+        email="office@estuary-trust.invalid",
+    )
+    users: list[dict[str, Any]] = []
+    users.append(_user("Priya Shah", "priya.shah@demo-county.invalid", processor, Role.PROCESSOR_ADMIN))
+    users.append(_user("Tom Baker", "tom.baker@demo-county.invalid", processor, Role.PROCESSOR_SUPPORT))
+    schools = {}
+    for spec in SCHOOLS:
+        school = tenancy.school_create(
+            name=spec.name,
+            urn=spec.urn,
+            la_code=LA_CODE,
+            establishment_number=spec.establishment_number,
+            phase=spec.phase,
+            trust=trust if spec.in_trust else None,
+            address_line1="1 School Lane",
+            town=spec.town,
+            postcode=spec.postcode,
+            email=f"office@{spec.key}.demo-school.invalid",
+        )
+        schools[spec.key] = school
+        tenancy.contract_create(
+            school=school,
+            processor=processor,
+            reference=f"DCICT-{spec.urn}",
+            services=spec.services,
+            start_date=dt.date(2026, 4, 1),
+            end_date=dt.date(2029, 3, 31),
+        )
+        admin = _user(
+            f"{spec.name.split()[0]} Business Manager",
+            f"admin@{spec.key}.demo-school.invalid",
+            school,
+            Role.SCHOOL_ADMIN,
+        )
+        dpo = _user(f"{spec.name.split()[0]} DPO", f"dpo@{spec.key}.demo-school.invalid", school, Role.SCHOOL_DPO)
+        users += [admin, dpo]
+        with tenant_scope([school.id]):
+            DataProtectionContact.objects.create(
+                school=school,
+                kind=DataProtectionContact.Kind.DPO,
+                name=dpo["name"],
+                email=dpo["email"],
+                phone="01245 000000",
+            )
+    # The trust's DPO serves both academies: one person, two schools, a school switcher.
+    trust_dpo = User.objects.get(email="dpo@primary.demo-school.invalid")
+    tenancy.membership_grant(user=trust_dpo, organisation=schools["secondary"], role=Role.SCHOOL_DPO)
+    for entry in users:
+        if entry["email"] == trust_dpo.email:
+            entry["schools"].append(schools["secondary"].name)
+    credentials = {
+        "sign_in_url": "http://127.0.0.1:8000/sign-in/",
+        "note": "Demo only. Two-factor codes: add the TOTP secret to an authenticator app, "
+        "or run `uv run steward totp EMAIL`.",
+        "users": users,
+    }
+    _write_credentials(credentials)
+    return credentials
+
+
+def _user(name: str, email: str, organisation: Organisation, role: str) -> dict[str, Any]:
+    password = "demo-" + secrets.token_urlsafe(12)
+    user = tenancy.user_create(email=email, full_name=name, password=password)
+    tenancy.membership_grant(user=user, organisation=organisation, role=role)
+    key = secrets.token_bytes(20)
+    device = TOTPDevice.objects.create(user=user, name="Demo authenticator", key=key.hex(), confirmed=True)
+    return {
+        "name": name,
+        "email": email,
+        "password": password,
+        "role": str(Role(role).label),
+        "schools": [organisation.name] if organisation.kind == Organisation.Kind.SCHOOL else [],
+        "organisation": organisation.name,
+        "totp_secret": base64.b32encode(key).decode(),
+        "totp_uri": device.config_url,
+    }
+
+
+def _write_credentials(credentials: dict[str, Any]) -> None:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    CREDENTIALS_PATH.write_text(json.dumps(credentials, indent=2))
+    CREDENTIALS_PATH.chmod(0o600)
+
+
+def read_credentials(path: Path = CREDENTIALS_PATH) -> dict[str, Any]:
+    return dict(json.loads(path.read_text()))

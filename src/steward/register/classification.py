@@ -1,0 +1,141 @@
+"""Field classification: every field of a model that holds personal data names its category.
+
+A model declares, next to its fields,
+
+    privacy = PersonalData(subject="learner", fields={"upn": "learner.identity", ...},
+                           not_personal={"id", "school", "content_hash", ...})
+
+or `privacy = NoPersonalData("why")`. Models of third-party apps are classified in
+`THIRD_PARTY` below. `tests/register/test_classification.py` walks every installed model and
+fails for a model with no classification, a concrete field named in neither set, or a
+category code the register does not define.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.db import models
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    subject: str
+    fields: Mapping[str, str]
+    not_personal: frozenset[str] = field(default_factory=frozenset)
+
+    def __init__(self, *, subject: str, fields: Mapping[str, str], not_personal: Iterable[str] = ()) -> None:
+        object.__setattr__(self, "subject", subject)
+        object.__setattr__(self, "fields", dict(fields))
+        object.__setattr__(self, "not_personal", frozenset(not_personal))
+
+    def categories(self) -> set[str]:
+        return set(self.fields.values())
+
+
+@dataclass(frozen=True)
+class NoPersonalData:
+    reason: str
+
+
+Classification = PersonalData | NoPersonalData
+
+_SYSTEM = {"id"}
+
+# Models we do not own. Each is classified with the same rule as our own.
+THIRD_PARTY: dict[str, Classification] = {
+    "auth.permission": NoPersonalData("permission definitions"),
+    "auth.group": NoPersonalData("role definitions"),
+    "contenttypes.contenttype": NoPersonalData("model registry"),
+    "sessions.session": PersonalData(
+        subject="school_user",
+        fields={"session_data": "school_user.sign_in"},
+        not_personal={"session_key", "expire_date"},
+    ),
+    "otp_totp.totpdevice": PersonalData(
+        subject="school_user",
+        fields={
+            "key": "school_user.authenticator",
+            "user": "school_user.authenticator",
+            "name": "school_user.authenticator",
+        },
+        not_personal={
+            "id",
+            "confirmed",
+            "step",
+            "t0",
+            "digits",
+            "tolerance",
+            "drift",
+            "last_t",
+            "throttling_failure_timestamp",
+            "throttling_failure_count",
+            "created_at",
+            "last_used_at",
+        },
+    ),
+    "axes.accessattempt": PersonalData(
+        subject="school_user",
+        fields={
+            "username": "school_user.sign_in",
+            "ip_address": "school_user.sign_in",
+            "user_agent": "school_user.sign_in",
+            "http_accept": "school_user.sign_in",
+            "path_info": "school_user.sign_in",
+            "get_data": "school_user.sign_in",
+            "post_data": "school_user.sign_in",
+        },
+        not_personal={"id", "attempt_time", "failures_since_start"},
+    ),
+    "axes.accessfailurelog": PersonalData(
+        subject="school_user",
+        fields={
+            "username": "school_user.sign_in",
+            "ip_address": "school_user.sign_in",
+            "user_agent": "school_user.sign_in",
+            "http_accept": "school_user.sign_in",
+            "path_info": "school_user.sign_in",
+        },
+        not_personal={"id", "attempt_time", "locked_out"},
+    ),
+    "axes.accesslog": PersonalData(
+        subject="school_user",
+        fields={
+            "username": "school_user.sign_in",
+            "ip_address": "school_user.sign_in",
+            "user_agent": "school_user.sign_in",
+            "http_accept": "school_user.sign_in",
+            "path_info": "school_user.sign_in",
+        },
+        not_personal={"id", "attempt_time", "logout_time", "session_hash"},
+    ),
+    "axes.accessattemptexpiration": NoPersonalData("expiry time of an attempt row"),
+    "django_tasks_database.dbtaskresult": NoPersonalData("task ids and arguments; tasks take ids, never personal data"),
+}
+
+
+def classification_of(model: type[models.Model]) -> Classification | None:
+    own = model.__dict__.get("privacy")
+    if isinstance(own, PersonalData | NoPersonalData):
+        return own
+    return THIRD_PARTY.get(model._meta.label_lower)
+
+
+def unclassified_fields(model: type[models.Model]) -> list[str]:
+    """Concrete fields of a personal-data model that appear in neither `fields` nor `not_personal`."""
+    classification = classification_of(model)
+    if not isinstance(classification, PersonalData):
+        return []
+    named = set(classification.fields) | classification.not_personal | _SYSTEM
+    return [f.name for f in model._meta.concrete_fields if f.name not in named]
+
+
+def personal_data_models() -> list[tuple[type[models.Model], PersonalData]]:
+    found = []
+    for model in apps.get_models():
+        classification = classification_of(model)
+        if isinstance(classification, PersonalData):
+            found.append((model, classification))
+    return found

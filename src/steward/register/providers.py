@@ -1,0 +1,70 @@
+"""The privacy-provider protocol every app that holds personal data implements.
+
+In the spirit of Moodle's privacy API: rights requests, retention and contract termination
+never pick tables by hand; they ask each registered provider to describe, export, erase or
+restrict what it holds about a subject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+SubjectKind = Literal["learner", "contact", "staff", "school_user", "parent_user"]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A data subject as the providers know them: a kind and a row id, within one school or none."""
+
+    kind: SubjectKind
+    id: int
+    school_id: int | None = None
+
+
+@dataclass(frozen=True)
+class HeldData:
+    """What a provider holds: model label, the categories of its fields, and the subject kinds."""
+
+    model: str
+    subject_kinds: tuple[SubjectKind, ...]
+    categories: tuple[str, ...]
+
+
+@dataclass
+class ErasureReport:
+    """What erasure removed and what it must keep, with the legal reason for keeping it."""
+
+    app: str
+    deleted: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class PrivacyProvider(Protocol):
+    app_label: str
+
+    def describe(self) -> list[HeldData]:
+        """Every model of the app holding personal data, with its categories."""
+
+    def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
+        """Everything the app holds about the subject, keyed by model label."""
+
+    def erase_subject(self, subject: Subject, *, dry_run: bool) -> ErasureReport:
+        """Delete what may be deleted (or, with dry_run, say what would be)."""
+
+    def restrict_subject(self, subject: Subject, *, restricted: bool) -> None:
+        """Stop (or resume) all processing of the subject other than storage."""
+
+
+_providers: dict[str, PrivacyProvider] = {}
+
+
+def register_provider(provider: PrivacyProvider) -> None:
+    if not isinstance(provider, PrivacyProvider):
+        raise TypeError(f"{provider!r} does not implement the privacy-provider protocol")
+    _providers[provider.app_label] = provider
+
+
+def providers() -> list[PrivacyProvider]:
+    return [_providers[label] for label in sorted(_providers)]

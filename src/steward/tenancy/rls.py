@@ -1,0 +1,62 @@
+"""One reusable migration operation that puts a table behind row-level security.
+
+Usage in a migration, after the CreateModel: `EnableTenantRLS("learner")`. The policy lets a
+row through only when its `school_id` is one of the schools named in `steward.school_ids` for
+the current transaction; with nothing set, nothing is visible or writable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import migrations
+
+CURRENT_SCHOOL_IDS_FUNCTION = """
+CREATE OR REPLACE FUNCTION steward_current_school_ids() RETURNS bigint[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(
+        string_to_array(nullif(current_setting('steward.school_ids', true), ''), ',')::bigint[],
+        '{}'::bigint[])
+$$;
+"""
+POLICY_NAME = "steward_tenant_isolation"
+
+
+class EnableTenantRLS(migrations.operations.base.Operation):
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        """Row-level security is invisible to Django's model state."""
+
+    def _table(self, app_label: str, state: Any) -> str:
+        model = state.apps.get_model(app_label, self.model_name)
+        return str(model._meta.db_table)
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        table = schema_editor.quote_name(self._table(app_label, to_state))
+        schema_editor.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        schema_editor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+        schema_editor.execute(
+            f"CREATE POLICY {POLICY_NAME} ON {table} "
+            "USING (school_id = ANY (steward_current_school_ids())) "
+            "WITH CHECK (school_id = ANY (steward_current_school_ids()))"
+        )
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        table = schema_editor.quote_name(self._table(app_label, from_state))
+        schema_editor.execute(f"DROP POLICY IF EXISTS {POLICY_NAME} ON {table}")
+        schema_editor.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+
+    def describe(self) -> str:
+        return f"Enable tenant row-level security on {self.model_name}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"rls_{self.model_name.lower()}"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (self.__class__.__name__, [self.model_name], {})

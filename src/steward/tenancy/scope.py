@@ -1,0 +1,57 @@
+"""The tenant scope: which schools' rows the current unit of work may touch.
+
+`tenant_scope([...])` opens a transaction and sets the PostgreSQL setting
+`steward.school_ids` for it (row-level security reads it) and a context variable that the
+tenant-scoped managers read. Outside a scope, tenant managers refuse to run and PostgreSQL
+returns no tenant rows: both walls fail closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from django.db import connections, transaction
+
+_current: ContextVar[tuple[int, ...] | None] = ContextVar("steward_school_ids", default=None)
+
+
+class TenantScopeMissing(RuntimeError):
+    """A tenant table was queried outside `tenant_scope`."""
+
+
+def current_school_ids() -> tuple[int, ...]:
+    ids = _current.get()
+    if ids is None:
+        raise TenantScopeMissing("tenant data was queried outside tenant_scope(); name the schools first")
+    return ids
+
+
+def in_scope() -> bool:
+    return _current.get() is not None
+
+
+@contextmanager
+def tenant_scope(school_ids: Iterable[int], *, using: str = "default") -> Iterator[tuple[int, ...]]:
+    """Run the block in one transaction that can see (and write) only these schools' rows."""
+    ids = tuple(sorted({int(i) for i in school_ids}))
+    outer = _current.get()
+    token = _current.set(ids)
+    try:
+        with transaction.atomic(using=using):
+            _set_db_scope(ids, using)
+            try:
+                yield ids
+            finally:
+                # SET LOCAL outlives a released savepoint: hand the enclosing transaction back
+                # the scope it had (none, if it had none).
+                if not connections[using].needs_rollback:
+                    _set_db_scope(outer or (), using)
+    finally:
+        _current.reset(token)
+
+
+def _set_db_scope(ids: tuple[int, ...], using: str) -> None:
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT set_config('steward.school_ids', %s, true)", [",".join(map(str, ids))])

@@ -1,0 +1,82 @@
+"""Read-side queries about organisations, contracts and people."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from steward.tenancy.models import (
+    PROCESSOR_ROLES,
+    SCHOOL_ROLES,
+    Contract,
+    DataProtectionContact,
+    Membership,
+    Organisation,
+    Role,
+    User,
+)
+
+
+def schools_for_user(*, user: User) -> QuerySet[Organisation]:
+    """Schools the user holds a school role in, to pick from in the school switcher."""
+    return Organisation.objects.filter(
+        kind=Organisation.Kind.SCHOOL,
+        memberships__user=user,
+        memberships__role__in=SCHOOL_ROLES,
+    ).distinct()
+
+
+def school_roles(*, user: User, school_id: int) -> set[str]:
+    return set(
+        Membership.objects.filter(user=user, organisation_id=school_id, role__in=SCHOOL_ROLES).values_list(
+            "role", flat=True
+        )
+    )
+
+
+def processor_roles(*, user: User) -> set[str]:
+    return set(
+        Membership.objects.filter(
+            user=user, organisation__kind=Organisation.Kind.PROCESSOR, role__in=PROCESSOR_ROLES
+        ).values_list("role", flat=True)
+    )
+
+
+def requires_two_factor(*, user: User) -> bool:
+    """Processor staff and school admins/DPOs must use two-factor authentication."""
+    return Membership.objects.filter(user=user, role__in=list(Role)).exists() or user.is_superuser
+
+
+def schools_with_contracts() -> QuerySet[Organisation]:
+    return (
+        Organisation.objects.filter(kind=Organisation.Kind.SCHOOL)
+        .select_related("trust")
+        .prefetch_related("contracts")
+        .order_by("name")
+    )
+
+
+def contracts_for_school(*, school_id: int) -> QuerySet[Contract]:
+    return Contract.objects.filter(school_id=school_id).order_by("start_date")
+
+
+def contracted_services(*, school_id: int) -> set[str]:
+    """Services of the school's contracts that are in force (active, or ending but not ended)."""
+    services: set[str] = set()
+    for row in Contract.objects.filter(
+        school_id=school_id, status__in=[Contract.Status.ACTIVE, Contract.Status.ENDING]
+    ).values_list("services", flat=True):
+        services.update(row)
+    return services
+
+
+def all_contracts() -> QuerySet[Contract]:
+    return Contract.objects.select_related("school", "processor").order_by("school__name", "start_date")
+
+
+def school_people(*, school_id: int) -> QuerySet[Membership]:
+    return Membership.objects.filter(organisation_id=school_id).select_related("user").order_by("user__full_name")
+
+
+def data_protection_contacts() -> QuerySet[DataProtectionContact]:
+    """The current school's DPO and data lead (tenant-scoped)."""
+    return DataProtectionContact.objects.order_by("kind")

@@ -1,0 +1,11 @@
+from django.urls import include, path
+from django.views.generic.base import RedirectView
+
+from steward.api.urls import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    # GOV.UK Frontend's stylesheet asks for its fonts and images under /assets/.
+    path("assets/<path:rest>", RedirectView.as_view(url="/static/govuk-frontend/assets/%(rest)s", permanent=True)),
+    path("", include("steward.backoffice.urls")),
+]

@@ -1,0 +1,114 @@
+"""Row-level security: the second wall. Raw SQL through the app role sees only scoped schools."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DatabaseError, connection, connections, transaction
+
+from steward.core.database import APP_ROLE
+from steward.tenancy.models import DataProtectionContact, Organisation, TenantModel
+from steward.tenancy.scope import TenantScopeMissing, tenant_scope
+from tests import factories
+
+pytestmark = pytest.mark.django_db(databases=["default", "owner"])
+
+
+@pytest.fixture
+def two_schools() -> tuple[Organisation, Organisation]:
+    a, b = factories.school("School A"), factories.school("School B")
+    with tenant_scope([a.id, b.id]):
+        for school in (a, b):
+            DataProtectionContact.objects.create(
+                school=school, kind="dpo", name=f"DPO of {school.name}", email=f"dpo{school.id}@example.invalid"
+            )
+    return a, b
+
+
+def _raw(sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return cursor.fetchall() if cursor.description else []
+
+
+def test_the_app_connects_as_a_role_that_cannot_bypass_row_level_security() -> None:
+    row = _raw("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    assert row == [(APP_ROLE, False, False)]
+
+
+def test_with_no_school_set_a_raw_query_returns_no_tenant_rows(two_schools: tuple[Organisation, ...]) -> None:
+    assert _raw("SELECT count(*) FROM tenancy_dataprotectioncontact") == [(0,)]
+    assert _raw("SELECT current_setting('steward.school_ids', true)") in ([("",)], [(None,)])
+
+
+def test_raw_sql_in_school_a_scope_sees_only_school_a(two_schools: tuple[Organisation, ...]) -> None:
+    a, b = two_schools
+    with tenant_scope([a.id]):
+        rows = _raw("SELECT school_id, name FROM tenancy_dataprotectioncontact")
+        by_id = _raw("SELECT name FROM tenancy_dataprotectioncontact WHERE school_id = %s", [b.id])
+    assert rows == [(a.id, "DPO of School A")]
+    assert by_id == []
+
+
+def test_school_a_cannot_update_or_delete_school_b_rows_by_raw_sql(two_schools: tuple[Organisation, ...]) -> None:
+    a, b = two_schools
+    with tenant_scope([a.id]), connection.cursor() as cursor:
+        cursor.execute("UPDATE tenancy_dataprotectioncontact SET name = 'hijacked' WHERE school_id = %s", [b.id])
+        assert cursor.rowcount == 0
+        cursor.execute("DELETE FROM tenancy_dataprotectioncontact WHERE school_id = %s", [b.id])
+        assert cursor.rowcount == 0
+    with tenant_scope([b.id]):
+        assert list(DataProtectionContact.objects.values_list("name", flat=True)) == ["DPO of School B"]
+
+
+def test_school_a_cannot_write_a_row_into_school_b(two_schools: tuple[Organisation, ...]) -> None:
+    a, b = two_schools
+    with tenant_scope([a.id]):
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            _raw(
+                "INSERT INTO tenancy_dataprotectioncontact (school_id, kind, name, email, phone) "
+                "VALUES (%s, 'data_lead', 'x', 'x@example.invalid', '')",
+                [b.id],
+            )
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            _raw("UPDATE tenancy_dataprotectioncontact SET school_id = %s", [b.id])
+    with tenant_scope([b.id]):
+        assert DataProtectionContact.objects.count() == 1
+
+
+def test_the_tenant_manager_refuses_to_run_outside_a_scope(two_schools: tuple[Organisation, ...]) -> None:
+    with pytest.raises(TenantScopeMissing):
+        list(DataProtectionContact.objects.all())
+
+
+def test_the_tenant_manager_filters_to_the_scope(two_schools: tuple[Organisation, ...]) -> None:
+    a, b = two_schools
+    with tenant_scope([b.id]):
+        assert [c.school_id for c in DataProtectionContact.objects.all()] == [b.id]
+
+
+def test_a_nested_scope_restores_the_outer_one(two_schools: tuple[Organisation, ...]) -> None:
+    a, b = two_schools
+    with tenant_scope([a.id]):
+        with tenant_scope([b.id]):
+            assert _raw("SELECT school_id FROM tenancy_dataprotectioncontact") == [(b.id,)]
+        assert _raw("SELECT school_id FROM tenancy_dataprotectioncontact") == [(a.id,)]
+
+
+def _tenant_tables() -> list[str]:
+    from django.apps import apps
+
+    return sorted(m._meta.db_table for m in apps.get_models() if issubclass(m, TenantModel) and not m._meta.proxy)
+
+
+def test_every_tenant_table_has_forced_row_level_security_and_the_policy() -> None:
+    tables = _tenant_tables()
+    assert "tenancy_dataprotectioncontact" in tables
+    with connections["owner"].cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+            "       EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %s) "
+            "FROM pg_class c WHERE c.relname = ANY(%s) ORDER BY c.relname",
+            ["steward_tenant_isolation", tables],
+        )
+        found = cursor.fetchall()
+    assert found == [(t, True, True, True) for t in tables]
