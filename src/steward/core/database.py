@@ -20,7 +20,7 @@ from psycopg import sql
 from steward.core.paths import VAR_DIR
 
 APP_ROLE = "steward_app"
-DEFAULT_DB_NAME = "steward"
+DEFAULT_DB_NAME = os.environ.get("STEWARD_DB_NAME", "steward")
 APPEND_ONLY_TABLES: set[str] = set()  # filled by apps whose tables may only grow (audit)
 
 
@@ -41,6 +41,8 @@ def owner_settings() -> dict[str, Any]:
             "PORT": "",
         }
     config["ENGINE"] = "django.db.backends.postgresql"
+    if os.environ.get("STEWARD_DB_NAME"):
+        config["NAME"] = os.environ["STEWARD_DB_NAME"]
     config.setdefault("OPTIONS", {})
     config["CONN_MAX_AGE"] = 0
     return config

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from steward.tenancy import services as tenancy
 from steward.tenancy.models import DataProtectionContact, Organisation, Role, User
 from steward.tenancy.scope import tenant_scope
 
-CREDENTIALS_PATH = VAR_DIR / "demo-credentials.json"
+CREDENTIALS_PATH = Path(os.environ.get("STEWARD_DEMO_CREDENTIALS", VAR_DIR / "demo-credentials.json"))
 PROCESSOR_NAME = "Demo County ICT Service"
 ALL_SERVICES = list(ProcessingActivity.Service.values)
 
@@ -174,7 +175,7 @@ def _user(name: str, email: str, organisation: Organisation, role: str) -> dict[
 
 
 def _write_credentials(credentials: dict[str, Any]) -> None:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    CREDENTIALS_PATH.parent.mkdir(parents=True, exist_ok=True)
     CREDENTIALS_PATH.write_text(json.dumps(credentials, indent=2))
     CREDENTIALS_PATH.chmod(0o600)
 

@@ -1,0 +1,149 @@
+"""`steward demo` end to end: set up, serve over real HTTP, sign in with the printed credentials.
+
+Runs the real command in a subprocess against its own database, then signs in as a school admin
+with a password and a TOTP code computed from the credentials file, as a person would.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.cookiejar
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django_otp.oath import totp
+
+from steward.core import database
+
+DB_NAME = "steward_demo_test"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Browser:
+    """Just enough of a browser: cookies, forms with the CSRF token, no redirects followed."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: object, **kwargs: object) -> None:
+                return None
+
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect())
+
+    def request(self, path: str, data: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        req = urllib.request.Request(self.base + path, data=body)  # noqa: S310 - our own loopback server
+        try:
+            with self.opener.open(req, timeout=20) as response:
+                return response.status, dict(response.headers), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read().decode()
+
+    def submit(self, path: str, fields: dict[str, str], form_page: str = "") -> tuple[int, dict[str, str], str]:
+        _, _, page = self.request(form_page or path)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert token, f"no CSRF token on {path}"
+        return self.request(path, {"csrfmiddlewaretoken": token.group(1), **fields})
+
+
+@pytest.fixture
+def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {
+        **os.environ,
+        "STEWARD_DB_NAME": DB_NAME,
+        "STEWARD_DEMO_CREDENTIALS": str(tmp_path / "demo-credentials.json"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    database.drop_database(DB_NAME)
+    yield env
+    database.drop_database(DB_NAME)
+
+
+def _wait_until_serving(base: str, process: subprocess.Popen[str], seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "steward demo exited early"
+        try:
+            with urllib.request.urlopen(base + "/api/v1/health", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("the demo did not start serving in time")
+
+
+def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentials(
+    demo_env: dict[str, str],
+) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "steward", "demo", "--bind", f"127.0.0.1:{port}"],
+        env=demo_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait_until_serving(base, process)
+        credentials = json.loads(Path(demo_env["STEWARD_DEMO_CREDENTIALS"]).read_text())
+        admin = next(u for u in credentials["users"] if u["email"] == "admin@primary.demo-school.invalid")
+        browser = Browser(base)
+        status, headers, _ = browser.submit("/sign-in/", {"email": admin["email"], "password": admin["password"]})
+        assert (status, headers["Location"]) == (302, "/sign-in/verify/")
+        code = f"{totp(base64.b32decode(admin['totp_secret'])):06d}"
+        status, headers, _ = browser.submit("/sign-in/verify/", {"token": code})
+        assert (status, headers["Location"]) == (302, "/")
+        status, _, _ = browser.submit("/schools/switch/", {"school": _school_id(browser)}, form_page="/schools/")
+        assert status == 302
+        status, headers, page = browser.request("/school/register/")
+        assert status == 200
+        assert "What we process for Meadowbank Primary School" in page
+        assert "Art. 6(1)(e) public task" in page
+        css_status, css_headers, _ = browser.request("/static/govuk-frontend/govuk-frontend.min.css")
+        assert (css_status, css_headers["Content-Type"].split(";")[0]) == (200, "text/css")
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "Stopped." in output
+    assert "admin@primary.demo-school.invalid" in output
+
+    started = time.monotonic()
+    again = subprocess.run(
+        [sys.executable, "-m", "steward", "demo", "--setup-only"],
+        env=demo_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "already loaded (data kept)" in again.stdout
+    assert time.monotonic() - started < 30
+
+
+def _school_id(browser: Browser) -> str:
+    _, _, page = browser.request("/schools/")
+    found = re.search(r'name="school" type="radio" value="(\d+)"', page)
+    assert found, page[:2000]
+    return found.group(1)
