@@ -24,8 +24,8 @@ assets: deps
 	fi
 
 lint: deps
-	$(RUN) ruff check src tests bench
-	$(RUN) ruff format --check src tests bench
+	$(RUN) ruff check src tests $(wildcard bench)
+	$(RUN) ruff format --check src tests $(wildcard bench)
 	$(RUN) mypy
 
 test: setup lint
