@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "steward.core",
     "steward.tenancy",
     "steward.register",
+    "steward.mis",
+    "steward.ingest",
     "steward.audit",
     "steward.backoffice",
 ]

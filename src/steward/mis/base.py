@@ -1,0 +1,54 @@
+"""What every record sent by a school's MIS has in common.
+
+`source_id` is the MIS's own id (unique per school and type); references between records use
+source ids too (`learner_source_id`), checked at ingest, so a batch can be merged set-based
+without resolving keys row by row. `change_version` comes from one global sequence and is
+bumped only when `content_hash` changes; deleted records leave a `Tombstone`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.utils import timezone
+
+from steward.tenancy.models import TenantModel
+
+CHANGE_VERSION_SEQUENCE = "mis_change_version"
+
+
+class NextChangeVersion(models.Func):
+    """`nextval` of the one global change-version sequence (created by mis' first migration)."""
+
+    template = "nextval('mis_change_version')"
+    output_field = models.BigIntegerField()
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class MisRecord(TenantModel):
+    source_id = models.CharField(max_length=100)
+    content_hash = models.CharField(max_length=32)
+    change_version = models.BigIntegerField(db_default=NextChangeVersion())
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    # The record type's name in the API and in batch files (e.g. "learners").
+    record_type: ClassVar[str] = ""
+    # Columns whose values must come from a shipped code set: {field: code set}.
+    code_sets: ClassVar[dict[str, str]] = {}
+    # Columns that refer to another record by source id: {field: record type}.
+    references: ClassVar[dict[str, str]] = {}
+
+    SYSTEM_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"id", "school", "source_id", "content_hash", "change_version", "created_at", "updated_at"}
+    )
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(fields=["school", "source_id"], name="%(app_label)s_%(class)s_source"),
+        ]
+        indexes = [models.Index(fields=["school", "change_version"], name="%(app_label)s_%(class)s_ver")]

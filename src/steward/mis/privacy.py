@@ -1,0 +1,104 @@
+"""Privacy provider for the school data model: learners, contacts and staff.
+
+A subject is found by its row id; everything that refers to it by source id (enrolments,
+attendance, relationships, ...) is exported or erased with it, through the declared
+`references`, never through a hand-picked list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+from django.forms.models import model_to_dict
+
+from steward.mis.models import RECORD_MODELS, Contact, Learner, MisRecord, ProcessingRestriction, Staff, Tombstone
+from steward.register.classification import PersonalData
+from steward.register.providers import ErasureReport, HeldData, Subject
+
+SUBJECT_MODELS: dict[str, type[MisRecord]] = {"learner": Learner, "contact": Contact, "staff": Staff}
+
+
+def _dependents(record_type: str) -> list[tuple[type[MisRecord], str]]:
+    """(model, field) pairs of records that refer to a record of this type by source id."""
+    return [(m, f) for m in RECORD_MODELS for f, target in m.references.items() if target == record_type]
+
+
+def _subject_row(subject: Subject) -> MisRecord | None:
+    model = SUBJECT_MODELS.get(subject.kind)
+    return model.objects.filter(pk=subject.id).first() if model else None
+
+
+def _as_dict(row: Model) -> dict[str, Any]:
+    data = model_to_dict(row, exclude=["photo"])
+    data.pop("school", None)
+    return data
+
+
+class MisPrivacyProvider:
+    app_label = "mis"
+
+    def describe(self) -> list[HeldData]:
+        held = []
+        for model in RECORD_MODELS:
+            classification = model.__dict__.get("privacy")
+            if isinstance(classification, PersonalData):
+                held.append(
+                    HeldData(model._meta.label, (classification.subject,), tuple(sorted(classification.categories())))  # type: ignore[arg-type]
+                )
+        held.append(HeldData("mis.ProcessingRestriction", ("learner", "contact", "staff"), ("learner.identity",)))
+        return held
+
+    def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
+        row = _subject_row(subject)
+        if row is None:
+            return {}
+        exported = {row._meta.label: [_as_dict(row)]}
+        for model, field in _dependents(row.record_type):
+            rows = model.objects.filter(**{field: row.source_id}).order_by("id")
+            exported.setdefault(model._meta.label, []).extend(_as_dict(r) for r in rows)
+        return exported
+
+    def erase_subject(self, subject: Subject, *, dry_run: bool) -> ErasureReport:
+        report = ErasureReport(app=self.app_label)
+        row = _subject_row(subject)
+        if row is None:
+            return report
+        targets: list[tuple[type[MisRecord], dict[str, str]]] = [(type(row), {"source_id": row.source_id})]
+        targets += [(model, {field: row.source_id}) for model, field in _dependents(row.record_type)]
+        for model, condition in targets:
+            rows = model.objects.filter(**condition)
+            report.deleted[model._meta.label] = rows.count()
+            if not dry_run:
+                _delete_with_tombstones(model, rows.values_list("source_id", flat=True))
+        report.kept["mis (school's MIS)"] = (
+            "the school's own MIS remains the source of truth; the school must erase the subject there too, "
+            "or the next full sync will send the record again"
+        )
+        return report
+
+    def restrict_subject(self, subject: Subject, *, restricted: bool) -> None:
+        row = _subject_row(subject)
+        if row is None:
+            return
+        key = {"school_id": row.school_id, "record_type": row.record_type, "source_id": row.source_id}
+        if restricted:
+            ProcessingRestriction.objects.get_or_create(**key)
+        else:
+            ProcessingRestriction.objects.filter(**key).delete()
+
+
+def _delete_with_tombstones(model: type[MisRecord], source_ids: Any) -> None:
+    from django.db import connection
+
+    ids = list(source_ids)
+    if not ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE source_id = ANY(%s) "  # noqa: S608
+            "RETURNING school_id, source_id) "
+            f"INSERT INTO {Tombstone._meta.db_table} (school_id, record_type, source_id, change_version, deleted_at) "
+            "SELECT school_id, %s, source_id, nextval('mis_change_version'), now() FROM gone",
+            [ids, model.record_type],
+        )
