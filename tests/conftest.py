@@ -17,12 +17,24 @@ from django.db import connections
 
 from steward.core import database
 
-TEST_DB = "test_steward" + (f"_{os.environ['PYTEST_XDIST_WORKER']}" if "PYTEST_XDIST_WORKER" in os.environ else "")
+# One database per test process, so that runs on the same server (a developer's, CI's) never collide.
+TEST_DB = f"test_steward_{os.getpid()}"
+
+
+def _drop_abandoned_test_databases() -> None:
+    """Databases of earlier test processes that died without cleaning up."""
+    with database.connect_owner("postgres") as conn:
+        names = [n for (n,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'test_steward_%'")]
+    for name in names:
+        pid = name.rsplit("_", 1)[-1]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            database.drop_database(name)
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_blocker: Any) -> Iterator[None]:
     with django_db_blocker.unblock():
+        _drop_abandoned_test_databases()
         database.ensure_database(TEST_DB, recreate=True)
         for alias in ("default", "owner"):
             connections[alias].close()

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ninja",
+    "oauth2_provider",
     "steward.core",
     "steward.tenancy",
     "steward.register",
@@ -179,6 +180,20 @@ STATICFILES_DIRS = [
 ]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- API clients: OAuth 2.0 client credentials (django-oauth-toolkit); secrets stored hashed.
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "SCOPES": {"ingest": "Send the school's MIS data", "read": "Read data released by approved flows"},
+    "DEFAULT_SCOPES": ["ingest", "read"],
+}
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+
+# --- Ingest limits
+INGEST_MAX_UPLOAD_BYTES = int(os.environ.get("STEWARD_INGEST_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024)))
+INGEST_MAX_UNCOMPRESSED_BYTES = int(os.environ.get("STEWARD_INGEST_MAX_UNCOMPRESSED_BYTES", str(4 * 1024**3)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- Background work: Django's Tasks API (django-tasks backport) on the database backend.
 TASKS = {

@@ -1,10 +1,12 @@
 from django.urls import include, path
 from django.views.generic.base import RedirectView
+from oauth2_provider.views import TokenView
 
 from steward.api.urls import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("oauth/token/", TokenView.as_view(), name="oauth-token"),
     # GOV.UK Frontend's stylesheet asks for its fonts and images under /assets/.
     path("assets/<path:rest>", RedirectView.as_view(url="/static/govuk-frontend/assets/%(rest)s", permanent=True)),
     path("", include("steward.backoffice.urls")),

@@ -14,6 +14,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
 )
 install_problem_handlers(api)
+api.add_router("/ingest", "steward.ingest.api.router")
 
 
 class Health(Schema):

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from steward.mis.models import MODEL_BY_TYPE, RECORD_MODELS, MisRecord
+from steward.mis.base import MisRecord
+from steward.mis.models import MODEL_BY_TYPE, RECORD_MODELS
 
 # Django field class -> (PostgreSQL type used to check and cast the staged text, kind).
-_TYPES: dict[type[models.Field], tuple[str, str]] = {
+_TYPES: dict[type[models.Field[Any, Any]], tuple[str, str]] = {
     models.DateField: ("date", "date"),
     models.DateTimeField: ("timestamptz", "datetime"),
     models.TimeField: ("time", "time"),
@@ -25,6 +27,7 @@ _TYPES: dict[type[models.Field], tuple[str, str]] = {
     models.IntegerField: ("integer", "integer"),
     models.DecimalField: ("numeric", "decimal"),
     models.BinaryField: ("bytea", "base64"),
+    models.EmailField: ("text", "email"),
 }
 
 
@@ -34,6 +37,8 @@ class Column:
     pg_type: str  # the type of the table column ("text" for strings)
     kind: str  # text | date | datetime | time | boolean | integer | decimal | base64 | list
     required: bool
+    nullable: bool  # stored as NULL when empty (else as "" or the field's default)
+    default: object
     max_length: int | None
     code_set: str | None
     references: str | None  # record type referred to by source id
@@ -54,13 +59,13 @@ class RecordSpec:
         return [c.name for c in self.columns]
 
 
-def _column(model: type[MisRecord], field: models.Field) -> Column:  # type: ignore[type-arg]
+def _column(model: type[MisRecord], field: models.Field[Any, Any]) -> Column:
     name = field.name
     if isinstance(field, ArrayField):
         pg_type, kind = "text[]", "list"
     else:
         pg_type, kind = next((v for cls, v in _TYPES.items() if type(field) is cls), ("text", "text"))
-        if kind == "text" and not isinstance(field, models.CharField | models.TextField):
+        if kind in ("text", "email") and not isinstance(field, models.CharField | models.TextField):
             raise TypeError(f"{model.__name__}.{name}: no ingest type for {type(field).__name__}")
     required = not field.null and not field.blank and not field.has_default()
     if name == "source_id":
@@ -70,7 +75,9 @@ def _column(model: type[MisRecord], field: models.Field) -> Column:  # type: ign
         pg_type=pg_type,
         kind=kind,
         required=required,
-        max_length=getattr(field, "max_length", None) if kind == "text" else None,
+        nullable=field.null,
+        default=field.get_default() if field.has_default() else None,
+        max_length=getattr(field, "max_length", None) if kind in ("text", "email") else None,
         code_set=model.code_sets.get(name),
         references=model.references.get(name),
         minimum=0 if isinstance(field, models.PositiveSmallIntegerField) else None,

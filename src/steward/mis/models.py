@@ -566,7 +566,7 @@ class CodeValue(models.Model):
     """A value of a shipped code set (DfE ethnicity, attendance marks, SEN provision, ...)."""
 
     code_set = models.CharField(max_length=30)
-    code = models.CharField(max_length=10)
+    code = models.CharField(max_length=20)
     description = models.CharField(max_length=200)
 
     privacy = NoPersonalData("reference data")

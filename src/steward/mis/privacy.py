@@ -12,7 +12,8 @@ from typing import Any
 from django.db.models import Model
 from django.forms.models import model_to_dict
 
-from steward.mis.models import RECORD_MODELS, Contact, Learner, MisRecord, ProcessingRestriction, Staff, Tombstone
+from steward.mis.base import MisRecord
+from steward.mis.models import RECORD_MODELS, Contact, Learner, ProcessingRestriction, Staff, Tombstone
 from steward.register.classification import PersonalData
 from steward.register.providers import ErasureReport, HeldData, Subject
 
@@ -81,11 +82,15 @@ class MisPrivacyProvider:
         row = _subject_row(subject)
         if row is None:
             return
-        key = {"school_id": row.school_id, "record_type": row.record_type, "source_id": row.source_id}
-        if restricted:
-            ProcessingRestriction.objects.get_or_create(**key)
-        else:
-            ProcessingRestriction.objects.filter(**key).delete()
+        rows = ProcessingRestriction.objects.filter(
+            school_id=row.school_id, record_type=row.record_type, source_id=row.source_id
+        )
+        if not restricted:
+            rows.delete()
+        elif not rows.exists():
+            ProcessingRestriction.objects.create(
+                school_id=row.school_id, record_type=row.record_type, source_id=row.source_id
+            )
 
 
 def _delete_with_tombstones(model: type[MisRecord], source_ids: Any) -> None:

@@ -255,3 +255,41 @@ class DataProtectionContact(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.name}"
+
+
+class ApiClient(models.Model):
+    """An OAuth 2.0 client (client credentials) and what it may do: an MIS agent writes one school's
+    data; a recipient reads what approved flows release to it."""
+
+    class Kind(models.TextChoices):
+        MIS_AGENT = "mis_agent", "MIS agent"
+        RECIPIENT = "recipient", "Recipient"
+
+    application = models.OneToOneField(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="steward_client"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    school = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The one school an MIS agent writes for",
+    )
+    recipient_code = models.CharField(max_length=60, blank=True, help_text="Register recipient, for recipients")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    privacy = NoPersonalData("machine clients of organisations")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(kind="mis_agent") & models.Q(school__isnull=False))
+                | (models.Q(kind="recipient") & ~models.Q(recipient_code="")),
+                name="api_client_bound",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.application.client_id}"

@@ -41,13 +41,10 @@ def tenant_scope(school_ids: Iterable[int], *, using: str = "default") -> Iterat
     try:
         with transaction.atomic(using=using):
             _set_db_scope(ids, using)
-            try:
-                yield ids
-            finally:
-                # SET LOCAL outlives a released savepoint: hand the enclosing transaction back
-                # the scope it had (none, if it had none).
-                if not connections[using].needs_rollback:
-                    _set_db_scope(outer or (), using)
+            yield ids
+            # SET LOCAL outlives a released savepoint: hand the enclosing transaction back the
+            # scope it had (none, if it had none). On an error the savepoint's rollback does it.
+            _set_db_scope(outer or (), using)
     finally:
         _current.reset(token)
 

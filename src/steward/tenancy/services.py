@@ -12,6 +12,7 @@ from steward.register.models import ProcessingActivity
 from steward.tenancy.models import (
     PROCESSOR_ROLES,
     SCHOOL_ROLES,
+    ApiClient,
     Contract,
     Membership,
     Organisation,
@@ -100,3 +101,29 @@ def membership_grant(*, user: User, organisation: Organisation, role: str) -> Me
 @transaction.atomic
 def user_create(*, email: str, full_name: str, password: str) -> User:
     return User.objects.create_user(email=email, password=password, full_name=full_name)
+
+
+@transaction.atomic
+def api_client_create(
+    *, name: str, kind: str, school: Organisation | None = None, recipient_code: str = ""
+) -> tuple[ApiClient, str, str]:
+    """Register an OAuth 2.0 client-credentials client; returns (client, client_id, secret).
+
+    The secret is shown once: django-oauth-toolkit stores only its hash.
+    """
+    from oauth2_provider.generators import generate_client_id, generate_client_secret
+    from oauth2_provider.models import Application
+
+    if kind == ApiClient.Kind.MIS_AGENT and (school is None or school.kind != Organisation.Kind.SCHOOL):
+        raise ValidationError({"school": "an MIS agent writes for exactly one school"})
+    client_id, secret = generate_client_id(), generate_client_secret()
+    application = Application.objects.create(
+        name=name,
+        client_id=client_id,
+        client_secret=secret,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        hash_client_secret=True,
+    )
+    client = ApiClient.objects.create(application=application, kind=kind, school=school, recipient_code=recipient_code)
+    return client, client_id, secret

@@ -12,6 +12,6 @@ def load(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("mis", "0002_row_level_security")]
+    dependencies = [("mis", "0003_widen_code")]
 
     operations = [migrations.RunPython(load, migrations.RunPython.noop)]

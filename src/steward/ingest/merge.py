@@ -1,0 +1,162 @@
+"""Merge staged records into the `mis` tables: one statement per record type.
+
+Only rows that are new or whose content hash differs are written, each with a fresh change
+version from the global sequence, so an unchanged nightly file costs reads, not writes, and
+subscribers asking `?since=` see exactly what changed. Full batches tombstone what they omit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from steward.ingest.schema import Column, RecordSpec, spec_for
+from steward.ingest.staging import StagedTable
+from steward.mis.models import RECORD_MODELS, Tombstone
+
+_CASTS = {
+    "date": "date",
+    "datetime": "timestamptz",
+    "time": "time",
+    "boolean": "boolean",
+    "integer": "integer",
+    "decimal": "numeric",
+}
+
+
+def _cast(column: Column, present: bool) -> sql.Composable:
+    """The staged text as the table's typed value: empty means NULL, "" or the field's default."""
+    if not present:
+        raw: sql.Composable = sql.SQL("NULL::text")
+    else:
+        raw = sql.SQL("nullif(s.{}, '')").format(sql.Identifier(column.name))
+    if column.kind == "list":
+        typed: sql.Composable = sql.SQL("coalesce(string_to_array({}, '|'), '{{}}'::text[])").format(raw)
+    elif column.kind == "base64":
+        typed = sql.SQL("decode({}, 'base64')").format(raw)
+    elif column.kind in _CASTS:
+        typed = sql.SQL("({})::{}").format(raw, sql.SQL(_CASTS[column.kind]))
+    else:
+        typed = raw
+    if column.nullable or column.required or column.kind in ("list", "base64"):
+        return typed  # required columns were checked present; nullable ones stay NULL
+    fallback = column.default if column.default is not None else ""
+    if isinstance(fallback, bool):
+        return sql.SQL("coalesce({}, {})").format(typed, sql.SQL("true" if fallback else "false"))
+    return sql.SQL("coalesce({}, {})").format(typed, sql.Literal(fallback))
+
+
+def merge_table(cursor: Any, table: StagedTable, *, school_id: int) -> tuple[int, int, int]:
+    """Upsert changed rows; return (inserted, updated, unchanged)."""
+    spec = table.spec
+    data = [c for c in spec.columns if c.name != "source_id"]
+    names = sql.SQL(", ").join(sql.Identifier(c.name) for c in data)
+    casts = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(_cast(c, c.name in table.columns), sql.Identifier(c.name)) for c in data
+    )
+    row_text = sql.SQL("md5(ROW({})::text)").format(
+        sql.SQL(", ").join(sql.SQL("src.{}").format(sql.Identifier(c.name)) for c in data)
+    )
+    updates = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c.name)) for c in data)
+    query = sql.SQL("""
+        WITH src AS (
+            SELECT s.source_id, {casts} FROM {stage} s
+        ), hashed AS (
+            SELECT src.*, {row_text} AS content_hash FROM src
+        ), changed AS (
+            SELECT h.* FROM hashed h
+            LEFT JOIN {target} t ON t.school_id = {school} AND t.source_id = h.source_id
+            WHERE t.id IS NULL OR t.content_hash <> h.content_hash
+        ), written AS (
+            INSERT INTO {target} (school_id, source_id, {names}, content_hash, change_version, created_at, updated_at)
+            SELECT {school}, source_id, {names}, content_hash, nextval('mis_change_version'), now(), now()
+            FROM changed
+            ON CONFLICT (school_id, source_id) DO UPDATE SET {updates},
+                content_hash = EXCLUDED.content_hash, change_version = EXCLUDED.change_version,
+                updated_at = EXCLUDED.updated_at
+            RETURNING (xmax = 0) AS inserted
+        )
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written
+    """).format(
+        casts=casts,
+        stage=sql.Identifier(table.name),
+        row_text=row_text,
+        target=sql.Identifier(spec.table),
+        school=sql.Literal(school_id),
+        names=names,
+        updates=updates,
+    )
+    cursor.execute(query)
+    inserted, updated = cursor.fetchone()
+    return inserted, updated, table.rows - inserted - updated
+
+
+def tombstone_missing(cursor: Any, table: StagedTable, *, school_id: int) -> int:
+    """A full batch is the whole truth for its types: what it omits was deleted in the MIS."""
+    return _tombstone(
+        cursor,
+        table.spec,
+        school_id,
+        sql.SQL("NOT EXISTS (SELECT 1 FROM {} s WHERE s.source_id = t.source_id)").format(sql.Identifier(table.name)),
+    )
+
+
+def delete_listed(cursor: Any, spec: RecordSpec, deletes_table: str, *, school_id: int) -> int:
+    return _tombstone(
+        cursor,
+        spec,
+        school_id,
+        sql.SQL("EXISTS (SELECT 1 FROM {} d WHERE d.record_type = {} AND d.source_id = t.source_id)").format(
+            sql.Identifier(deletes_table), sql.Literal(spec.record_type)
+        ),
+    )
+
+
+def cascade_dangling(cursor: Any, deleted_types: set[str], *, school_id: int) -> dict[str, int]:
+    """Records that referred to a deleted record go too (with tombstones), so none dangles."""
+    removed: dict[str, int] = {}
+    pending = set(deleted_types)
+    while pending:
+        target_type = pending.pop()
+        target = spec_for(target_type)
+        for model in RECORD_MODELS:
+            for field, refers_to in model.references.items():
+                if refers_to != target_type:
+                    continue
+                spec = spec_for(model.record_type)
+                count = _tombstone(
+                    cursor,
+                    spec,
+                    school_id,
+                    sql.SQL("NOT EXISTS (SELECT 1 FROM {} x WHERE x.school_id = {} AND x.source_id = t.{})").format(
+                        sql.Identifier(target.table), sql.Literal(school_id), sql.Identifier(field)
+                    ),
+                )
+                if count:
+                    removed[spec.record_type] = removed.get(spec.record_type, 0) + count
+                    pending.add(spec.record_type)
+    return removed
+
+
+def _tombstone(cursor: Any, spec: RecordSpec, school_id: int, condition: sql.Composable) -> int:
+    cursor.execute(
+        sql.SQL("""
+        WITH gone AS (
+            DELETE FROM {target} t WHERE t.school_id = {school} AND {condition} RETURNING t.source_id
+        ), marked AS (
+            INSERT INTO {tombstones} (school_id, record_type, source_id, change_version, deleted_at)
+            SELECT {school}, {record_type}, source_id, nextval('mis_change_version'), now() FROM gone
+            RETURNING 1
+        )
+        SELECT count(*) FROM marked
+    """).format(
+            target=sql.Identifier(spec.table),
+            school=sql.Literal(school_id),
+            condition=condition,
+            tombstones=sql.Identifier(Tombstone._meta.db_table),
+            record_type=sql.Literal(spec.record_type),
+        )
+    )
+    (count,) = cursor.fetchone()
+    return int(count)
