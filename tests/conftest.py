@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
@@ -39,6 +40,7 @@ def django_db_setup(django_db_blocker: Any) -> Iterator[None]:
         for alias in ("default", "owner"):
             connections[alias].close()
             connections[alias].settings_dict["NAME"] = TEST_DB
+            settings.DATABASES[alias]["NAME"] = TEST_DB  # for connections other threads open
         call_command("migrate", database="owner", interactive=False, verbosity=0)
     yield
     with django_db_blocker.unblock():
@@ -60,3 +62,42 @@ def committed_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None
             cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
             tables = [t for (t,) in cursor.fetchall() if not t.startswith(_MIGRATION_DATA_PREFIXES)]
             cursor.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(scope="session")
+def server_url(django_db_setup: None) -> Iterator[str]:
+    """A real Steward server (gunicorn, in its own process) on the test database.
+
+    Only committed rows are visible to it: use it with `committed_db`.
+    """
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "STEWARD_DB_NAME": TEST_DB, "STEWARD_CONN_MAX_AGE": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "steward", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/api/v1/health", timeout=2):  # noqa: S310 - loopback
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"the test server did not start: {process.stderr.read() if process.stderr else ''}")
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)

@@ -7,7 +7,7 @@ import uuid
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from steward.api.auth import mis_agent
@@ -91,7 +91,7 @@ def send_batch(
     file: File[UploadedFile],
     format: Form[Literal["ctf", "csv-zip", "json", "ndjson"]],
     mode: Form[Literal["full", "delta"]] = "delta",
-) -> tuple[int, BatchOut | Problem]:
+) -> Status[BatchOut | Problem]:
     client: ApiClient = request.auth  # type: ignore[attr-defined]
     assert client.school is not None
     assert file.file is not None
@@ -107,29 +107,35 @@ def send_batch(
         )
     except BatchRejected as rejected:
         batch_id = rejected.batch.id if isinstance(rejected, BatchRejectedWithBatch) else None
-        return rejected.status, Problem(
-            type=f"https://steward.invalid/problems/batch-rejected-{rejected.status}",
-            title="The batch was not applied; nothing was changed",
-            status=rejected.status,
-            detail=str(rejected),
-            instance=request.path,
-            batch_id=batch_id,
-            errors=[RecordErrorOut(**e.as_dict()) for e in rejected.errors],  # type: ignore[arg-type]
+        return Status(
+            rejected.status,
+            Problem(
+                type=f"https://steward.invalid/problems/batch-rejected-{rejected.status}",
+                title="The batch was not applied; nothing was changed",
+                status=rejected.status,
+                detail=str(rejected),
+                instance=request.path,
+                batch_id=batch_id,
+                errors=[RecordErrorOut(**e.as_dict()) for e in rejected.errors],  # type: ignore[arg-type]
+            ),
         )
-    return (200 if result.duplicate else 201), _out(result.batch, duplicate=result.duplicate)
+    return Status(200 if result.duplicate else 201, _out(result.batch, duplicate=result.duplicate))
 
 
 @router.get("/batches/{batch_id}", response={200: BatchOut, 404: Problem}, summary="Read a batch back")
-def read_batch(request: HttpRequest, batch_id: uuid.UUID) -> tuple[int, BatchOut | Problem]:
+def read_batch(request: HttpRequest, batch_id: uuid.UUID) -> Status[BatchOut | Problem]:
     client: ApiClient = request.auth  # type: ignore[attr-defined]
     assert client.school_id is not None
     with tenant_scope([client.school_id]):
         batch = IngestBatch.objects.filter(pk=batch_id).first()
     if batch is None:
-        return 404, Problem(
-            type="https://steward.invalid/problems/not-found",
-            title="No such batch for this school",
-            status=404,
-            instance=request.path,
+        return Status(
+            404,
+            Problem(
+                type="https://steward.invalid/problems/not-found",
+                title="No such batch for this school",
+                status=404,
+                instance=request.path,
+            ),
         )
-    return 200, _out(batch)
+    return Status(200, _out(batch))
