@@ -96,7 +96,8 @@ def server_url(django_db_setup: None) -> Iterator[str]:
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(f"the test server did not start: {process.stderr.read() if process.stderr else ''}")
+                detail = process.stderr.read() if process.stderr else ""
+                raise RuntimeError(f"the test server did not start: {detail}") from None
             time.sleep(0.2)
     yield url
     process.terminate()
