@@ -485,6 +485,13 @@ LANGUAGE: dict[str, str] = {
 # CBDS contact relationship to the pupil.
 RELATIONSHIP: dict[str, str] = {
     "PAR": "Parent",
+    # Gendered forms that MIS exports and CTFs carry alongside the generic codes.
+    "PAM": "Mother",
+    "PAF": "Father",
+    "STM": "Step-mother",
+    "STF": "Step-father",
+    "GRM": "Grandmother",
+    "GRF": "Grandfather",
     "STP": "Step-parent",
     "FOC": "Foster carer",
     "CAR": "Carer",
