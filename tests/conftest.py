@@ -50,7 +50,7 @@ def django_db_setup(django_db_blocker: Any) -> Iterator[None]:
 
 
 # Tables whose rows come from migrations; everything else is emptied after a committed test.
-_MIGRATION_DATA_PREFIXES = ("register_", "django_migrations", "django_content_type", "auth_permission")
+_MIGRATION_DATA_PREFIXES = ("register_", "mis_codevalue", "django_migrations", "django_content_type", "auth_permission")
 
 
 @pytest.fixture

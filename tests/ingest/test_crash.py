@@ -83,7 +83,9 @@ def test_kill_9_mid_merge_applies_nothing_and_a_resend_applies_once(committed_db
     victim = _ingest(batch_file, school.urn or 0, "steward-crash-victim")
     deadline = time.monotonic() + 120
     while not _backend_busy_with("steward-crash-victim", 'INSERT INTO "mis_sessionattendance"'):
-        assert victim.poll() is None, f"the ingest finished before it could be killed: {victim.stdout}"
+        assert victim.poll() is None, (
+            f"the ingest finished before it could be killed: {victim.stdout.read() if victim.stdout else ''}"
+        )
         assert time.monotonic() < deadline, "never saw the merge running"
         time.sleep(0.01)
     os.kill(victim.pid, signal.SIGKILL)

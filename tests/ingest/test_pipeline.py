@@ -221,3 +221,13 @@ def test_one_schools_batch_never_touches_another_schools_rows(school: Organisati
     with tenant_scope([other.id]):
         assert Learner.objects.get(source_id="L1").legal_forename == "Sam"
         assert Learner.objects.count() == 2
+
+
+def test_a_delta_may_refer_to_records_sent_earlier(school: Organisation) -> None:
+    ingest(school, b.csv_zip(b.small_school()))
+    batch = ingest(
+        school,
+        b.csv_zip({"learners": [b.learner("L3")], "session-attendance": [b.mark("L2", "2026-09-04", "AM")]}),
+        mode="delta",
+    )
+    assert batch.counts["session-attendance"]["inserted"] == 1

@@ -55,6 +55,8 @@ def app_settings(owner: dict[str, Any]) -> dict[str, Any]:
     config["PASSWORD"] = app_role_password() if os.environ.get("DATABASE_URL") else ""
     config["CONN_MAX_AGE"] = int(os.environ.get("STEWARD_CONN_MAX_AGE", "60"))
     config["CONN_HEALTH_CHECKS"] = True
+    # Ingest stages batches in temporary tables: give them room before they spill to disk.
+    config["OPTIONS"] = {**config.get("OPTIONS", {}), "options": "-c temp_buffers=256MB -c work_mem=64MB"}
     return config
 
 

@@ -47,31 +47,67 @@ def _cast(column: Column, present: bool) -> sql.Composable:
     return sql.SQL("coalesce({}, {})").format(typed, sql.Literal(fallback))
 
 
-def merge_table(cursor: Any, table: StagedTable, *, school_id: int) -> tuple[int, int, int]:
-    """Upsert changed rows; return (inserted, updated, unchanged)."""
+def find_changed(cursor: Any, table: StagedTable, *, school_id: int) -> tuple[str, int, bool]:
+    """The staged rows that are new or differ from what is held: a temporary table, or the stage
+    itself when the school holds nothing of this type yet (a first load copies nothing twice)."""
+    target = sql.Identifier(table.spec.table)
+    cursor.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE school_id = {})").format(target, sql.Literal(school_id))
+    )
+    if not cursor.fetchone()[0]:
+        return table.name, table.rows, True
+    name = f"{table.name}_changed"
+    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(name)))
+    cursor.execute(
+        sql.SQL("""
+        CREATE TEMP TABLE {name} ON COMMIT DROP AS
+        SELECT s.* FROM {stage} s
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {target} t
+            WHERE t.school_id = {school} AND t.source_id = s.source_id AND t.content_hash = s._hash)
+    """).format(
+            name=sql.Identifier(name), stage=sql.Identifier(table.name), target=target, school=sql.Literal(school_id)
+        )
+    )
+    count = int(cursor.rowcount)
+    cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+    return name, count, False
+
+
+def merge_table(
+    cursor: Any, table: StagedTable, changed: str, changed_rows: int, *, school_id: int, first_load: bool
+) -> tuple[int, int, int]:
+    """Upsert the changed rows, each with a new change version; return (inserted, updated, unchanged).
+
+    On a first load (the school held nothing of this type; batches of a school are serialised)
+    a plain INSERT does, which spares PostgreSQL the speculative insertion of ON CONFLICT.
+    """
     spec = table.spec
     data = [c for c in spec.columns if c.name != "source_id"]
     names = sql.SQL(", ").join(sql.Identifier(c.name) for c in data)
-    casts = sql.SQL(", ").join(
-        sql.SQL("{} AS {}").format(_cast(c, c.name in table.columns), sql.Identifier(c.name)) for c in data
-    )
-    row_text = sql.SQL("md5(ROW({})::text)").format(
-        sql.SQL(", ").join(sql.SQL("src.{}").format(sql.Identifier(c.name)) for c in data)
-    )
+    casts = sql.SQL(", ").join(_cast(c, c.name in table.columns) for c in data)
     updates = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c.name)) for c in data)
-    query = sql.SQL("""
-        WITH src AS (
-            SELECT s.source_id, {casts} FROM {stage} s
-        ), hashed AS (
-            SELECT src.*, {row_text} AS content_hash FROM src
-        ), changed AS (
-            SELECT h.* FROM hashed h
-            LEFT JOIN {target} t ON t.school_id = {school} AND t.source_id = h.source_id
-            WHERE t.id IS NULL OR t.content_hash <> h.content_hash
-        ), written AS (
+    if first_load:
+        cursor.execute(
+            sql.SQL("""
             INSERT INTO {target} (school_id, source_id, {names}, content_hash, change_version, created_at, updated_at)
-            SELECT {school}, source_id, {names}, content_hash, nextval('mis_change_version'), now(), now()
-            FROM changed
+            SELECT {school}, s.source_id, {casts}, s._hash, nextval('mis_change_version'), now(), now()
+            FROM {changed} s
+        """).format(
+                target=sql.Identifier(spec.table),
+                names=names,
+                school=sql.Literal(school_id),
+                casts=casts,
+                changed=sql.Identifier(changed),
+            )
+        )
+        return int(cursor.rowcount), 0, table.rows - changed_rows
+    cursor.execute(
+        sql.SQL("""
+        WITH written AS (
+            INSERT INTO {target} (school_id, source_id, {names}, content_hash, change_version, created_at, updated_at)
+            SELECT {school}, s.source_id, {casts}, s._hash, nextval('mis_change_version'), now(), now()
+            FROM {changed} s
             ON CONFLICT (school_id, source_id) DO UPDATE SET {updates},
                 content_hash = EXCLUDED.content_hash, change_version = EXCLUDED.change_version,
                 updated_at = EXCLUDED.updated_at
@@ -79,17 +115,16 @@ def merge_table(cursor: Any, table: StagedTable, *, school_id: int) -> tuple[int
         )
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written
     """).format(
-        casts=casts,
-        stage=sql.Identifier(table.name),
-        row_text=row_text,
-        target=sql.Identifier(spec.table),
-        school=sql.Literal(school_id),
-        names=names,
-        updates=updates,
+            target=sql.Identifier(spec.table),
+            names=names,
+            school=sql.Literal(school_id),
+            casts=casts,
+            changed=sql.Identifier(changed),
+            updates=updates,
+        )
     )
-    cursor.execute(query)
     inserted, updated = cursor.fetchone()
-    return inserted, updated, table.rows - inserted - updated
+    return inserted, updated, table.rows - changed_rows
 
 
 def tombstone_missing(cursor: Any, table: StagedTable, *, school_id: int) -> int:

@@ -126,6 +126,12 @@ def _apply(content: BatchContent, *, school_id: int, full: bool) -> dict[str, di
     """Stage, check and merge every record type of the batch (inside the caller's transaction)."""
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor  # the psycopg cursor, for COPY
+        # Every statement below is a bulk join over rows this transaction just wrote, which the
+        # planner's statistics cannot know yet; a nested loop chosen on a stale estimate of "one
+        # row" costs hours. Hash joins are right for all of them.
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        # One batch at a time per school: a second waits rather than racing the first's merge.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x494E4753, school_id])
         staged = {}
         for record_type in content.record_types():
             spec = spec_for(record_type)
@@ -136,7 +142,15 @@ def _apply(content: BatchContent, *, school_id: int, full: bool) -> dict[str, di
             else:
                 staged[record_type] = staging.stage_rows(cursor, spec, content.rows[record_type])
         deletes_table = _stage_deletes(cursor, content.deletes)
-        errors = validate(cursor, staged, school_id=school_id, full=full, deletes_table=deletes_table)
+        changed = {t: merge.find_changed(cursor, table, school_id=school_id) for t, table in staged.items()}
+        errors = validate(
+            cursor,
+            staged,
+            {t: name for t, (name, _, _) in changed.items()},
+            school_id=school_id,
+            full=full,
+            deletes_table=deletes_table,
+        )
         if errors:
             raise BatchRejected(errors)
         counts: dict[str, dict[str, int]] = {}
@@ -145,8 +159,11 @@ def _apply(content: BatchContent, *, school_id: int, full: bool) -> dict[str, di
             table = staged.get(record_type)
             deleted = 0
             if table is not None:
-                inserted, updated, unchanged = merge.merge_table(cursor, table, school_id=school_id)
-                if full:
+                changed_table, changed_rows, first_load = changed[record_type]
+                inserted, updated, unchanged = merge.merge_table(
+                    cursor, table, changed_table, changed_rows, school_id=school_id, first_load=first_load
+                )
+                if full and not first_load:
                     deleted += merge.tombstone_missing(cursor, table, school_id=school_id)
                 counts[record_type] = {"inserted": inserted, "updated": updated, "unchanged": unchanged}
             if deletes_table and record_type in content.deletes:

@@ -38,10 +38,21 @@ def create_stage(cursor: Any, spec: RecordSpec) -> str:
     cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in spec.names)
     cursor.execute(
         sql.SQL(
-            "CREATE TEMP TABLE {} (_line bigint GENERATED ALWAYS AS IDENTITY, _ref text, {}) ON COMMIT DROP"
-        ).format(sql.Identifier(name), cols)
+            "CREATE TEMP TABLE {} (_line bigint GENERATED ALWAYS AS IDENTITY, _ref text, {}, "
+            "_hash text GENERATED ALWAYS AS ({}) STORED) ON COMMIT DROP"
+        ).format(sql.Identifier(name), cols, content_hash(spec))
     )
     return name
+
+
+def content_hash(spec: RecordSpec) -> sql.Composable:
+    """MD5 of a record's values as sent (empty and missing alike), in the spec's column order.
+
+    Computed by PostgreSQL as rows are copied in, on the text before any cast, so unchanged
+    records are recognised and skipped before they are checked or converted.
+    """
+    parts = [sql.SQL("coalesce({}, '')").format(sql.Identifier(c.name)) for c in spec.columns if c.name != "source_id"]
+    return sql.SQL("md5({})").format(sql.SQL(" || E'\\x1f' || ").join(parts))
 
 
 def stage_rows(cursor: Any, spec: RecordSpec, rows: Iterable[Row]) -> StagedTable:
@@ -65,6 +76,7 @@ def stage_rows(cursor: Any, spec: RecordSpec, rows: Iterable[Row]) -> StagedTabl
             count += 1
     if unknown:
         raise BatchRejected(unknown)
+    cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
     return StagedTable(spec, name, tuple(names), count)
 
 
@@ -96,8 +108,8 @@ def stage_csv(cursor: Any, spec: RecordSpec, stream: IO[bytes], *, max_bytes: in
                 copy.write(chunk)
     except (pg_errors.DataError, pg_errors.BadCopyFileFormat) as exc:
         raise BatchRejected([_copy_error(spec, exc)]) from None
-    cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name)))
-    (rows,) = cursor.fetchone()
+    rows = int(cursor.rowcount)
+    cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
     return StagedTable(spec, name, tuple(header), rows)
 
 

@@ -1,8 +1,10 @@
-"""Set-based checks of staged records: one query per record type, every problem named.
+"""Set-based checks of staged records: every problem named by record, field and reason.
 
-Each check is a SELECT over the staging table that yields (ref, source_id, field, reason);
-they are joined with UNION ALL and capped, so a batch of a million bad rows costs one scan
-and returns a readable first page of errors rather than a million lines.
+Only records that are new or changed are checked (an unchanged record was checked when it was
+stored). Per record type there is one scan that evaluates every column rule on each row
+(a LATERAL list of (field, reason) pairs), one GROUP BY for duplicate source ids, and one
+hashed anti-join per reference column. Code sets are inlined as arrays, which PostgreSQL
+hashes. The result is capped, so a batch of a million bad rows returns a readable page of errors.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from psycopg import sql
 
 from steward.ingest.records import RecordError
-from steward.ingest.schema import Column
+from steward.ingest.schema import Column, spec_for
 from steward.ingest.staging import StagedTable
 
 MAX_ERRORS = 500
@@ -25,162 +27,165 @@ _TYPE_CHECKS: dict[str, tuple[str, str]] = {
     "integer": ("smallint", "is not a whole number in range"),
 }
 _REF = sql.SQL("coalesce(s._ref, 'line ' || (s._line + 1))")
+Rule = tuple[str, sql.Composable, sql.Composable]  # (field, broken-when condition, reason)
+
+
+def load_code_sets(cursor: Any) -> dict[str, list[str]]:
+    cursor.execute("SELECT code_set, array_agg(code ORDER BY code) FROM mis_codevalue GROUP BY code_set")
+    return {name: list(codes) for name, codes in cursor.fetchall()}
 
 
 def validate(
     cursor: Any,
     staged: dict[str, StagedTable],
+    changed: dict[str, str],
     *,
     school_id: int,
     full: bool,
     deletes_table: str | None,
 ) -> list[RecordError]:
+    """`changed` maps each record type to the table of its new or changed rows."""
+    codes = load_code_sets(cursor)
     errors: list[RecordError] = []
-    for table in staged.values():
-        if len(errors) >= MAX_ERRORS:
-            break
-        checks = _checks(table, staged, school_id=school_id, full=full, deletes_table=deletes_table)
-        query = sql.SQL(" UNION ALL ").join(sql.SQL("({})").format(c) for c in checks)
-        cursor.execute(sql.SQL("SELECT * FROM ({}) e LIMIT {}").format(query, sql.Literal(MAX_ERRORS)))
-        errors += [
-            RecordError(table.spec.record_type, ref, field, reason, source_id)
-            for ref, source_id, field, reason in cursor.fetchall()
+    for record_type, table in staged.items():
+        queries = [_duplicates(table), _row_rules(table, changed[record_type], codes)]
+        queries += [
+            _reference(
+                table, changed[record_type], column, staged, school_id=school_id, full=full, deletes_table=deletes_table
+            )
+            for column in table.spec.columns
+            if column.references and column.name in table.columns
         ]
-    return errors[:MAX_ERRORS]
+        for query in queries:
+            if len(errors) >= MAX_ERRORS:
+                return errors[:MAX_ERRORS]
+            cursor.execute(sql.SQL("{} LIMIT {}").format(query, sql.Literal(MAX_ERRORS - len(errors))))
+            errors += [
+                RecordError(record_type, ref, field, reason, source_id)
+                for ref, source_id, field, reason in cursor.fetchall()
+            ]
+    return errors
 
 
-def _checks(
-    table: StagedTable, staged: dict[str, StagedTable], *, school_id: int, full: bool, deletes_table: str | None
-) -> list[sql.Composable]:
-    stage = sql.Identifier(table.name)
-    present = set(table.columns)
-    checks: list[sql.Composable] = [
-        sql.SQL(
-            "SELECT min(coalesce(s._ref, 'line ' || (s._line + 1))), s.source_id, 'source_id', "
-            "'appears ' || count(*) || ' times in this batch' FROM {} s "
-            "WHERE s.source_id IS NOT NULL GROUP BY s.source_id HAVING count(*) > 1"
-        ).format(stage)
-    ]
+def _duplicates(table: StagedTable) -> sql.Composable:
+    return sql.SQL(
+        "SELECT min(coalesce(s._ref, 'line ' || (s._line + 1))), s.source_id, 'source_id', "
+        "'appears ' || count(*) || ' times in this batch' FROM {} s "
+        "WHERE s.source_id IS NOT NULL GROUP BY s.source_id HAVING count(*) > 1"
+    ).format(sql.Identifier(table.name))
+
+
+def _row_rules(table: StagedTable, changed: str, codes: dict[str, list[str]]) -> sql.Composable:
+    rules: list[Rule] = []
     for column in table.spec.columns:
-        if column.name in present:
-            checks += _column_checks(stage, column, staged, school_id=school_id, full=full, deletes_table=deletes_table)
-    return checks
-
-
-def _error(stage: sql.Identifier, field: str, reason: sql.Composable, where: sql.Composable) -> sql.Composable:
-    return sql.SQL("SELECT {ref}, s.source_id, {field}, {reason} FROM {stage} s WHERE {where}").format(
-        ref=_REF, field=sql.Literal(field), reason=reason, stage=stage, where=where
+        if column.name in table.columns:
+            rules += _column_rules(column, codes)
+    pairs = sql.SQL(",\n").join(
+        sql.SQL("(CASE WHEN {} THEN {} END, {})").format(condition, sql.Literal(field), reason)
+        for field, condition, reason in rules
     )
+    # One cheap pass finds the bad rows; only they are expanded into one error per broken rule.
+    any_broken = sql.SQL(" OR ").join(sql.SQL("({})").format(condition) for _, condition, _ in rules)
+    return sql.SQL(
+        "SELECT {ref}, s.source_id, e.field, e.reason FROM (SELECT * FROM {changed} s WHERE {any_broken}) s "
+        "CROSS JOIN LATERAL (VALUES {pairs}) AS e(field, reason) WHERE e.field IS NOT NULL"
+    ).format(ref=_REF, changed=sql.Identifier(changed), any_broken=any_broken, pairs=pairs)
 
 
-def _column_checks(
-    stage: sql.Identifier,
-    column: Column,
-    staged: dict[str, StagedTable],
-    *,
-    school_id: int,
-    full: bool,
-    deletes_table: str | None,
-) -> list[sql.Composable]:
+
+def _column_rules(column: Column, codes: dict[str, list[str]]) -> list[Rule]:
     col = sql.SQL("s.{}").format(sql.Identifier(column.name))
     value = sql.SQL("nullif({}, '')").format(col)
     has_value = sql.SQL("{} IS NOT NULL").format(value)
-    checks: list[sql.Composable] = []
+    name = column.name
+    rules: list[Rule] = []
     if column.required:
-        checks.append(_error(stage, column.name, sql.Literal("is required"), sql.SQL("{} IS NULL").format(value)))
+        rules.append((name, sql.SQL("{} IS NULL").format(value), sql.Literal("is required")))
     if column.kind in _TYPE_CHECKS:
         pg_type, reason = _TYPE_CHECKS[column.kind]
-        checks.append(
-            _error(
-                stage,
-                column.name,
-                sql.Literal(reason),
+        rules.append(
+            (
+                name,
                 sql.SQL("{} AND NOT pg_input_is_valid({}, {})").format(has_value, col, sql.Literal(pg_type)),
+                sql.Literal(reason),
             )
         )
         if column.minimum is not None:
-            checks.append(
-                _error(
-                    stage,
-                    column.name,
-                    sql.Literal(f"must be at least {column.minimum}"),
+            rules.append(
+                (
+                    name,
                     sql.SQL("{} AND pg_input_is_valid({}, 'smallint') AND {}::smallint < {}").format(
                         has_value, col, col, sql.Literal(column.minimum)
                     ),
+                    sql.Literal(f"must be at least {column.minimum}"),
                 )
             )
     if column.kind == "decimal":
         pg_type = f"numeric({column.max_digits},{column.decimal_places})"
-        checks.append(
-            _error(
-                stage,
-                column.name,
+        rules.append(
+            (
+                name,
+                sql.SQL("{} AND NOT pg_input_is_valid({}, {})").format(has_value, col, sql.Literal(pg_type)),
                 sql.Literal(
                     f"is not a number with at most {column.max_digits} digits, {column.decimal_places} after the point"
                 ),
-                sql.SQL("{} AND NOT pg_input_is_valid({}, {})").format(has_value, col, sql.Literal(pg_type)),
             )
         )
     if column.kind == "email":
-        checks.append(
-            _error(
-                stage,
-                column.name,
-                sql.Literal("is not an email address"),
+        rules.append(
+            (
+                name,
                 sql.SQL("{} AND {} !~ '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'").format(has_value, col),
+                sql.Literal("is not an email address"),
             )
         )
     if column.kind == "base64":
-        checks.append(
-            _error(
-                stage,
-                column.name,
-                sql.Literal("is not base64"),
+        rules.append(
+            (
+                name,
                 sql.SQL("{} AND {} !~ '^[A-Za-z0-9+/=[:space:]]*$'").format(has_value, col),
+                sql.Literal("is not base64"),
             )
         )
     if column.max_length is not None:
-        checks.append(
-            _error(
-                stage,
-                column.name,
+        rules.append(
+            (
+                name,
+                sql.SQL("length({}) > {}").format(col, sql.Literal(column.max_length)),
                 sql.SQL("'is ' || length({}) || ' characters long; the most is ' || {}").format(
                     col, sql.Literal(column.max_length)
                 ),
-                sql.SQL("length({}) > {}").format(col, sql.Literal(column.max_length)),
             )
         )
     if column.code_set:
-        checks.append(_code_check(stage, column, value))
-    if column.references:
-        checks.append(
-            _reference_check(stage, column, value, staged, school_id=school_id, full=full, deletes_table=deletes_table)
-        )
-    return checks
+        allowed = sql.Literal(codes.get(column.code_set, []))
+        code_set = sql.Literal(column.code_set)
+        if column.kind == "list":
+            bad = sql.SQL(
+                "(SELECT c FROM unnest(string_to_array({}, '|')) c WHERE NOT (c = ANY({}::text[])) LIMIT 1)"
+            ).format(value, allowed)
+            rules.append(
+                (
+                    name,
+                    sql.SQL("{} IS NOT NULL").format(bad),
+                    sql.SQL("quote_literal({}) || ' is not a code of ' || {}").format(bad, code_set),
+                )
+            )
+        else:
+            rules.append(
+                (
+                    name,
+                    sql.SQL("{} AND NOT ({} = ANY({}::text[]))").format(has_value, value, allowed),
+                    sql.SQL("quote_literal({}) || ' is not a code of ' || {}").format(value, code_set),
+                )
+            )
+    return rules
 
 
-def _code_check(stage: sql.Identifier, column: Column, value: sql.Composable) -> sql.Composable:
-    code_set = sql.Literal(column.code_set)
-    if column.kind == "list":
-        return sql.SQL(
-            "SELECT {ref}, s.source_id, {field}, quote_literal(code) || ' is not a code of ' || {set} "
-            "FROM {stage} s, unnest(string_to_array({value}, '|')) AS code "
-            "WHERE NOT EXISTS (SELECT 1 FROM mis_codevalue v WHERE v.code_set = {set} AND v.code = code)"
-        ).format(ref=_REF, field=sql.Literal(column.name), set=code_set, stage=stage, value=value)
-    return _error(
-        stage,
-        column.name,
-        sql.SQL("quote_literal({}) || ' is not a code of ' || {}").format(value, code_set),
-        sql.SQL(
-            "{} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM mis_codevalue v WHERE v.code_set = {} AND v.code = {})"
-        ).format(value, code_set, value),
-    )
-
-
-def _reference_check(
-    stage: sql.Identifier,
+def _reference(
+    table: StagedTable,
+    changed: str,
     column: Column,
-    value: sql.Composable,
     staged: dict[str, StagedTable],
     *,
     school_id: int,
@@ -188,26 +193,34 @@ def _reference_check(
     deletes_table: str | None,
 ) -> sql.Composable:
     """A reference must name a record in this batch, or one already held that this batch keeps."""
-    from steward.ingest.schema import spec_for
-
     target = spec_for(str(column.references))
+    value = sql.SQL("nullif(s.{}, '')").format(sql.Identifier(column.name))
     in_batch = staged.get(target.record_type)
-    options: list[sql.Composable] = []
+    missing: list[sql.Composable] = []
     if in_batch is not None:
-        options.append(
-            sql.SQL("EXISTS (SELECT 1 FROM {} t WHERE t.source_id = {})").format(sql.Identifier(in_batch.name), value)
+        missing.append(
+            sql.SQL("NOT ({} IN (SELECT t.source_id FROM {} t WHERE t.source_id IS NOT NULL))").format(
+                value, sql.Identifier(in_batch.name)
+            )
         )
     if in_batch is None or not full:
-        held = sql.SQL("EXISTS (SELECT 1 FROM {} t WHERE t.school_id = {} AND t.source_id = {})").format(
-            sql.Identifier(target.table), sql.Literal(school_id), value
+        held = sql.SQL("SELECT t.source_id FROM {} t WHERE t.school_id = {}").format(
+            sql.Identifier(target.table), sql.Literal(school_id)
         )
         if deletes_table:
             held = sql.SQL(
-                "({} AND NOT EXISTS (SELECT 1 FROM {} d WHERE d.record_type = {} AND d.source_id = {}))"
-            ).format(held, sql.Identifier(deletes_table), sql.Literal(target.record_type), value)
-        options.append(held)
-    found = sql.SQL(" OR ").join(options)
-    reason = sql.SQL("'refers to ' || {} || ' ' || quote_literal({}) || ', which does not exist'").format(
-        sql.Literal(target.record_type.rstrip("s") if target.record_type != "staff" else "staff member"), value
+                "{} AND NOT EXISTS (SELECT 1 FROM {} d WHERE d.record_type = {} AND d.source_id = t.source_id)"
+            ).format(held, sql.Identifier(deletes_table), sql.Literal(target.record_type))
+        missing.append(sql.SQL("NOT ({} IN ({}))").format(value, held))
+    noun = "staff member" if target.record_type == "staff" else target.record_type.rstrip("s")
+    return sql.SQL(
+        "SELECT {ref}, s.source_id, {field}, 'refers to ' || {noun} || ' ' || quote_literal({value}) "
+        "|| ', which does not exist' FROM {changed} s WHERE {value} IS NOT NULL AND {missing}"
+    ).format(
+        ref=_REF,
+        field=sql.Literal(column.name),
+        noun=sql.Literal(noun),
+        value=value,
+        changed=sql.Identifier(changed),
+        missing=sql.SQL(" AND ").join(missing),
     )
-    return _error(stage, column.name, reason, sql.SQL("{} IS NOT NULL AND NOT ({})").format(value, found))

@@ -222,7 +222,8 @@ class TenantManager(models.Manager[Any]):
 class TenantModel(models.Model):
     """Base of every table that holds one school's data (row-level security on in its migration)."""
 
-    school = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: every tenant table has a composite index that leads with `school`.
+    school = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+", db_index=False)
 
     objects: ClassVar[TenantManager] = TenantManager()
 
