@@ -33,7 +33,7 @@ test: setup lint
 	$(RUN) pytest
 
 bench: setup
-	$(RUN) python bench/run.py
+	$(RUN) python bench/ingest.py
 
 clean-db:
 	rm -rf var/pg

@@ -1,4 +1,4 @@
-"""The synthetic local authority (bench/generate.py): deterministic, well-formed, referentially whole.
+"""The synthetic local authority (steward.core.synthetic): deterministic, well-formed, referentially whole.
 
 Only the files are checked, no database: headers against the ingest spec, every value against
 its column's kind, every code against the lists below, every reference within its zip.
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.generate import (
+
+from steward.core.synthetic import (
     COLUMNS,
     DELTA_FIELDS,
     LA_CODE,
@@ -27,7 +28,6 @@ from bench.generate import (
     school_days,
     upn_check_letter,
 )
-
 from steward.ingest.schema import RecordSpec, all_specs
 
 SEED = 7
@@ -178,7 +178,7 @@ def test_the_manifest_describes_the_files(la: tuple[Path, dict[str, Any]], batch
 
 
 def test_full_size_schools_average_about_300_learners() -> None:
-    from bench.generate import plan_schools
+    from steward.core.synthetic import plan_schools
 
     plans = plan_schools(100, seed=1)
     sizes = {phase: [p.learners for p in plans if p.phase == phase] for phase in ("primary", "secondary")}
@@ -408,22 +408,6 @@ def test_ctf_files_read_back_with_the_same_learners_and_marks(tmp_path: Path) ->
         )
 
 
-def test_ctf_is_skipped_with_a_reason_when_write_ctf_is_missing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import bench.generate
-
-    monkeypatch.setattr(bench.generate, "_WRITE_CTF", ["steward.ingest.ctf.write_ctf is not available (test)"])
-    manifest = generate(tmp_path, schools=1, seed=SEED, formats={"csv", "ctf"}, year=2025, scale=SCALE)
-    assert manifest["formats"] == ["csv"]
-    assert manifest["skipped"] == {"ctf": "steward.ingest.ctf.write_ctf is not available (test)"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["990001.zip", "manifest.json"]
-
-
-# --- deltas --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("fraction", [0.01, 0.1, 0.5])
 def test_make_delta_changes_round_fraction_of_each_type_in_one_non_key_field(
     la: tuple[Path, dict[str, Any]], specs: dict[str, RecordSpec], tmp_path: Path, fraction: float
 ) -> None:
