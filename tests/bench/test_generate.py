@@ -408,6 +408,10 @@ def test_ctf_files_read_back_with_the_same_learners_and_marks(tmp_path: Path) ->
         )
 
 
+# --- deltas --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fraction", [0.01, 0.1, 0.5])
 def test_make_delta_changes_round_fraction_of_each_type_in_one_non_key_field(
     la: tuple[Path, dict[str, Any]], specs: dict[str, RecordSpec], tmp_path: Path, fraction: float
 ) -> None:

@@ -92,7 +92,6 @@ def _row_rules(table: StagedTable, changed: str, codes: dict[str, list[str]]) ->
     ).format(ref=_REF, changed=sql.Identifier(changed), any_broken=any_broken, pairs=pairs)
 
 
-
 def _column_rules(column: Column, codes: dict[str, list[str]]) -> list[Rule]:
     col = sql.SQL("s.{}").format(sql.Identifier(column.name))
     value = sql.SQL("nullif({}, '')").format(col)
