@@ -13,7 +13,7 @@ from tests.backoffice.conftest import choose, sign_in
 
 pytestmark = pytest.mark.django_db
 
-SCHOOL_PAGES = ["/school/register/", "/school/people/", "/school/audit/"]
+SCHOOL_PAGES = ["/school/register/", "/school/people/", "/school/audit/", "/school/batches/"]
 PROCESSOR_PAGES = ["/processor/schools/", "/processor/contracts/", "/processor/register/", "/processor/audit/"]
 
 
@@ -128,3 +128,31 @@ def test_the_school_register_shows_only_the_contracted_services(
     assert "Hosted MIS data" in page and "Parent portal" in page
     assert "Service desk" not in page and "Learning platform rostering" not in page
     assert "Art. 6(1)(e) public task" in page
+
+
+def test_a_school_reads_its_rejected_batch_and_cannot_open_another_schools(
+    client: Client, admin_a: User, school_a: Organisation, school_b: Organisation
+) -> None:
+    import io
+
+    from steward.ingest.models import IngestBatch
+    from steward.ingest.records import BatchRejected
+    from steward.ingest.services import batch_ingest
+    from tests.ingest import builders as b
+
+    bad = b.small_school()
+    bad["learners"][0]["ethnicity"] = "XXXX"
+    for school in (school_a, school_b):
+        with pytest.raises(BatchRejected):
+            batch_ingest(school=school, stream=io.BytesIO(b.csv_zip(bad)), format="csv-zip", mode="full", sent_by="t")
+    with tenant_scope([school_b.id]):
+        other = IngestBatch.objects.get()
+    sign_in(client, admin_a)
+    choose(client, school_a)
+    listing = client.get("/school/batches/").content.decode()
+    assert "Rejected: 1 error" in listing
+    with tenant_scope([school_a.id]):
+        own = IngestBatch.objects.get()
+    page = client.get(f"/school/batches/{own.id}/").content.decode()
+    assert "&#x27;XXXX&#x27; is not a code of ethnicity" in page
+    assert client.get(f"/school/batches/{other.id}/").status_code == 404

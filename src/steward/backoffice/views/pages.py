@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+import uuid
+
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from steward.audit import selectors as audit_selectors
 from steward.audit.services import audit_request
 from steward.backoffice.access import processor_role_required, school_role_required, staff_required
+from steward.ingest import selectors as ingest_selectors
 from steward.register import selectors as register_selectors
 from steward.tenancy import selectors as tenancy_selectors
 from steward.tenancy.middleware import SESSION_KEY
@@ -89,6 +92,20 @@ def school_audit(request: HttpRequest) -> HttpResponse:
         purpose="accountability review",
     )
     return render(request, "backoffice/audit_log.html", {"events": events, "scope": "school"})
+
+
+@school_role_required(*ALL_SCHOOL_ROLES)
+def school_batches(request: HttpRequest) -> HttpResponse:
+    """What the school's MIS sent, applied or rejected with every error (no personal data shown)."""
+    return render(request, "backoffice/school_batches.html", {"batches": ingest_selectors.batches_for_school()})
+
+
+@school_role_required(*ALL_SCHOOL_ROLES)
+def school_batch(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+    batch = ingest_selectors.batch_for_school(batch_id=str(batch_id))
+    if batch is None:
+        raise Http404("No such batch for this school")
+    return render(request, "backoffice/school_batch.html", {"batch": batch})
 
 
 @processor_role_required(*ALL_PROCESSOR_ROLES)
