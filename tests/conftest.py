@@ -73,6 +73,7 @@ def server_url(django_db_setup: None) -> Iterator[str]:
     import socket
     import subprocess
     import sys
+    import tempfile
     import time
     import urllib.request
 
@@ -80,11 +81,12 @@ def server_url(django_db_setup: None) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "STEWARD_DB_NAME": TEST_DB, "STEWARD_CONN_MAX_AGE": "0"}
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed at teardown; a pipe could fill and stall
     process = subprocess.Popen(
         [sys.executable, "-m", "steward", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -96,9 +98,11 @@ def server_url(django_db_setup: None) -> Iterator[str]:
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                detail = process.stderr.read() if process.stderr else ""
+                log.seek(0)
+                detail = log.read()
                 raise RuntimeError(f"the test server did not start: {detail}") from None
             time.sleep(0.2)
     yield url
     process.terminate()
     process.wait(timeout=20)
+    log.close()

@@ -23,10 +23,19 @@ def csv_zip(records: dict[str, list[dict[str, Any]]], *, deletes: list[tuple[str
             writer.writerow(header)
             for row in rows:
                 writer.writerow([_cell(row.get(c)) for c in header])
-            archive.writestr(f"{record_type}.csv", text.getvalue())
+            archive.writestr(_member(f"{record_type}.csv"), text.getvalue())
         if deletes:
-            archive.writestr("deletes.csv", "record_type,source_id\n" + "".join(f"{t},{i}\n" for t, i in deletes))
+            archive.writestr(
+                _member("deletes.csv"), "record_type,source_id\n" + "".join(f"{t},{i}\n" for t, i in deletes)
+            )
     return buffer.getvalue()
+
+
+def _member(name: str) -> zipfile.ZipInfo:
+    """A fixed timestamp, so the same records always make the same bytes (and the same file hash)."""
+    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
 
 
 def json_batch(records: dict[str, list[dict[str, Any]]], **extra: Any) -> bytes:
