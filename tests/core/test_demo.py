@@ -71,6 +71,7 @@ def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         **os.environ,
         "STEWARD_DB_NAME": DB_NAME,
         "STEWARD_DEMO_CREDENTIALS": str(tmp_path / "demo-credentials.json"),
+        "STEWARD_DEMO_AGENT_DIR": str(tmp_path / "demo-agent"),
         "PYTHONUNBUFFERED": "1",
     }
     database.drop_database(DB_NAME)
@@ -120,6 +121,9 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
         assert status == 200
         assert "What we process for Meadowbank Primary School" in page
         assert "Art. 6(1)(e) public task" in page
+        status, _, page = browser.request("/school/batches/")
+        assert status == 200
+        assert "Applied" in page and "MIS agent" not in page  # sent by the agent's client id
         css_status, css_headers, _ = browser.request("/static/govuk-frontend/govuk-frontend.min.css")
         assert (css_status, css_headers["Content-Type"].split(";")[0]) == (200, "text/css")
     finally:
@@ -139,6 +143,11 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
         check=True,
     )
     assert "already loaded (data kept)" in again.stdout
+    assert "Sending each school's MIS data" not in again.stdout
+    agents = json.loads(Path(demo_env["STEWARD_DEMO_CREDENTIALS"]).read_text())["mis_agents"]
+    assert len(agents) == 3
+    state = json.loads((Path(demo_env["STEWARD_DEMO_AGENT_DIR"]) / "881001" / "state.json").read_text())
+    assert any(entry.get("status") == "applied" for entry in _entries(state))
     assert time.monotonic() - started < 30
 
 
@@ -147,3 +156,10 @@ def _school_id(browser: Browser) -> str:
     found = re.search(r'name="school" type="radio" value="(\d+)"', page)
     assert found, page[:2000]
     return found.group(1)
+
+
+def _entries(state: dict[str, object]) -> list[dict[str, object]]:
+    """The agent's state file: one entry per file hash."""
+    files = state.get("files", state)
+    assert isinstance(files, dict)
+    return [e for e in files.values() if isinstance(e, dict)]

@@ -148,10 +148,23 @@ def load_demo() -> dict[str, Any]:
             entry["schools"].append(schools["secondary"].name)
     credentials = {
         "sign_in_url": "http://127.0.0.1:8000/sign-in/",
+        "mis_agents": [],
         "note": "Demo only. Two-factor codes: add the TOTP secret to an authenticator app, "
         "or run `uv run steward totp EMAIL`.",
         "users": users,
     }
+    _write_credentials(credentials)
+    return credentials
+
+
+def load_demo_mis_data() -> dict[str, Any]:
+    """Send each demo school's MIS data through its agent (after the organisations are committed,
+    since the agents talk to a separate server process)."""
+    from steward.core.demo_mis import load_mis_data
+
+    schools = [Organisation.objects.get(urn=spec.urn) for spec in SCHOOLS]
+    credentials = read_credentials()
+    credentials["mis_agents"] = load_mis_data(schools)
     _write_credentials(credentials)
     return credentials
 

@@ -25,11 +25,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("setup", verbosity=0)
         if demo.demo_loaded():
-            credentials = demo.read_credentials() if demo.CREDENTIALS_PATH.exists() else None
             self.stdout.write("The demo local authority is already loaded (data kept).")
         else:
-            credentials = demo.load_demo()
+            demo.load_demo()
             self.stdout.write("Loaded the demo local authority.")
+        credentials = demo.read_credentials() if demo.CREDENTIALS_PATH.exists() else None
+        if credentials is not None and not credentials.get("mis_agents"):
+            self.stdout.write("Sending each school's MIS data through its agent ...")
+            credentials = demo.load_demo_mis_data()
+            self.stdout.write("Each school's MIS agent delivered its batch over the API.")
         if credentials:
             self._print_credentials(credentials)
         if not options["setup_only"]:
@@ -40,6 +44,11 @@ class Command(BaseCommand):
         for user in credentials["users"]:
             where = ", ".join(user["schools"]) or user["organisation"]
             self.stdout.write(f"  {user['role']:<32} {user['email']:<40} {user['password']}  ({where})")
+        for agent in credentials.get("mis_agents", []):
+            self.stdout.write(
+                f"  MIS agent of {agent['school']}: client id {agent['client_id']} "
+                f"(config {agent['folder']}/agent.toml)"
+            )
         self.stdout.write(f"\n{credentials['note']}\n")
 
     def _serve(self, bind: str) -> None:
