@@ -75,3 +75,21 @@ def test_hostile_xml_is_refused_and_changes_nothing(sample_school: Organisation,
     assert caught.value.errors[0].field == "DOCTYPE"
     with tenant_scope([sample_school.id]):
         assert Learner.objects.count() == 0
+
+
+def test_a_generated_ctf_imports_into_its_school(tmp_path: Path) -> None:
+    from steward.core.synthetic import generate
+    from steward.tenancy import services
+
+    manifest = generate(tmp_path, schools=1, seed=7, formats={"ctf"}, scale=0.1)
+    entry = manifest["schools"][0]
+    school = services.school_create(
+        name=entry["name"],
+        urn=int(entry["urn"]),
+        la_code=str(entry["la_code"]),
+        establishment_number=str(entry["establishment_number"]),
+        phase="primary",
+    )
+    counts = _ingest(school, (tmp_path / f"{entry['urn']}.ctf.xml").read_bytes())
+    assert counts["learners"]["inserted"] == entry["learners"]
+    assert counts["session-attendance"]["inserted"] > 0
