@@ -12,7 +12,7 @@ from typing import Any
 from psycopg import sql
 
 from steward.ingest.schema import Column, RecordSpec, spec_for
-from steward.ingest.staging import StagedTable
+from steward.ingest.staging import StagedTable, analyze_if_large
 from steward.mis.models import RECORD_MODELS, Tombstone
 
 _CASTS = {
@@ -70,7 +70,7 @@ def find_changed(cursor: Any, table: StagedTable, *, school_id: int) -> tuple[st
         )
     )
     count = int(cursor.rowcount)
-    cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+    analyze_if_large(cursor, name, count)
     return name, count, False
 
 

@@ -150,6 +150,7 @@ def _apply(content: BatchContent, *, school_id: int, full: bool) -> dict[str, di
             school_id=school_id,
             full=full,
             deletes_table=deletes_table,
+            unchanged=frozenset(t for t, (_, rows, _) in changed.items() if rows == 0),
         )
         if errors:
             raise BatchRejected(errors)

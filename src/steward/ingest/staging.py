@@ -18,6 +18,7 @@ from steward.ingest.records import BatchRejected, RecordError, Row
 from steward.ingest.schema import RecordSpec
 
 COPY_CHUNK = 1 << 20
+ANALYZE_FROM_ROWS = 5000
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def stage_rows(cursor: Any, spec: RecordSpec, rows: Iterable[Row]) -> StagedTabl
             count += 1
     if unknown:
         raise BatchRejected(unknown)
-    cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+    analyze_if_large(cursor, name, count)
     return StagedTable(spec, name, tuple(names), count)
 
 
@@ -109,8 +110,14 @@ def stage_csv(cursor: Any, spec: RecordSpec, stream: IO[bytes], *, max_bytes: in
     except (pg_errors.DataError, pg_errors.BadCopyFileFormat) as exc:
         raise BatchRejected([_copy_error(spec, exc)]) from None
     rows = int(cursor.rowcount)
-    cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+    analyze_if_large(cursor, name, rows)
     return StagedTable(spec, name, tuple(header), rows)
+
+
+def analyze_if_large(cursor: Any, table: str, rows: int) -> None:
+    """Statistics for the planner where they matter; a small table costs more to analyse than to scan."""
+    if rows >= ANALYZE_FROM_ROWS:
+        cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
 
 
 def _csv_header(spec: RecordSpec, line: bytes) -> list[str]:

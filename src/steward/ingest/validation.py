@@ -43,18 +43,22 @@ def validate(
     school_id: int,
     full: bool,
     deletes_table: str | None,
+    unchanged: frozenset[str] = frozenset(),
 ) -> list[RecordError]:
-    """`changed` maps each record type to the table of its new or changed rows."""
+    """`changed` maps each record type to the table of its new or changed rows; types in
+    `unchanged` have none, so only their duplicates need checking."""
     codes = load_code_sets(cursor)
     errors: list[RecordError] = []
     for record_type, table in staged.items():
-        queries = [_duplicates(table), _row_rules(table, changed[record_type], codes)]
+        queries = [_duplicates(table)]
+        if record_type not in unchanged:
+            queries.append(_row_rules(table, changed[record_type], codes))
         queries += [
             _reference(
                 table, changed[record_type], column, staged, school_id=school_id, full=full, deletes_table=deletes_table
             )
             for column in table.spec.columns
-            if column.references and column.name in table.columns
+            if column.references and column.name in table.columns and record_type not in unchanged
         ]
         for query in queries:
             if len(errors) >= MAX_ERRORS:
