@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "steward.register",
     "steward.mis",
     "steward.ingest",
+    "steward.sharing",
     "steward.audit",
     "steward.backoffice",
 ]

@@ -32,3 +32,4 @@ class ClientCredentials(HttpBearer):
 
 
 mis_agent = ClientCredentials(kind=ApiClient.Kind.MIS_AGENT, scope="ingest")
+recipient_client = ClientCredentials(kind=ApiClient.Kind.RECIPIENT, scope="read")

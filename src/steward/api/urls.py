@@ -15,6 +15,7 @@ api = NinjaAPI(
 )
 install_problem_handlers(api)
 api.add_router("/ingest", "steward.ingest.api.router")
+api.add_router("", "steward.sharing.api.router")
 
 
 class Health(Schema):

@@ -1,0 +1,187 @@
+"""The recipient API: schools with approved flows, delta reads per record type, deletes.
+
+Authenticated by OAuth 2.0 client credentials of a recipient client (scope `read`). Every page
+released is recorded as a Disclosure.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+
+from steward.api.auth import recipient_client
+from steward.ingest.schema import record_types
+from steward.register.models import Recipient
+from steward.sharing import selectors
+from steward.sharing.models import DataFlow, Disclosure
+from steward.tenancy.models import ApiClient, Organisation
+from steward.tenancy.scope import tenant_scope
+
+router = Router(tags=["sharing"], auth=recipient_client)
+
+RecordType = Literal[tuple(record_types())]  # type: ignore[valid-type]
+
+
+class Problem(Schema):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+class FlowOut(Schema):
+    id: int
+    purpose: str
+    lawful_basis: str
+    record_types: list[str]
+    fields: list[str]
+    frequency: str
+    delivery: str
+
+
+class SchoolOut(Schema):
+    urn: int
+    name: str
+    la_code: str
+    establishment_number: str
+    flows: list[FlowOut]
+
+
+class PageParams(Schema):
+    since: int = 0
+    limit: int = 1000
+
+
+class RecordsPage(Schema):
+    record_type: str
+    records: list[dict[str, Any]]
+    next_since: int
+    more: bool
+
+
+def _problem(request: HttpRequest, status: int, title: str, detail: str = "") -> Status[Any]:
+    return Status(
+        status,
+        Problem(
+            type=f"https://steward.invalid/problems/http-{status}",
+            title=title,
+            status=status,
+            detail=detail or None,
+            instance=request.path,
+        ),
+    )
+
+
+def _recipient(request: HttpRequest) -> Recipient:
+    client: ApiClient = request.auth  # type: ignore[attr-defined]
+    return Recipient.objects.get(code=client.recipient_code)
+
+
+@router.get("/schools", response=list[SchoolOut], summary="Schools with an approved flow to this recipient")
+def schools(request: HttpRequest) -> list[SchoolOut]:
+    recipient = _recipient(request)
+    school_ids = list(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("id", flat=True))
+    with tenant_scope(school_ids):
+        flows = list(DataFlow.objects.filter(recipient=recipient, status=DataFlow.Status.APPROVED).order_by("id"))
+    by_school: dict[int, list[DataFlow]] = {}
+    for flow in flows:
+        by_school.setdefault(flow.school_id, []).append(flow)
+    result = []
+    for school in Organisation.objects.filter(pk__in=by_school).order_by("name"):
+        result.append(
+            SchoolOut(
+                urn=school.urn or 0,
+                name=school.name,
+                la_code=school.la_code,
+                establishment_number=school.establishment_number,
+                flows=[
+                    FlowOut(
+                        id=f.id,
+                        purpose=f.purpose,
+                        lawful_basis=f.lawful_basis,
+                        record_types=sorted({x.split(".", 1)[0] for x in f.fields}),
+                        fields=f.fields,
+                        frequency=f.frequency,
+                        delivery=f.delivery,
+                    )
+                    for f in by_school[school.id]
+                ],
+            )
+        )
+    return result
+
+
+def _school_flows(request: HttpRequest, urn: int) -> tuple[Organisation, Recipient, list[DataFlow]] | Status[Any]:
+    recipient = _recipient(request)
+    school = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL, urn=urn).first()
+    if school is None:
+        return _problem(request, 404, "No such school for this recipient")
+    with tenant_scope([school.id]):
+        flows = selectors.flows_between(school_id=school.id, recipient_id=recipient.id)
+    if not flows:
+        return _problem(request, 404, "No such school for this recipient")
+    return school, recipient, flows
+
+
+@router.get(
+    "/schools/{urn}/deletes",
+    response={200: RecordsPage, 403: Problem, 404: Problem},
+    summary="Deleted records (tombstones) of the types released to this recipient",
+)
+def deletes(request: HttpRequest, urn: int, page: Query[PageParams]) -> Status[Any]:
+    found = _school_flows(request, urn)
+    if isinstance(found, Status):
+        return found
+    school, _, flows = found
+    released = selectors.released_record_types(flows)
+    if not released:
+        return _problem(request, 403, "No approved flow releases data of this school to you")
+    with tenant_scope([school.id]):
+        result = selectors.deletes_page(
+            school_id=school.id, record_types=released, since=page.since, limit=_limit(page.limit)
+        )
+    return Status(
+        200, RecordsPage(record_type="deletes", records=result.rows, next_since=result.next_since, more=result.more)
+    )
+
+
+@router.get(
+    "/schools/{urn}/{record_type}",
+    response={200: RecordsPage, 403: Problem, 404: Problem},
+    summary="Records of one type changed since a change version, in version order",
+)
+def records(
+    request: HttpRequest,
+    urn: int,
+    record_type: RecordType,  # type: ignore[valid-type]
+    page: Query[PageParams],
+) -> Status[Any]:
+    found = _school_flows(request, urn)
+    if isinstance(found, Status):
+        return found
+    school, recipient, flows = found
+    release = selectors.release_for(flows, record_type)
+    if release is None:
+        return _problem(request, 403, f"No approved flow releases {record_type} of this school to you")
+    with tenant_scope([school.id]):
+        result = selectors.records_page(
+            school_id=school.id, release=release, since=page.since, limit=_limit(page.limit)
+        )
+        selectors.record_disclosure(
+            school_id=school.id,
+            recipient_id=recipient.id,
+            release=release,
+            page=result,
+            since=page.since,
+            channel=Disclosure.Channel.API,
+        )
+    return Status(
+        200, RecordsPage(record_type=record_type, records=result.rows, next_since=result.next_since, more=result.more)
+    )
+
+
+def _limit(limit: int) -> int:
+    return max(1, min(limit, 5000))

@@ -1,0 +1,120 @@
+"""Data flows (what a school approved a recipient may receive) and the log of what was disclosed."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.utils import timezone
+
+from steward.register.classification import NoPersonalData, PersonalData
+from steward.register.models import LawfulBasis, ProcessingActivity, Recipient, SpecialCondition
+from steward.tenancy.models import TenantModel
+
+
+class DataFlow(TenantModel):
+    """A recipient's access to a school's data for one purpose, on one lawful basis, field by field."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+        SUSPENDED = "suspended", "Suspended"
+        REVOKED = "revoked", "Revoked"
+
+    class Frequency(models.TextChoices):
+        ON_DEMAND = "on_demand", "On demand"
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+
+    class Delivery(models.TextChoices):
+        API = "api", "API pull"
+        EXPORT = "export", "Scheduled export"
+        WEBHOOK = "webhook", "Signed webhook"
+
+    recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="+")
+    activity = models.ForeignKey(ProcessingActivity, on_delete=models.PROTECT, related_name="+")
+    purpose = models.TextField()
+    lawful_basis = models.CharField(max_length=8, choices=LawfulBasis.choices)
+    special_condition = models.CharField(max_length=8, choices=SpecialCondition.choices, blank=True)
+    categories = ArrayField(models.CharField(max_length=80), help_text="Data category codes")
+    fields = ArrayField(models.CharField(max_length=80), help_text="Released fields, as record-type.field")
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.ON_DEMAND)
+    delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.API)
+    review_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    privacy = NoPersonalData("the terms of a flow between organisations")
+
+    class Meta:
+        indexes = [models.Index(fields=["school", "recipient", "status"], name="sharing_flow_school_recipient")]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} – {self.purpose[:40]} ({self.get_status_display()})"
+
+
+class DataFlowEvent(TenantModel):
+    """The flow's status history: who changed it, when and why."""
+
+    flow = models.ForeignKey(DataFlow, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=10, choices=DataFlow.Status.choices)
+    actor_label = models.CharField(max_length=200)
+    at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True)
+
+    privacy = PersonalData(
+        subject="school_user",
+        fields={"actor_label": "school_user.account"},
+        not_personal={"id", "school", "flow", "status", "at", "note"},
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["school", "flow"], name="sharing_flowevent_flow")]
+
+
+class Disclosure(TenantModel):
+    """One release of records to a recipient: what, how many, which versions, and whose data."""
+
+    class Channel(models.TextChoices):
+        API = "api", "API"
+        EXPORT = "export", "Export"
+        WEBHOOK = "webhook", "Webhook"
+
+    recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="+")
+    flows = ArrayField(models.BigIntegerField(), help_text="The approved flows that released these records")
+    record_type = models.CharField(max_length=30)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    record_count = models.PositiveIntegerField()
+    version_from = models.BigIntegerField()
+    version_to = models.BigIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    record_ids = ArrayField(models.CharField(max_length=100), help_text="Source ids of the records released")
+    subject_ids = ArrayField(
+        models.CharField(max_length=100), help_text="Source ids of the learners, contacts and staff concerned"
+    )
+
+    privacy = PersonalData(
+        subject="learner",
+        fields={"record_ids": "learner.identity", "subject_ids": "learner.identity"},
+        not_personal={
+            "id",
+            "school",
+            "recipient",
+            "flows",
+            "record_type",
+            "channel",
+            "record_count",
+            "version_from",
+            "version_to",
+            "at",
+        },
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["school", "at"], name="sharing_disclosure_time"),
+            GinIndex(fields=["subject_ids"], name="sharing_disclosure_subjects"),
+        ]

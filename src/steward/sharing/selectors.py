@@ -1,0 +1,132 @@
+"""What a recipient may read, read straight from SQL rows in change-version order.
+
+Only fields of approved flows are selected (absent, never null), restricted subjects are filtered
+in the same statement, and every page read is recorded as a Disclosure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from psycopg import sql
+
+from steward.ingest.schema import spec_for
+from steward.mis.models import ProcessingRestriction, Tombstone
+from steward.sharing.catalogue import released_types, subject_fields
+from steward.sharing.models import DataFlow, Disclosure
+
+
+@dataclass(frozen=True)
+class Release:
+    """What approved flows release of one record type: fields and the flows that allow them."""
+
+    record_type: str
+    fields: tuple[str, ...]
+    flow_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    next_since: int
+    more: bool
+
+
+def flows_between(*, school_id: int, recipient_id: int) -> list[DataFlow]:
+    return list(DataFlow.objects.filter(school_id=school_id, recipient_id=recipient_id).order_by("id"))
+
+
+def release_for(flows: list[DataFlow], record_type: str) -> Release | None:
+    approved = [f for f in flows if f.status == DataFlow.Status.APPROVED]
+    fields: set[str] = set()
+    ids = []
+    for flow in approved:
+        chosen = {f.split(".", 1)[1] for f in flow.fields if f.split(".", 1)[0] == record_type}
+        if chosen:
+            fields |= chosen
+            ids.append(flow.id)
+    if not ids:
+        return None
+    order = [c.name for c in spec_for(record_type).columns if c.name in fields]
+    return Release(record_type, tuple(order), tuple(ids))
+
+
+def released_record_types(flows: list[DataFlow]) -> set[str]:
+    return set().union(*(released_types(set(f.fields)) for f in flows if f.status == DataFlow.Status.APPROVED))
+
+
+def records_page(*, school_id: int, release: Release, since: int, limit: int) -> Page:
+    spec = spec_for(release.record_type)
+    columns = ["source_id", *release.fields]
+    restricted = _not_restricted(release.record_type)
+    query = sql.SQL(
+        "SELECT t.change_version, {columns} FROM {table} t WHERE t.school_id = %(school)s "
+        "AND t.change_version > %(since)s {restricted} ORDER BY t.change_version LIMIT %(limit)s"
+    ).format(
+        columns=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns),
+        table=sql.Identifier(spec.table),
+        restricted=restricted,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, {"school": school_id, "since": since, "limit": limit + 1})
+        fetched = cursor.fetchall()
+    more = len(fetched) > limit
+    fetched = fetched[:limit]
+    rows = [{"change_version": r[0], **dict(zip(columns, r[1:], strict=True))} for r in fetched]
+    return Page(rows, rows[-1]["change_version"] if rows else since, more)
+
+
+def _not_restricted(record_type: str) -> sql.Composable:
+    parts = [
+        sql.SQL(
+            "AND NOT EXISTS (SELECT 1 FROM {r} x WHERE x.school_id = t.school_id AND x.record_type = {type} "
+            "AND x.source_id = t.{field})"
+        ).format(
+            r=sql.Identifier(ProcessingRestriction._meta.db_table),
+            type=sql.Literal(subject_type),
+            field=sql.Identifier(field),
+        )
+        for field, subject_type in subject_fields(record_type).items()
+    ]
+    return sql.SQL(" ").join(parts)
+
+
+def deletes_page(*, school_id: int, record_types: set[str], since: int, limit: int) -> Page:
+    rows = list(
+        Tombstone.objects.filter(school_id=school_id, record_type__in=record_types, change_version__gt=since)
+        .order_by("change_version")
+        .values("change_version", "record_type", "source_id", "deleted_at")[: limit + 1]
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page([dict(r) for r in rows], rows[-1]["change_version"] if rows else since, more)
+
+
+def record_disclosure(
+    *, school_id: int, recipient_id: int, release: Release, page: Page, since: int, channel: str
+) -> Disclosure | None:
+    if not page.rows:
+        return None
+    subjects = set()
+    for field in subject_fields(release.record_type):
+        subjects |= {str(r[field]) for r in page.rows if r.get(field)}
+    disclosure: Disclosure = Disclosure.objects.create(
+        school_id=school_id,
+        recipient_id=recipient_id,
+        flows=list(release.flow_ids),
+        record_type=release.record_type,
+        channel=channel,
+        record_count=len(page.rows),
+        version_from=since,
+        version_to=page.next_since,
+        record_ids=[str(r["source_id"]) for r in page.rows],
+        subject_ids=sorted(subjects),
+    )
+    return disclosure
+
+
+def disclosures_of_subject(*, source_id: str) -> list[Disclosure]:
+    """Every disclosure that included this learner's, contact's or staff member's data."""
+    return list(Disclosure.objects.filter(subject_ids__contains=[source_id]).select_related("recipient").order_by("at"))

@@ -1,0 +1,131 @@
+"""Commands on data flows: a recipient requests, the school approves (narrowing), suspends, revokes.
+
+The rules a DPO would check by hand are enforced here: the recipient and the purpose must be in
+the register; the categories must belong to the activity; a special category needs an Art. 9
+condition; a recipient outside the UK/EEA needs a recorded transfer safeguard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from steward.register.models import DataCategory, ProcessingActivity, Recipient
+from steward.sharing.catalogue import fields_for_categories
+from steward.sharing.models import DataFlow, DataFlowEvent
+from steward.tenancy.models import Organisation
+
+_TRANSITIONS = {
+    DataFlow.Status.APPROVED: {DataFlow.Status.REQUESTED, DataFlow.Status.SUSPENDED},
+    DataFlow.Status.DECLINED: {DataFlow.Status.REQUESTED},
+    DataFlow.Status.SUSPENDED: {DataFlow.Status.APPROVED},
+    DataFlow.Status.REVOKED: {DataFlow.Status.APPROVED, DataFlow.Status.SUSPENDED, DataFlow.Status.REQUESTED},
+}
+
+
+@transaction.atomic
+def flow_request(
+    *,
+    school: Organisation,
+    recipient: Recipient,
+    activity: ProcessingActivity,
+    purpose: str,
+    lawful_basis: str,
+    categories: Iterable[str],
+    fields: Iterable[str] | None = None,
+    special_condition: str = "",
+    frequency: str = DataFlow.Frequency.ON_DEMAND,
+    delivery: str = DataFlow.Delivery.API,
+    review_date: dt.date | None = None,
+    actor_label: str,
+) -> DataFlow:
+    chosen = sorted(set(categories))
+    _check_register(recipient=recipient, activity=activity, lawful_basis=lawful_basis, categories=chosen)
+    available = fields_for_categories(set(chosen))
+    requested = set(fields) if fields is not None else available
+    unknown = requested - available
+    if unknown:
+        raise ValidationError({"fields": f"not in the requested categories: {', '.join(sorted(unknown))}"})
+    if not purpose.strip():
+        raise ValidationError({"purpose": "say why the recipient needs the data"})
+    flow: DataFlow = DataFlow.objects.create(
+        school=school,
+        recipient=recipient,
+        activity=activity,
+        purpose=purpose,
+        lawful_basis=lawful_basis,
+        special_condition=special_condition,
+        categories=chosen,
+        fields=sorted(requested),
+        frequency=frequency,
+        delivery=delivery,
+        review_date=review_date,
+    )
+    DataFlowEvent.objects.create(school=school, flow=flow, status=flow.status, actor_label=actor_label)
+    return flow
+
+
+@transaction.atomic
+def flow_approve(*, flow: DataFlow, actor_label: str, fields: Iterable[str] | None = None, note: str = "") -> DataFlow:
+    """Approve (optionally narrowing the fields). Takes effect at once."""
+    if fields is not None:
+        narrowed = set(fields)
+        if not narrowed or not narrowed <= set(flow.fields):
+            raise ValidationError({"fields": "approval may only narrow the requested fields"})
+        flow.fields = sorted(narrowed)
+    special = DataCategory.objects.filter(code__in=flow.categories, special_category=True)
+    if special.exists() and not flow.special_condition:
+        names = ", ".join(special.values_list("name", flat=True))
+        raise ValidationError({"special_condition": f"{names}: a special category needs an Art. 9 condition"})
+    if not flow.recipient.may_receive:
+        raise ValidationError(
+            {
+                "recipient": (
+                    f"{flow.recipient.name} processes data in {flow.recipient.country}, outside the UK and EEA, "
+                    "and the register records no transfer safeguard for it"
+                )
+            }
+        )
+    return _move(flow, DataFlow.Status.APPROVED, actor_label, note, extra=["fields"])
+
+
+def flow_decline(*, flow: DataFlow, actor_label: str, note: str = "") -> DataFlow:
+    return _move(flow, DataFlow.Status.DECLINED, actor_label, note)
+
+
+def flow_suspend(*, flow: DataFlow, actor_label: str, note: str = "") -> DataFlow:
+    return _move(flow, DataFlow.Status.SUSPENDED, actor_label, note)
+
+
+def flow_revoke(*, flow: DataFlow, actor_label: str, note: str = "") -> DataFlow:
+    return _move(flow, DataFlow.Status.REVOKED, actor_label, note)
+
+
+@transaction.atomic
+def _move(flow: DataFlow, status: str, actor_label: str, note: str, extra: list[str] | None = None) -> DataFlow:
+    if flow.status not in _TRANSITIONS[DataFlow.Status(status)]:
+        raise ValidationError({"status": f"a {flow.get_status_display().lower()} flow cannot become {status}"})
+    flow.status = status
+    flow.decided_at = timezone.now()
+    flow.save(update_fields=["status", "decided_at", *(extra or [])])
+    DataFlowEvent.objects.create(school_id=flow.school_id, flow=flow, status=status, actor_label=actor_label, note=note)
+    return flow
+
+
+def _check_register(
+    *, recipient: Recipient, activity: ProcessingActivity, lawful_basis: str, categories: list[str]
+) -> None:
+    if not activity.recipients.filter(pk=recipient.pk).exists():
+        raise ValidationError(
+            {"recipient": f"the register does not name {recipient.name} as a recipient of {activity.name}"}
+        )
+    if lawful_basis not in activity.lawful_bases:
+        raise ValidationError({"lawful_basis": f"{lawful_basis} is not a lawful basis of {activity.name}"})
+    held = set(activity.categories.values_list("code", flat=True))
+    outside = [c for c in categories if c not in held]
+    if not categories or outside:
+        raise ValidationError({"categories": f"not processed by {activity.name}: {', '.join(outside) or 'none given'}"})

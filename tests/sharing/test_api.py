@@ -1,0 +1,172 @@
+"""The recipient API: approved fields only, restricted subjects absent, 403/404, deletes, disclosures."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from steward.ingest.services import batch_ingest
+from steward.mis.models import Learner
+from steward.mis.privacy import MisPrivacyProvider
+from steward.register.models import ProcessingActivity, Recipient
+from steward.register.providers import Subject
+from steward.sharing import services
+from steward.sharing.models import DataFlow, Disclosure
+from steward.sharing.selectors import disclosures_of_subject
+from steward.tenancy.models import ApiClient, Organisation
+from steward.tenancy.scope import tenant_scope
+from steward.tenancy.services import api_client_create
+from tests import factories
+from tests.ingest import builders as b
+from tests.ingest.test_api import token
+from tests.sharing.conftest import request_flow
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def approved(school: Organisation, attendance_service: Recipient, exchange: ProcessingActivity) -> DataFlow:
+    flow = request_flow(school, attendance_service, exchange)
+    with tenant_scope([school.id]):
+        return services.flow_approve(
+            flow=flow,
+            actor_label="DPO",
+            fields=[
+                "learners.legal_forename",
+                "learners.legal_surname",
+                "learners.date_of_birth",
+                "session-attendance.learner_source_id",
+                "session-attendance.date",
+                "session-attendance.session",
+                "session-attendance.mark",
+            ],
+        )
+
+
+@pytest.fixture
+def bearer(client: Client) -> str:
+    _, client_id, secret = api_client_create(
+        name="LA attendance", kind=ApiClient.Kind.RECIPIENT, recipient_code="la-attendance"
+    )
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    response = client.post(
+        "/oauth/token/", {"grant_type": "client_credentials", "scope": "read"}, HTTP_AUTHORIZATION=f"Basic {basic}"
+    )
+    return str(response.json()["access_token"])
+
+
+def get(client: Client, bearer: str, path: str) -> tuple[int, Any]:
+    response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {bearer}")
+    return response.status_code, response.json()
+
+
+def test_the_recipient_sees_its_schools_and_flows(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation
+) -> None:
+    status, body = get(client, bearer, "/api/v1/schools")
+    assert status == 200
+    assert [(s["urn"], [f["id"] for f in s["flows"]]) for s in body] == [(school.urn, [approved.id])]
+    assert body[0]["flows"][0]["record_types"] == ["learners", "session-attendance"]
+
+
+def test_only_approved_fields_are_present_and_pages_follow_change_versions(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation
+) -> None:
+    status, first = get(client, bearer, f"/api/v1/schools/{school.urn}/learners?limit=1")
+    assert status == 200
+    assert first["more"] is True
+    record = first["records"][0]
+    assert set(record) == {"change_version", "source_id", "legal_forename", "legal_surname", "date_of_birth"}
+    _, second = get(client, bearer, f"/api/v1/schools/{school.urn}/learners?since={first['next_since']}&limit=1")
+    assert second["records"][0]["change_version"] > record["change_version"]
+    assert second["more"] is False
+    _, marks = get(client, bearer, f"/api/v1/schools/{school.urn}/session-attendance")
+    assert {tuple(sorted(r)) for r in marks["records"]} == {
+        ("change_version", "date", "learner_source_id", "mark", "session", "source_id")
+    }
+
+
+@pytest.mark.parametrize("record_type", ["contacts", "learner-contacts", "special-needs", "staff"])
+def test_a_type_no_approved_flow_releases_is_403(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation, record_type: str
+) -> None:
+    status, body = get(client, bearer, f"/api/v1/schools/{school.urn}/{record_type}")
+    assert (status, body["status"]) == (403, 403)
+    with tenant_scope([school.id]):
+        assert not Disclosure.objects.filter(record_type=record_type).exists()
+
+
+@pytest.mark.parametrize("action", [services.flow_suspend, services.flow_revoke])
+def test_suspended_and_revoked_flows_stop_at_once(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation, action: Any
+) -> None:
+    assert get(client, bearer, f"/api/v1/schools/{school.urn}/learners")[0] == 200
+    with tenant_scope([school.id]):
+        action(flow=approved, actor_label="DPO")
+    assert get(client, bearer, f"/api/v1/schools/{school.urn}/learners")[0] == 403
+    assert get(client, bearer, "/api/v1/schools")[1] == []
+
+
+def test_another_schools_urn_is_404_and_reveals_nothing(client: Client, bearer: str, approved: DataFlow) -> None:
+    other = factories.school("Hawthorn School", services_=("hosted_mis", "data_exchange"))
+    batch_ingest(
+        school=other, stream=io.BytesIO(b.csv_zip(b.small_school())), format="csv-zip", mode="full", sent_by="t"
+    )
+    assert get(client, bearer, f"/api/v1/schools/{other.urn}/learners")[0] == 404
+    assert get(client, bearer, "/api/v1/schools/999999999/learners")[0] == 404
+
+
+def test_a_restricted_learner_disappears_at_once(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation
+) -> None:
+    with tenant_scope([school.id]):
+        learner = Learner.objects.get(source_id="L1")
+        MisPrivacyProvider().restrict_subject(Subject("learner", learner.id, school.id), restricted=True)
+    _, learners = get(client, bearer, f"/api/v1/schools/{school.urn}/learners")
+    _, marks = get(client, bearer, f"/api/v1/schools/{school.urn}/session-attendance")
+    assert [r["source_id"] for r in learners["records"]] == ["L2"]
+    assert {r["learner_source_id"] for r in marks["records"]} == {"L2"}
+
+
+def test_deletes_are_delivered_for_released_types(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation
+) -> None:
+    batch_ingest(
+        school=school,
+        stream=io.BytesIO(b.csv_zip({"learners": [b.learner("L1")]})),
+        format="csv-zip",
+        mode="full",
+        sent_by="t",
+    )
+    status, body = get(client, bearer, f"/api/v1/schools/{school.urn}/deletes")
+    assert status == 200
+    # learner-contacts were tombstoned too, but no approved flow releases them to this recipient.
+    assert {(r["record_type"], r["source_id"]) for r in body["records"]} == {
+        ("learners", "L2"),
+        ("session-attendance", "L2:2026-09-03:AM"),
+    }
+
+
+def test_every_page_released_is_a_disclosure_findable_by_subject(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation
+) -> None:
+    get(client, bearer, f"/api/v1/schools/{school.urn}/session-attendance")
+    with tenant_scope([school.id]):
+        disclosure = Disclosure.objects.get()
+        assert (disclosure.record_type, disclosure.record_count, disclosure.flows) == (
+            "session-attendance",
+            3,
+            [approved.id],
+        )
+        assert disclosure.subject_ids == ["L1", "L2"]
+        assert [d.id for d in disclosures_of_subject(source_id="L1")] == [disclosure.id]
+
+
+def test_an_mis_agent_token_cannot_read(client: Client, school: Organisation, approved: DataFlow) -> None:
+    _, client_id, secret = api_client_create(name="agent", kind=ApiClient.Kind.MIS_AGENT, school=school)
+    agent = token(client, client_id, secret)
+    assert get(client, agent, f"/api/v1/schools/{school.urn}/learners")[0] == 401
