@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from django_otp.oath import totp
 
@@ -124,6 +125,18 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
         status, _, page = browser.request("/school/batches/")
         assert status == 200
         assert "Applied" in page and "MIS agent" not in page  # sent by the agent's client id
+        la = next(c for c in credentials["recipients"] if c["code"] == "la-attendance")
+        with httpx.Client(base_url=base, timeout=20) as http:
+            issued = http.post(
+                "/oauth/token/",
+                data={"grant_type": "client_credentials", "scope": "read"},
+                auth=(la["client_id"], la["client_secret"]),
+            )
+            bearer = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+            schools = http.get("/api/v1/schools", headers=bearer).json()
+            assert sorted(s["urn"] for s in schools) == [881001, 881002, 881003]
+            marks = http.get("/api/v1/schools/881001/session-attendance?limit=5", headers=bearer).json()
+            assert len(marks["records"]) == 5 and marks["more"] is True
         css_status, css_headers, _ = browser.request("/static/govuk-frontend/govuk-frontend.min.css")
         assert (css_status, css_headers["Content-Type"].split(";")[0]) == (200, "text/css")
     finally:

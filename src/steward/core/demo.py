@@ -169,6 +169,17 @@ def load_demo_mis_data() -> dict[str, Any]:
     return credentials
 
 
+def load_demo_flows() -> dict[str, Any]:
+    """The recipients' flows (approved, pending, declined, blocked) and their API clients."""
+    from steward.core.demo_flows import load_demo_flows as load
+
+    schools = [Organisation.objects.get(urn=spec.urn) for spec in SCHOOLS]
+    credentials = read_credentials()
+    credentials["recipients"] = load(schools)
+    _write_credentials(credentials)
+    return credentials
+
+
 def _user(name: str, email: str, organisation: Organisation, role: str) -> dict[str, Any]:
     password = "demo-" + secrets.token_urlsafe(12)
     user = tenancy.user_create(email=email, full_name=name, password=password)

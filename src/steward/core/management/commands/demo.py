@@ -34,6 +34,9 @@ class Command(BaseCommand):
             self.stdout.write("Sending each school's MIS data through its agent ...")
             credentials = demo.load_demo_mis_data()
             self.stdout.write("Each school's MIS agent delivered its batch over the API.")
+        if credentials is not None and "recipients" not in credentials:
+            credentials = demo.load_demo_flows()
+            self.stdout.write("Recipients requested data flows; the schools decided.")
         if credentials:
             self._print_credentials(credentials)
         if not options["setup_only"]:
@@ -44,6 +47,8 @@ class Command(BaseCommand):
         for user in credentials["users"]:
             where = ", ".join(user["schools"]) or user["organisation"]
             self.stdout.write(f"  {user['role']:<32} {user['email']:<40} {user['password']}  ({where})")
+        for client in credentials.get("recipients", []):
+            self.stdout.write(f"  Recipient {client['recipient']}: client id {client['client_id']}")
         for agent in credentials.get("mis_agents", []):
             self.stdout.write(
                 f"  MIS agent of {agent['school']}: client id {agent['client_id']} "
