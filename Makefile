@@ -34,6 +34,7 @@ test: setup lint
 
 bench: setup
 	$(RUN) python bench/ingest.py
+	$(RUN) python bench/sharing.py
 
 clean-db:
 	rm -rf var/pg

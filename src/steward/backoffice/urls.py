@@ -1,6 +1,6 @@
 from django.urls import path
 
-from steward.backoffice.views import pages, sign_in
+from steward.backoffice.views import flows, pages, sign_in
 
 app_name = "backoffice"
 
@@ -16,6 +16,9 @@ urlpatterns = [
     path("school/audit/", pages.school_audit, name="school-audit"),
     path("school/batches/", pages.school_batches, name="school-batches"),
     path("school/batches/<uuid:batch_id>/", pages.school_batch, name="school-batch"),
+    path("school/flows/", flows.school_flows, name="school-flows"),
+    path("school/flows/<int:flow_id>/", flows.school_flow, name="school-flow"),
+    path("school/flows/<int:flow_id>/<slug:action>/", flows.school_flow_action, name="school-flow-action"),
     path("processor/schools/", pages.processor_schools, name="processor-schools"),
     path("processor/contracts/", pages.processor_contracts, name="processor-contracts"),
     path("processor/register/", pages.processor_register, name="processor-register"),

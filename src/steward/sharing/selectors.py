@@ -14,8 +14,12 @@ from psycopg import sql
 
 from steward.ingest.schema import spec_for
 from steward.mis.models import ProcessingRestriction, Tombstone
-from steward.sharing.catalogue import released_types, subject_fields
-from steward.sharing.models import DataFlow, Disclosure
+from steward.register.models import DataCategory, LawfulBasis, SpecialCondition
+from steward.sharing.catalogue import field_categories, released_types, subject_fields
+from steward.sharing.models import DataFlow, DataFlowEvent, Disclosure
+
+# The one statement of which status may follow which (the service enforces it; pages only offer it).
+from steward.sharing.services import _TRANSITIONS
 
 
 @dataclass(frozen=True)
@@ -130,3 +134,91 @@ def record_disclosure(
 def disclosures_of_subject(*, source_id: str) -> list[Disclosure]:
     """Every disclosure that included this learner's, contact's or staff member's data."""
     return list(Disclosure.objects.filter(subject_ids__contains=[source_id]).select_related("recipient").order_by("at"))
+
+
+# --- Back office: a school reviewing its flows (tenant-scoped, read only) ---
+
+STATUS_ORDER = (
+    DataFlow.Status.REQUESTED,
+    DataFlow.Status.APPROVED,
+    DataFlow.Status.SUSPENDED,
+    DataFlow.Status.DECLINED,
+    DataFlow.Status.REVOKED,
+)
+
+
+@dataclass(frozen=True)
+class FlowGroup:
+    status: str
+    label: str
+    flows: list[DataFlow]
+
+
+@dataclass(frozen=True)
+class FlowCategory:
+    code: str
+    name: str
+    special: bool
+
+
+@dataclass(frozen=True)
+class FlowField:
+    value: str  # record-type.field, as stored on the flow
+    name: str
+    category: str
+
+
+@dataclass(frozen=True)
+class FlowDetail:
+    """A flow in the words a DPO reads it: who, why, on which basis, exactly what, and what happened."""
+
+    flow: DataFlow
+    lawful_basis: str
+    special_condition: str
+    categories: list[FlowCategory]
+    fields: dict[str, list[FlowField]]
+    events: list[DataFlowEvent]
+    next_statuses: frozenset[str]
+
+
+def flows_for_school() -> list[FlowGroup]:
+    """The current school's flows grouped by status, requests awaiting a decision first."""
+    flows = list(DataFlow.objects.select_related("recipient").order_by("-requested_at", "-id"))
+    return [
+        FlowGroup(status, status.label, [f for f in flows if f.status == status])
+        for status in STATUS_ORDER
+        if any(f.status == status for f in flows)
+    ]
+
+
+def flow_for_school(*, flow_id: int) -> DataFlow | None:
+    flow: DataFlow | None = DataFlow.objects.select_related("recipient", "activity").filter(pk=flow_id).first()
+    return flow
+
+
+def flow_detail(*, flow_id: int) -> FlowDetail | None:
+    flow = flow_for_school(flow_id=flow_id)
+    if flow is None:
+        return None
+    categories = {c.code: c for c in DataCategory.objects.filter(code__in=flow.categories)}
+    classified = field_categories()
+    fields: dict[str, list[FlowField]] = {}
+    for value in sorted(flow.fields):
+        record_type, name = value.split(".", 1)
+        code = classified.get(record_type, {}).get(name, "")
+        category = categories.get(code)
+        fields.setdefault(record_type, []).append(FlowField(value, name, category.name if category else code))
+    return FlowDetail(
+        flow=flow,
+        lawful_basis=str(LawfulBasis(flow.lawful_basis).label),
+        special_condition=str(SpecialCondition(flow.special_condition).label) if flow.special_condition else "",
+        categories=[
+            FlowCategory(code, categories[code].name, categories[code].special_category)
+            if code in categories
+            else FlowCategory(code, code, special=False)
+            for code in flow.categories
+        ],
+        fields=fields,
+        events=list(DataFlowEvent.objects.filter(flow=flow).order_by("at", "id")),
+        next_statuses=frozenset(s for s, sources in _TRANSITIONS.items() if flow.status in sources),
+    )
