@@ -170,3 +170,42 @@ def test_an_mis_agent_token_cannot_read(client: Client, school: Organisation, ap
     _, client_id, secret = api_client_create(name="agent", kind=ApiClient.Kind.MIS_AGENT, school=school)
     agent = token(client, client_id, secret)
     assert get(client, agent, f"/api/v1/schools/{school.urn}/learners")[0] == 401
+
+
+def test_a_recipient_asks_for_a_flow_and_the_register_decides_what_is_possible(
+    client: Client, bearer: str, school: Organisation
+) -> None:
+    response = client.post(
+        "/api/v1/flows",
+        {
+            "school_urn": school.urn,
+            "activity": "data_exchange",
+            "purpose": "Attendance casework",
+            "lawful_basis": "6.1.c",
+            "categories": ["learner.identity", "learner.attendance"],
+        },
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {bearer}",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "requested"
+    assert "session-attendance.mark" in body["fields"]
+    refused = client.post(
+        "/api/v1/flows",
+        {
+            "school_urn": school.urn,
+            "activity": "data_exchange",
+            "purpose": "Photos",
+            "lawful_basis": "6.1.c",
+            "categories": ["learner.photo"],
+        },
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {bearer}",
+    )
+    assert refused.status_code == 422
+    assert "learner.photo" in refused.json()["detail"]
+    with tenant_scope([school.id]):
+        assert DataFlow.objects.count() == 1
+    # Still only requested: nothing is released until the school approves.
+    assert get(client, bearer, f"/api/v1/schools/{school.urn}/learners")[0] == 403

@@ -6,18 +6,21 @@ released is recorded as a Disclosure.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
 from ninja import Query, Router, Schema, Status
 
 from steward.api.auth import recipient_client
 from steward.ingest.schema import record_types
-from steward.register.models import Recipient
-from steward.sharing import selectors
+from steward.register.models import ProcessingActivity, Recipient
+from steward.sharing import selectors, services
 from steward.sharing.models import DataFlow, Disclosure
 from steward.tenancy.models import ApiClient, Organisation
 from steward.tenancy.scope import tenant_scope
+from steward.tenancy.selectors import contracted_services
 
 router = Router(tags=["sharing"], auth=recipient_client)
 
@@ -183,6 +186,66 @@ def records(
     return JsonResponse(
         {"record_type": record_type, "records": result.rows, "next_since": result.next_since, "more": result.more}
     )
+
+
+class FlowRequestIn(Schema):
+    school_urn: int
+    activity: Literal["hosted_mis", "parent_portal", "data_exchange", "rostering", "service_desk"]
+    purpose: str
+    lawful_basis: Literal["6.1.a", "6.1.b", "6.1.c", "6.1.d", "6.1.e", "6.1.f"]
+    categories: list[str]
+    fields: list[str] | None = None
+    special_condition: Literal["", "9.2.a", "9.2.b", "9.2.c", "9.2.f", "9.2.g", "9.2.h", "9.2.j"] = ""
+    frequency: Literal["on_demand", "daily", "weekly"] = "on_demand"
+    delivery: Literal["api", "export", "webhook"] = "api"
+    review_date: dt.date | None = None
+
+
+class FlowRequestOut(Schema):
+    id: int
+    status: str
+    school_urn: int
+    fields: list[str]
+
+
+@router.post(
+    "/flows",
+    response={201: FlowRequestOut, 404: Problem, 422: Problem},
+    summary="Ask a school for a data flow; the school approves, narrows or declines it",
+)
+def request_flow(request: HttpRequest, body: FlowRequestIn) -> Status[Any]:
+    recipient = _recipient(request)
+    school = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL, urn=body.school_urn).first()
+    activity = ProcessingActivity.objects.filter(service=body.activity).first()
+    if school is None or activity is None:
+        return _problem(request, 404, "No such school")
+    if body.activity not in contracted_services(school_id=school.id):
+        return _problem(
+            request,
+            422,
+            "The school does not use this service",
+            f"{school.name} has no contract in force for {activity.name}",
+        )
+    try:
+        with tenant_scope([school.id]):
+            flow = services.flow_request(
+                school=school,
+                recipient=recipient,
+                activity=activity,
+                purpose=body.purpose,
+                lawful_basis=body.lawful_basis,
+                categories=body.categories,
+                fields=body.fields,
+                special_condition=body.special_condition,
+                frequency=body.frequency,
+                delivery=body.delivery,
+                review_date=body.review_date,
+                actor_label=f"{recipient.name} (API)",
+            )
+    except ValidationError as refused:
+        detail = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in refused.message_dict.items())
+        return _problem(request, 422, "The request does not fit the register", detail)
+    return Status(201, FlowRequestOut(id=flow.id, status=flow.status, school_urn=body.school_urn, fields=flow.fields))
 
 
 def _limit(limit: int) -> int:
