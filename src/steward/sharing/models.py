@@ -118,3 +118,61 @@ class Disclosure(TenantModel):
             models.Index(fields=["school", "at"], name="sharing_disclosure_time"),
             GinIndex(fields=["subject_ids"], name="sharing_disclosure_subjects"),
         ]
+
+
+class DeliveryTarget(TenantModel):
+    """Where a flow's scheduled export or signed webhook goes (the recipient's settings, kept by the school)."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        JSON = "json", "JSON"
+
+    flow = models.OneToOneField(DataFlow, on_delete=models.CASCADE, related_name="delivery_target")
+    export_folder = models.TextField(blank=True, help_text="Drop folder the export files are written to")
+    export_format = models.CharField(max_length=4, choices=Format.choices, default=Format.CSV)
+    webhook_url = models.URLField(max_length=500, blank=True)
+    # The HMAC key, kept as given because it must be usable to sign. TODO: encrypt at rest.
+    webhook_secret = models.CharField(max_length=200, blank=True)
+
+    privacy = NoPersonalData("where and how an organisation receives a flow")
+
+    class Meta:
+        indexes = [models.Index(fields=["school", "flow"], name="sharing_target_flow")]
+
+
+class FlowDelivery(TenantModel):
+    """How far (in change versions) a flow's records of one type have been delivered."""
+
+    flow = models.ForeignKey(DataFlow, on_delete=models.CASCADE, related_name="deliveries")
+    record_type = models.CharField(max_length=30)
+    delivered_to_version = models.BigIntegerField(default=0)
+
+    privacy = NoPersonalData("a delivery watermark: flow, record type and change version")
+
+    class Meta:
+        # The unique constraint's index leads with school and serves every lookup.
+        constraints = [
+            models.UniqueConstraint(fields=["school", "flow", "record_type"], name="one_delivery_per_flow_type")
+        ]
+
+
+class DeliveryAttempt(TenantModel):
+    """One run of a flow's export or webhook delivery, and how it ended."""
+
+    class Status(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    flow = models.ForeignKey(DataFlow, on_delete=models.CASCADE, related_name="delivery_attempts")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    attempt = models.PositiveIntegerField(default=1, help_text="1 + failed attempts since the last success")
+    detail = models.TextField(blank=True, help_text="Why the attempt failed")
+    record_count = models.PositiveIntegerField(default=0)
+    target = models.TextField(blank=True, help_text="The folder or URL delivered to")
+
+    privacy = NoPersonalData("the outcome of a delivery run: counts, times and the target")
+
+    class Meta:
+        indexes = [models.Index(fields=["school", "flow", "started_at"], name="sharing_attempt_flow_time")]

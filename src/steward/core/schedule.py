@@ -1,0 +1,43 @@
+"""Scheduled work, declared in one place. Times are wall-clock times in `settings.TIME_ZONE`.
+
+A runner calls `due(now)` once a minute and enqueues each entry's task with its arguments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, NamedTuple
+
+from django.utils import timezone
+
+
+class Entry(NamedTuple):
+    when: str  # "daily" or "weekly <day name>"
+    at: str  # "HH:MM", local time
+    task: str  # dotted path of a django-tasks Task
+    kwargs: dict[str, Any]
+
+
+SCHEDULE: list[Entry] = [
+    Entry("daily", "02:00", "steward.sharing.tasks.deliver_due_flows", {"frequency": "daily"}),
+    Entry("weekly sunday", "03:00", "steward.sharing.tasks.deliver_due_flows", {"frequency": "weekly"}),
+]
+
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def due(now: dt.datetime, schedule: list[Entry] = SCHEDULE) -> list[Entry]:
+    """The entries whose slot is the minute `now` falls in (local time)."""
+    if timezone.is_naive(now):
+        raise ValueError("due() needs an aware datetime")
+    local = timezone.localtime(now)
+    return [e for e in schedule if e.at == local.strftime("%H:%M") and _on_day(e.when, local.date())]
+
+
+def _on_day(when: str, day: dt.date) -> bool:
+    if when == "daily":
+        return True
+    kind, _, weekday = when.partition(" ")
+    if kind != "weekly" or weekday not in _DAYS:
+        raise ValueError(f"unknown schedule {when!r}: use 'daily' or 'weekly <day>'")
+    return _DAYS.index(weekday) == day.weekday()
