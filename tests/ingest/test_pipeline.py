@@ -231,3 +231,8 @@ def test_a_delta_may_refer_to_records_sent_earlier(school: Organisation) -> None
         mode="delta",
     )
     assert batch.counts["session-attendance"]["inserted"] == 1
+
+
+def test_ndjson_that_is_not_utf8_is_refused_with_its_line(school: Organisation) -> None:
+    error = rejected(school, b'{"type": "learners", "delete": "L1"}\n\x89PNG\n', fmt="ndjson", mode="delta")
+    assert [(e.ref, e.reason) for e in error.errors] == [("line 2", "is not UTF-8")]

@@ -105,7 +105,7 @@ def read_ndjson(stream: IO[bytes]) -> BatchContent:
     """One JSON object a line: `{"school": {...}}`, `{"type": T, "record": {...}}` or `{"type": T, "delete": id}`."""
     content = BatchContent()
     rows: dict[str, list[Row]] = {}
-    for number, raw in enumerate(io.TextIOWrapper(stream, encoding="utf-8-sig"), start=1):
+    for number, raw in enumerate(_utf8_lines(stream), start=1):
         if not raw.strip():
             continue
         ref = f"line {number}"
@@ -128,6 +128,14 @@ def read_ndjson(stream: IO[bytes]) -> BatchContent:
             raise _file_error("record", 'a line needs a "record" object or a "delete" id', ref=ref)
     content.rows = dict(rows)
     return content
+
+
+def _utf8_lines(stream: IO[bytes]) -> Iterator[str]:
+    for number, line in enumerate(stream, start=1):
+        try:
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise _file_error("line", "is not UTF-8", ref=f"line {number}") from None
 
 
 def _json_rows(record_type: str, items: list[Any]) -> Iterator[Row]:
