@@ -209,3 +209,25 @@ def test_a_recipient_asks_for_a_flow_and_the_register_decides_what_is_possible(
         assert DataFlow.objects.count() == 1
     # Still only requested: nothing is released until the school approves.
     assert get(client, bearer, f"/api/v1/schools/{school.urn}/learners")[0] == 403
+
+
+def test_a_withdrawn_transfer_safeguard_stops_an_approved_overseas_flow(
+    client: Client, school: Organisation, exchange: ProcessingActivity
+) -> None:
+    overseas = Recipient.objects.get(code="overseas-learning-app")
+    overseas.transfer_safeguard = "UK International Data Transfer Agreement (IDTA), signed 2026-01-10"
+    overseas.save()
+    flow = request_flow(school, overseas, exchange, lawful_basis="6.1.e", categories=["learner.identity"])
+    with tenant_scope([school.id]):
+        services.flow_approve(flow=flow, actor_label="DPO")
+    _, client_id, secret = api_client_create(
+        name="app", kind=ApiClient.Kind.RECIPIENT, recipient_code="overseas-learning-app"
+    )
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    bearer = client.post(
+        "/oauth/token/", {"grant_type": "client_credentials", "scope": "read"}, HTTP_AUTHORIZATION=f"Basic {basic}"
+    ).json()["access_token"]
+    assert get(client, bearer, f"/api/v1/schools/{school.urn}/learners")[0] == 200
+    overseas.transfer_safeguard = ""
+    overseas.save()
+    assert get(client, bearer, f"/api/v1/schools/{school.urn}/learners")[0] == 403

@@ -88,7 +88,8 @@ def schools(request: HttpRequest) -> list[SchoolOut]:
     recipient = _recipient(request)
     school_ids = list(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("id", flat=True))
     with tenant_scope(school_ids):
-        flows = list(DataFlow.objects.filter(recipient=recipient, status=DataFlow.Status.APPROVED).order_by("id"))
+        approved = DataFlow.objects.filter(recipient=recipient, status=DataFlow.Status.APPROVED)
+        flows = [f for f in approved.select_related("recipient").order_by("id") if selectors.releasing(f)]
     by_school: dict[int, list[DataFlow]] = {}
     for flow in flows:
         by_school.setdefault(flow.school_id, []).append(flow)

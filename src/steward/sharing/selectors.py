@@ -39,11 +39,21 @@ class Page:
 
 
 def flows_between(*, school_id: int, recipient_id: int) -> list[DataFlow]:
-    return list(DataFlow.objects.filter(school_id=school_id, recipient_id=recipient_id).order_by("id"))
+    return list(
+        DataFlow.objects.filter(school_id=school_id, recipient_id=recipient_id)
+        .select_related("recipient")
+        .order_by("id")
+    )
+
+
+def releasing(flow: DataFlow) -> bool:
+    """Approved, and still allowed by the register: a recipient outside the UK/EEA whose transfer
+    safeguard has been withdrawn receives nothing, whatever was approved before."""
+    return flow.status == DataFlow.Status.APPROVED and flow.recipient.may_receive
 
 
 def release_for(flows: list[DataFlow], record_type: str) -> Release | None:
-    approved = [f for f in flows if f.status == DataFlow.Status.APPROVED]
+    approved = [f for f in flows if releasing(f)]
     fields: set[str] = set()
     ids = []
     for flow in approved:
@@ -58,7 +68,7 @@ def release_for(flows: list[DataFlow], record_type: str) -> Release | None:
 
 
 def released_record_types(flows: list[DataFlow]) -> set[str]:
-    return set().union(*(released_types(set(f.fields)) for f in flows if f.status == DataFlow.Status.APPROVED))
+    return set().union(*(released_types(set(f.fields)) for f in flows if releasing(f)))
 
 
 def records_page(*, school_id: int, release: Release, since: int, limit: int) -> Page:
