@@ -15,8 +15,9 @@ from steward.register.classification import PersonalData
 # Reference field -> the subject record type it names.
 SUBJECT_REFERENCES = {"learner_source_id": "learners", "contact_source_id": "contacts", "staff_source_id": "staff"}
 SUBJECT_TYPES = frozenset({"learners", "contacts", "staff"})
-# Record types without personal data, released with the category that gives them meaning.
-COMPANION_TYPES = {"groups": "learner.groups", "school-details": "learner.identity"}
+# Fields without personal data (a group's name, the school's address) are released with the
+# category that gives them meaning.
+COMPANION_TYPES = {"groups": "learner.groups", "school-details": "staff.work_contact"}
 
 
 @cache
@@ -27,10 +28,13 @@ def field_categories() -> dict[str, dict[str, str]]:
         spec = spec_for(model.record_type)
         classification = model.__dict__.get("privacy")
         names = [c.name for c in spec.columns if c.name != "source_id"]
-        if isinstance(classification, PersonalData):
-            result[model.record_type] = {n: classification.fields[n] for n in names if n in classification.fields}
-        elif model.record_type in COMPANION_TYPES:
-            result[model.record_type] = dict.fromkeys(names, COMPANION_TYPES[model.record_type])
+        personal = classification.fields if isinstance(classification, PersonalData) else {}
+        companion = COMPANION_TYPES.get(model.record_type)
+        mapping = {n: personal[n] for n in names if n in personal}
+        if companion:
+            mapping.update({n: companion for n in names if n not in personal})
+        if mapping:
+            result[model.record_type] = mapping
     return result
 
 
