@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.test import Client
 
@@ -206,3 +208,17 @@ def test_signed_out_visitors_are_sent_to_sign_in(client: Client, school_a: Organ
 
 def test_the_navigation_offers_data_sharing_to_school_users(signed_in_a: Client) -> None:
     assert 'href="/school/flows/">Data sharing</a>' in signed_in_a.get("/school/register/").content.decode()
+
+
+def test_a_failed_delivery_shows_on_the_flow(signed_in_a: Client, school_a: Organisation, tmp_path: Path) -> None:
+    from steward.sharing import delivery
+
+    flow = request_flow(school_a, delivery="export")
+    with tenant_scope([school_a.id]):
+        services.flow_approve(flow=flow, actor_label="DPO")
+        delivery.delivery_target_set(flow=flow, export_folder=str(tmp_path / "missing"))
+    attempt = delivery.deliver_flow(flow_id=flow.id)
+    assert attempt is not None and attempt.status == "failed"
+    page = signed_in_a.get(f"/school/flows/{flow.id}/").content.decode()
+    assert "Failed (attempt 1)" in page
+    assert "FileNotFoundError" in page

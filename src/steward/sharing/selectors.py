@@ -16,7 +16,7 @@ from steward.ingest.schema import spec_for
 from steward.mis.models import ProcessingRestriction, Tombstone
 from steward.register.models import DataCategory, LawfulBasis, SpecialCondition
 from steward.sharing.catalogue import field_categories, released_types, subject_fields
-from steward.sharing.models import DataFlow, DataFlowEvent, Disclosure
+from steward.sharing.models import DataFlow, DataFlowEvent, DeliveryAttempt, Disclosure
 
 # The one statement of which status may follow which (the service enforces it; pages only offer it).
 from steward.sharing.services import _TRANSITIONS
@@ -189,6 +189,7 @@ class FlowDetail:
     fields: dict[str, list[FlowField]]
     events: list[DataFlowEvent]
     next_statuses: frozenset[str]
+    deliveries: list[DeliveryAttempt]
 
 
 def flows_for_school() -> list[FlowGroup]:
@@ -231,4 +232,5 @@ def flow_detail(*, flow_id: int) -> FlowDetail | None:
         fields=fields,
         events=list(DataFlowEvent.objects.filter(flow=flow).order_by("at", "id")),
         next_statuses=frozenset(s for s, sources in _TRANSITIONS.items() if flow.status in sources),
+        deliveries=list(DeliveryAttempt.objects.filter(flow=flow).order_by("-started_at", "-id")[:20]),
     )
