@@ -41,3 +41,13 @@ def _on_day(when: str, day: dt.date) -> bool:
     if kind != "weekly" or weekday not in _DAYS:
         raise ValueError(f"unknown schedule {when!r}: use 'daily' or 'weekly <day>'")
     return _DAYS.index(weekday) == day.weekday()
+
+
+def run_due(now: dt.datetime) -> list[Entry]:
+    """Enqueue every entry due in `now`'s minute (the scheduler calls this once a minute)."""
+    from django.utils.module_loading import import_string
+
+    entries = due(now)
+    for entry in entries:
+        import_string(entry.task).enqueue(**entry.kwargs)
+    return entries

@@ -60,18 +60,20 @@ class Command(BaseCommand):
         """Run the web server and the task worker until Ctrl-C, then stop both."""
         server = subprocess.Popen([sys.executable, "-m", "steward", "serve", "--bind", bind])
         worker = subprocess.Popen([sys.executable, "-m", "steward", "worker"])
-        self.stdout.write(f"Serving on http://{bind}/ with the task worker. Press Ctrl-C to stop.")
+        scheduler = subprocess.Popen([sys.executable, "-m", "steward", "scheduler"])
+        processes = (server, worker, scheduler)
+        self.stdout.write(f"Serving on http://{bind}/ with the task worker and scheduler. Press Ctrl-C to stop.")
         try:
-            while server.poll() is None and worker.poll() is None:
+            while all(p.poll() is None for p in processes):
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     server.wait(timeout=1)
         except KeyboardInterrupt:
             pass
         finally:
-            for process in (server, worker):
+            for process in processes:
                 if process.poll() is None:
                     process.send_signal(signal.SIGTERM)
-            for process in (server, worker):
+            for process in processes:
                 try:
                     process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
