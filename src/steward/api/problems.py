@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 PROBLEM_TYPE = "https://steward.invalid/problems/"
@@ -48,3 +48,27 @@ def install_problem_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(ValidationError, validation)  # type: ignore[arg-type]
     api.add_exception_handler(AuthenticationError, auth)  # type: ignore[arg-type]
     api.add_exception_handler(HttpError, http)  # type: ignore[arg-type]
+
+
+class Problem(Schema):
+    """RFC 9457 problem details, as every documented error response of the API carries them."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+def problem_status(request: HttpRequest, status: int, title: str, detail: str = "") -> Status[Any]:
+    """An error answer for an endpoint that declares `Problem` for this status."""
+    return Status(
+        status,
+        Problem(
+            type=f"{PROBLEM_TYPE}http-{status}",
+            title=title,
+            status=status,
+            detail=detail or None,
+            instance=request.path,
+        ),
+    )

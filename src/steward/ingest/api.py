@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from steward.api.auth import mis_agent
+from steward.api.problems import Problem, problem_status
 from steward.ingest.models import IngestBatch
 from steward.ingest.records import BatchRejected
 from steward.ingest.services import BatchRejectedWithBatch, batch_ingest
@@ -49,12 +50,9 @@ class BatchOut(Schema):
     errors: list[RecordErrorOut]
 
 
-class Problem(Schema):
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
+class BatchProblem(Problem):
+    """A refused batch: every error, and the kept batch to read them from later."""
+
     batch_id: uuid.UUID | None = None
     errors: list[RecordErrorOut] = []
 
@@ -77,7 +75,7 @@ def _out(batch: IngestBatch, *, duplicate: bool = False) -> BatchOut:
 
 @router.post(
     "/batches",
-    response={200: BatchOut, 201: BatchOut, 400: Problem, 403: Problem, 413: Problem, 422: Problem},
+    response={200: BatchOut, 201: BatchOut, 400: BatchProblem, 403: BatchProblem, 413: BatchProblem, 422: BatchProblem},
     summary="Send a batch of the school's MIS data",
     description=(
         "Multipart upload: `file`, `format` (ctf, csv-zip, json, ndjson) and `mode` (full: what a record type's "
@@ -91,7 +89,7 @@ def send_batch(
     file: File[UploadedFile],
     format: Form[Literal["ctf", "csv-zip", "json", "ndjson"]],
     mode: Form[Literal["full", "delta"]] = "delta",
-) -> Status[BatchOut | Problem]:
+) -> Status[Any]:
     client: ApiClient = request.auth  # type: ignore[attr-defined]
     assert client.school is not None
     assert file.file is not None
@@ -109,7 +107,7 @@ def send_batch(
         batch_id = rejected.batch.id if isinstance(rejected, BatchRejectedWithBatch) else None
         return Status(
             rejected.status,
-            Problem(
+            BatchProblem(
                 type=f"https://steward.invalid/problems/batch-rejected-{rejected.status}",
                 title="The batch was not applied; nothing was changed",
                 status=rejected.status,
@@ -123,19 +121,11 @@ def send_batch(
 
 
 @router.get("/batches/{batch_id}", response={200: BatchOut, 404: Problem}, summary="Read a batch back")
-def read_batch(request: HttpRequest, batch_id: uuid.UUID) -> Status[BatchOut | Problem]:
+def read_batch(request: HttpRequest, batch_id: uuid.UUID) -> Status[Any]:
     client: ApiClient = request.auth  # type: ignore[attr-defined]
     assert client.school_id is not None
     with tenant_scope([client.school_id]):
         batch = IngestBatch.objects.filter(pk=batch_id).first()
     if batch is None:
-        return Status(
-            404,
-            Problem(
-                type="https://steward.invalid/problems/not-found",
-                title="No such batch for this school",
-                status=404,
-                instance=request.path,
-            ),
-        )
+        return problem_status(request, 404, "No such batch for this school")
     return Status(200, _out(batch))

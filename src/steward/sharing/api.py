@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 
 from steward.api.auth import recipient_client
+from steward.api.problems import Problem, problem_status
 from steward.ingest.schema import record_types
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import selectors, services
@@ -26,14 +27,6 @@ from steward.tenancy.selectors import contracted_services
 router = Router(tags=["sharing"], auth=recipient_client)
 
 RecordType = Literal[tuple(record_types())]  # type: ignore[valid-type]
-
-
-class Problem(Schema):
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
 
 
 class FlowOut(Schema):
@@ -64,19 +57,6 @@ class RecordsPage(Schema):
     records: list[dict[str, Any]]
     next_since: int
     more: bool
-
-
-def _problem(request: HttpRequest, status: int, title: str, detail: str = "") -> Status[Any]:
-    return Status(
-        status,
-        Problem(
-            type=f"https://steward.invalid/problems/http-{status}",
-            title=title,
-            status=status,
-            detail=detail or None,
-            instance=request.path,
-        ),
-    )
 
 
 def _recipient(request: HttpRequest) -> Recipient:
@@ -123,11 +103,11 @@ def _school_flows(request: HttpRequest, urn: int) -> tuple[Organisation, Recipie
     recipient = _recipient(request)
     school = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL, urn=urn).first()
     if school is None:
-        return _problem(request, 404, "No such school for this recipient")
+        return problem_status(request, 404, "No such school for this recipient")
     with tenant_scope([school.id]):
         flows = selectors.flows_between(school_id=school.id, recipient_id=recipient.id)
     if not flows:
-        return _problem(request, 404, "No such school for this recipient")
+        return problem_status(request, 404, "No such school for this recipient")
     return school, recipient, flows
 
 
@@ -143,7 +123,7 @@ def deletes(request: HttpRequest, urn: int, page: Query[PageParams]) -> Status[A
     school, _, flows = found
     released = selectors.released_record_types(flows)
     if not released:
-        return _problem(request, 403, "No approved flow releases data of this school to you")
+        return problem_status(request, 403, "No approved flow releases data of this school to you")
     with tenant_scope([school.id]):
         result = selectors.deletes_page(
             school_id=school.id, record_types=released, since=page.since, limit=_limit(page.limit)
@@ -170,7 +150,7 @@ def records(
     school, recipient, flows = found
     release = selectors.release_for(flows, record_type)
     if release is None:
-        return _problem(request, 403, f"No approved flow releases {record_type} of this school to you")
+        return problem_status(request, 403, f"No approved flow releases {record_type} of this school to you")
     with tenant_scope([school.id]):
         result = selectors.records_page_json(
             school_id=school.id, release=release, since=page.since, limit=_limit(page.limit)
@@ -222,9 +202,9 @@ def request_flow(request: HttpRequest, body: FlowRequestIn) -> Status[Any]:
     school = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL, urn=body.school_urn).first()
     activity = ProcessingActivity.objects.filter(service=body.activity).first()
     if school is None or activity is None:
-        return _problem(request, 404, "No such school")
+        return problem_status(request, 404, "No such school")
     if body.activity not in contracted_services(school_id=school.id):
-        return _problem(
+        return problem_status(
             request,
             422,
             "The school does not use this service",
@@ -248,7 +228,7 @@ def request_flow(request: HttpRequest, body: FlowRequestIn) -> Status[Any]:
             )
     except ValidationError as refused:
         detail = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in refused.message_dict.items())
-        return _problem(request, 422, "The request does not fit the register", detail)
+        return problem_status(request, 422, "The request does not fit the register", detail)
     return Status(201, FlowRequestOut(id=flow.id, status=flow.status, school_urn=body.school_urn, fields=flow.fields))
 
 
