@@ -222,3 +222,37 @@ def test_a_failed_delivery_shows_on_the_flow(signed_in_a: Client, school_a: Orga
     page = signed_in_a.get(f"/school/flows/{flow.id}/").content.decode()
     assert "Failed (attempt 1)" in page
     assert "FileNotFoundError" in page
+
+
+def test_processor_staff_record_a_recipients_request_for_the_school_to_decide(
+    client: Client, school_a: Organisation
+) -> None:
+    staff = factories.user(Role.PROCESSOR_SUPPORT, factories.processor())
+    sign_in(client, staff)
+    form = {
+        "school": school_a.id,
+        "recipient": Recipient.objects.get(code="la-cme").id,
+        "activity": ProcessingActivity.objects.get(service="data_exchange").id,
+        "purpose": "Find children missing education",
+        "lawful_basis": "6.1.c",
+        "categories": ["learner.identity", "learner.enrolment"],
+    }
+    response = client.post("/processor/flow-requests/new/", form)
+    assert response.status_code == 200
+    assert "Request recorded" in response.content.decode()
+    with tenant_scope([school_a.id]):
+        flow = DataFlow.objects.get()
+        assert (flow.status, flow.recipient.code, sorted(flow.categories)) == (
+            "requested",
+            "la-cme",
+            ["learner.enrolment", "learner.identity"],
+        )
+    refused = client.post("/processor/flow-requests/new/", {**form, "categories": ["learner.photo"]})
+    assert refused.status_code == 400
+    assert "not processed by" in refused.content.decode()
+    with tenant_scope([school_a.id]):
+        assert DataFlow.objects.count() == 1
+
+
+def test_school_staff_cannot_record_requests(signed_in_a: Client) -> None:
+    assert signed_in_a.get("/processor/flow-requests/new/").status_code == 403

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from steward.backoffice.views import flows, pages, sign_in
+from steward.backoffice.views import flow_requests, flows, pages, sign_in
 
 app_name = "backoffice"
 
@@ -23,4 +23,5 @@ urlpatterns = [
     path("processor/contracts/", pages.processor_contracts, name="processor-contracts"),
     path("processor/register/", pages.processor_register, name="processor-register"),
     path("processor/audit/", pages.processor_audit, name="processor-audit"),
+    path("processor/flow-requests/new/", flow_requests.record_flow_request, name="processor-flow-request"),
 ]
