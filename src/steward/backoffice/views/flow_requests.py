@@ -29,7 +29,9 @@ class FlowRequestForm(forms.Form):
     )
     purpose = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "class": "govuk-textarea"}))
     lawful_basis = forms.ChoiceField(choices=LawfulBasis.choices, widget=forms.Select(attrs={"class": "govuk-select"}))
-    categories = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple)
+    categories = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "govuk-checkboxes__input"})
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
