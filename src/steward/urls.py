@@ -3,11 +3,14 @@ from django.views.generic.base import RedirectView
 from oauth2_provider.views import TokenView
 
 from steward.api.urls import api
+from steward.register import views as register_views
 
 urlpatterns = [
     path("api/v1/", api.urls),
     path("oauth/token/", TokenView.as_view(), name="oauth-token"),
     # GOV.UK Frontend's stylesheet asks for its fonts and images under /assets/.
     path("assets/<path:rest>", RedirectView.as_view(url="/static/govuk-frontend/assets/%(rest)s", permanent=True)),
+    path("privacy/<int:urn>/", register_views.notice_index, name="privacy-notices"),
+    path("privacy/<int:urn>/<slug:service>/", register_views.notice, name="privacy-notice"),
     path("", include("steward.backoffice.urls")),
 ]
