@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "steward.mis",
     "steward.ingest",
     "steward.sharing",
+    "steward.rights",
     "steward.audit",
     "steward.backoffice",
 ]

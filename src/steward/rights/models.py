@@ -1,0 +1,95 @@
+"""Subject rights requests (UK GDPR Arts. 15-21), with their statutory deadlines and history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+from django.utils import timezone
+
+from steward.register.classification import PersonalData
+from steward.tenancy.models import TenantModel
+
+
+class RightsRequest(TenantModel):
+    class Kind(models.TextChoices):
+        ACCESS = "access", "Access (Art. 15)"
+        RECTIFICATION = "rectification", "Rectification (Art. 16)"
+        ERASURE = "erasure", "Erasure (Art. 17)"
+        RESTRICTION = "restriction", "Restriction (Art. 18)"
+        PORTABILITY = "portability", "Portability (Art. 20)"
+        OBJECTION = "objection", "Objection (Art. 21)"
+
+    class SubjectKind(models.TextChoices):
+        LEARNER = "learner", "Learner"
+        CONTACT = "contact", "Parent or carer"
+        STAFF = "staff", "Staff member"
+        SCHOOL_USER = "school_user", "Steward user"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        REFUSED = "refused", "Refused"
+
+    kind = models.CharField(max_length=15, choices=Kind.choices)
+    subject_kind = models.CharField(max_length=15, choices=SubjectKind.choices)
+    subject_id = models.BigIntegerField(help_text="Row id of the learner, contact, staff member or user")
+    subject_label = models.CharField(max_length=200, help_text="How the requester named the subject")
+    requested_by = models.CharField(max_length=200, help_text="Who made the request (the subject or on their behalf)")
+    received_on = models.DateField()
+    identity_checked = models.BooleanField(default=False)
+    deadline = models.DateField(help_text="One calendar month from receipt (Art. 12(3))")
+    extended_deadline = models.DateField(null=True, blank=True)
+    extension_reason = models.TextField(blank=True)
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.RECEIVED)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    privacy = PersonalData(
+        subject="learner",
+        fields={
+            "subject_id": "learner.identity",
+            "subject_label": "learner.identity",
+            "requested_by": "contact.identity",
+        },
+        not_personal={
+            "id",
+            "school",
+            "kind",
+            "subject_kind",
+            "received_on",
+            "identity_checked",
+            "deadline",
+            "extended_deadline",
+            "extension_reason",
+            "status",
+            "created_at",
+            "completed_at",
+        },
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["school", "status", "deadline"], name="rights_request_due")]
+
+    @property
+    def due(self) -> dt.date:
+        return self.extended_deadline or self.deadline
+
+
+class RightsRequestEvent(TenantModel):
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=40)
+    actor_label = models.CharField(max_length=200)
+    at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True)
+
+    privacy = PersonalData(
+        subject="school_user",
+        fields={"actor_label": "school_user.account"},
+        not_personal={"id", "school", "request", "action", "at", "note"},
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["school", "request"], name="rights_event_request")]
