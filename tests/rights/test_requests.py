@@ -114,3 +114,40 @@ def test_a_request_of_another_school_is_out_of_sight(school: Organisation) -> No
     other = factories.school("Other School")
     with tenant_scope([other.id]):
         assert RightsRequest.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_erasure_previews_then_erases_notifies_recipients_and_keeps_a_proof(school: Organisation) -> None:
+    from steward.mis.models import Tombstone
+    from steward.register.models import Recipient
+    from steward.sharing.models import Disclosure
+
+    la = Recipient.objects.get(code="la-attendance")
+    with tenant_scope([school.id]):
+        Disclosure.objects.create(
+            school=school,
+            recipient=la,
+            flows=[1],
+            record_type="session-attendance",
+            channel="api",
+            record_count=2,
+            version_from=0,
+            version_to=9,
+            record_ids=["L1:2026-09-03:AM"],
+            subject_ids=["L1"],
+        )
+    request = _log(school, "erasure")
+    with tenant_scope([school.id]):
+        services.request_mark_identity_checked(request=request, actor_label="DPO")
+        preview = services.erasure_preview(request=request)
+        assert preview["mis"].deleted["mis.Learner"] == 1
+        assert "sharing.Disclosure" in preview["sharing"].kept
+        assert Learner.objects.filter(source_id="L1").exists()
+        proof = services.erasure_execute(request=request, actor_label="DPO")
+        assert not Learner.objects.filter(source_id="L1").exists()
+        assert ("learners", "L1") in set(Tombstone.objects.values_list("record_type", "source_id"))
+        assert list(request.notifications.values_list("recipient__code", "record_types")) == [
+            ("la-attendance", ["session-attendance"])
+        ]
+    assert proof.deleted["mis.Learner"] == 1 and proof.deleted["mis.SessionAttendance"] == 2
+    assert "L1" not in json.dumps(proof.deleted) + json.dumps(proof.kept)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
-from steward.register.classification import PersonalData
+from steward.register.classification import NoPersonalData, PersonalData
 from steward.tenancy.models import TenantModel
 
 
@@ -93,3 +94,31 @@ class RightsRequestEvent(TenantModel):
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["school", "request"], name="rights_event_request")]
+
+
+class ErasureNotification(TenantModel):
+    """Art. 19: a recipient that had the subject's data is told it was erased (the tombstones follow)."""
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.PROTECT, related_name="notifications")
+    recipient = models.ForeignKey("register.Recipient", on_delete=models.PROTECT, related_name="+")
+    record_types = ArrayField(models.CharField(max_length=30))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    privacy = NoPersonalData("which organisation was told; the subject is the request's")
+
+    class Meta:
+        indexes = [models.Index(fields=["school", "request"], name="rights_notification_request")]
+
+
+class ProofOfDeletion(TenantModel):
+    """What an erasure deleted and kept, as counts and reasons: no personal data."""
+
+    request = models.OneToOneField(RightsRequest, on_delete=models.PROTECT, related_name="proof")
+    deleted = models.JSONField(help_text="model -> rows deleted")
+    kept = models.JSONField(help_text="model -> the legal reason it was kept")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    privacy = NoPersonalData("counts per model and reasons")
+
+    class Meta:
+        indexes = [models.Index(fields=["school", "created_at"], name="rights_proof_time")]

@@ -14,9 +14,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from steward.register.providers import Subject, providers
+from steward.register.providers import ErasureReport, Subject, providers
 from steward.rights.deadlines import latest_extension, response_deadline
-from steward.rights.models import RightsRequest, RightsRequestEvent
+from steward.rights.models import ErasureNotification, ProofOfDeletion, RightsRequest, RightsRequestEvent
 from steward.tenancy.models import Organisation
 
 
@@ -95,6 +95,47 @@ def access_bundle(*, request: RightsRequest, actor_label: str) -> bytes:
         archive.writestr("subject-access.json", json.dumps(document, cls=DjangoJSONEncoder, indent=2))
     _complete(request, actor_label, f"bundle of {len(held)} app(s)")
     return buffer.getvalue()
+
+
+def erasure_preview(*, request: RightsRequest) -> dict[str, ErasureReport]:
+    """What erasure would delete and what must be kept (and why), app by app; changes nothing."""
+    _require(request, RightsRequest.Kind.ERASURE)
+    subject = _subject(request)
+    return {p.app_label: p.erase_subject(subject, dry_run=True) for p in providers()}
+
+
+@transaction.atomic
+def erasure_execute(*, request: RightsRequest, actor_label: str) -> ProofOfDeletion:
+    """Erase through every provider; tell each recipient that had the data (Art. 19); keep a proof."""
+    _require(request, RightsRequest.Kind.ERASURE)
+    subject = _subject(request)
+    had_data = _recipients_that_had(subject)
+    reports = [p.erase_subject(subject, dry_run=False) for p in providers()]
+    for recipient_id, record_types in sorted(had_data.items()):
+        ErasureNotification.objects.create(
+            school_id=request.school_id, request=request, recipient_id=recipient_id, record_types=sorted(record_types)
+        )
+    proof: ProofOfDeletion = ProofOfDeletion.objects.create(
+        school_id=request.school_id,
+        request=request,
+        deleted={m: n for r in reports for m, n in r.deleted.items() if n},
+        kept={m: why for r in reports for m, why in r.kept.items()},
+    )
+    _complete(request, actor_label, f"erased; {len(had_data)} recipient(s) notified")
+    return proof
+
+
+def _recipients_that_had(subject: Subject) -> dict[int, set[str]]:
+    from steward.mis.privacy import SUBJECT_MODELS
+    from steward.sharing.selectors import disclosures_of_subject
+
+    model = SUBJECT_MODELS.get(subject.kind)
+    row = model.objects.filter(pk=subject.id).first() if model else None
+    recipients: dict[int, set[str]] = {}
+    if row is not None:
+        for disclosure in disclosures_of_subject(source_id=row.source_id):
+            recipients.setdefault(disclosure.recipient_id, set()).add(disclosure.record_type)
+    return recipients
 
 
 def restriction_apply(*, request: RightsRequest, restricted: bool, actor_label: str) -> None:
