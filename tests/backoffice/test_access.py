@@ -13,7 +13,7 @@ from tests.backoffice.conftest import choose, sign_in
 
 pytestmark = pytest.mark.django_db
 
-SCHOOL_PAGES = ["/school/register/", "/school/people/", "/school/audit/", "/school/batches/"]
+SCHOOL_PAGES = ["/school/register/", "/school/people/", "/school/audit/", "/school/batches/", "/school/rights/"]
 PROCESSOR_PAGES = ["/processor/schools/", "/processor/contracts/", "/processor/register/", "/processor/audit/"]
 
 
@@ -156,3 +156,30 @@ def test_a_school_reads_its_rejected_batch_and_cannot_open_another_schools(
     page = client.get(f"/school/batches/{own.id}/").content.decode()
     assert "&#x27;XXXX&#x27; is not a code of ethnicity" in page
     assert client.get(f"/school/batches/{other.id}/").status_code == 404
+
+
+def test_a_dpo_logs_a_rights_request_and_sees_what_is_overdue(
+    client: Client, admin_a: User, school_a: Organisation, school_b: Organisation
+) -> None:
+    from steward.rights.models import RightsRequest
+
+    sign_in(client, admin_a)
+    choose(client, school_a)
+    form = {
+        "kind": "access",
+        "subject_kind": "learner",
+        "subject_id": 1,
+        "subject_label": "Sam Jones",
+        "requested_by": "Alex Jones",
+        "received_on": "2026-09-01",
+    }
+    assert client.post("/school/rights/", form).status_code == 302
+    page = client.get("/school/rights/").content.decode()
+    assert "Sam Jones" in page and "Overdue" in page
+    refused = client.post("/school/rights/", {**form, "received_on": "2999-01-01"})
+    assert refused.status_code == 400
+    assert "cannot be received in the future" in refused.content.decode()
+    with tenant_scope([school_a.id]):
+        assert RightsRequest.objects.count() == 1
+    with tenant_scope([school_b.id]):
+        assert RightsRequest.objects.count() == 0

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from steward.backoffice.views import flow_requests, flows, pages, sign_in
+from steward.backoffice.views import flow_requests, flows, pages, rights, sign_in
 
 app_name = "backoffice"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("school/batches/", pages.school_batches, name="school-batches"),
     path("school/batches/<uuid:batch_id>/", pages.school_batch, name="school-batch"),
     path("school/flows/", flows.school_flows, name="school-flows"),
+    path("school/rights/", rights.rights_requests, name="school-rights"),
     path("school/flows/<int:flow_id>/", flows.school_flow, name="school-flow"),
     path("school/flows/<int:flow_id>/<slug:action>/", flows.school_flow_action, name="school-flow-action"),
     path("processor/schools/", pages.processor_schools, name="processor-schools"),
