@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "steward.ingest",
     "steward.sharing",
     "steward.rights",
+    "steward.retention",
     "steward.audit",
     "steward.backoffice",
 ]
