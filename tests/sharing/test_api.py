@@ -231,3 +231,26 @@ def test_a_withdrawn_transfer_safeguard_stops_an_approved_overseas_flow(
     overseas.transfer_safeguard = ""
     overseas.save()
     assert get(client, bearer, f"/api/v1/schools/{school.urn}/learners")[0] == 403
+
+
+def test_a_request_for_a_service_the_school_does_not_use_or_an_unknown_school_is_refused(
+    client: Client, bearer: str, school: Organisation
+) -> None:
+    body = {
+        "school_urn": school.urn,
+        "activity": "rostering",
+        "purpose": "Accounts",
+        "lawful_basis": "6.1.e",
+        "categories": ["learner.identity"],
+    }
+    refused = client.post("/api/v1/flows", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {bearer}")
+    assert (refused.status_code, refused.json()["title"]) == (422, "The school does not use this service")
+    unknown = client.post(
+        "/api/v1/flows",
+        {**body, "school_urn": 999999999},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {bearer}",
+    )
+    assert unknown.status_code == 404
+    with tenant_scope([school.id]):
+        assert not DataFlow.objects.exists()

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from steward.api.problems import PROBLEM_TYPE
+
 UPLOAD_PATHS = ("/api/v1/ingest/",)
 
 
@@ -21,7 +23,7 @@ class UploadLimitMiddleware:
             limit = settings.INGEST_MAX_UPLOAD_BYTES
             if length.isdigit() and int(length) > limit:
                 body = {
-                    "type": "https://steward.invalid/problems/batch-rejected-413",
+                    "type": f"{PROBLEM_TYPE}batch-rejected-413",
                     "title": "The batch was not applied; nothing was changed",
                     "status": 413,
                     "detail": f"the upload is {length} bytes; the limit is {limit}",

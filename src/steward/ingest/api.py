@@ -11,7 +11,7 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from steward.api.auth import mis_agent
-from steward.api.problems import Problem, problem_status
+from steward.api.problems import PROBLEM_TYPE, Problem, problem_status
 from steward.ingest.models import IngestBatch
 from steward.ingest.records import BatchRejected
 from steward.ingest.services import BatchRejectedWithBatch, batch_ingest
@@ -108,7 +108,7 @@ def send_batch(
         return Status(
             rejected.status,
             BatchProblem(
-                type=f"https://steward.invalid/problems/batch-rejected-{rejected.status}",
+                type=f"{PROBLEM_TYPE}batch-rejected-{rejected.status}",
                 title="The batch was not applied; nothing was changed",
                 status=rejected.status,
                 detail=str(rejected),

@@ -25,7 +25,8 @@ def _dependents(record_type: str) -> list[tuple[type[MisRecord], str]]:
     return [(m, f) for m in RECORD_MODELS for f, target in m.references.items() if target == record_type]
 
 
-def _subject_row(subject: Subject) -> MisRecord | None:
+def subject_row(subject: Subject) -> MisRecord | None:
+    """The learner, contact or staff row a subject names (None for other kinds, or another school's)."""
     model = SUBJECT_MODELS.get(subject.kind)
     return model.objects.filter(pk=subject.id).first() if model else None
 
@@ -51,7 +52,7 @@ class MisPrivacyProvider:
         return held
 
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
-        row = _subject_row(subject)
+        row = subject_row(subject)
         if row is None:
             return {}
         exported = {row._meta.label: [_as_dict(row)]}
@@ -62,7 +63,7 @@ class MisPrivacyProvider:
 
     def erase_subject(self, subject: Subject, *, dry_run: bool) -> ErasureReport:
         report = ErasureReport(app=self.app_label)
-        row = _subject_row(subject)
+        row = subject_row(subject)
         if row is None:
             return report
         targets: list[tuple[type[MisRecord], dict[str, str]]] = [(type(row), {"source_id": row.source_id})]
@@ -79,7 +80,7 @@ class MisPrivacyProvider:
         return report
 
     def restrict_subject(self, subject: Subject, *, restricted: bool) -> None:
-        row = _subject_row(subject)
+        row = subject_row(subject)
         if row is None:
             return
         rows = ProcessingRestriction.objects.filter(

@@ -126,11 +126,10 @@ def erasure_execute(*, request: RightsRequest, actor_label: str) -> ProofOfDelet
 
 
 def _recipients_that_had(subject: Subject) -> dict[int, set[str]]:
-    from steward.mis.privacy import SUBJECT_MODELS
+    from steward.mis.privacy import subject_row
     from steward.sharing.selectors import disclosures_of_subject
 
-    model = SUBJECT_MODELS.get(subject.kind)
-    row = model.objects.filter(pk=subject.id).first() if model else None
+    row = subject_row(subject)
     recipients: dict[int, set[str]] = {}
     if row is not None:
         for disclosure in disclosures_of_subject(source_id=row.source_id):

@@ -155,12 +155,14 @@ def records(
         result = selectors.records_page_json(
             school_id=school.id, release=release, since=page.since, limit=_limit(page.limit)
         )
-        selectors.record_json_disclosure(
+        selectors.record_disclosure(
             school_id=school.id,
             recipient_id=recipient.id,
             release=release,
-            page=result,
             since=page.since,
+            next_since=result.next_since,
+            record_ids=result.record_ids,
+            subject_ids=result.subject_ids,
             channel=Disclosure.Channel.API,
         )
     # PostgreSQL wrote the records' JSON; wrapping it costs a string join, not a thousand Python

@@ -191,12 +191,15 @@ def _deliver(flow: DataFlow, target: DeliveryTarget, batch: _Batch) -> int:
 
 def _disclose(flow: DataFlow, batch: _Batch, since: int, page: Page, channel: str) -> None:
     if batch.release is not None:
+        record_ids, subject_ids = selectors.page_ids(batch.record_type, page)
         selectors.record_disclosure(
             school_id=flow.school_id,
             recipient_id=flow.recipient_id,
             release=batch.release,
-            page=page,
             since=since,
+            next_since=page.next_since,
+            record_ids=record_ids,
+            subject_ids=subject_ids,
             channel=channel,
         )
 

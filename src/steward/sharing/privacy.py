@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from steward.mis.privacy import SUBJECT_MODELS
+from steward.mis.privacy import subject_row
 from steward.register.providers import ErasureReport, HeldData, Subject
 from steward.sharing.models import Disclosure
 from steward.sharing.selectors import disclosures_of_subject
@@ -20,8 +20,7 @@ class SharingPrivacyProvider:
         ]
 
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
-        model = SUBJECT_MODELS.get(subject.kind)
-        row = model.objects.filter(pk=subject.id).first() if model else None
+        row = subject_row(subject)
         if row is None:
             return {}
         return {

@@ -71,25 +71,36 @@ def released_record_types(flows: list[DataFlow]) -> set[str]:
     return set().union(*(released_types(set(f.fields)) for f in flows if releasing(f)))
 
 
-def records_page(*, school_id: int, release: Release, since: int, limit: int) -> Page:
-    spec = spec_for(release.record_type)
+def _changed_rows(release: Release) -> tuple[list[str], sql.Composable]:
+    """The released columns of rows changed since %(since)s, restricted subjects left out, in
+    change-version order, one more than %(limit)s (to tell whether more remain)."""
     columns = ["source_id", *release.fields]
-    restricted = _not_restricted(release.record_type)
     query = sql.SQL(
         "SELECT t.change_version, {columns} FROM {table} t WHERE t.school_id = %(school)s "
-        "AND t.change_version > %(since)s {restricted} ORDER BY t.change_version LIMIT %(limit)s"
+        "AND t.change_version > %(since)s {restricted} ORDER BY t.change_version LIMIT %(limit)s + 1"
     ).format(
         columns=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns),
-        table=sql.Identifier(spec.table),
-        restricted=restricted,
+        table=sql.Identifier(spec_for(release.record_type).table),
+        restricted=_not_restricted(release.record_type),
     )
+    return columns, query
+
+
+def records_page(*, school_id: int, release: Release, since: int, limit: int) -> Page:
+    """A page as Python rows (exports and webhooks write them out)."""
+    columns, query = _changed_rows(release)
     with connection.cursor() as cursor:
-        cursor.execute(query, {"school": school_id, "since": since, "limit": limit + 1})
+        cursor.execute(query, {"school": school_id, "since": since, "limit": limit})
         fetched = cursor.fetchall()
     more = len(fetched) > limit
-    fetched = fetched[:limit]
-    rows = [{"change_version": r[0], **dict(zip(columns, r[1:], strict=True))} for r in fetched]
+    rows = [{"change_version": r[0], **dict(zip(columns, r[1:], strict=True))} for r in fetched[:limit]]
     return Page(rows, rows[-1]["change_version"] if rows else since, more)
+
+
+def page_ids(record_type: str, page: Page) -> tuple[list[str], list[str]]:
+    """The records' and the subjects' source ids of a page, for the disclosure log."""
+    subjects = {str(r[f]) for f in subject_fields(record_type) for r in page.rows if r.get(f)}
+    return [str(r["source_id"]) for r in page.rows], sorted(subjects)
 
 
 @dataclass(frozen=True)
@@ -106,9 +117,8 @@ class JsonPage:
 
 def records_page_json(*, school_id: int, release: Release, since: int, limit: int) -> JsonPage:
     """One statement builds the page's JSON (json_agg) and the disclosure's ids: no Python row objects."""
-    spec = spec_for(release.record_type)
-    kinds = {c.name: c.kind for c in spec.columns}
-    columns = ["source_id", *release.fields]
+    kinds = {c.name: c.kind for c in spec_for(release.record_type).columns}
+    columns, fetch = _changed_rows(release)
     pairs: list[sql.Composable] = [sql.SQL("'change_version', p.change_version")]
     for name in columns:
         value = sql.SQL("encode(p.{}, 'base64')") if kinds.get(name) == "base64" else sql.SQL("p.{}")
@@ -120,22 +130,13 @@ def records_page_json(*, school_id: int, release: Release, since: int, limit: in
         else sql.SQL("ARRAY[]::text[]")
     )
     query = sql.SQL("""
-        WITH fetched AS (
-            SELECT t.change_version, {columns} FROM {table} t
-            WHERE t.school_id = %(school)s AND t.change_version > %(since)s {restricted}
-            ORDER BY t.change_version LIMIT %(limit)s + 1
-        ), p AS (SELECT * FROM fetched ORDER BY change_version LIMIT %(limit)s)
+        WITH fetched AS ({fetch}),
+        p AS (SELECT * FROM fetched ORDER BY change_version LIMIT %(limit)s)
         SELECT coalesce(json_agg(json_build_object({pairs}) ORDER BY p.change_version), '[]'::json)::text,
                count(*), max(p.change_version), (SELECT count(*) FROM fetched) > %(limit)s,
                coalesce(array_agg(p.source_id), ARRAY[]::text[]), {subjects}
         FROM p
-    """).format(
-        columns=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns),
-        table=sql.Identifier(spec.table),
-        restricted=_not_restricted(release.record_type),
-        pairs=sql.SQL(", ").join(pairs),
-        subjects=subject_array,
-    )
+    """).format(fetch=fetch, pairs=sql.SQL(", ").join(pairs), subjects=subject_array)
     with connection.cursor() as cursor:
         cursor.execute(query, {"school": school_id, "since": since, "limit": limit})
         records_json, count, top, more, record_ids, subject_ids = cursor.fetchone()
@@ -147,26 +148,6 @@ def records_page_json(*, school_id: int, release: Release, since: int, limit: in
         list(record_ids),
         sorted({s for s in (subject_ids or []) if s}),
     )
-
-
-def record_json_disclosure(
-    *, school_id: int, recipient_id: int, release: Release, page: JsonPage, since: int, channel: str
-) -> Disclosure | None:
-    if not page.count:
-        return None
-    disclosure: Disclosure = Disclosure.objects.create(
-        school_id=school_id,
-        recipient_id=recipient_id,
-        flows=list(release.flow_ids),
-        record_type=release.record_type,
-        channel=channel,
-        record_count=page.count,
-        version_from=since,
-        version_to=page.next_since,
-        record_ids=page.record_ids,
-        subject_ids=page.subject_ids,
-    )
-    return disclosure
 
 
 def _not_restricted(record_type: str) -> sql.Composable:
@@ -196,24 +177,30 @@ def deletes_page(*, school_id: int, record_types: set[str], since: int, limit: i
 
 
 def record_disclosure(
-    *, school_id: int, recipient_id: int, release: Release, page: Page, since: int, channel: str
+    *,
+    school_id: int,
+    recipient_id: int,
+    release: Release,
+    since: int,
+    next_since: int,
+    record_ids: list[str],
+    subject_ids: list[str],
+    channel: str,
 ) -> Disclosure | None:
-    if not page.rows:
+    """Log one release of records (nothing when the page was empty)."""
+    if not record_ids:
         return None
-    subjects = set()
-    for field in subject_fields(release.record_type):
-        subjects |= {str(r[field]) for r in page.rows if r.get(field)}
     disclosure: Disclosure = Disclosure.objects.create(
         school_id=school_id,
         recipient_id=recipient_id,
         flows=list(release.flow_ids),
         record_type=release.record_type,
         channel=channel,
-        record_count=len(page.rows),
+        record_count=len(record_ids),
         version_from=since,
-        version_to=page.next_since,
-        record_ids=[str(r["source_id"]) for r in page.rows],
-        subject_ids=sorted(subjects),
+        version_to=next_since,
+        record_ids=record_ids,
+        subject_ids=subject_ids,
     )
     return disclosure
 

@@ -28,10 +28,6 @@ def current_school_ids() -> tuple[int, ...]:
     return ids
 
 
-def in_scope() -> bool:
-    return _current.get() is not None
-
-
 @contextmanager
 def tenant_scope(school_ids: Iterable[int], *, using: str = "default") -> Iterator[tuple[int, ...]]:
     """Run the block in one transaction that can see (and write) only these schools' rows."""

@@ -11,7 +11,6 @@ from steward.tenancy.models import (
     DataProtectionContact,
     Membership,
     Organisation,
-    Role,
     User,
 )
 
@@ -39,11 +38,6 @@ def processor_roles(*, user: User) -> set[str]:
             user=user, organisation__kind=Organisation.Kind.PROCESSOR, role__in=PROCESSOR_ROLES
         ).values_list("role", flat=True)
     )
-
-
-def requires_two_factor(*, user: User) -> bool:
-    """Processor staff and school admins/DPOs must use two-factor authentication."""
-    return Membership.objects.filter(user=user, role__in=list(Role)).exists() or user.is_superuser
 
 
 def schools_with_contracts() -> QuerySet[Organisation]:
