@@ -35,6 +35,8 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = os.environ.get("STEWARD_DEBUG") == "1"
+# Where parents and staff reach Steward: used in links sent by email and push.
+STEWARD_BASE_URL = os.environ.get("STEWARD_BASE_URL", "http://127.0.0.1:8000")
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 
 INSTALLED_APPS = [
@@ -60,6 +62,7 @@ INSTALLED_APPS = [
     "steward.ingest",
     "steward.sharing",
     "steward.rights",
+    "steward.portal",
     "steward.retention",
     "steward.audit",
     "steward.backoffice",
@@ -98,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "steward.tenancy.context_processors.current_school",
+                "steward.portal.cookies.cookie_context",
             ],
         },
     },
@@ -114,6 +118,7 @@ AUTH_USER_MODEL = "tenancy.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "steward.portal.auth.ParentBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -132,6 +137,7 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "email"
+AXES_USERNAME_CALLABLE = "steward.portal.auth.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "steward.backoffice.views.sign_in.locked_out"
 AXES_VERBOSE = False

@@ -12,5 +12,6 @@ urlpatterns = [
     path("assets/<path:rest>", RedirectView.as_view(url="/static/govuk-frontend/assets/%(rest)s", permanent=True)),
     path("privacy/<int:urn>/", register_views.notice_index, name="privacy-notices"),
     path("privacy/<int:urn>/<slug:service>/", register_views.notice, name="privacy-notice"),
+    path("portal/", include("steward.portal.urls")),
     path("", include("steward.backoffice.urls")),
 ]

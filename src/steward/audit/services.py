@@ -32,12 +32,16 @@ def audit_record(
     user_agent: str = "",
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    with transaction.atomic():
+    # No savepoint: an event that cannot be written must undo the action it records.
+    with transaction.atomic(savepoint=False):
         with connections["default"].cursor() as cursor:
+            # The lock first, in its own statement, so the read below sees the newest event.
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
-            cursor.execute("SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id'))")
-            (next_id,) = cursor.fetchone()  # type: ignore[misc]
-        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')),"
+                " (SELECT hash FROM audit_auditevent ORDER BY id DESC LIMIT 1)"
+            )
+            next_id, last = cursor.fetchone()  # type: ignore[misc]
         event = AuditEvent(
             id=next_id,
             occurred_at=timezone.now(),

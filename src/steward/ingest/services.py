@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
@@ -87,6 +87,7 @@ def batch_ingest(
             batch.finished_at = timezone.now()
             batch.save(force_insert=True)
             _audit(batch)
+            _notify_parents_after_commit(batch)
     except BatchRejected as rejected:
         batch.status = IngestBatch.Status.REJECTED
         batch.errors = [e.as_dict() for e in rejected.errors]
@@ -218,6 +219,22 @@ def _check_source_school(content: BatchContent, school: Organisation) -> None:
             ],
             status=403,
         )
+
+
+def _notify_parents_after_commit(batch: IngestBatch) -> None:
+    """New homework, behaviour, achievement and attendance rows notify parents, once committed.
+
+    The merge stamps inserted rows with the transaction's `now()`, which names them for the task.
+    """
+    from steward.portal.tasks import batch_inserted_notifiable, notify_batch_task
+
+    if not batch_inserted_notifiable(batch.counts):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        (since,) = cursor.fetchone()  # type: ignore[misc]
+    school_id = batch.school_id
+    transaction.on_commit(lambda: notify_batch_task.enqueue(school_id, since.isoformat()))
 
 
 def _audit(batch: IngestBatch) -> None:

@@ -480,7 +480,10 @@ class Behaviour(MisRecord):
     )
 
     class Meta(MisRecord.Meta):
-        pass
+        indexes = [
+            *MisRecord.Meta.indexes,
+            models.Index(fields=["school", "learner_source_id", "event_date"], name="mis_behaviour_learner"),
+        ]
 
 
 class Achievement(MisRecord):
@@ -504,7 +507,10 @@ class Achievement(MisRecord):
     )
 
     class Meta(MisRecord.Meta):
-        pass
+        indexes = [
+            *MisRecord.Meta.indexes,
+            models.Index(fields=["school", "learner_source_id", "event_date"], name="mis_achievement_learner"),
+        ]
 
 
 class Homework(MisRecord):
@@ -528,6 +534,10 @@ class Homework(MisRecord):
 
     class Meta(MisRecord.Meta):
         verbose_name_plural = "homework"
+        indexes = [
+            *MisRecord.Meta.indexes,
+            models.Index(fields=["school", "group_source_id"], name="mis_homework_group"),
+        ]
 
 
 class DiaryEvent(MisRecord):

@@ -708,6 +708,8 @@ ACTIVITIES: tuple[ActivityDef, ...] = (
         ),
         categories=(
             "learner.identity",
+            "learner.photo",
+            "learner.enrolment",
             "learner.groups",
             "learner.attendance",
             "learner.lesson_attendance",

@@ -31,6 +31,7 @@ def request_log(
     requested_by: str,
     received_on: dt.date,
     actor_label: str,
+    note: str = "",
 ) -> RightsRequest:
     if received_on > timezone.localdate():
         raise ValidationError({"received_on": "a request cannot be received in the future"})
@@ -44,7 +45,7 @@ def request_log(
         received_on=received_on,
         deadline=response_deadline(received_on),
     )
-    _event(request, "logged", actor_label)
+    _event(request, "logged", actor_label, note)
     return request
 
 

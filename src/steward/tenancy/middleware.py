@@ -23,6 +23,10 @@ class TenantScopeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.school_id = None  # type: ignore[attr-defined]
         request.school_roles = set()  # type: ignore[attr-defined]
+        if request.path_info.startswith("/portal/"):
+            # The parent portal scopes each request to the parent's own schools
+            # (`steward.portal.auth.parent_required`); outside it, tenant tables stay closed.
+            return self.get_response(request)
         user = request.user
         if user.is_authenticated and getattr(user, "is_verified", lambda: False)():
             chosen = request.session.get(SESSION_KEY)

@@ -33,6 +33,7 @@ def tenant_scope(school_ids: Iterable[int], *, using: str = "default") -> Iterat
     """Run the block in one transaction that can see (and write) only these schools' rows."""
     ids = tuple(sorted({int(i) for i in school_ids}))
     outer = _current.get()
+    nested = connections[using].in_atomic_block
     token = _current.set(ids)
     try:
         with transaction.atomic(using=using):
@@ -40,7 +41,9 @@ def tenant_scope(school_ids: Iterable[int], *, using: str = "default") -> Iterat
             yield ids
             # SET LOCAL outlives a released savepoint: hand the enclosing transaction back the
             # scope it had (none, if it had none). On an error the savepoint's rollback does it.
-            _set_db_scope(outer or (), using)
+            # The outermost transaction's commit ends the setting by itself.
+            if nested:
+                _set_db_scope(outer or (), using)
     finally:
         _current.reset(token)
 

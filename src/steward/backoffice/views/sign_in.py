@@ -103,7 +103,8 @@ def locked_out(request: HttpRequest, response: HttpResponse | None = None, crede
     """django-axes calls this once an email/IP pair has failed too often."""
     email = (credentials or {}).get("email") or request.POST.get("email", "")
     audit_request(request, action="sign_in_locked_out", detail={"email": str(email)[:254]})
-    return render(request, "backoffice/locked_out.html", status=429)
+    portal = request.path_info.startswith("/portal/")
+    return render(request, "portal/locked_out.html" if portal else "backoffice/locked_out.html", status=429)
 
 
 def _pending_user(request: HttpRequest) -> User | None:

@@ -1,0 +1,92 @@
+"""Parent sign-in: Argon2 passwords, django-axes throttling, optional TOTP, a session of its own.
+
+Parents never become Django `User`s: `ParentBackend` answers `authenticate(parent_email=...)`
+(so axes counts and locks out parents' failures exactly as staff's), and the portal keeps the
+account id under its own session key. `parent_required` loads the account and its schools in
+one query and runs the view inside the tenant scope of those schools only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import quote
+
+from django.contrib.auth.hashers import make_password
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.cache import add_never_cache_headers
+from django_otp.oath import TOTP
+
+from steward.portal.cookies import analytics_accepted, count_page_view
+from steward.portal.models import ParentAccount
+from steward.portal.selectors import parent_for_request
+from steward.tenancy.scope import tenant_scope
+
+SESSION_KEY = "portal_parent"
+PENDING_KEY = "portal_pending"
+PENDING_SECONDS = 300
+
+View = Callable[..., HttpResponse]
+
+
+class ParentBackend:
+    """Authenticates parent accounts; `get_user` is never used because parents are not logged into
+    Django's auth (the portal's session key is separate)."""
+
+    def authenticate(
+        self, request: HttpRequest | None, parent_email: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> ParentAccount | None:
+        if parent_email is None or password is None:
+            return None
+        parent = ParentAccount.objects.filter(
+            email__iexact=parent_email, is_active=True, closed_at__isnull=True
+        ).first()
+        if parent is None:
+            make_password(password)  # take as long as a real check, so timing does not tell who has an account
+            return None
+        return parent if parent.check_password(password) else None
+
+    def get_user(self, user_id: int) -> None:
+        return None
+
+
+def axes_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
+    """The email axes counts failures against, for staff (`email`) and parents (`parent_email`)."""
+    credentials = credentials or {}
+    value = credentials.get("email") or credentials.get("parent_email") or request.POST.get("email")
+    return str(value).lower() if value else None
+
+
+def totp_verify(parent: ParentAccount, token: str) -> bool:
+    """A six-digit code from the parent's authenticator, usable once (RFC 6238, ±1 step)."""
+    if not parent.totp_key or not token.isdigit():
+        return False
+    totp = TOTP(bytes.fromhex(parent.totp_key))
+    if not totp.verify(int(token), tolerance=1, min_t=parent.totp_last_t + 1):
+        return False
+    parent.totp_last_t = totp.t()
+    parent.save(update_fields=["totp_last_t"])
+    return True
+
+
+def parent_required(view: View) -> View:
+    """Signed in as an active parent account; the view runs in the scope of the parent's schools."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        parent_id = request.session.get(SESSION_KEY)
+        parent = parent_for_request(parent_id) if parent_id else None
+        if parent is None:
+            return redirect(f"/portal/sign-in/?next={quote(request.path)}")
+        request.parent = parent  # type: ignore[attr-defined]
+        with tenant_scope(parent.school_ids):  # type: ignore[attr-defined]
+            response = view(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        response["Cache-Control"] += ", private"
+        if analytics_accepted(request) and request.resolver_match is not None:
+            count_page_view(request, response, request.resolver_match.url_name or "")
+        return response
+
+    return wrapped

@@ -1,0 +1,59 @@
+from django import forms
+
+from steward.portal.models import NOTIFICATION_KINDS
+
+
+class SignInForm(forms.Form):
+    email = forms.EmailField(label="Email address", max_length=254)
+    password = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput)
+
+
+class CodeForm(forms.Form):
+    token = forms.RegexField(
+        label="Security code",
+        regex=r"^\d{6}$",
+        error_messages={"invalid": "Enter the 6-digit code from your authenticator app"},
+        max_length=6,
+    )
+
+
+class RegisterForm(forms.Form):
+    full_name = forms.CharField(label="Your full name", max_length=150)
+    password = forms.CharField(label="Create a password", strip=False, widget=forms.PasswordInput, min_length=10)
+    password_again = forms.CharField(label="Type the password again", strip=False, widget=forms.PasswordInput)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", "The passwords do not match")
+        return data
+
+
+class PreferencesForm(forms.Form):
+    notify_kinds = forms.MultipleChoiceField(
+        label="Tell me about", choices=NOTIFICATION_KINDS, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    notify_by_email = forms.BooleanField(label="By email", required=False)
+    notify_by_push = forms.BooleanField(label="By notifications on this device", required=False)
+
+
+class CorrectionForm(forms.Form):
+    correction = forms.CharField(
+        label="What is wrong, and what should it say?", max_length=2000, widget=forms.Textarea(attrs={"rows": 5})
+    )
+
+
+class InviteForm(forms.Form):
+    """Back office: who to invite. One contact, a year group, a class, or everyone not yet invited."""
+
+    scope = forms.ChoiceField(
+        choices=[
+            ("contact", "One contact"),
+            ("year", "A year group"),
+            ("group", "A class or group"),
+            ("all", "Everyone not yet invited"),
+        ]
+    )
+    contact = forms.CharField(required=False, max_length=100)
+    year_group = forms.CharField(required=False, max_length=3)
+    group = forms.CharField(required=False, max_length=100)

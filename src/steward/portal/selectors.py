@@ -1,0 +1,258 @@
+"""What a parent may see, read for one request in a few set-based queries.
+
+Every read runs inside the tenant scope of the parent's linked schools, and every query of
+learner data is joined to the parent's own links: a child is reachable only through a current
+learner–contact link with parental responsibility to a contact the account stands for, and only
+while the learner is on roll. An item the school has switched off raises `ItemSwitchedOff`
+before any of its rows are read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import JSONObject
+from django.http import Http404
+from django.utils import timezone
+
+from steward.mis.models import (
+    Achievement,
+    Behaviour,
+    DiaryEvent,
+    GroupEnrolment,
+    Homework,
+    Learner,
+    LearnerContact,
+    LessonAttendance,
+    SchoolDetails,
+    SchoolEnrolment,
+    SchoolGroup,
+    SessionAttendance,
+)
+from steward.portal.items import ITEMS, ITEMS_BY_CODE, SWITCHES, Item
+from steward.portal.models import ParentAccount, ParentLink, PortalSettings
+
+
+class ItemSwitchedOff(Http404):
+    """The school does not show this item to parents."""
+
+
+def parent_for_request(parent_id: int) -> ParentAccount | None:
+    """The signed-in account with the ids of its linked schools, in one query."""
+    return (
+        ParentAccount.objects.filter(pk=parent_id, is_active=True, closed_at__isnull=True)
+        .annotate(school_ids=ArrayAgg("links__school_id", distinct=True, filter=Q(links__isnull=False), default=[]))
+        .first()
+    )
+
+
+def _on_roll(today: dt.date) -> Exists:
+    return Exists(
+        SchoolEnrolment.objects.filter(school=OuterRef("school"), learner_source_id=OuterRef("source_id"))
+        .filter(entry_date__lte=today)
+        .filter(Q(leaving_date__isnull=True) | Q(leaving_date__gt=today))
+    )
+
+
+def children_of(parent_id: int) -> QuerySet[Learner]:
+    """Learners the parent holds parental responsibility for, on roll today, with school and year."""
+    today = timezone.localdate()
+    links = ParentLink.objects.filter(
+        parent_id=parent_id, school=OuterRef("school"), contact_source_id=OuterRef("contact_source_id")
+    )
+    responsible = LearnerContact.objects.filter(
+        school=OuterRef("school"), learner_source_id=OuterRef("source_id"), parental_responsibility=True
+    ).filter(Exists(links))
+    year = SchoolEnrolment.objects.filter(
+        school=OuterRef("school"), learner_source_id=OuterRef("source_id"), leaving_date__isnull=True
+    ).order_by("-entry_date")
+    switches = PortalSettings.objects.filter(school=OuterRef("school")).values(
+        json=JSONObject(**{name: name for name in SWITCHES})
+    )
+    learners: QuerySet[Learner] = (
+        Learner.objects.filter(Exists(responsible))
+        .filter(_on_roll(today))
+        .annotate(year_group=Subquery(year.values("year_group")[:1]), switches=Subquery(switches[:1]))
+        .select_related("school")
+        .defer("photo")
+        .order_by("date_of_birth", "id")
+    )
+    return learners
+
+
+def child_of(parent_id: int, learner_id: int) -> Learner:
+    """One child of the parent, or 404 (another family's child looks exactly like a missing one)."""
+    child = children_of(parent_id).filter(pk=learner_id).first()
+    if child is None:
+        raise Http404("No such child")
+    return child
+
+
+def portal_settings(child: Learner) -> PortalSettings:
+    """The school's switches, read with the child; a school that never chose shows only what is
+    always shown."""
+    return PortalSettings(school_id=child.school_id, **(getattr(child, "switches", None) or {}))
+
+
+def visible_items(settings: PortalSettings) -> list[Item]:
+    return [item for item in ITEMS if item.switch is None or getattr(settings, item.switch)]
+
+
+def require_item(settings: PortalSettings, code: str) -> Item:
+    item = ITEMS_BY_CODE.get(code)
+    if item is None:
+        raise Http404("No such item")
+    if item.switch is not None and not getattr(settings, item.switch):
+        raise ItemSwitchedOff(f"{item.label} is not shown by this school")
+    return item
+
+
+# --- Item readers. Each takes the child and reads only that child's (or school's) rows. ---------
+
+
+def child_groups(child: Learner) -> list[str]:
+    today = timezone.localdate()
+    current = GroupEnrolment.objects.filter(school_id=child.school_id, learner_source_id=child.source_id).filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=today)
+    )
+    return list(
+        SchoolGroup.objects.filter(school_id=child.school_id, source_id__in=current.values("group_source_id"))
+        .order_by("group_type", "name")
+        .values_list("name", flat=True)
+    )
+
+
+def child_photo(child: Learner, settings: PortalSettings) -> bytes | None:
+    require_item(settings, "photo")
+    photo = Learner.objects.filter(pk=child.pk, school_id=child.school_id).values_list("photo", flat=True).first()
+    return bytes(photo) if photo else None
+
+
+def school_details(child: Learner) -> SchoolDetails | None:
+    return SchoolDetails.objects.filter(school_id=child.school_id).order_by("id").first()
+
+
+def homework(child: Learner, *, days_back: int = 14, limit: int = 50) -> list[dict[str, Any]]:
+    since = timezone.localdate() - dt.timedelta(days=days_back)
+    groups = GroupEnrolment.objects.filter(school_id=child.school_id, learner_source_id=child.source_id).values(
+        "group_source_id"
+    )
+    group_name = SchoolGroup.objects.filter(school=OuterRef("school"), source_id=OuterRef("group_source_id")).values(
+        "name"
+    )[:1]
+    return list(
+        Homework.objects.filter(school_id=child.school_id, group_source_id__in=groups, due_date__gte=since)
+        .annotate(group_name=Subquery(group_name))
+        .order_by("due_date", "id")
+        .values("title", "description", "subject", "set_date", "due_date", "group_name")[:limit]
+    )
+
+
+def diary(child: Learner, *, limit: int = 50) -> list[dict[str, Any]]:
+    start = timezone.now() - dt.timedelta(days=1)
+    return list(
+        DiaryEvent.objects.filter(school_id=child.school_id, starts_at__gte=start)
+        .order_by("starts_at", "id")
+        .values("description", "category", "starts_at", "ends_at")[:limit]
+    )
+
+
+# Marks that count as present or as attending an approved educational activity; marks that do
+# not count as a possible session at all. Every other mark is an absence.
+PRESENT_MARKS = frozenset({"/", "\\", "L", "K", "V", "P", "W", "B", "D", "J"})
+NOT_POSSIBLE_MARKS = frozenset({"X", "Z", "#", "Y", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7"})
+
+
+@dataclass
+class AttendanceWeek:
+    week_start: dt.date
+    marks: list[tuple[dt.date, str, str]] = field(default_factory=list)  # (date, session, mark)
+    minutes_late: int = 0
+
+
+@dataclass
+class AttendanceSummary:
+    since: dt.date
+    possible: int
+    present: int
+    late_count: int
+    minutes_late: int
+    weeks: list[AttendanceWeek]
+
+    @property
+    def percentage(self) -> float | None:
+        return round(100 * self.present / self.possible, 1) if self.possible else None
+
+
+def academic_year_start(today: dt.date) -> dt.date:
+    return dt.date(today.year if today.month >= 9 else today.year - 1, 9, 1)
+
+
+def session_attendance(child: Learner) -> AttendanceSummary:
+    """This academic year's marks: percentage, marks by week (newest first) and minutes late."""
+    since = academic_year_start(timezone.localdate())
+    rows = (
+        SessionAttendance.objects.filter(school_id=child.school_id, learner_source_id=child.source_id, date__gte=since)
+        .order_by("date", "session")
+        .values_list("date", "session", "mark", "minutes_late")
+    )
+    weeks: dict[dt.date, AttendanceWeek] = {}
+    counts: Counter[str] = Counter()
+    for date, session, mark, late in rows:
+        week = weeks.setdefault(
+            date - dt.timedelta(days=date.weekday()), AttendanceWeek(date - dt.timedelta(days=date.weekday()))
+        )
+        week.marks.append((date, session, mark))
+        week.minutes_late += late or 0
+        counts["late_minutes"] += late or 0
+        if mark in NOT_POSSIBLE_MARKS:
+            continue
+        counts["possible"] += 1
+        if mark in PRESENT_MARKS:
+            counts["present"] += 1
+        if mark in {"L", "U"}:
+            counts["late"] += 1
+    return AttendanceSummary(
+        since=since,
+        possible=counts["possible"],
+        present=counts["present"],
+        late_count=counts["late"],
+        minutes_late=counts["late_minutes"],
+        weeks=sorted(weeks.values(), key=lambda w: w.week_start, reverse=True),
+    )
+
+
+def lesson_attendance(child: Learner, *, days_back: int = 28) -> list[dict[str, Any]]:
+    since = timezone.localdate() - dt.timedelta(days=days_back)
+    group_name = SchoolGroup.objects.filter(school=OuterRef("school"), source_id=OuterRef("group_source_id")).values(
+        "name"
+    )[:1]
+    return list(
+        LessonAttendance.objects.filter(
+            school_id=child.school_id, learner_source_id=child.source_id, lesson_date__gte=since
+        )
+        .annotate(group_name=Subquery(group_name))
+        .order_by("-lesson_date", "-start_time")
+        .values("lesson_date", "start_time", "end_time", "mark", "minutes_late", "group_name")
+    )
+
+
+def achievements(child: Learner, *, limit: int = 100) -> list[dict[str, Any]]:
+    return list(
+        Achievement.objects.filter(school_id=child.school_id, learner_source_id=child.source_id)
+        .order_by("-event_date", "-id")
+        .values("achievement_type", "activity_type", "points", "comments", "event_date")[:limit]
+    )
+
+
+def behaviour(child: Learner, *, limit: int = 100) -> list[dict[str, Any]]:
+    return list(
+        Behaviour.objects.filter(school_id=child.school_id, learner_source_id=child.source_id)
+        .order_by("-event_date", "-id")
+        .values("behaviour_type", "activity_type", "location", "points", "comments", "event_date")[:limit]
+    )

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from steward.portal.views import account, children, cookies, sign_in
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", children.home, name="home"),
+    path("sign-in/", sign_in.sign_in, name="sign-in"),
+    path("sign-in/code/", sign_in.sign_in_code, name="sign-in-code"),
+    path("sign-out/", sign_in.sign_out, name="sign-out"),
+    path("invitation/<str:token>/", sign_in.invitation, name="invitation"),
+    path("children/<int:learner_id>/", children.child, name="child"),
+    path("children/<int:learner_id>/photo.jpg", children.child_photo, name="child-photo"),
+    path("children/<int:learner_id>/<slug:item>/", children.child_item, name="child-item"),
+    path("account/", account.account, name="account"),
+    path("account/two-factor/", account.two_factor, name="two-factor"),
+    path("account/correction/<int:link_id>/", account.correction, name="correction"),
+    path("account/close/", account.close_account, name="close-account"),
+    path("account/push/key/", account.push_key, name="push-key"),
+    path("account/push/subscribe/", account.push_subscribe, name="push-subscribe"),
+    path("cookies/", cookies.cookies, name="cookies"),
+    path("sw.js", cookies.service_worker, name="service-worker"),
+]

@@ -1,0 +1,108 @@
+"""What a parent sees: their children, and for each child the items the school switched on.
+
+Every page that shows a child's data writes one audit event naming the learner and the item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from steward.audit.services import audit_record
+from steward.mis.models import Learner
+from steward.portal import selectors
+from steward.portal.auth import parent_required
+from steward.portal.items import ITEMS_BY_CODE
+from steward.portal.selectors import ItemSwitchedOff
+
+
+def _audit_view(request: HttpRequest, children: list[Learner], item: str) -> None:
+    parent = request.parent  # type: ignore[attr-defined]
+    school_ids = {c.school_id for c in children}
+    school_id = school_ids.pop() if len(school_ids) == 1 else None
+    audit_record(
+        action="portal_view",
+        actor_label=f"parent account {parent.pk}",
+        organisation_id=school_id,
+        school_id=school_id,
+        object_type="mis.Learner",
+        object_ids=[c.source_id for c in children],
+        purpose="parent_portal",
+        ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.headers.get("User-Agent", ""),
+        request_id=getattr(request, "request_id", ""),
+        detail={"item": item},
+    )
+
+
+def _name(child: Learner) -> str:
+    return f"{child.preferred_forename or child.legal_forename} {child.preferred_surname or child.legal_surname}"
+
+
+@parent_required
+def home(request: HttpRequest) -> HttpResponse:
+    children = list(selectors.children_of(request.parent.pk))  # type: ignore[attr-defined]
+    if children:
+        _audit_view(request, children, "list")
+    rows = [{"child": c, "name": _name(c)} for c in children]
+    return render(request, "portal/home.html", {"children": rows})
+
+
+@parent_required
+def child(request: HttpRequest, learner_id: int) -> HttpResponse:
+    learner = selectors.child_of(request.parent.pk, learner_id)  # type: ignore[attr-defined]
+    settings = selectors.portal_settings(learner)
+    groups = selectors.child_groups(learner)
+    _audit_view(request, [learner], "details")
+    context = _context(learner, settings) | {"groups": groups}
+    return render(request, "portal/child.html", context)
+
+
+def _context(learner: Learner, settings: Any) -> dict[str, Any]:
+    return {
+        "child": learner,
+        "name": _name(learner),
+        "items": [i for i in selectors.visible_items(settings) if i.code not in {"details", "photo"}],
+        "show_photo": settings.show_photo,
+    }
+
+
+ITEM_READERS: dict[str, Callable[[Learner], dict[str, Any]]] = {
+    "school": lambda c: {"details": selectors.school_details(c)},
+    "homework": lambda c: {"rows": selectors.homework(c)},
+    "diary": lambda c: {"rows": selectors.diary(c)},
+    "attendance": lambda c: {"summary": selectors.session_attendance(c)},
+    "lessons": lambda c: {"rows": selectors.lesson_attendance(c)},
+    "achievements": lambda c: {"rows": selectors.achievements(c)},
+    "behaviour": lambda c: {"rows": selectors.behaviour(c)},
+}
+
+
+@parent_required
+def child_item(request: HttpRequest, learner_id: int, item: str) -> HttpResponse:
+    if item not in ITEM_READERS:
+        raise Http404("No such item")
+    learner = selectors.child_of(request.parent.pk, learner_id)  # type: ignore[attr-defined]
+    settings = selectors.portal_settings(learner)
+    selectors.require_item(settings, item)  # before anything of the item is read
+    data = ITEM_READERS[item](learner)
+    _audit_view(request, [learner], item)
+    context = _context(learner, settings) | data | {"item": ITEMS_BY_CODE[item]}
+    return render(request, f"portal/item_{item}.html", context)
+
+
+@parent_required
+def child_photo(request: HttpRequest, learner_id: int) -> HttpResponse:
+    learner = selectors.child_of(request.parent.pk, learner_id)  # type: ignore[attr-defined]
+    settings = selectors.portal_settings(learner)
+    try:
+        photo = selectors.child_photo(learner, settings)
+    except ItemSwitchedOff:
+        raise Http404("No photo") from None
+    if photo is None:
+        raise Http404("No photo")
+    _audit_view(request, [learner], "photo")
+    return HttpResponse(photo, content_type="image/jpeg")
