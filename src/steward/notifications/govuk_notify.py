@@ -48,6 +48,12 @@ class NotifyEmailBackend(BaseEmailBackend):
         # The client holds a requests session and is not thread-safe: one per call. The library
         # ships py.typed without annotations, hence the ignores.
         client = NotificationsAPIClient(self.api_key, base_url=self.base_url, timeout=30)  # type: ignore[no-untyped-call]
+        try:
+            return self._send_all(client, email_messages)
+        finally:
+            client.request_session.close()
+
+    def _send_all(self, client: NotificationsAPIClient, email_messages: Sequence[EmailMessage]) -> int:
         sent = 0
         for message in email_messages:
             personalisation = {"subject": str(message.subject), "body": str(message.body)}
