@@ -70,6 +70,6 @@ def test_fail_silently_counts_only_what_notify_accepted(notify_api: NotifyApi) -
     assert len(notify_api.requests) >= 1  # it did try
 
 
-def test_without_a_key_the_backend_refuses_to_start(settings: object) -> None:
+def test_without_a_key_the_backend_refuses_to_start() -> None:
     with pytest.raises(ImproperlyConfigured):
         NotifyEmailBackend(api_key="", template_id="")
