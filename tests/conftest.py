@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.conf import settings
@@ -17,6 +17,12 @@ from django.core.management import call_command
 from django.db import connections
 
 from steward.core import database
+
+if TYPE_CHECKING:
+    from tests.notify_fixtures import SmtpSink
+
+# Notification fixtures (smtp_sink, push_receiver, vapid_key, notify_api) for every test directory.
+pytest_plugins = ["tests.notify_fixtures"]
 
 # One database per test process, so that runs on the same server (a developer's, CI's) never collide.
 TEST_DB = f"test_steward_{os.getpid()}"
@@ -65,10 +71,11 @@ def committed_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None
 
 
 @pytest.fixture(scope="session")
-def server_url(django_db_setup: None) -> Iterator[str]:
+def server_url(django_db_setup: None, smtp_sink_server: SmtpSink) -> Iterator[str]:
     """A real Steward server (gunicorn, in its own process) on the test database.
 
-    Only committed rows are visible to it: use it with `committed_db`.
+    Only committed rows are visible to it: use it with `committed_db`. Its email goes over SMTP
+    to the session's sink: a test that takes `smtp_sink` sees it (`smtp_sink.wait_for(n)`).
     """
     import socket
     import subprocess
@@ -80,7 +87,8 @@ def server_url(django_db_setup: None) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "STEWARD_DB_NAME": TEST_DB, "STEWARD_CONN_MAX_AGE": "0"}
+    env = {**os.environ, "STEWARD_DB_NAME": TEST_DB, "STEWARD_CONN_MAX_AGE": "0", **smtp_sink_server.env}
+    env.pop("STEWARD_EMAIL_BACKEND", None)  # a developer's Notify or file set-up must not apply
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed at teardown; a pipe could fill and stall
     process = subprocess.Popen(
         [sys.executable, "-m", "steward", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"],

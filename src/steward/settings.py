@@ -213,6 +213,32 @@ TASKS = {
     }
 }
 
+# --- Outgoing email: Django's mail API; the backend decides the route. SMTP when a relay is named,
+# else files under var/mail/ so a demo keeps what it would have sent for inspection. GOV.UK Notify:
+# STEWARD_EMAIL_BACKEND=steward.notifications.govuk_notify.NotifyEmailBackend plus the NOTIFY_* below.
+_SMTP_HOST = os.environ.get("STEWARD_SMTP_HOST", "")
+EMAIL_BACKEND = os.environ.get("STEWARD_EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if _SMTP_HOST else "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_HOST = _SMTP_HOST or "localhost"
+EMAIL_PORT = int(os.environ.get("STEWARD_SMTP_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("STEWARD_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("STEWARD_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("STEWARD_SMTP_STARTTLS") == "1"
+EMAIL_USE_SSL = os.environ.get("STEWARD_SMTP_SSL") == "1"
+EMAIL_TIMEOUT = 30
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+DEFAULT_FROM_EMAIL = os.environ.get("STEWARD_DEFAULT_FROM_EMAIL", "Steward <no-reply@steward.invalid>")
+NOTIFY_API_KEY = os.environ.get("STEWARD_NOTIFY_API_KEY", "")
+NOTIFY_TEMPLATE_ID = os.environ.get("STEWARD_NOTIFY_TEMPLATE_ID", "")
+NOTIFY_BASE_URL = os.environ.get("STEWARD_NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
+
+# --- Web Push (VAPID): the private key from the environment (PEM or base64url raw), else generated
+# once into var/ by steward.notifications.push on first use.
+VAPID_PRIVATE_KEY = os.environ.get("STEWARD_VAPID_PRIVATE_KEY", "")
+VAPID_PRIVATE_KEY_FILE = VAR_DIR / "vapid_private.pem"
+VAPID_SUBJECT = os.environ.get("STEWARD_VAPID_SUBJECT", "mailto:dpo@steward.invalid")
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"
 USE_I18N = False
