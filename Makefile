@@ -4,7 +4,7 @@ TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: demo test lint setup deps assets bench clean-db
+.PHONY: demo test lint setup deps assets browser bench clean-db
 
 demo: setup
 	$(RUN) steward demo
@@ -28,7 +28,16 @@ lint: deps
 	$(RUN) ruff format --check src tests $(wildcard bench)
 	$(RUN) mypy
 
-test: setup lint
+# The browser tests drive Debian's Chromium; `playwright install` is never used (it downloads a browser
+# build of its own, which fails on a closed network). Installed only when missing; sudo only when not root.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		sudo=$$(if [ "$$(id -u)" -ne 0 ]; then command -v sudo; fi); \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+
+test: setup lint browser
 	$(RUN) steward makemigrations --check --dry-run
 	$(RUN) pytest
 
