@@ -55,7 +55,7 @@ def analytics_accepted(request: HttpRequest) -> bool | None:
     return {"analytics=yes": True, "analytics=no": False}.get(value or "")
 
 
-def remember_choice(response: HttpResponse, *, analytics: bool) -> None:
+def remember_choice(request: HttpRequest, response: HttpResponse, *, analytics: bool) -> None:
     response.set_cookie(
         POLICY_COOKIE,
         "analytics=yes" if analytics else "analytics=no",
@@ -64,7 +64,7 @@ def remember_choice(response: HttpResponse, *, analytics: bool) -> None:
         httponly=True,
         samesite="Lax",
     )
-    if not analytics:
+    if not analytics and ANALYTICS_COOKIE in request.COOKIES:
         response.delete_cookie(ANALYTICS_COOKIE)
 
 

@@ -19,7 +19,7 @@ from steward.audit.services import audit_record
 from steward.portal.auth import parent_required, totp_verify
 from steward.portal.forms import CodeForm, CorrectionForm, PreferencesForm
 from steward.portal.models import ParentAccount, ParentLink, PushSubscription
-from steward.portal.services import correction_request
+from steward.portal.services import correction_request, push_endpoint_refusal
 
 
 def _parent(request: HttpRequest) -> ParentAccount:
@@ -116,8 +116,9 @@ def push_subscribe(request: HttpRequest) -> HttpResponse:
         p256dh, auth = str(keys["p256dh"]), str(keys["auth"])
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"error": "expected {endpoint, keys: {p256dh, auth}}"}, status=400)
-    if not endpoint.startswith("https://") and not endpoint.startswith("http://127.0.0.1"):
-        return JsonResponse({"error": "endpoint must be an https URL"}, status=400)
+    refusal = push_endpoint_refusal(endpoint)
+    if refusal:
+        return JsonResponse({"error": refusal}, status=400)
     PushSubscription.objects.update_or_create(
         endpoint=endpoint, defaults={"parent": _parent(request), "p256dh": p256dh, "auth": auth}
     )

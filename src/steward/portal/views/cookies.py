@@ -19,7 +19,7 @@ def cookies(request: HttpRequest) -> HttpResponse:
         if not back.startswith("/portal/") or not url_has_allowed_host_and_scheme(back, {request.get_host()}):
             back = "/portal/cookies/?saved=1"
         response = redirect(back)
-        remember_choice(response, analytics=choice)
+        remember_choice(request, response, analytics=choice)
         parent_id = request.session.get(SESSION_KEY)
         if parent_id:
             ParentAccount.objects.filter(pk=parent_id).update(analytics_cookies=choice)
