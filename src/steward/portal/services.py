@@ -12,8 +12,8 @@ import hashlib
 import ipaddress
 import secrets
 import socket
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
