@@ -173,6 +173,7 @@ def invite(school: Organisation, contact_source_id: str) -> str:
     body = str(mail.outbox[-1].body)
     match = re.search(r"/portal/invitation/([^/\s]+)/", body)
     assert match, body
+    assert report.tokens == {contact_source_id: match.group(1)}  # the report carries the same token
     return match.group(1)
 
 

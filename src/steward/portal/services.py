@@ -80,6 +80,9 @@ def eligible_contacts(
 class InviteReport:
     sent: list[str] = field(default_factory=list)  # contact names
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (contact, why)
+    # contact source id -> the link's token, for callers that deliver it themselves (the demo, the
+    # benchmark); never stored, and the back office does not show it.
+    tokens: dict[str, str] = field(default_factory=dict)
 
 
 def invite_contacts(
@@ -114,6 +117,7 @@ def invite_contacts(
         )
         name = f"{row['forename']} {row['surname']}".strip()
         report.sent.append(name)
+        report.tokens[row["source_id"]] = token
         messages.append(_invitation_email(school, name, row["email"], f"{base_url}/portal/invitation/{token}/"))
     PortalInvitation.objects.bulk_create(invitations)
     audit_record(
