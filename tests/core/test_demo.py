@@ -7,6 +7,7 @@ with a password and a TOTP code computed from the credentials file, as a person 
 from __future__ import annotations
 
 import base64
+import html
 import http.cookiejar
 import json
 import os
@@ -28,7 +29,8 @@ from django_otp.oath import totp
 
 from steward.core import database
 
-DB_NAME = "steward_demo_test"
+# Per process: another worktree's test run may be running the demo against the same server.
+DB_NAME = f"steward_demo_test_{os.getpid()}"
 
 
 def _free_port() -> int:
@@ -139,12 +141,15 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
             assert len(marks["records"]) == 5 and marks["more"] is True
         css_status, css_headers, _ = browser.request("/static/govuk-frontend/govuk-frontend.min.css")
         assert (css_status, css_headers["Content-Type"].split(";")[0]) == (200, "text/css")
+        _parents_sign_in_and_see_their_children(base, credentials["parents"])
     finally:
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "Stopped." in output
     assert "admin@primary.demo-school.invalid" in output
+    parent_emails = [p["email"] for p in credentials["parents"]["accounts"]]
+    assert all(email in output for email in parent_emails)
 
     started = time.monotonic()
     again = subprocess.run(
@@ -162,6 +167,39 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
     state = json.loads((Path(demo_env["STEWARD_DEMO_AGENT_DIR"]) / "881001" / "state.json").read_text())
     assert any(entry.get("status") == "applied" for entry in _entries(state))
     assert time.monotonic() - started < 30
+    kept = json.loads(Path(demo_env["STEWARD_DEMO_CREDENTIALS"]).read_text())["parents"]
+    assert [p["email"] for p in kept["accounts"]] == parent_emails  # not invited again
+    assert parent_emails[0] in again.stdout
+
+
+def _parents_sign_in_and_see_their_children(base: str, parents: dict[str, object]) -> None:
+    """At least two registered parents a school, some invited only; each signs in and sees a child."""
+    assert parents["portal_url"] == "http://127.0.0.1:8000/portal/"
+    accounts = parents["accounts"]
+    assert isinstance(accounts, list)
+    by_school: dict[str, int] = {}
+    for account in accounts:
+        for school in account["schools"]:
+            by_school[school] = by_school.get(school, 0) + 1
+    assert sorted(by_school) == ["Meadowbank Primary School", "Oakwood Special School", "Riverside Academy"]
+    assert min(by_school.values()) >= 2
+    assert parents["invited_not_registered"]
+    for account in accounts:
+        assert account["children"], account
+        browser = Browser(base)
+        status, headers, _ = browser.submit(
+            "/portal/sign-in/", {"email": account["email"], "password": account["password"]}
+        )
+        assert (status, headers["Location"]) == (302, "/portal/"), account["email"]
+        status, _, page = browser.request("/portal/")
+        assert status == 200
+        assert all(html.escape(child) in page for child in account["children"]), (account, page[:3000])
+    # Lesson attendance is left switched off, so the demo shows the switch.
+    status, _, page = browser.request("/portal/")
+    child = re.search(r'href="/portal/children/(\d+)/"', page)
+    assert child, page[:3000]
+    assert browser.request(f"/portal/children/{child.group(1)}/homework/")[0] == 200
+    assert browser.request(f"/portal/children/{child.group(1)}/lessons/")[0] == 404
 
 
 def _school_id(browser: Browser) -> str:

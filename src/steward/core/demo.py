@@ -180,6 +180,21 @@ def load_demo_flows() -> dict[str, Any]:
     return credentials
 
 
+def load_demo_portal() -> dict[str, Any]:
+    """Each school's portal switches, and parents invited and registered through the real services."""
+    from steward.core.demo_portal import load_demo_portal as load
+
+    schools = [Organisation.objects.get(urn=spec.urn) for spec in SCHOOLS]
+    admins = {
+        school.id: User.objects.get(email=f"admin@{spec.key}.demo-school.invalid")
+        for spec, school in zip(SCHOOLS, schools, strict=True)
+    }
+    credentials = read_credentials()
+    credentials["parents"] = load(schools, admins)
+    _write_credentials(credentials)
+    return credentials
+
+
 def _user(name: str, email: str, organisation: Organisation, role: str) -> dict[str, Any]:
     password = "demo-" + secrets.token_urlsafe(12)
     user = tenancy.user_create(email=email, full_name=name, password=password)

@@ -82,14 +82,19 @@ def _write_config(agent: dict[str, Any], server: str) -> Path:
 
 
 @contextlib.contextmanager
-def _serving() -> Iterator[str]:
-    """A Steward server on a free loopback port for as long as the block runs."""
+def _serving(*, workers: int = 1, threads: int | None = None) -> Iterator[str]:
+    """A Steward server on a free loopback port for as long as the block runs (`threads`: `steward
+    serve`'s default when None)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "steward", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        [
+            sys.executable,
+            *("-m", "steward", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
+            *(("--threads", str(threads)) if threads else ()),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

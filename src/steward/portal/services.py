@@ -82,7 +82,8 @@ def eligible_contacts(
 @dataclass
 class InviteReport:
     sent: list[str] = field(default_factory=list)  # contact names
-    # contact source id -> the link's token: for the caller that delivers invitations itself (the demo)
+    # contact source id -> the link's token, for callers that deliver it themselves (the demo, the
+    # benchmark); never stored, and the back office does not show it.
     tokens: dict[str, str] = field(default_factory=dict)
 
 

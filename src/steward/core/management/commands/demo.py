@@ -37,6 +37,9 @@ class Command(BaseCommand):
         if credentials is not None and "recipients" not in credentials:
             credentials = demo.load_demo_flows()
             self.stdout.write("Recipients requested data flows; the schools decided.")
+        if credentials is not None and "parents" not in credentials:
+            credentials = demo.load_demo_portal()
+            self.stdout.write("The schools switched on portal items and invited parents; some registered.")
         if credentials:
             self._print_credentials(credentials)
         if not options["setup_only"]:
@@ -55,6 +58,17 @@ class Command(BaseCommand):
                 f"(config {agent['folder']}/agent.toml)"
             )
         self.stdout.write(f"\n{credentials['note']}\n")
+        parents = credentials.get("parents")
+        if parents:
+            self.stdout.write(f"Parents sign in at {parents['portal_url']}:")
+            for parent in parents["accounts"]:
+                children = ", ".join(parent["children"])
+                where = ", ".join(parent["schools"])
+                self.stdout.write(f"  {'Parent':<32} {parent['email']:<40} {parent['password']}  ({where}: {children})")
+            invited = parents.get("invited_not_registered", [])
+            if invited:
+                self.stdout.write(f"  Invited, not registered yet: {', '.join(p['email'] for p in invited)}")
+            self.stdout.write(f"\n{parents['note']}\n")
 
     def _serve(self, bind: str) -> None:
         """Run the web server and the task worker until Ctrl-C, then stop both."""
