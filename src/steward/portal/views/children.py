@@ -1,6 +1,8 @@
 """What a parent sees: their children, and for each child the items the school switched on.
 
 Every page that shows a child's data writes one audit event naming the learner and the item.
+The event is written last, after rendering: it takes the audit chain's lock, which is held
+until the request's transaction commits, so writing it first would serialise whole requests.
 """
 
 from __future__ import annotations
@@ -45,10 +47,11 @@ def _name(child: Learner) -> str:
 @parent_required
 def home(request: HttpRequest) -> HttpResponse:
     children = list(selectors.children_of(request.parent.pk))  # type: ignore[attr-defined]
+    rows = [{"child": c, "name": _name(c)} for c in children]
+    response = render(request, "portal/home.html", {"children": rows})
     if children:
         _audit_view(request, children, "list")
-    rows = [{"child": c, "name": _name(c)} for c in children]
-    return render(request, "portal/home.html", {"children": rows})
+    return response
 
 
 @parent_required
@@ -56,9 +59,9 @@ def child(request: HttpRequest, learner_id: int) -> HttpResponse:
     learner = selectors.child_of(request.parent.pk, learner_id)  # type: ignore[attr-defined]
     settings = selectors.portal_settings(learner)
     groups = selectors.child_groups(learner)
+    response = render(request, "portal/child.html", _context(learner, settings) | {"groups": groups})
     _audit_view(request, [learner], "details")
-    context = _context(learner, settings) | {"groups": groups}
-    return render(request, "portal/child.html", context)
+    return response
 
 
 def _context(learner: Learner, settings: Any) -> dict[str, Any]:
@@ -89,9 +92,10 @@ def child_item(request: HttpRequest, learner_id: int, item: str) -> HttpResponse
     settings = selectors.portal_settings(learner)
     selectors.require_item(settings, item)  # before anything of the item is read
     data = ITEM_READERS[item](learner)
-    _audit_view(request, [learner], item)
     context = _context(learner, settings) | data | {"item": ITEMS_BY_CODE[item]}
-    return render(request, f"portal/item_{item}.html", context)
+    response = render(request, f"portal/item_{item}.html", context)
+    _audit_view(request, [learner], item)
+    return response
 
 
 @parent_required
