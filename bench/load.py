@@ -5,6 +5,7 @@ tested without a database.
 
 from __future__ import annotations
 
+import random
 import re
 import statistics
 import threading
@@ -79,8 +80,10 @@ def run_load(
     *,
     seconds: float,
     warmup: float = 0.0,
+    think: float = 0.0,
 ) -> Summary:
-    """Every client loops over its `(label, path)` pages until the time is up; requests that start
+    """Every client loops over its `(label, path)` pages until the time is up (pausing a random
+    `think` time between pages, if given); requests that start
     during the warm-up are not counted. A non-200 answer or a transport error counts as an error."""
     samples: list[list[Sample]] = [[] for _ in clients]
     start = time.perf_counter()
@@ -89,6 +92,7 @@ def run_load(
 
     def loop(number: int) -> None:
         client, pages, mine = clients[number], pages_for(number), samples[number]
+        pause = random.Random(number)
         barrier.wait()
         step = number  # clients start at different pages, so the mix is even from the first second
         while (began := time.perf_counter()) < stop:
@@ -100,6 +104,8 @@ def run_load(
                 ok = False
             if began >= measure_from:
                 mine.append(Sample(label, time.perf_counter() - began, ok))
+            if think:  # a person reads the page before the next click: exponential, mean `think` seconds
+                time.sleep(max(0.0, min(pause.expovariate(1 / think), stop - time.perf_counter())))
 
     threads = [threading.Thread(target=loop, args=(n,), daemon=True) for n in range(len(clients))]
     for thread in threads:

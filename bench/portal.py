@@ -213,6 +213,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=50, help="parents signed in and requesting at once")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time of each run")
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--think", type=float, default=1.0, help="mean seconds a parent reads a page before the next (0: none)"
+    )
     parser.add_argument("--workers", type=int, default=cores + 1, help="gunicorn workers (default: cores + 1)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     args = parser.parse_args(argv)
@@ -235,9 +238,16 @@ def main(argv: list[str] | None = None) -> None:
                 clients, lambda n: [("health", "/api/v1/health")], seconds=args.seconds, warmup=args.warmup
             )
             with LockWatch() as locks:
-                portal = run_load(
+                saturated = run_load(
                     clients, lambda n: portal_pages(signed_in[n][1]), seconds=args.seconds, warmup=args.warmup
                 )
+            portal = run_load(
+                clients,
+                lambda n: portal_pages(signed_in[n][1]),
+                seconds=args.seconds,
+                warmup=args.warmup,
+                think=args.think,
+            )
         finally:
             for client in clients:
                 client.close()
@@ -245,20 +255,25 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(f"{'measure':<40}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
     print(row("health endpoint (baseline)", health))
-    print(row("portal pages, signed-in parents", portal))
+    print(row("portal, no pause between pages", saturated))
+    print(row(f"portal, parents reading {args.think:g} s/page", portal))
     for page, p95 in sorted(portal.per_page.items()):
         print(f"  {page:<38}{'':>29}{p95:>9.1f}")
     print()
     children = sum(len(c) for _, c in signed_in)
     print(f"{args.clients} parents with {children} children over {len(schools)} schools; all items switched on")
-    print(f"server backends waiting on a lock during the portal run: {locks.mean:.1f} on average")
+    print(f"server backends waiting on a lock during the no-pause run: {locks.mean:.1f} on average")
+    print(
+        f"with no pause, {args.clients} clients keep the server saturated: latency is then queueing "
+        f"(clients / throughput = {args.clients / max(saturated.rate, 0.001) * 1000:.0f} ms), not page cost"
+    )
     print(
         f"portal p95 / health p95: {portal.p95 / health.p95:.1f}; "
         f"portal req/s / health req/s: {portal.rate / health.rate:.2f}"
     )
     verdict = "met" if portal.p95 < TARGET_P95_MS and portal.errors == 0 else "NOT met"
     print(
-        f"target: p95 < {TARGET_P95_MS:.0f} ms with {args.clients} concurrent parents, no errors: "
+        f"target: p95 < {TARGET_P95_MS:.0f} ms with {args.clients} concurrent parents reading pages, no errors: "
         f"p95 {portal.p95:.1f} ms ({portal.p95 / TARGET_P95_MS:.2f} x target), {portal.errors} errors: {verdict}"
     )
 
