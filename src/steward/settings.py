@@ -35,6 +35,9 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = os.environ.get("STEWARD_DEBUG") == "1"
+# Private hosts or networks Steward may send webhooks or push messages to (comma-separated);
+# everything else must be public https (see core/outbound.py).
+OUTBOUND_ALLOWED_PRIVATE = [h for h in os.environ.get("STEWARD_OUTBOUND_ALLOWED_PRIVATE", "").split(",") if h]
 # Where parents and staff reach Steward: used in links sent by email and push.
 STEWARD_BASE_URL = os.environ.get("STEWARD_BASE_URL", "http://127.0.0.1:8000")
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]

@@ -43,6 +43,12 @@ APPROVED_FIELDS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def loopback_receivers_allowed(settings: Any) -> None:
+    """The receivers in these tests listen on loopback, which production refuses unless listed."""
+    settings.OUTBOUND_ALLOWED_PRIVATE = ["127.0.0.1"]
+
+
 def approve(
     school: Organisation, recipient: Recipient, activity: ProcessingActivity, delivery_: str, **target: str
 ) -> DataFlow:

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import ipaddress
 import secrets
-import socket
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -246,24 +243,3 @@ def correction_request(*, parent: ParentAccount, link: ParentLink, correction: s
             actor_label=f"parent account {parent.pk}",
             note=correction.strip()[:2000],
         )
-
-
-def push_endpoint_refusal(endpoint: str) -> str:
-    """Why a push endpoint is refused ("" if it is acceptable).
-
-    Steward posts to the endpoint a browser hands it, so an endpoint must be https and must not
-    lead to a private, loopback or link-local address: otherwise a parent could make the server
-    send requests into the ICT service's own network.
-    """
-    parts = urlsplit(endpoint)
-    if parts.scheme != "https" or not parts.hostname:
-        return "the endpoint must be an https URL"
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except (socket.gaierror, UnicodeError):
-        return "the endpoint's host name does not resolve"
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if not ip.is_global:
-            return "the endpoint must be a public push service"
-    return ""

@@ -27,6 +27,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from steward.core.outbound import outbound_refusal
 from steward.sharing import selectors
 from steward.sharing.models import DataFlow, DeliveryAttempt, DeliveryTarget, Disclosure, FlowDelivery
 from steward.sharing.selectors import Page, Release
@@ -65,6 +66,8 @@ def delivery_target_set(
         raise ValidationError({"export_folder": "an export needs a drop folder"})
     if flow.delivery == DataFlow.Delivery.WEBHOOK and not (webhook_url and webhook_secret):
         raise ValidationError({"webhook_url": "a webhook needs a URL and a signing secret"})
+    if webhook_url and (refusal := outbound_refusal(webhook_url)):
+        raise ValidationError({"webhook_url": refusal})
     target: DeliveryTarget
     target, _ = DeliveryTarget.objects.update_or_create(
         school_id=flow.school_id,
@@ -282,6 +285,8 @@ def _cell(value: Any) -> str:
 
 def _post(flow: DataFlow, target: DeliveryTarget, batch: _Batch) -> tuple[int, int]:
     count, version_to = 0, batch.watermark.delivered_to_version
+    if refusal := outbound_refusal(target.webhook_url):
+        raise DeliveryFailed(f"not sent to {target.webhook_url}: {refusal}")
     with httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False) as client:
         for since, page in _pages(flow, batch):
             body = json.dumps(

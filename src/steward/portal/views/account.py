@@ -16,10 +16,11 @@ from django.views.decorators.http import require_POST
 from django_otp.oath import TOTP
 
 from steward.audit.services import audit_record
+from steward.core.outbound import outbound_refusal
 from steward.portal.auth import parent_required, totp_verify
 from steward.portal.forms import CodeForm, CorrectionForm, PreferencesForm
 from steward.portal.models import ParentAccount, ParentLink, PushSubscription
-from steward.portal.services import correction_request, push_endpoint_refusal
+from steward.portal.services import correction_request
 
 
 def _parent(request: HttpRequest) -> ParentAccount:
@@ -116,7 +117,7 @@ def push_subscribe(request: HttpRequest) -> HttpResponse:
         p256dh, auth = str(keys["p256dh"]), str(keys["auth"])
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"error": "expected {endpoint, keys: {p256dh, auth}}"}, status=400)
-    refusal = push_endpoint_refusal(endpoint)
+    refusal = outbound_refusal(endpoint)
     if refusal:
         return JsonResponse({"error": refusal}, status=400)
     PushSubscription.objects.update_or_create(
