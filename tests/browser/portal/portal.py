@@ -25,6 +25,7 @@ ITEM_PAGES = ("school", "homework", "diary", "attendance", "lessons", "achieveme
 # What the client-side script says about focus: the element's id, else its text.
 FOCUSED = """() => {
   const el = document.activeElement;
+  if (!el || el === document.body) return "(body)";
   return el.id || (el.textContent || "").trim();
 }"""
 
@@ -67,8 +68,8 @@ def registered(
 
 def reject_analytics(page: Page) -> None:
     """Answer the cookie banner on the current page: analytics rejected."""
-    page.get_by_role("button", name="Reject analytics cookies").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Reject analytics cookies").click()
 
 
 def sign_in(page: Page, email: str, password: str = PARENT_PASSWORD) -> None:

@@ -111,7 +111,7 @@ def test_every_portal_page_is_accessible(page: Page, school: Organisation, serve
     # closing the account
     assert ParentLink.objects.filter(parent__email="alex@example.invalid").exists()
     page.goto("/portal/account/close/")
-    page.get_by_role("button", name="Close my account").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Close my account").click()
     assert_accessible(page)
     screenshot(page, "portal-closed")

@@ -24,13 +24,15 @@ def _admin_invites(page: Page, school: Organisation, contact_source_id: str) -> 
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/sign-in/verify/")
     page.locator("#token").fill(factories.current_code(admin))
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
     page.goto("/school/portal/")
-    if "/schools/" in page.url:  # more than one school to choose from
-        page.get_by_label(school.name, exact=False).check()
+    assert page.locator("h1").inner_text() == "Choose a school"  # even with one: nothing is chosen silently
+    page.get_by_label(school.name, exact=False).check()
+    with page.expect_navigation():
         page.get_by_role("button", name="Continue").click()
-        page.goto("/school/portal/")
+    page.goto("/school/portal/")
+    assert page.locator("h1").inner_text() == "Parent portal"
     page.get_by_label("Who").select_option("contact")
     page.get_by_label("Contact's MIS id").fill(contact_source_id)
     page.get_by_role("button", name="Send invitations").click()
@@ -79,8 +81,8 @@ def test_invited_parent_registers_signs_in_and_sees_only_what_the_school_shares(
     assert "Achievements" in labels and "Homework" in labels
     assert "Behaviour" not in labels  # switched off by the school
     for label in labels[1:]:
-        navigation.get_by_role("link", name=label, exact=True).click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            navigation.get_by_role("link", name=label, exact=True).click()
         assert page.get_by_role("heading", level=1).inner_text() == label
         code = page.url.rstrip("/").rsplit("/", 1)[-1]
         assert code in ITEM_PAGES
