@@ -9,7 +9,7 @@ from playwright.sync_api import Page
 from steward.portal.models import ParentAccount, ParentLink
 from steward.tenancy.models import Organisation
 from tests.browser.conftest import assert_accessible, screenshot
-from tests.browser.portal.portal import ITEM_PAGES, invite, reject_analytics, sign_in, switch_all_on
+from tests.browser.portal.portal import ITEM_PAGES, invite, reject_analytics, switch_all_on
 from tests.portal.families import PARENT_PASSWORD, family_school, learner_id
 
 
