@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from steward.portal.auth import SESSION_KEY
 from steward.portal.cookies import analytics_accepted, portal_cookies, remember_choice
 from steward.portal.models import ParentAccount
+from steward.portal.selectors import parent_for_request
 
 
 def cookies(request: HttpRequest) -> HttpResponse:
@@ -24,6 +25,9 @@ def cookies(request: HttpRequest) -> HttpResponse:
         if parent_id:
             ParentAccount.objects.filter(pk=parent_id).update(analytics_cookies=choice)
         return response
+    parent_id = request.session.get(SESSION_KEY)
+    if parent_id:  # signed in: the page keeps the portal's menu and sign-out
+        request.parent = parent_for_request(parent_id)  # type: ignore[attr-defined]
     context = {
         "necessary": [c for c in portal_cookies() if c.necessary],
         "optional": [c for c in portal_cookies() if not c.necessary],
