@@ -1,4 +1,4 @@
-"""The sweep deletes what the preview lists, leaves a proof, respects legal holds, and can be replayed after a restore."""
+"""The sweep deletes what the preview lists, leaves proofs, respects legal holds, replays after a restore."""
 
 from __future__ import annotations
 
