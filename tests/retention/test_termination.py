@@ -62,7 +62,8 @@ def _school_rows_as_owner(school_id: int) -> dict[str, int]:
     left: dict[str, int] = {}
     with connections["owner"].cursor() as cursor:
         cursor.execute(
-            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'school_id'"
+            "SELECT table_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND column_name = 'school_id'"
         )
         for (table,) in cursor.fetchall():
             cursor.execute(f'SELECT count(*) FROM "{table}" WHERE school_id = %s', [school_id])  # noqa: S608
