@@ -263,3 +263,19 @@ def unevaluated_rules() -> list[RetentionRule]:
         for r in RetentionRule.objects.select_related("activity").order_by("activity__name")
         if (r.activity.service, r.trigger) not in HANDLED
     ]
+
+
+def terminations() -> list[Any]:
+    """Every contract termination, newest first (the processor's records; no tenant scope needed)."""
+    from steward.retention.models import ContractTermination
+
+    return list(ContractTermination.objects.select_related("school", "contract"))
+
+
+def open_termination_for_school(*, school_id: int) -> Any:
+    """The school's termination whose export is waiting to be downloaded, if any."""
+    from steward.retention.models import ContractTermination
+
+    return (
+        ContractTermination.objects.filter(school_id=school_id, purged_at__isnull=True).exclude(export_file="").first()
+    )
