@@ -45,6 +45,7 @@ bench: setup
 	$(RUN) python bench/ingest.py
 	$(RUN) python bench/sharing.py
 	$(RUN) python bench/portal.py
+	$(RUN) python bench/purge.py
 
 clean-db:
 	rm -rf var/pg

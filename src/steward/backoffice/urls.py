@@ -1,6 +1,6 @@
 from django.urls import path
 
-from steward.backoffice.views import flow_requests, flows, pages, portal, rights, sign_in
+from steward.backoffice.views import flow_requests, flows, pages, portal, rights, sign_in, terminations
 
 app_name = "backoffice"
 
@@ -25,5 +25,16 @@ urlpatterns = [
     path("processor/contracts/", pages.processor_contracts, name="processor-contracts"),
     path("processor/register/", pages.processor_register, name="processor-register"),
     path("processor/audit/", pages.processor_audit, name="processor-audit"),
+    path("processor/terminations/", terminations.processor_terminations, name="processor-terminations"),
+    path("processor/contracts/<int:contract_id>/end/", terminations.termination_start, name="termination-start"),
+    path(
+        "processor/terminations/<int:termination_id>/purge/", terminations.termination_purge, name="termination-purge"
+    ),
+    path(
+        "processor/terminations/<int:termination_id>/certificate/",
+        terminations.termination_certificate,
+        name="termination-certificate",
+    ),
+    path("school/export/", terminations.school_termination_export, name="school-termination-export"),
     path("processor/flow-requests/new/", flow_requests.record_flow_request, name="processor-flow-request"),
 ]

@@ -110,7 +110,11 @@ def erasure_execute(*, request: RightsRequest, actor_label: str) -> ProofOfDelet
     """Erase through every provider; tell each recipient that had the data (Art. 19); keep a proof."""
     _require(request, RightsRequest.Kind.ERASURE)
     subject = _subject(request)
+    held = _legal_hold(subject)
+    if held:
+        raise ValidationError({"subject_id": f"a legal hold stops erasure: {held}"})
     had_data = _recipients_that_had(subject)
+    _record_for_replay(subject)
     reports = [p.erase_subject(subject, dry_run=False) for p in providers()]
     for recipient_id, record_types in sorted(had_data.items()):
         ErasureNotification.objects.create(
@@ -124,6 +128,24 @@ def erasure_execute(*, request: RightsRequest, actor_label: str) -> ProofOfDelet
     )
     _complete(request, actor_label, f"erased; {len(had_data)} recipient(s) notified")
     return proof
+
+
+def _legal_hold(subject: Subject) -> str:
+    from steward.mis.privacy import subject_row
+    from steward.retention.selectors import hold_on_subject
+
+    row = subject_row(subject)
+    return hold_on_subject(record_type=row.record_type, source_id=row.source_id) if row is not None else ""
+
+
+def _record_for_replay(subject: Subject) -> None:
+    """So that restoring an older backup cannot bring the subject back (retention's replay log)."""
+    from steward.mis.privacy import subject_row
+    from steward.retention.services import record_subject_erasure
+
+    row = subject_row(subject)
+    if row is not None:
+        record_subject_erasure(school_id=row.school_id, record_type=row.record_type, source_id=row.source_id)
 
 
 def _recipients_that_had(subject: Subject) -> dict[int, set[str]]:

@@ -1,0 +1,248 @@
+"""Retention: the sweep that applies the register's rules, legal holds, backups and the erasure replay log.
+
+The sweep deletes the querysets `selectors.school_targets` builds (the preview's), one school per
+transaction, set-based; MIS records go with tombstones so recipients hear of the deletion. Every
+deletion writes a `RetentionProof` (counts only) and a `RestoreReplay` entry, so that restoring a
+backup older than the deletion can apply it again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from steward.audit.services import audit_record
+from steward.mis.base import MisRecord
+from steward.mis.models import MODEL_BY_TYPE, Tombstone
+from steward.portal.models import ParentAccount, PortalNotification
+from steward.register.models import RetentionRule
+from steward.retention.models import BackupCopy, LegalHold, RestoreReplay, RetentionProof
+from steward.retention.selectors import (
+    SUBJECT_RECORD_TYPES,
+    Target,
+    _all_school_ids,
+    _rules,
+    processor_targets,
+    school_targets,
+)
+from steward.tenancy.models import Organisation
+from steward.tenancy.scope import tenant_scope
+
+BACKUP_LONGEST_KEPT = dt.timedelta(days=2555)  # the register's seven years for the backup vault
+
+
+def retention_sweep(
+    *, today: dt.date, schools: list[Organisation], processor_wide: bool = True
+) -> list[RetentionProof]:
+    """Delete what the preview lists as due, school by school; returns the proofs written."""
+    rules = _rules()
+    proofs: list[RetentionProof] = []
+    for school in schools:
+        with tenant_scope([school.id]):
+            proofs += [_apply(t) for t in school_targets(rules, school, today) if t.rows]
+    if processor_wide:
+        with tenant_scope(_all_school_ids()):
+            proofs += [_apply(t) for t in processor_targets(rules, today) if t.rows]
+    return proofs
+
+
+def _apply(target: Target) -> RetentionProof:
+    school_id = target.school.id if target.school else None
+    deleted = 0
+    for qs in target.deletable:
+        deleted += _delete(target.action, qs, school_id)
+    proof = RetentionProof.objects.create(
+        run=RetentionProof.Run.SWEEP,
+        school_id=school_id,
+        policy=policy_text(target.rule),
+        category=target.rule.category.code if target.rule.category else "",
+        what=target.what,
+        rows=deleted,
+    )
+    audit_record(
+        action="retention_delete",
+        actor_label="retention sweep",
+        school_id=school_id,
+        object_type="retention.RetentionProof",
+        object_ids=[proof.id],
+        purpose=proof.policy,
+        detail={"what": target.what, "rows": deleted},
+    )
+    return proof
+
+
+def policy_text(rule: RetentionRule) -> str:
+    return f"{rule.activity.name}: {rule.period_days} days {rule.get_trigger_display()}"
+
+
+def _delete(action: str, qs: QuerySet[Any], school_id: int | None) -> int:
+    model = qs.model
+    if action == "mis_records":
+        ids = delete_with_tombstones(model, qs)
+        _replay(RestoreReplay.Kind.MIS_RECORDS, school_id, model.record_type, ids)
+        return len(ids)
+    if action == "photos":
+        update = f"UPDATE {model._meta.db_table} SET photo = NULL WHERE id IN ({{ids}}) RETURNING source_id"  # noqa: S608
+        ids = _returning(update, qs)
+        _replay(RestoreReplay.Kind.PHOTOS, school_id, "learners", ids)
+        return len(ids)
+    if model is ParentAccount:
+        notifications = PortalNotification.objects.filter(parent__in=qs.values("pk"))
+        notifications._raw_delete(notifications.db)
+        ids = [str(pk) for pk in qs.values_list("pk", flat=True)]
+        qs.delete()  # the ORM, for the links and push subscriptions that cascade
+    else:
+        ids = _returning(f"DELETE FROM {model._meta.db_table} WHERE id IN ({{ids}}) RETURNING id::text", qs)  # noqa: S608
+    _replay(RestoreReplay.Kind.ROWS, school_id, model._meta.db_table, ids)
+    return len(ids)
+
+
+def _returning(statement: str, qs: QuerySet[Any]) -> list[str]:
+    sql, params = qs.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(statement.format(ids=sql), params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def delete_with_tombstones(model: type[MisRecord], qs: QuerySet[Any]) -> list[str]:
+    """Delete the rows, leave a tombstone for each (recipients see the deletion); the source ids gone."""
+    sql, params = qs.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE id IN ({sql}) "  # noqa: S608
+            "RETURNING school_id, source_id), "
+            f"stone AS (INSERT INTO {Tombstone._meta.db_table} "
+            "(school_id, record_type, source_id, change_version, deleted_at) "
+            "SELECT school_id, %s, source_id, nextval('mis_change_version'), now() FROM gone) "
+            "SELECT source_id FROM gone",
+            [*params, model.record_type],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _replay(kind: str, school_id: int | None, target: str, ids: list[str]) -> None:
+    if ids:
+        RestoreReplay.objects.create(kind=kind, school_id=school_id, target=target, source_ids=sorted(ids))
+
+
+# Legal holds ---------------------------------------------------------------------------------------
+
+
+def hold_place(
+    *, school: Organisation, reason: str, placed_by: str, subject_kind: str = "", subject_source_id: str = ""
+) -> LegalHold:
+    """Stop deletion of one subject's records (or, with no subject, the whole school's) until lifted."""
+    if subject_kind and subject_kind not in SUBJECT_RECORD_TYPES:
+        raise ValidationError({"subject_kind": f"unknown subject kind {subject_kind!r}"})
+    if not reason.strip():
+        raise ValidationError({"reason": "say why the data must be kept"})
+    with tenant_scope([school.id]):
+        hold: LegalHold = LegalHold.objects.create(
+            school=school,
+            kind=LegalHold.Kind.SUBJECT if subject_kind else LegalHold.Kind.SCHOOL,
+            subject_kind=subject_kind,
+            subject_source_id=subject_source_id,
+            reason=reason,
+            placed_by=placed_by,
+        )
+        audit_record(
+            action="legal_hold_placed",
+            actor_label=placed_by,
+            school_id=school.id,
+            object_type="retention.LegalHold",
+            object_ids=[hold.id],
+        )
+    return hold
+
+
+def hold_lift(*, hold: LegalHold, lifted_by: str) -> None:
+    with tenant_scope([hold.school_id]):
+        LegalHold.objects.filter(pk=hold.pk, lifted_at__isnull=True).update(lifted_at=timezone.now())
+        audit_record(
+            action="legal_hold_lifted",
+            actor_label=lifted_by,
+            school_id=hold.school_id,
+            object_type="retention.LegalHold",
+            object_ids=[hold.id],
+        )
+
+
+# Backups and the replay log ------------------------------------------------------------------------
+
+
+def backup_record(
+    *, taken_at: dt.datetime, place: str, location: str, school_ids: list[int], kept_until: dt.datetime | None = None
+) -> BackupCopy:
+    """Record a backup copy; it may be kept for at most the register's seven years."""
+    longest = taken_at + BACKUP_LONGEST_KEPT
+    kept_until = kept_until or longest
+    if kept_until > longest:
+        raise ValidationError({"kept_until": "a backup may be kept for at most seven years (the register)"})
+    copy: BackupCopy = BackupCopy.objects.create(
+        taken_at=taken_at, kept_until=kept_until, place=place, location=location, school_ids=sorted(school_ids)
+    )
+    return copy
+
+
+def record_subject_erasure(*, school_id: int, record_type: str, source_id: str) -> None:
+    """Called by erasure: after a restore, the subject is found by MIS source id and erased again."""
+    _replay(RestoreReplay.Kind.SUBJECT_ERASURE, school_id, record_type, [source_id])
+
+
+def replay_after_restore(*, backup: BackupCopy) -> int:
+    """Apply again, in order, every erasure and purge made after the restored backup was taken."""
+    from steward.retention.termination import purge_rows
+
+    entries = list(RestoreReplay.objects.filter(at__gte=backup.taken_at).order_by("at", "id"))
+    for entry in entries:
+        assert entry.school_id is not None or entry.kind == RestoreReplay.Kind.ROWS  # noqa: S101
+        scope = [entry.school_id] if entry.school_id else _all_school_ids()
+        with tenant_scope(scope):
+            if entry.kind == RestoreReplay.Kind.SCHOOL_PURGE:
+                purge_rows(school_id=scope[0])
+            else:
+                _replay_entry(entry)
+    return len(entries)
+
+
+def _replay_entry(entry: RestoreReplay) -> None:
+    if entry.kind == RestoreReplay.Kind.SUBJECT_ERASURE:
+        from steward.mis.privacy import SUBJECT_MODELS
+        from steward.register.providers import Subject, providers
+
+        kind = next(k for k, t in SUBJECT_RECORD_TYPES.items() if t == entry.target)
+        model = SUBJECT_MODELS[kind]
+        for row in model.objects.filter(source_id__in=entry.source_ids):
+            subject = Subject(kind, row.pk, row.school_id)  # type: ignore[arg-type]
+            for provider in providers():
+                provider.erase_subject(subject, dry_run=False)
+    elif entry.kind == RestoreReplay.Kind.MIS_RECORDS:
+        model = MODEL_BY_TYPE[entry.target]
+        delete_with_tombstones(model, model.objects.filter(source_id__in=entry.source_ids))
+    elif entry.kind == RestoreReplay.Kind.PHOTOS:
+        MODEL_BY_TYPE["learners"].objects.filter(source_id__in=entry.source_ids).update(photo=None)
+    elif entry.target == ParentAccount._meta.db_table:
+        accounts = ParentAccount.objects.filter(pk__in=[int(i) for i in entry.source_ids])
+        notifications = PortalNotification.objects.filter(parent__in=accounts.values("pk"))
+        notifications._raw_delete(notifications.db)
+        accounts.delete()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {connection.ops.quote_name(entry.target)} WHERE id = ANY(%s::bigint[])",  # noqa: S608
+                [entry.source_ids],
+            )
+
+
+def replay_prune(*, now: dt.datetime) -> int:
+    """Forget replay entries older than every backup still kept: no restore can bring their rows back."""
+    oldest = BackupCopy.objects.filter(kept_until__gt=now).order_by("taken_at").values_list("taken_at", flat=True)
+    cutoff = oldest.first() or now
+    deleted, _ = RestoreReplay.objects.filter(at__lt=cutoff).exclude(kind=RestoreReplay.Kind.SCHOOL_PURGE).delete()
+    BackupCopy.objects.filter(kept_until__lte=now).delete()
+    return deleted

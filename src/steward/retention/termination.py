@@ -1,0 +1,278 @@
+"""Contract termination: a complete export for the school, a confirmation window, a verified purge and a
+certificate of deletion.
+
+The purge does not pick tables by hand: it walks every `TenantModel` (children before parents) and
+the few shared tables that name the school, in one transaction under the school's tenant scope, then
+counts every one of them again and refuses to commit unless each count is 0. Kept: the processor's
+accountability records (`KEPT`), which hold no personal data of the school's subjects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zipfile
+from graphlib import TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Model
+from django.utils import timezone
+from psycopg import sql
+
+from steward.audit.services import audit_record
+from steward.core.paths import VAR_DIR
+from steward.ingest.exports import ctf_export
+from steward.portal.models import ParentAccount, ParentLink
+from steward.retention.models import ContractTermination, LegalHold, RestoreReplay, RetentionProof
+from steward.tenancy.models import ApiClient, Contract, Membership, Organisation, TenantModel
+from steward.tenancy.scope import tenant_scope
+
+DEFAULT_WINDOW_DAYS = 30
+# What a purge keeps, and why: the processor's proof of what it did (no personal data of the school's
+# subjects), the organisation and contract rows those proofs name, and the append-only audit chain,
+# which the register keeps for its own period.
+KEPT = {
+    "retention.retentionproof": "proof of deletion (counts only)",
+    "retention.contracttermination": "the certificate of deletion",
+    "retention.restorereplay": "re-applies the purge if an older backup is restored",
+    "retention.backupcopy": "backups expire on their own date; the replay log purges them on restore",
+    "tenancy.organisation": "the school's name and DfE numbers, which the proofs name",
+    "tenancy.contract": "the processor's business record of the contract",
+    "audit.auditevent": "the append-only, hash-chained audit log, kept for its own period",
+}
+
+
+def window_days() -> int:
+    return int(getattr(settings, "STEWARD_TERMINATION_WINDOW_DAYS", DEFAULT_WINDOW_DAYS))
+
+
+def exports_dir() -> Path:
+    return Path(getattr(settings, "STEWARD_TERMINATION_DIR", VAR_DIR / "terminations"))
+
+
+def tenant_models() -> list[type[Model]]:
+    """Every tenant table's model, children before the parents they refer to (the order to delete in)."""
+    models = [m for m in apps.get_models() if issubclass(m, TenantModel) and not m._meta.proxy]
+    graph: dict[type[Model], set[type[Model]]] = {m: set() for m in models}
+    for child in models:
+        for f in child._meta.concrete_fields:
+            parent = f.related_model
+            if f.is_relation and parent in graph and parent is not child:
+                graph[parent].add(child)  # type: ignore[index]
+    return list(TopologicalSorter(graph).static_order())
+
+
+def termination_start(*, contract: Contract, requested_by: str, now: dt.datetime | None = None) -> ContractTermination:
+    """End the contract and write the school's complete export; the purge waits for the window."""
+    now = now or timezone.now()
+    school = contract.school
+    if ContractTermination.objects.filter(school=school, purged_at__isnull=True).exists():
+        raise ValidationError({"contract": "this school's termination is already under way"})
+    with transaction.atomic():
+        Contract.objects.filter(pk=contract.pk).update(
+            status=Contract.Status.ENDED, end_date=contract.end_date or max(now.date(), contract.start_date)
+        )
+        termination: ContractTermination = ContractTermination.objects.create(
+            school=school,
+            contract=contract,
+            requested_by=requested_by,
+            requested_at=now,
+            purge_not_before=now + dt.timedelta(days=window_days()),
+        )
+    path = exports_dir() / f"{school.urn}-{termination.pk}.zip"
+    digest, size = write_export(school=school, path=path, actor_label=requested_by)
+    ContractTermination.objects.filter(pk=termination.pk).update(
+        export_file=str(path), export_bytes=size, export_sha256=digest
+    )
+    termination.refresh_from_db()
+    return termination
+
+
+def write_export(*, school: Organisation, path: Path, actor_label: str) -> tuple[str, int]:
+    """A zip of the school's learners as CTF, and every tenant table as CSV (COPY) and JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("ctf.xml", ctf_export(school=school, actor_label=actor_label, purpose="contract termination"))
+        with tenant_scope([school.id]):
+            raw = connection.connection
+            for model in tenant_models():
+                table = model._meta.db_table
+                select = sql.SQL("SELECT * FROM {} WHERE school_id = {} ORDER BY id").format(
+                    sql.Identifier(table), sql.Literal(school.id)
+                )
+                copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(select)
+                with archive.open(f"csv/{table}.csv", "w") as out, raw.cursor() as cur, cur.copy(copy_sql) as copy:
+                    for chunk in copy:
+                        out.write(chunk)
+                counts[table] = _write_json(raw, archive, table, select)
+            audit_record(
+                action="termination_export",
+                actor_label=actor_label,
+                school_id=school.id,
+                object_type="retention.ContractTermination",
+                detail={"tables": len(counts), "rows": sum(counts.values())},
+            )
+        archive.writestr("manifest.json", json.dumps({"school_urn": school.urn, "rows": counts}, indent=2))
+    data = path.read_bytes()
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+def _write_json(raw: Any, archive: zipfile.ZipFile, table: str, select: sql.Composed) -> int:
+    """A JSON array, one object per row, streamed from a server-side cursor (PostgreSQL writes the JSON)."""
+    rows = 0
+    with archive.open(f"json/{table}.json", "w") as out, raw.cursor(name=f"export_{table}") as cursor:
+        cursor.itersize = 5000
+        cursor.execute(sql.SQL("SELECT row_to_json(t)::text FROM ({}) t").format(select))
+        out.write(b"[")
+        for (line,) in cursor:
+            out.write((b",\n" if rows else b"\n") + line.encode())
+            rows += 1
+        out.write(b"\n]\n")
+    return rows
+
+
+def termination_purge(
+    *,
+    termination: ContractTermination,
+    confirmed_by: str,
+    now: dt.datetime | None = None,
+    override_window: bool = False,
+) -> ContractTermination:
+    """After the window (or with an explicit, recorded override): delete every row of the school, verify, certify."""
+    now = now or timezone.now()
+    if termination.purged_at:
+        raise ValidationError({"termination": "this school has already been purged"})
+    if now < termination.purge_not_before and not override_window:
+        raise ValidationError({"termination": f"the school has until {termination.purge_not_before:%d %B %Y}"})
+    school_id = termination.school_id
+    with tenant_scope([school_id]):
+        holds = list(LegalHold.objects.filter(lifted_at__isnull=True).values_list("reason", flat=True))
+        if holds:
+            raise ValidationError({"termination": f"a legal hold stops the purge: {'; '.join(holds)}"})
+        _keep_erasure_proofs(school_id, now)
+        deleted = purge_rows(school_id=school_id)
+        RestoreReplay.objects.filter(school_id=school_id).delete()  # the purge entry covers them all
+        RestoreReplay.objects.create(kind=RestoreReplay.Kind.SCHOOL_PURGE, school_id=school_id, at=now)
+        left = rows_left(school_id=school_id)
+        if any(left.values()):
+            raise RuntimeError(f"purge left rows of school {school_id}: { {t: n for t, n in left.items() if n} }")
+        policy = f"Contract termination ({termination.contract.reference})"
+        RetentionProof.objects.bulk_create(
+            RetentionProof(
+                run=RetentionProof.Run.TERMINATION, school_id=school_id, policy=policy, what=t, rows=n, at=now
+            )
+            for t, n in deleted.items()
+            if n
+        )
+        ContractTermination.objects.filter(pk=termination.pk).update(
+            confirmed_by=confirmed_by,
+            purged_at=now,
+            window_overridden=override_window and now < termination.purge_not_before,
+            deleted=deleted,
+            verified=True,
+            verification=left,
+            export_file="",
+        )
+        audit_record(
+            action="termination_purge",
+            actor_label=confirmed_by,
+            school_id=school_id,
+            object_type="retention.ContractTermination",
+            object_ids=[termination.pk],
+            detail={"rows": sum(deleted.values()), "verified": True},
+        )
+    if termination.export_file:
+        Path(termination.export_file).unlink(missing_ok=True)
+    termination.refresh_from_db()
+    return termination
+
+
+def _keep_erasure_proofs(school_id: int, now: dt.datetime) -> None:
+    """Rights proofs are tenant rows tied to requests that name people: keep their counts as our proofs."""
+    from steward.rights.models import ProofOfDeletion
+
+    RetentionProof.objects.bulk_create(
+        RetentionProof(
+            run=RetentionProof.Run.ERASURE,
+            school_id=school_id,
+            policy="Erasure request (Art. 17)",
+            what=model,
+            rows=rows,
+            at=proof.created_at,
+        )
+        for proof in ProofOfDeletion.objects.all()
+        for model, rows in sorted(proof.deleted.items())
+    )
+
+
+def purge_rows(*, school_id: int) -> dict[str, int]:
+    """Delete every row of the school, set-based, in dependency order (inside its tenant scope)."""
+    deleted: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for model in tenant_models():
+            table = model._meta.db_table
+            cursor.execute(
+                sql.SQL("DELETE FROM {} WHERE school_id = %s").format(sql.Identifier(table)).as_string(), [school_id]
+            )
+            deleted[table] = cursor.rowcount
+    had_links = list(ParentLink.objects.filter(school_id=school_id).values_list("parent_id", flat=True))
+    deleted[ParentLink._meta.db_table] = ParentLink.objects.filter(school_id=school_id).delete()[0]
+    orphans = ParentAccount.objects.filter(pk__in=had_links, links__isnull=True)
+    deleted[ParentAccount._meta.db_table] = orphans.count()
+    orphans.delete()
+    clients = ApiClient.objects.filter(school_id=school_id)
+    deleted[ApiClient._meta.db_table] = clients.count()
+    from oauth2_provider.models import get_application_model
+
+    get_application_model().objects.filter(steward_client__in=clients).delete()
+    deleted[Membership._meta.db_table] = (
+        Membership.objects.filter(organisation_id=school_id).delete()[1].get(Membership._meta.label, 0)
+    )
+    return deleted
+
+
+def rows_left(*, school_id: int) -> dict[str, int]:
+    """COUNT of the school's rows in every tenant table and every shared table that names it."""
+    left: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for model in tenant_models():
+            table = model._meta.db_table
+            cursor.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE school_id = %s").format(sql.Identifier(table)).as_string(),
+                [school_id],
+            )
+            left[table] = cursor.fetchone()[0]
+    left[ParentLink._meta.db_table] = ParentLink.objects.filter(school_id=school_id).count()
+    left[ApiClient._meta.db_table] = ApiClient.objects.filter(school_id=school_id).count()
+    left[Membership._meta.db_table] = Membership.objects.filter(organisation_id=school_id).count()
+    return left
+
+
+def certificate_text(termination: ContractTermination) -> str:
+    """The certificate of deletion as plain text: tables, counts, times, who confirmed. No personal data."""
+    school = termination.school
+    lines = [
+        "CERTIFICATE OF DELETION",
+        f"School: {school.name} (URN {school.urn}, DfE {school.dfe_number})",
+        f"Contract: {termination.contract.reference}",
+        f"Export made available: {termination.requested_at:%Y-%m-%d %H:%M %Z}",
+        f"Purged: {termination.purged_at:%Y-%m-%d %H:%M %Z}" if termination.purged_at else "Purged: not yet",
+        f"Confirmed by: {termination.confirmed_by}",
+        f"Confirmation window overridden: {'yes' if termination.window_overridden else 'no'}",
+        f"Verification: {'every table counted 0 rows of the school' if termination.verified else 'NOT VERIFIED'}",
+        "",
+        "Rows deleted per table:",
+        *(f"  {table}: {rows}" for table, rows in sorted(termination.deleted.items())),
+        f"  total: {sum(termination.deleted.values())}",
+        "",
+        "Kept:",
+        *(f"  {label}: {why}" for label, why in KEPT.items()),
+    ]
+    return "\n".join(lines) + "\n"
