@@ -44,6 +44,7 @@ test: setup lint browser
 bench: setup
 	$(RUN) python bench/ingest.py
 	$(RUN) python bench/sharing.py
+	$(RUN) python bench/rights.py
 
 clean-db:
 	rm -rf var/pg
