@@ -431,3 +431,10 @@ def test_a_parent_asks_for_themselves_or_their_child_and_no_one_else(
         sam,
         "Alex Jones (parent portal)",
     )
+
+
+def test_the_reminders_are_scheduled_every_morning() -> None:
+    from steward.core.schedule import due
+
+    morning = timezone.make_aware(dt.datetime(2026, 11, 30, 7, 0))  # noqa: DTZ001 - made aware here
+    assert [e.task for e in due(morning)] == ["steward.rights.tasks.send_rights_reminders"]
