@@ -46,6 +46,7 @@ bench: setup
 	$(RUN) python bench/sharing.py
 	$(RUN) python bench/portal.py
 	$(RUN) python bench/purge.py
+	$(RUN) python bench/rights.py
 
 clean-db:
 	rm -rf var/pg

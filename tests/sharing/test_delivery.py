@@ -374,4 +374,7 @@ def test_the_schedule_names_what_is_due_in_local_time() -> None:
     assert due(dt.datetime(2026, 6, 8, 2, 0, tzinfo=dt.UTC)) == []  # 03:00 in London
     with pytest.raises(ValueError, match="aware"):
         due(dt.datetime(2026, 6, 8, 2, 0))  # noqa: DTZ001
-    assert {e.task for e in SCHEDULE} == {"steward.sharing.tasks.deliver_due_flows"}
+    assert {e.task for e in SCHEDULE} == {
+        "steward.sharing.tasks.deliver_due_flows",
+        "steward.rights.tasks.send_rights_reminders",
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from steward.audit.chain import GENESIS, HASHED_FIELDS, event_hash
 from steward.audit.models import AuditEvent
@@ -42,3 +42,18 @@ def events_for_school(*, school_id: int, limit: int = 100) -> QuerySet[AuditEven
 
 def recent_events(*, limit: int = 100) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.order_by("-id")[:limit]
+
+
+def events_about(*, school_id: int, objects: dict[str, list[str]]) -> QuerySet[AuditEvent]:
+    """Events of one school that name any of these objects (object type -> ids), oldest first.
+
+    Ids are compared as text because events store whatever id the action had in hand: a row id
+    for some actions, an MIS source id for others.
+    """
+    about = Q()
+    for object_type, ids in objects.items():
+        if ids:
+            about |= Q(object_type=object_type, object_ids__overlap=[str(i) for i in ids])
+    if not about:
+        return AuditEvent.objects.none()
+    return AuditEvent.objects.filter(about, school_id=school_id).order_by("id")

@@ -18,6 +18,7 @@ urlpatterns = [
     path("school/batches/<uuid:batch_id>/", pages.school_batch, name="school-batch"),
     path("school/flows/", flows.school_flows, name="school-flows"),
     path("school/rights/", rights.rights_requests, name="school-rights"),
+    path("school/rights/<int:request_id>/", rights.rights_request, name="school-rights-request"),
     path("school/portal/", portal.school_portal, name="school-portal"),
     path("school/flows/<int:flow_id>/", flows.school_flow, name="school-flow"),
     path("school/flows/<int:flow_id>/<slug:action>/", flows.school_flow_action, name="school-flow-action"),

@@ -22,6 +22,7 @@ SCHEDULE: list[Entry] = [
     Entry("daily", "02:00", "steward.sharing.tasks.deliver_due_flows", {"frequency": "daily"}),
     Entry("weekly sunday", "03:00", "steward.sharing.tasks.deliver_due_flows", {"frequency": "weekly"}),
     Entry("daily", "01:30", "steward.retention.tasks.retention_sweep_task", {}),
+    Entry("daily", "07:00", "steward.rights.tasks.send_rights_reminders", {}),
 ]
 
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -88,6 +88,7 @@ def batch_ingest(
             batch.save(force_insert=True)
             _audit(batch)
             _notify_parents_after_commit(batch)
+            _complete_rectifications(batch)
     except BatchRejected as rejected:
         batch.status = IngestBatch.Status.REJECTED
         batch.errors = [e.as_dict() for e in rejected.errors]
@@ -235,6 +236,14 @@ def _notify_parents_after_commit(batch: IngestBatch) -> None:
         (since,) = cursor.fetchone()  # type: ignore[misc]
     school_id = batch.school_id
     transaction.on_commit(lambda: notify_batch_task.enqueue(school_id, since.isoformat()))
+
+
+def _complete_rectifications(batch: IngestBatch) -> None:
+    """A forwarded rectification is done when the MIS sends the corrected record (the MIS stays the
+    source of truth); checked in the batch's transaction, so it holds exactly when the batch does."""
+    from steward.rights.services import rectifications_corrected
+
+    rectifications_corrected(school_id=batch.school_id, batch_id=batch.id)
 
 
 def _audit(batch: IngestBatch) -> None:

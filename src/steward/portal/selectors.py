@@ -29,6 +29,7 @@ from steward.mis.models import (
     Learner,
     LearnerContact,
     LessonAttendance,
+    ProcessingRestriction,
     SchoolDetails,
     SchoolEnrolment,
     SchoolGroup,
@@ -74,9 +75,13 @@ def children_of(parent_id: int) -> QuerySet[Learner]:
     switches = PortalSettings.objects.filter(school=OuterRef("school")).values(
         json=JSONObject(**{name: name for name in SWITCHES})
     )
+    restricted = ProcessingRestriction.objects.filter(
+        school=OuterRef("school"), record_type="learners", source_id=OuterRef("source_id")
+    )
     learners: QuerySet[Learner] = (
         Learner.objects.filter(Exists(responsible))
         .filter(_on_roll(today))
+        .exclude(Exists(restricted))
         .annotate(year_group=Subquery(year.values("year_group")[:1]), switches=Subquery(switches[:1]))
         .select_related("school")
         .defer("photo")

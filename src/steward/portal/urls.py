@@ -1,6 +1,6 @@
 from django.urls import path
 
-from steward.portal.views import account, children, cookies, sign_in
+from steward.portal.views import account, children, cookies, rights_requests, sign_in
 
 app_name = "portal"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("account/two-factor/", account.two_factor, name="two-factor"),
     path("account/correction/<int:link_id>/", account.correction, name="correction"),
     path("account/close/", account.close_account, name="close-account"),
+    path("account/requests/new/", rights_requests.new_request, name="rights-request"),
     path("account/push/key/", account.push_key, name="push-key"),
     path("account/push/subscribe/", account.push_subscribe, name="push-subscribe"),
     path("cookies/", cookies.cookies, name="cookies"),

@@ -46,6 +46,11 @@ class RightsRequest(TenantModel):
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.RECEIVED)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+    forwarded_version = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="A rectification: the subject record's change version when it was forwarded to the MIS",
+    )
 
     privacy = PersonalData(
         subject="learner",
@@ -67,6 +72,7 @@ class RightsRequest(TenantModel):
             "status",
             "created_at",
             "completed_at",
+            "forwarded_version",
         },
     )
 

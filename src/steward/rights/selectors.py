@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
-from steward.rights.models import RightsRequest
+from steward.rights.models import RightsRequest, RightsRequestEvent
+from steward.tenancy.models import DataProtectionContact, Membership, Organisation, Role
 
 OPEN = (RightsRequest.Status.RECEIVED, RightsRequest.Status.IN_PROGRESS)
 
@@ -22,3 +23,48 @@ def overdue_requests(*, today: dt.date) -> QuerySet[RightsRequest]:
     return open_requests().filter(
         Q(extended_deadline__lt=today) | Q(extended_deadline__isnull=True, deadline__lt=today)
     )
+
+
+def due_soon_or_overdue(*, today: dt.date, within_days: int = 7) -> QuerySet[RightsRequest]:
+    """Open requests due within `within_days` (or already overdue) that were not reminded about
+    today, for the schools in scope."""
+    reminded_today = RightsRequestEvent.objects.filter(request=OuterRef("pk"), action="reminder_sent", at__date=today)
+    due = Coalesce(F("extended_deadline"), F("deadline"))
+    requests: QuerySet[RightsRequest] = (
+        RightsRequest.objects.filter(status__in=OPEN)
+        .alias(due_on=due)
+        .filter(due_on__lte=today + dt.timedelta(days=within_days))
+        .exclude(Exists(reminded_today))
+        .order_by("school_id", due, "id")
+    )
+    return requests
+
+
+def _member_emails(school_id: int, roles: tuple[str, ...]) -> list[str]:
+    return list(
+        Membership.objects.filter(organisation_id=school_id, role__in=roles, user__is_active=True)
+        .order_by("user__email")
+        .values_list("user__email", flat=True)
+        .distinct()
+    )
+
+
+def mis_owner_emails(school_id: int) -> list[str]:
+    """Who keeps the school's MIS: its administrators; else its data protection contacts; else the office."""
+    admins = _member_emails(school_id, (Role.SCHOOL_ADMIN,))
+    if admins:
+        return admins
+    contacts = list(
+        DataProtectionContact.objects.filter(school_id=school_id).order_by("kind").values_list("email", flat=True)
+    )
+    if contacts:
+        return contacts
+    office = Organisation.objects.filter(pk=school_id).values_list("email", flat=True).first()
+    return [office] if office else []
+
+
+def reminder_emails(school_id: int) -> list[str]:
+    """The school's data protection contacts, DPOs and administrators, each once."""
+    contacts = DataProtectionContact.objects.filter(school_id=school_id).values_list("email", flat=True)
+    members = _member_emails(school_id, (Role.SCHOOL_DPO, Role.SCHOOL_ADMIN))
+    return sorted({e.lower() for e in [*contacts, *members] if e})

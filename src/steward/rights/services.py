@@ -4,19 +4,21 @@ picked by hand per request."""
 from __future__ import annotations
 
 import datetime as dt
-import io
-import json
-import zipfile
-from typing import Any
+from functools import partial
+from typing import IO
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
+from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from steward.register.providers import ErasureReport, Subject, providers
+from steward.rights import bundle, portability
 from steward.rights.deadlines import latest_extension, response_deadline
 from steward.rights.models import ErasureNotification, ProofOfDeletion, RightsRequest, RightsRequestEvent
+from steward.rights.selectors import OPEN, mis_owner_emails
 from steward.tenancy.models import Organisation
 
 
@@ -76,26 +78,115 @@ def request_mark_identity_checked(*, request: RightsRequest, actor_label: str) -
     return request
 
 
-def access_bundle(*, request: RightsRequest, actor_label: str) -> bytes:
-    """Everything every app holds about the subject (JSON in a zip), once identity is checked."""
-    _require(request, RightsRequest.Kind.ACCESS, RightsRequest.Kind.PORTABILITY)
-    subject = _subject(request)
-    held: dict[str, Any] = {}
-    for provider in providers():
-        exported = provider.export_subject(subject)
-        if exported:
-            held[provider.app_label] = exported
-    document = {
-        "school": request.school.name,
-        "subject": {"kind": request.subject_kind, "as_named": request.subject_label},
-        "generated_at": timezone.now(),
-        "held": held,
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("subject-access.json", json.dumps(document, cls=DjangoJSONEncoder, indent=2))
-    _complete(request, actor_label, f"bundle of {len(held)} app(s)")
-    return buffer.getvalue()
+def access_bundle(*, request: RightsRequest, actor_label: str, out: IO[bytes]) -> list[str]:
+    """Write the subject-access zip to `out` once identity is checked (see `bundle`); the first
+    bundle completes the request, a later one is recorded as sent again."""
+    _require(request, RightsRequest.Kind.ACCESS)
+    document = bundle.gather(request)
+    names = bundle.write_bundle(document, out)
+    _complete_or_note(request, actor_label, f"bundle of {len(document['held'])} app(s): {', '.join(names)}")
+    return names
+
+
+def portability_bundle(*, request: RightsRequest, actor_label: str, out: IO[bytes]) -> list[str]:
+    """Write the portable zip (CTF for a learner, JSON and CSV) to `out`; completes the request."""
+    _require(request, RightsRequest.Kind.PORTABILITY)
+    names = portability.write_portable(school=request.school, subject=bundle.subject_of(request), out=out)
+    _complete_or_note(request, actor_label, ", ".join(names))
+    return names
+
+
+def request_refuse(*, request: RightsRequest, reason: str, actor_label: str) -> RightsRequest:
+    """Refuse (Art. 12(5): manifestly unfounded or excessive), with the reason the requester is told."""
+    if not reason.strip():
+        raise ValidationError({"reason": "record why the request is refused"})
+    _require_open(request)
+    request.status = RightsRequest.Status.REFUSED
+    request.completed_at = timezone.now()
+    request.save(update_fields=["status", "completed_at"])
+    _event(request, "refused", actor_label, reason.strip())
+    return request
+
+
+def request_complete(*, request: RightsRequest, note: str, actor_label: str) -> RightsRequest:
+    """Mark done by hand (a rectification made in the MIS that no batch has brought yet, say)."""
+    _require_open(request)
+    if not request.identity_checked:
+        raise ValidationError({"identity_checked": "check the requester's identity first"})
+    _complete(request, actor_label, note.strip())
+    return request
+
+
+def rectification_forward(*, request: RightsRequest, actor_label: str) -> list[str]:
+    """Send the requested correction to the school's MIS owners: the MIS is the source of truth, so
+    the correction is made there. The record's change version is kept, so the batch that brings the
+    corrected record completes the request (`rectifications_corrected`). Returns the addresses."""
+    _require(request, RightsRequest.Kind.RECTIFICATION)
+    _require_open(request)
+    from steward.mis.privacy import subject_row
+
+    row = subject_row(bundle.subject_of(request))
+    if row is None:
+        raise ValidationError({"subject_id": "the school's MIS data holds no such record"})
+    to = mis_owner_emails(request.school_id)
+    if not to:
+        raise ValidationError({"subject_id": "the school has no administrator or contact email to forward to"})
+    asked = request.events.filter(action="logged").values_list("note", flat=True).first() or ""
+    request.forwarded_version = row.change_version
+    request.status = RightsRequest.Status.IN_PROGRESS
+    request.save(update_fields=["forwarded_version", "status"])
+    _event(request, "forwarded", actor_label, f"to {', '.join(to)}")
+    message = EmailMessage(
+        subject=f"Correction requested for {request.subject_label} (rights request {request.id})",
+        body=(
+            f"{request.requested_by} asked {request.school.name} on {request.received_on:%d %B %Y} to correct "
+            f"the record of {request.subject_label} ({request.get_subject_kind_display().lower()}, "
+            f"MIS id {row.source_id}).\n\nWhat they asked for:\n{asked or '(see the request in Steward)'}\n\n"
+            "Please check and correct the record in the school's MIS. Steward marks the request completed "
+            f"when the next MIS batch brings the changed record. Respond by {request.due:%d %B %Y}.\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+    )
+    transaction.on_commit(message.send)
+    return to
+
+
+def rectifications_corrected(*, school_id: int, batch_id: object) -> list[int]:
+    """After a batch: complete each forwarded rectification whose record the batch changed.
+
+    Called inside the batch's transaction and scope; one query per subject model, whatever the
+    number of open requests.
+    """
+    from steward.mis.privacy import SUBJECT_MODELS
+
+    completed: list[int] = []
+    forwarded = RightsRequest.objects.filter(
+        school_id=school_id,
+        kind=RightsRequest.Kind.RECTIFICATION,
+        status__in=(RightsRequest.Status.RECEIVED, RightsRequest.Status.IN_PROGRESS),
+        forwarded_version__isnull=False,
+    )
+    for kind, model in SUBJECT_MODELS.items():
+        changed = model.objects.filter(pk=OuterRef("subject_id"), change_version__gt=OuterRef("forwarded_version"))
+        for request in forwarded.filter(subject_kind=kind).filter(Exists(changed)).select_related("school"):
+            _complete(request, "MIS", f"corrected in MIS batch {batch_id}")
+            completed.append(request.id)
+    return completed
+
+
+def objection_decide(*, request: RightsRequest, upheld: bool, reason: str, actor_label: str) -> RightsRequest:
+    """Art. 21: an upheld objection stops the processing (a restriction through every provider); a
+    rejected one needs the compelling legitimate grounds recorded and is refused."""
+    _require(request, RightsRequest.Kind.OBJECTION)
+    _require_open(request)
+    if not reason.strip():
+        raise ValidationError({"reason": "record the grounds of the decision"})
+    if not upheld:
+        return request_refuse(request=request, reason=f"objection not upheld: {reason}", actor_label=actor_label)
+    _event(request, "objection_upheld", actor_label, reason.strip())
+    restriction_apply(request=request, restricted=True, actor_label=actor_label)
+    return request
 
 
 def erasure_preview(*, request: RightsRequest) -> dict[str, ErasureReport]:
@@ -167,6 +258,8 @@ def restriction_apply(*, request: RightsRequest, restricted: bool, actor_label: 
     for provider in providers():
         provider.restrict_subject(subject, restricted=restricted)
     _event(request, "restricted" if restricted else "restriction_lifted", actor_label)
+    if restricted and request.status in OPEN:
+        _complete(request, actor_label, "restricted until lifted")
 
 
 def _require(request: RightsRequest, *kinds: str) -> None:
@@ -177,7 +270,19 @@ def _require(request: RightsRequest, *kinds: str) -> None:
 
 
 def _subject(request: RightsRequest) -> Subject:
-    return Subject(request.subject_kind, request.subject_id, request.school_id)  # type: ignore[arg-type]
+    return bundle.subject_of(request)
+
+
+def _require_open(request: RightsRequest) -> None:
+    if request.status not in OPEN:
+        raise ValidationError({"status": f"the request is already {request.get_status_display().lower()}"})
+
+
+def _complete_or_note(request: RightsRequest, actor_label: str, note: str) -> None:
+    if request.status in OPEN:
+        _complete(request, actor_label, note)
+    else:
+        _event(request, "sent_again", actor_label, note)
 
 
 def _complete(request: RightsRequest, actor_label: str, note: str) -> None:
@@ -191,3 +296,51 @@ def _event(request: RightsRequest, action: str, actor_label: str, note: str = ""
     RightsRequestEvent.objects.create(
         school_id=request.school_id, request=request, action=action, actor_label=actor_label, note=note
     )
+
+
+def reminders_send(*, today: dt.date) -> int:
+    """Tell each school's DPO and administrators about requests due within a week or overdue.
+
+    Each request is in at most one reminder a day: the reminder is recorded as an event and
+    `due_soon_or_overdue` leaves out requests reminded today, so a re-run sends nothing. The email
+    names no one: it points to the back office, where the details stay behind sign-in. Returns the
+    number of requests reminded about.
+    """
+    from steward.notifications.email import send_email
+    from steward.rights.selectors import due_soon_or_overdue, reminder_emails
+    from steward.tenancy.scope import tenant_scope
+
+    schools = list(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("id", flat=True))
+    reminded = 0
+    with tenant_scope(schools):
+        by_school: dict[int, list[RightsRequest]] = {}
+        for request in due_soon_or_overdue(today=today):
+            by_school.setdefault(request.school_id, []).append(request)
+        names = dict(Organisation.objects.filter(pk__in=by_school).values_list("id", "name"))
+        events = []
+        for school_id, requests in by_school.items():
+            to = reminder_emails(school_id)
+            if not to:
+                continue
+            lines = [
+                f"- {r.get_kind_display()} request {r.id}, received {r.received_on:%d %B %Y}: due {r.due:%d %B %Y}"
+                + (" (OVERDUE)" if r.due < today else "")
+                for r in requests
+            ]
+            subject = f"{names[school_id]}: {len(requests)} rights request(s) due soon or overdue"
+            body = (
+                "These subject rights requests need an answer by their statutory deadline:\n\n"
+                + "\n".join(lines)
+                + f"\n\nOpen them in Steward: {settings.STEWARD_BASE_URL}/school/rights/\n"
+            )
+            for address in to:
+                transaction.on_commit(partial(send_email, address, subject, body))
+            events += [
+                RightsRequestEvent(
+                    school_id=school_id, request=r, action="reminder_sent", actor_label="Steward", note=", ".join(to)
+                )
+                for r in requests
+            ]
+            reminded += len(requests)
+        RightsRequestEvent.objects.bulk_create(events)
+    return reminded

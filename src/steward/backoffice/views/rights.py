@@ -1,16 +1,26 @@
-"""Subject rights requests in the back office: log one, see what is due and what is overdue."""
+"""Subject rights requests in the back office: log one, see what is due and what is overdue, and
+answer one through the actions its type allows (each executed by the rights services through every
+app's privacy provider, and audited)."""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
+from typing import IO, Any, cast
+
 from django import forms
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from steward.audit.services import audit_request
 from steward.backoffice.access import school_role_required
 from steward.rights import selectors, services
+from steward.rights.bundle import pdf_available
+from steward.rights.deadlines import latest_extension
 from steward.rights.models import RightsRequest
 from steward.tenancy.models import Organisation, Role
 
@@ -31,6 +41,12 @@ class RequestForm(forms.Form):
     requested_by = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"class": "govuk-input"}))
     received_on = forms.DateField(
         label="Received on (YYYY-MM-DD)", widget=forms.DateInput(attrs={"class": "govuk-input govuk-input--width-10"})
+    )
+    note = forms.CharField(
+        label="What was asked for (for a rectification, the correction)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"class": "govuk-textarea", "rows": 3}),
     )
 
 
@@ -77,3 +93,120 @@ def rights_requests(request: HttpRequest) -> HttpResponse:
         },
         status=400 if form.errors else 200,
     )
+
+
+# --- One request: its history and the actions its type allows ----------------------------------
+
+ACTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
+    RightsRequest.Kind.ACCESS: ("bundle",),
+    RightsRequest.Kind.PORTABILITY: ("portable",),
+    RightsRequest.Kind.ERASURE: ("erase",),
+    RightsRequest.Kind.RESTRICTION: ("restrict", "lift"),
+    RightsRequest.Kind.RECTIFICATION: ("forward", "complete"),
+    RightsRequest.Kind.OBJECTION: ("uphold", "reject", "lift"),
+}
+COMMON_ACTIONS = ("identity", "extend", "refuse")
+
+
+def _load(request_id: int) -> RightsRequest:
+    """The request, within the current school's scope only: another school's id is a 404."""
+    found: RightsRequest | None = RightsRequest.objects.select_related("school").filter(pk=request_id).first()
+    if found is None:
+        raise Http404("No such request")
+    return found
+
+
+def _zip_response(fill: Callable[[IO[bytes]], object], filename: str) -> FileResponse:
+    """Stream the zip from a spooled file: small bundles stay in memory, large ones go to disk."""
+    spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - FileResponse closes it
+    fill(spool)
+    spool.seek(0)
+    return FileResponse(spool, as_attachment=True, filename=filename, content_type="application/zip")
+
+
+def _run(rights_request: RightsRequest, action: str, post: Any, actor: str) -> HttpResponseBase | None:
+    """Carry out one action; a download answers with the file, any other action with None."""
+    if action == "identity":
+        services.request_mark_identity_checked(request=rights_request, actor_label=actor)
+    elif action == "extend":
+        to = forms.DateField().clean(post.get("extend_to", ""))
+        services.request_extend(request=rights_request, to=to, reason=post.get("reason", ""), actor_label=actor)
+    elif action == "refuse":
+        services.request_refuse(request=rights_request, reason=post.get("reason", ""), actor_label=actor)
+    elif action == "bundle":
+        return _zip_response(
+            lambda out: services.access_bundle(request=rights_request, actor_label=actor, out=out),
+            f"subject-access-{rights_request.id}.zip",
+        )
+    elif action == "portable":
+        return _zip_response(
+            lambda out: services.portability_bundle(request=rights_request, actor_label=actor, out=out),
+            f"portable-data-{rights_request.id}.zip",
+        )
+    elif action == "erase":
+        if post.get("confirm") != "yes":
+            raise ValidationError({"confirm": "confirm that you have read what will be deleted"})
+        services.erasure_execute(request=rights_request, actor_label=actor)
+    elif action in ("restrict", "lift"):
+        services.restriction_apply(request=rights_request, restricted=action == "restrict", actor_label=actor)
+    elif action == "forward":
+        services.rectification_forward(request=rights_request, actor_label=actor)
+    elif action == "complete":
+        services.request_complete(request=rights_request, note=post.get("reason", ""), actor_label=actor)
+    elif action in ("uphold", "reject"):
+        services.objection_decide(
+            request=rights_request, upheld=action == "uphold", reason=post.get("reason", ""), actor_label=actor
+        )
+    return None
+
+
+@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
+def rights_request(request: HttpRequest, request_id: int) -> HttpResponse:
+    rights_request = _load(request_id)
+    allowed = COMMON_ACTIONS + ACTIONS_BY_KIND[rights_request.kind]
+    errors: list[str] = []
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action not in allowed:
+            raise PermissionDenied(f"{action!r} is not an action on a {rights_request.get_kind_display()} request")
+        try:
+            with transaction.atomic():
+                response = _run(rights_request, action, request.POST, str(request.user))
+                audit_request(
+                    request,
+                    action=f"rights_request_{action}",
+                    object_type="rights.RightsRequest",
+                    object_ids=[rights_request.id],
+                    purpose="subject rights",
+                )
+        except ValidationError as refused:
+            errors = list(refused.messages)
+            rights_request = _load(request_id)
+        else:
+            if response is not None:
+                # A streamed download: the access decorators type views as returning HttpResponse.
+                return cast(HttpResponse, response)
+            return redirect("backoffice:school-rights-request", request_id=rights_request.id)
+    preview = None
+    erasable = rights_request.kind == RightsRequest.Kind.ERASURE and rights_request.identity_checked
+    if erasable and rights_request.status in selectors.OPEN:
+        preview = services.erasure_preview(request=rights_request)
+    audit_request(
+        request,
+        action="view",
+        object_type="rights.RightsRequest",
+        object_ids=[rights_request.id],
+        purpose="subject rights",
+    )
+    context = {
+        "r": rights_request,
+        "events": list(rights_request.events.all()),
+        "actions": set(allowed),
+        "open": rights_request.status in selectors.OPEN,
+        "overdue": rights_request.status in selectors.OPEN and rights_request.due < timezone.localdate(),
+        "latest_extension": latest_extension(rights_request.received_on),
+        "preview": preview,
+        "errors": errors,
+        "pdf": pdf_available(),
+    }
+    return render(request, "backoffice/rights_request.html", context, status=400 if errors else 200)
