@@ -377,4 +377,5 @@ def test_the_schedule_names_what_is_due_in_local_time() -> None:
     assert {e.task for e in SCHEDULE} == {
         "steward.sharing.tasks.deliver_due_flows",
         "steward.rights.tasks.send_rights_reminders",
+        "steward.retention.tasks.retention_sweep_task",
     }
