@@ -17,6 +17,25 @@ from steward.sharing.models import Disclosure
 from steward.tenancy.models import Contract, Organisation
 from steward.tenancy.scope import tenant_scope
 
+# The rules `_apply` evaluates, as (service, trigger, category code or None). The privacy notice reads
+# this to say which periods the software applies by itself: keep it in step with `_apply`.
+AUTOMATED_RULES = frozenset(
+    {
+        ("hosted_mis", "contract_end", None),
+        ("hosted_mis", "leaving_date", "learner.photo"),
+        ("data_exchange", "event_time", None),
+    }
+)
+
+
+def rule_key(rule: RetentionRule) -> tuple[str, str, str | None]:
+    return (rule.activity.service, rule.trigger, rule.category.code if rule.category else None)
+
+
+def rule_is_automated(rule: RetentionRule) -> bool:
+    """Whether the retention code knows how to apply this rule (the notice flags the others)."""
+    return rule_key(rule) in AUTOMATED_RULES
+
 
 @dataclass(frozen=True)
 class Due:
@@ -39,7 +58,7 @@ def retention_preview(*, today: dt.date, schools: list[Organisation]) -> list[Du
 
 def _apply(rule: RetentionRule, school: Organisation, today: dt.date) -> list[Due]:
     cutoff = today - dt.timedelta(days=rule.period_days)
-    key = (rule.activity.service, rule.trigger, rule.category.code if rule.category else None)
+    key = rule_key(rule)
     if key == ("hosted_mis", "contract_end", None):
         ended = Contract.objects.filter(
             school=school, services__contains=["hosted_mis"], end_date__lt=cutoff, status=Contract.Status.ENDED
@@ -71,9 +90,8 @@ def _apply(rule: RetentionRule, school: Organisation, today: dt.date) -> list[Du
 
 def unevaluated_rules() -> list[RetentionRule]:
     """Rules whose data no built service holds yet (portal accounts, rostering links, tickets)."""
-    handled = {("hosted_mis", "contract_end"), ("hosted_mis", "leaving_date"), ("data_exchange", "event_time")}
     return [
         r
-        for r in RetentionRule.objects.select_related("activity").order_by("activity__name")
-        if (r.activity.service, r.trigger) not in handled
+        for r in RetentionRule.objects.select_related("activity", "category").order_by("activity__name")
+        if not rule_is_automated(r)
     ]
