@@ -4,12 +4,12 @@ TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: demo test lint setup deps assets browser bench clean-db
+.PHONY: demo test lint setup deps assets browser pdf bench clean-db
 
 demo: setup
 	$(RUN) steward demo
 
-setup: deps assets
+setup: deps assets pdf
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -37,7 +37,18 @@ browser:
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	fi
 
-test: setup lint browser
+# WeasyPrint (PDF notices) loads Pango and HarfBuzz's subsetter from the system: the Debian packages its
+# documentation names for a virtualenv install, plus a font. Installed only when missing, like the browser.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+pdf:
+	@if ! ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || ! ldconfig -p | grep -q 'libharfbuzz-subset.so.0' \
+		|| [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+		sudo=$$(if [ "$$(id -u)" -ne 0 ]; then command -v sudo; fi); \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PDF_PACKAGES); \
+	fi
+
+test: setup lint browser pdf
 	$(RUN) steward makemigrations --check --dry-run
 	$(RUN) pytest
 

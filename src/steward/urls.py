@@ -12,6 +12,18 @@ urlpatterns = [
     path("assets/<path:rest>", RedirectView.as_view(url="/static/govuk-frontend/assets/%(rest)s", permanent=True)),
     path("privacy/<int:urn>/", register_views.notice_index, name="privacy-notices"),
     path("privacy/<int:urn>/<slug:service>/", register_views.notice, name="privacy-notice"),
+    path("privacy/<int:urn>/<slug:service>/notice.pdf", register_views.notice_pdf, name="privacy-notice-pdf"),
+    path("privacy/<int:urn>/<slug:service>/versions/", register_views.notice_versions, name="privacy-notice-versions"),
+    path(
+        "privacy/<int:urn>/<slug:service>/versions/<int:number>/",
+        register_views.notice_version,
+        name="privacy-notice-version",
+    ),
+    path(
+        "privacy/<int:urn>/<slug:service>/versions/<int:number>/diff/",
+        register_views.notice_version_diff,
+        name="privacy-notice-version-diff",
+    ),
     path("portal/", include("steward.portal.urls")),
     path("", include("steward.backoffice.urls")),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
+from steward.tenancy import services as tenancy_services
 from steward.tenancy.models import DataProtectionContact, Organisation
 from steward.tenancy.scope import tenant_scope
 from tests import factories
@@ -54,3 +55,25 @@ def test_a_schools_privacy_notices_are_accessible(page: Page, school: Organisati
     page.wait_for_url(f"**/privacy/{school.urn}/hosted_mis/")
     assert_accessible(page)
     screenshot(page, "privacy-notice-hosted-mis")
+
+
+def test_a_notices_versions_and_diff_are_accessible(page: Page, school: Organisation) -> None:
+    page.goto(f"/privacy/{school.urn}/hosted_mis/")  # records version 1
+    with tenant_scope([school.id]):
+        tenancy_services.data_protection_contact_set(
+            school=school, kind="dpo", name="Nina Newcontact", email="nina@bp.invalid"
+        )
+    page.get_by_role("link", name="Earlier versions and what changed").click()
+    page.wait_for_url(f"**/privacy/{school.urn}/hosted_mis/versions/")
+    assert_accessible(page)
+    screenshot(page, "privacy-notice-versions")
+
+    page.get_by_role("link", name="What changed in version 2").click()
+    page.wait_for_url(f"**/privacy/{school.urn}/hosted_mis/versions/2/diff/")
+    assert page.get_by_text("Removed:").count() >= 1 and page.get_by_text("Added:").count() >= 1
+    assert_accessible(page)
+    screenshot(page, "privacy-notice-diff")
+
+    page.goto(f"/privacy/{school.urn}/hosted_mis/versions/1/")
+    assert "Dee Protect" in page.inner_text("main")
+    assert_accessible(page)

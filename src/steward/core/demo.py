@@ -133,7 +133,7 @@ def load_demo() -> dict[str, Any]:
         dpo = _user(f"{spec.name.split()[0]} DPO", f"dpo@{spec.key}.demo-school.invalid", school, Role.SCHOOL_DPO)
         users += [admin, dpo]
         with tenant_scope([school.id]):
-            DataProtectionContact.objects.create(
+            tenancy.data_protection_contact_set(
                 school=school,
                 kind=DataProtectionContact.Kind.DPO,
                 name=dpo["name"],

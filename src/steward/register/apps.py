@@ -5,3 +5,9 @@ class RegisterConfig(AppConfig):
     name = "steward.register"
     label = "register"
     verbose_name = "Processing register"
+
+    def ready(self) -> None:
+        from steward.register.privacy import RegisterPrivacyProvider
+        from steward.register.providers import register_provider
+
+        register_provider(RegisterPrivacyProvider())

@@ -1,7 +1,8 @@
 """The processing register (UK GDPR Art. 30): what is processed, why, on which basis, for whom.
 
 These rows are the processor's record, shared by every school; a school's own register is the
-activities of the services in its contracts (see selectors). Nothing here is tenant data.
+activities of the services in its contracts (see selectors). Nothing here is tenant data,
+except the published versions of each school's notices (`NoticeVersion`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from steward.register.classification import NoPersonalData
+from steward.register.classification import NoPersonalData, PersonalData
+from steward.tenancy.models import TenantModel
 
 
 class LawfulBasis(models.TextChoices):
@@ -192,3 +194,34 @@ class RetentionRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period_days} days {self.get_trigger_display()}"
+
+
+class NoticeVersion(TenantModel):
+    """One published version of a school's privacy notice for one service, frozen as it read then.
+
+    Tenant data, although the notice is public: it is one school's record of what it told people
+    (kept so that old versions stay readable after the register changes), it copies the school's
+    data protection contacts, and a school's rows must leave with the school when its contract
+    ends. The public pages open a scope of that one school to read it, as the live notice does.
+    """
+
+    service = models.CharField(max_length=30, choices=ProcessingActivity.Service.choices)
+    number = models.PositiveIntegerField()
+    published_at = models.DateTimeField()
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of `content`")
+    content = models.TextField(help_text="The notice as structured plain text, one statement a line")
+
+    privacy = PersonalData(
+        subject="staff",
+        fields={"content": "staff.work_contact"},
+        not_personal={"id", "school", "service", "number", "published_at", "content_hash"},
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["school", "service", "number"], name="one_notice_version_number"),
+        ]
+        indexes = [models.Index(fields=["school", "service", "-number"], name="noticeversion_school_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.service} notice v{self.number}"

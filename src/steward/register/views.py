@@ -1,16 +1,33 @@
-"""Public privacy notices, generated per school and service (no sign-in: parents and staff read them)."""
+"""Public privacy notices, generated per school and service (no sign-in: parents and staff read them).
+
+Each render of a live notice (page or PDF) goes through `notice_publish`, so what a reader saw is
+always a recorded version; old versions are read back from their stored text.
+"""
 
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 
-from steward.register.notices import notice_for, services_in_force
+from steward.register import selectors
+from steward.register.models import ProcessingActivity
+from steward.register.notice_text import diff, parse
+from steward.register.notices import Notice, notice_for, services_in_force
+from steward.register.pdf import html_to_pdf
+from steward.register.services import notice_publish
 from steward.tenancy.models import Organisation
 
 
 def _school(urn: int) -> Organisation:
     return get_object_or_404(Organisation, kind=Organisation.Kind.SCHOOL, urn=urn)
+
+
+def _notice(urn: int, service: str) -> Notice:
+    found = notice_for(school=_school(urn), service=service)
+    if found is None:
+        raise Http404("This school does not use that service")
+    return found
 
 
 def notice_index(request: HttpRequest, urn: int) -> HttpResponse:
@@ -19,7 +36,73 @@ def notice_index(request: HttpRequest, urn: int) -> HttpResponse:
 
 
 def notice(request: HttpRequest, urn: int, service: str) -> HttpResponse:
-    found = notice_for(school=_school(urn), service=service)
-    if found is None:
-        raise Http404("This school does not use that service")
-    return render(request, "notices/notice.html", {"notice": found})
+    found = _notice(urn, service)
+    return render(request, "notices/notice.html", {"notice": found, "version": notice_publish(notice=found)})
+
+
+def notice_pdf(request: HttpRequest, urn: int, service: str) -> HttpResponse:
+    found = _notice(urn, service)
+    version = notice_publish(notice=found)
+    html = render_to_string("notices/notice_print.html", {"notice": found, "version": version}, request=request)
+    response = HttpResponse(html_to_pdf(html), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="privacy-notice-{urn}-{service}-v{version.number}.pdf"'
+    return response
+
+
+def _history(urn: int, service: str) -> tuple[Organisation, ProcessingActivity, bool]:
+    """The school and activity of a notice's history. Versions outlive a contract, so a service the
+    school no longer uses still shows what it published; the current notice is recorded first."""
+    school = _school(urn)
+    activity = get_object_or_404(ProcessingActivity, service=service)
+    current = notice_for(school=school, service=service)
+    if current is not None:
+        notice_publish(notice=current)
+    return school, activity, current is not None
+
+
+def notice_versions(request: HttpRequest, urn: int, service: str) -> HttpResponse:
+    school, activity, in_force = _history(urn, service)
+    versions = selectors.notice_versions(school_id=school.id, service=service)
+    if not versions:
+        raise Http404("This school has published no notice for that service")
+    return render(
+        request,
+        "notices/versions.html",
+        {"school": school, "activity": activity, "in_force": in_force, "versions": versions},
+    )
+
+
+def notice_version(request: HttpRequest, urn: int, service: str, number: int) -> HttpResponse:
+    school = _school(urn)
+    version = selectors.notice_version(school_id=school.id, service=service, number=number)
+    if version is None:
+        raise Http404("No such version")
+    latest = selectors.notice_versions(school_id=school.id, service=service)[0]
+    return render(
+        request,
+        "notices/version.html",
+        {"school": school, "version": version, "document": parse(version.content), "latest": latest},
+    )
+
+
+def notice_version_diff(request: HttpRequest, urn: int, service: str, number: int) -> HttpResponse:
+    school = _school(urn)
+    version = selectors.notice_version(school_id=school.id, service=service, number=number)
+    if version is None:
+        raise Http404("No such version")
+    previous = selectors.notice_version(school_id=school.id, service=service, number=number - 1)
+    hunks = diff(previous.content, version.content) if previous else []
+    lines = [line for hunk in hunks for line in hunk.lines]
+    return render(
+        request,
+        "notices/version_diff.html",
+        {
+            "school": school,
+            "version": version,
+            "previous": previous,
+            "title": parse(version.content).title,
+            "hunks": hunks,
+            "added": sum(line.change == "added" for line in lines),
+            "removed": sum(line.change == "removed" for line in lines),
+        },
+    )

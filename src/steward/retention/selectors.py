@@ -33,6 +33,26 @@ HANDLED = {
     ("parent_portal", "account_closed"),
 }
 
+# The rules the sweep applies (see HANDLED and `_school_target`), as (service, trigger, category code or None). The privacy notice reads
+# this to say which periods the software applies by itself: keep it in step with HANDLED.
+AUTOMATED_RULES = frozenset(
+    {
+        ("hosted_mis", "contract_end", None),
+        ("hosted_mis", "leaving_date", "learner.photo"),
+        ("data_exchange", "event_time", None),
+        ("parent_portal", "account_closed", None),
+    }
+)
+
+
+def rule_key(rule: RetentionRule) -> tuple[str, str, str | None]:
+    return (rule.activity.service, rule.trigger, rule.category.code if rule.category else None)
+
+
+def rule_is_automated(rule: RetentionRule) -> bool:
+    """Whether the retention code knows how to apply this rule (the notice flags the others)."""
+    return rule_key(rule) in AUTOMATED_RULES
+
 
 @dataclass(frozen=True)
 class Due:
@@ -152,7 +172,7 @@ def _with_holds(target: Target, holds: Holds) -> Target:
 
 def _school_target(rule: RetentionRule, school: Organisation, today: dt.date, holds: Holds) -> Target | None:
     cutoff = today - dt.timedelta(days=rule.period_days)
-    key = (rule.activity.service, rule.trigger, rule.category.code if rule.category else None)
+    key = rule_key(rule)
     if key == ("hosted_mis", "contract_end", None):
         ended = Contract.objects.filter(
             school=school, services__contains=["hosted_mis"], end_date__lt=cutoff, status=Contract.Status.ENDED
@@ -262,6 +282,12 @@ def unevaluated_rules() -> list[RetentionRule]:
         r
         for r in RetentionRule.objects.select_related("activity").order_by("activity__name")
         if (r.activity.service, r.trigger) not in HANDLED
+
+    """Rules whose data no built service holds yet (portal accounts, rostering links, tickets)."""
+    return [
+        r
+        for r in RetentionRule.objects.select_related("activity", "category").order_by("activity__name")
+        if not rule_is_automated(r)
     ]
 
 

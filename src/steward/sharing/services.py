@@ -90,19 +90,34 @@ def flow_approve(*, flow: DataFlow, actor_label: str, fields: Iterable[str] | No
                 )
             }
         )
-    return _move(flow, DataFlow.Status.APPROVED, actor_label, note, extra=["fields"])
+    _move(flow, DataFlow.Status.APPROVED, actor_label, note, extra=["fields"])
+    _refresh_notices(flow)  # the recipient now appears in the school's notice
+    return flow
 
 
 def flow_decline(*, flow: DataFlow, actor_label: str, note: str = "") -> DataFlow:
     return _move(flow, DataFlow.Status.DECLINED, actor_label, note)
 
 
+@transaction.atomic
 def flow_suspend(*, flow: DataFlow, actor_label: str, note: str = "") -> DataFlow:
-    return _move(flow, DataFlow.Status.SUSPENDED, actor_label, note)
+    _move(flow, DataFlow.Status.SUSPENDED, actor_label, note)
+    _refresh_notices(flow)  # a flow that releases nothing leaves the notice
+    return flow
 
 
+@transaction.atomic
 def flow_revoke(*, flow: DataFlow, actor_label: str, note: str = "") -> DataFlow:
-    return _move(flow, DataFlow.Status.REVOKED, actor_label, note)
+    _move(flow, DataFlow.Status.REVOKED, actor_label, note)
+    _refresh_notices(flow)
+    return flow
+
+
+def _refresh_notices(flow: DataFlow) -> None:
+    # Imported here: the notice reads sharing's selectors, which read this module.
+    from steward.register.services import notice_refresh
+
+    notice_refresh(school=flow.school)
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ from steward.tenancy.models import (
     SCHOOL_ROLES,
     ApiClient,
     Contract,
+    DataProtectionContact,
     Membership,
     Organisation,
     Role,
@@ -127,3 +128,21 @@ def api_client_create(
     )
     client = ApiClient.objects.create(application=application, kind=kind, school=school, recipient_code=recipient_code)
     return client, client_id, secret
+
+
+@transaction.atomic
+def data_protection_contact_set(
+    *, school: Organisation, kind: str, name: str, email: str, phone: str = ""
+) -> DataProtectionContact:
+    """Create or replace the school's contact of this kind; its notices print the new one at once,
+    and a new version of each is recorded now. Call inside the school's tenant scope."""
+    from steward.register.services import notice_refresh
+
+    fields = {"name": name, "email": email, "phone": phone}
+    DataProtectionContact(school=school, kind=kind, **fields).full_clean(
+        validate_unique=False, validate_constraints=False
+    )
+    contact: DataProtectionContact
+    contact, _ = DataProtectionContact.objects.update_or_create(school=school, kind=kind, defaults=fields)
+    notice_refresh(school=school)
+    return contact

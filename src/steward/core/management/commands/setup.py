@@ -1,4 +1,6 @@
-"""`steward setup`: create the database and the app role if missing, then migrate as the owner."""
+"""`steward setup`: create the database and the app role if missing, migrate as the owner, then sync
+the register catalogue (a no-op unless the code changed it) so that each school's notices record a
+new version for what the change altered."""
 
 from __future__ import annotations
 
@@ -18,3 +20,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         ensure_database(settings.DATABASES["owner"]["NAME"])
         call_command("migrate", database="owner", interactive=False, verbosity=options["verbosity"])
+        from steward.register.services import catalogue_sync
+
+        catalogue_sync()

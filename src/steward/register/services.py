@@ -1,0 +1,81 @@
+"""Commands on the register's published output: recording a new version of a school's notices.
+
+A notice is rebuilt from the register and live configuration whenever it is read, so it can
+change without anyone editing it. `notice_publish` freezes what was shown: a new `NoticeVersion`
+whenever the plain-text rendering differs from the latest one (a hash compare, cheap enough for
+every public render). `notice_refresh(school=...)` is called by the events that change a notice
+(a flow approved, suspended or revoked; a data protection contact changed; the register catalogue
+synced), so a version is recorded when the change happens, not only when someone next looks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.apps import apps as django_apps
+from django.db import connection, transaction
+from django.utils import timezone
+
+from steward.register.models import NoticeVersion
+from steward.register.notices import Notice, notice_for, notice_text, services_in_force
+from steward.tenancy.models import Organisation
+from steward.tenancy.scope import tenant_scope
+
+
+def notice_publish(*, notice: Notice) -> NoticeVersion:
+    """The version whose content is this notice's, recorded first if the content changed."""
+    return _publish(notice)[0]
+
+
+def _publish(notice: Notice) -> tuple[NoticeVersion, bool]:
+    content = notice_text(notice)
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    service = notice.activity.service
+    with tenant_scope([notice.school.id]):
+        latest = _latest(service)
+        if latest is not None and latest.content_hash == digest:
+            return latest, False
+        # Two renders of a changed notice at once must not both take the next number.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"notice-version:{notice.school.id}"]
+            )
+        latest = _latest(service)
+        if latest is not None and latest.content_hash == digest:
+            return latest, False
+        version: NoticeVersion = NoticeVersion.objects.create(
+            school=notice.school,
+            service=service,
+            number=latest.number + 1 if latest else 1,
+            published_at=timezone.now(),
+            content_hash=digest,
+            content=content,
+        )
+        return version, True
+
+
+def _latest(service: str) -> NoticeVersion | None:
+    return NoticeVersion.objects.filter(service=service).order_by("-number").first()
+
+
+def notice_refresh(*, school: Organisation) -> list[NoticeVersion]:
+    """Record a new version of each of the school's notices whose content changed; returns them."""
+    created = []
+    for activity in services_in_force(school):
+        notice = notice_for(school=school, service=activity.service)
+        if notice is None:
+            continue
+        version, new = _publish(notice)
+        if new:
+            created.append(version)
+    return created
+
+
+@transaction.atomic
+def catalogue_sync() -> None:
+    """Load the register catalogue (as its migrations do) and record the notices it changed."""
+    from steward.register.catalogue import sync_catalogue
+
+    sync_catalogue(django_apps)
+    for school in Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).order_by("id"):
+        notice_refresh(school=school)
