@@ -33,8 +33,9 @@ HANDLED = {
     ("parent_portal", "account_closed"),
 }
 
-# The rules the sweep applies (see HANDLED and `_school_target`), as (service, trigger, category code or None). The privacy notice reads
-# this to say which periods the software applies by itself: keep it in step with HANDLED.
+# The rules the sweep applies (see HANDLED and `_school_target`), as (service, trigger, category
+# code or None). The privacy notice reads this to say which periods the software applies by
+# itself: keep it in step with HANDLED.
 AUTOMATED_RULES = frozenset(
     {
         ("hosted_mis", "contract_end", None),
@@ -278,12 +279,6 @@ def _closed_portal_accounts(rule: RetentionRule, today: dt.date) -> Target:
 
 def unevaluated_rules() -> list[RetentionRule]:
     """Rules whose data no built service holds yet (rostering links, tickets)."""
-    return [
-        r
-        for r in RetentionRule.objects.select_related("activity").order_by("activity__name")
-        if (r.activity.service, r.trigger) not in HANDLED
-
-    """Rules whose data no built service holds yet (portal accounts, rostering links, tickets)."""
     return [
         r
         for r in RetentionRule.objects.select_related("activity", "category").order_by("activity__name")
