@@ -1,6 +1,6 @@
 from django.urls import path
 
-from steward.backoffice.views import flow_requests, flows, pages, portal, rights, sign_in
+from steward.backoffice.views import consents, flow_requests, flows, pages, portal, rights, sign_in
 
 app_name = "backoffice"
 
@@ -19,6 +19,11 @@ urlpatterns = [
     path("school/flows/", flows.school_flows, name="school-flows"),
     path("school/rights/", rights.rights_requests, name="school-rights"),
     path("school/portal/", portal.school_portal, name="school-portal"),
+    path("school/consents/", consents.school_consents, name="school-consents"),
+    path(
+        "school/consents/<int:consent_id>/withdraw/", consents.school_consent_withdraw, name="school-consent-withdraw"
+    ),
+    path("account/marketing/", consents.account_marketing, name="account-marketing"),
     path("school/flows/<int:flow_id>/", flows.school_flow, name="school-flow"),
     path("school/flows/<int:flow_id>/<slug:action>/", flows.school_flow_action, name="school-flow-action"),
     path("processor/schools/", pages.processor_schools, name="processor-schools"),
