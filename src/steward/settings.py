@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "steward.sharing",
     "steward.rights",
     "steward.portal",
+    "steward.consents",
     "steward.retention",
     "steward.audit",
     "steward.backoffice",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from steward.backoffice.views import flow_requests, flows, pages, portal, rights, sign_in, terminations
+from steward.backoffice.views import consents, flow_requests, flows, pages, portal, rights, sign_in, terminations
 
 app_name = "backoffice"
 
@@ -20,6 +20,11 @@ urlpatterns = [
     path("school/rights/", rights.rights_requests, name="school-rights"),
     path("school/rights/<int:request_id>/", rights.rights_request, name="school-rights-request"),
     path("school/portal/", portal.school_portal, name="school-portal"),
+    path("school/consents/", consents.school_consents, name="school-consents"),
+    path(
+        "school/consents/<int:consent_id>/withdraw/", consents.school_consent_withdraw, name="school-consent-withdraw"
+    ),
+    path("account/marketing/", consents.account_marketing, name="account-marketing"),
     path("school/flows/<int:flow_id>/", flows.school_flow, name="school-flow"),
     path("school/flows/<int:flow_id>/<slug:action>/", flows.school_flow_action, name="school-flow-action"),
     path("processor/schools/", pages.processor_schools, name="processor-schools"),

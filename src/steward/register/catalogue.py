@@ -371,6 +371,16 @@ CATEGORIES: tuple[CategoryDef, ...] = (
         subject_type="school_user",
     ),
     CategoryDef(
+        code="school_user.marketing",
+        name="Marketing preferences",
+        description=(
+            "Whether the user wants news and offers from the ICT service, for each channel, and when and how "
+            "they chose. The ICT service decides this itself, as controller of its own mailing list; no school "
+            "data is used for it."
+        ),
+        subject_type="school_user",
+    ),
+    CategoryDef(
         code="audit.activity",
         name="Audit log",
         description=(

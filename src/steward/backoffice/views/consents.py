@@ -1,0 +1,157 @@
+"""The school's consents to investigation copies (give, withdraw, list), and a Steward user's own
+marketing preference. Every change is audited; so is every listing of the school's consents."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from steward.audit.services import audit_request
+from steward.backoffice.access import school_role_required, staff_required
+from steward.consents import selectors, services
+from steward.consents.models import Consent, MarketingPreference
+from steward.mis.models import RECORD_MODELS
+from steward.tenancy.models import Organisation, Role, User
+
+_SCHOOL_ROLES = (Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
+_PURPOSE = "consents and agreements"
+
+
+class ConsentForm(forms.Form):
+    kind = forms.ChoiceField(choices=Consent.Kind.choices, widget=forms.Select(attrs={"class": "govuk-select"}))
+    recipient = forms.ChoiceField(
+        label="Who receives the copy",
+        choices=Consent.Recipient.choices,
+        widget=forms.Select(attrs={"class": "govuk-select"}),
+    )
+    vendor_name = forms.CharField(
+        label="Vendor (for the MIS vendor)",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"class": "govuk-input"}),
+    )
+    ticket_reference = forms.CharField(
+        label="Ticket (for one ticket only)",
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"class": "govuk-input govuk-input--width-10"}),
+    )
+    record_types = forms.MultipleChoiceField(
+        label="Records the copy may hold",
+        choices=[(m.record_type, m._meta.verbose_name_plural) for m in RECORD_MODELS],
+        widget=forms.SelectMultiple(attrs={"class": "govuk-select", "size": "8"}),
+    )
+    expires_on = forms.DateField(
+        label="Ends after (YYYY-MM-DD; needed for one ticket)",
+        required=False,
+        widget=forms.DateInput(attrs={"class": "govuk-input govuk-input--width-10"}),
+    )
+
+
+def _end_of(day: dt.date | None) -> dt.datetime | None:
+    if day is None:
+        return None
+    return timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
+
+
+@school_role_required(*_SCHOOL_ROLES)
+def school_consents(request: HttpRequest) -> HttpResponse:
+    school_id: int = request.school_id  # type: ignore[attr-defined]
+    form = ConsentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            consent = services.consent_give(
+                school=Organisation.objects.get(pk=school_id),
+                given_by=request.user,  # type: ignore[arg-type]
+                kind=data["kind"],
+                recipient=data["recipient"],
+                vendor_name=data["vendor_name"],
+                ticket_reference=data["ticket_reference"],
+                record_types=data["record_types"],
+                expires_at=_end_of(data["expires_on"]),
+            )
+        except ValidationError as refused:
+            for field, messages in refused.message_dict.items():
+                form.add_error(
+                    "expires_on" if field == "expires_at" else field if field in form.fields else None, messages
+                )
+        else:
+            audit_request(
+                request,
+                action="consent_given",
+                object_type="consents.Consent",
+                object_ids=[consent.id],
+                purpose=_PURPOSE,
+                detail={"kind": consent.kind, "recipient": consent.recipient, "ticket": consent.ticket_reference},
+            )
+            return redirect("backoffice:school-consents")
+    now = timezone.now()
+    consents = list(selectors.consents_for_school(school_id=school_id))
+    agreements = list(selectors.agreements_for_school(school_id=school_id))
+    audit_request(
+        request,
+        action="view",
+        object_type="consents.Consent",
+        object_ids=[c.id for c in consents],
+        purpose=_PURPOSE,
+    )
+    return render(
+        request,
+        "backoffice/consents.html",
+        {
+            "form": form,
+            "consents": [(c, c.in_force_at(now)) for c in consents],
+            "agreements": [(a, a.in_force_on(timezone.localdate())) for a in agreements],
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@school_role_required(*_SCHOOL_ROLES)
+def school_consent_withdraw(request: HttpRequest, consent_id: int) -> HttpResponse:
+    consent = get_object_or_404(Consent, pk=consent_id, school_id=request.school_id)  # type: ignore[attr-defined]
+    already = consent.withdrawn_at is not None
+    services.consent_withdraw(consent=consent, withdrawn_by=request.user)  # type: ignore[arg-type]
+    if not already:
+        audit_request(
+            request,
+            action="consent_withdrawn",
+            object_type="consents.Consent",
+            object_ids=[consent.id],
+            purpose=_PURPOSE,
+        )
+    return redirect("backoffice:school-consents")
+
+
+@staff_required
+def account_marketing(request: HttpRequest) -> HttpResponse:
+    """A Steward user's own choice about the ICT service's news: nothing is sent without an opt-in."""
+    user: User = request.user  # type: ignore[assignment]
+    channel = MarketingPreference.Channel.EMAIL
+    if request.method == "POST":
+        opted_in = request.POST.get("email") == "yes"
+        preference = services.marketing_preference_set(
+            user=user, channel=channel, opted_in=opted_in, source=MarketingPreference.Source.ACCOUNT_PAGE
+        )
+        audit_request(
+            request,
+            action="marketing_opt_in" if opted_in else "marketing_opt_out",
+            object_type="consents.MarketingPreference",
+            object_ids=[preference.id],
+            purpose="the ICT service's mailing list",
+        )
+        return redirect("/account/marketing/?saved=1")
+    current = selectors.marketing_preference(user=user, channel=channel)
+    return render(
+        request,
+        "backoffice/account_marketing.html",
+        {"current": current, "saved": request.GET.get("saved") == "1"},
+    )
