@@ -2,16 +2,15 @@
 audit events about them and every disclosure of their records.
 
 `bundle.json` is for machines, `bundle.html` for people (self-contained: no scripts, fonts or
-stylesheets to fetch, so it opens the same offline in ten years), and `bundle.pdf` when WeasyPrint
-is installed. The contents come from the privacy providers and the logs only: nothing is picked
-per request, so a new app's data appears here as soon as its provider exports it.
+stylesheets to fetch, so it opens the same offline in ten years), and `bundle.pdf` the same page
+for printing (WeasyPrint, fetching nothing). The contents come from the privacy providers and
+the logs only: nothing is picked per request, so a new app's data appears here as soon as its
+provider exports it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import json
 import zipfile
 from dataclasses import dataclass
@@ -23,17 +22,13 @@ from django.utils import timezone
 
 from steward.audit.selectors import events_about
 from steward.mis.privacy import subject_row
+from steward.register.pdf import html_to_pdf
 from steward.register.providers import Subject, providers
 from steward.rights.models import RightsRequest
 from steward.sharing.selectors import disclosures_of_subject
 
 # The object type audit events use for each kind of subject held in the MIS.
 SUBJECT_OBJECT_TYPES = {"learner": "mis.Learner", "contact": "mis.Contact", "staff": "mis.Staff"}
-
-
-def pdf_available() -> bool:
-    """WeasyPrint (and its Pango libraries) is an optional install: without it there is no PDF."""
-    return importlib.util.find_spec("weasyprint") is not None
 
 
 def subject_of(request: RightsRequest) -> Subject:
@@ -152,11 +147,9 @@ def write_bundle(document: dict[str, Any], out: IO[bytes]) -> list[str]:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("bundle.json", json.dumps(document, cls=DjangoJSONEncoder, indent=2))
         archive.writestr("bundle.html", html)
-        if pdf_available():
-            weasyprint = importlib.import_module("weasyprint")
-            archive.writestr("bundle.pdf", weasyprint.HTML(string=html).write_pdf())
-            names.append("bundle.pdf")
-        archive.writestr("README.txt", _readme(document, pdf="bundle.pdf" in names))
+        archive.writestr("bundle.pdf", html_to_pdf(html))  # the same page, for people who print it
+        names.append("bundle.pdf")
+        archive.writestr("README.txt", _readme(document, pdf=True))
     return names
 
 

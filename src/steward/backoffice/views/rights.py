@@ -19,7 +19,6 @@ from django.utils import timezone
 from steward.audit.services import audit_request
 from steward.backoffice.access import school_role_required
 from steward.rights import selectors, services
-from steward.rights.bundle import pdf_available
 from steward.rights.deadlines import latest_extension
 from steward.rights.models import RightsRequest
 from steward.tenancy.models import Organisation, Role
@@ -207,6 +206,6 @@ def rights_request(request: HttpRequest, request_id: int) -> HttpResponse:
         "latest_extension": latest_extension(rights_request.received_on),
         "preview": preview,
         "errors": errors,
-        "pdf": pdf_available(),
+        "pdf": True,
     }
     return render(request, "backoffice/rights_request.html", context, status=400 if errors else 200)
