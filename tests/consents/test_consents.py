@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from steward.audit.models import AuditEvent
 from steward.consents import services
-from steward.consents.models import Consent, MarketingPreference
+from steward.consents.models import Consent, DataUseAgreement, MarketingPreference
 from steward.consents.privacy import ConsentsPrivacyProvider
 from steward.register.providers import Subject
 from steward.tenancy.models import Organisation, Role, User
@@ -202,3 +202,76 @@ def test_privacy_provider_exports_and_erases_preferences_but_keeps_consents(
     assert preview.deleted == report.deleted == {"consents.MarketingPreference": 1}
     assert "Art. 5(2)" in report.kept["consents.Consent"]
     assert provider.export_subject(Subject("learner", admin_a.id)) == {}
+
+
+def _agreement_post(signed_by: User, **overrides: Any) -> dict[str, Any]:
+    today = timezone.localdate()
+    return {
+        "dua-record_types": ["learners", "session-attendance"],
+        "dua-purpose": "Testing the attendance report",
+        "dua-recipient": "Steward development team",
+        "dua-signed_by": str(signed_by.pk),
+        "dua-starts_on": str(today),
+        "dua-expires_on": str(today + dt.timedelta(days=90)),
+        **overrides,
+    }
+
+
+def test_the_page_records_and_revokes_a_data_use_agreement_with_audit(
+    client: Client, school_a: Organisation, admin_a: User
+) -> None:
+    dpo = factories.user(Role.SCHOOL_DPO, school_a)
+    sign_in(client, admin_a)
+    choose(client, school_a)
+    assert client.post("/school/consents/agreements/", _agreement_post(dpo)).status_code == 302
+    with tenant_scope([school_a.id]):
+        agreement = DataUseAgreement.objects.get()
+        assert services.agreement_in_force(school=school_a, today=timezone.localdate()) == agreement
+    assert (agreement.signed_by_id, agreement.record_types) == (dpo.id, ["learners", "session-attendance"])
+    assert (agreement.purpose, agreement.recipient) == ("Testing the attendance report", "Steward development team")
+    assert agreement.expires_on - agreement.starts_on == dt.timedelta(days=90) and agreement.secret_key
+    page = client.get("/school/consents/")
+    assert b"Testing the attendance report" in page.content and b"Revoke" in page.content
+
+    assert client.post(f"/school/consents/agreements/{agreement.id}/revoke/").status_code == 302
+    assert client.post(f"/school/consents/agreements/{agreement.id}/revoke/").status_code == 302  # no second event
+    with tenant_scope([school_a.id]):
+        agreement.refresh_from_db()
+        assert services.agreement_in_force(school=school_a, today=timezone.localdate()) is None
+        events = list(
+            AuditEvent.objects.filter(object_type="consents.DataUseAgreement").values_list("action", "actor_user_id")
+        )
+    assert agreement.revoked_at is not None
+    assert sorted(events) == [("agreement_revoked", admin_a.id), ("agreement_signed", admin_a.id)]
+
+
+def test_the_page_refuses_an_agreement_that_ends_before_it_starts_or_a_stranger_signing(
+    client: Client, school_a: Organisation, school_b: Organisation, admin_a: User, admin_b: User
+) -> None:
+    sign_in(client, admin_a)
+    choose(client, school_a)
+    today = timezone.localdate()
+    backwards = _agreement_post(admin_a, **{"dua-expires_on": str(today), "dua-starts_on": str(today)})
+    response = client.post("/school/consents/agreements/", backwards)
+    assert response.status_code == 400 and b"must end after it starts" in response.content
+    response = client.post("/school/consents/agreements/", _agreement_post(admin_b))  # not of this school
+    assert response.status_code == 400 and b"Select a valid choice" in response.content
+    with tenant_scope([school_a.id]):
+        assert not DataUseAgreement.objects.exists()
+
+
+def test_another_school_cannot_revoke_an_agreement(
+    client: Client, school_a: Organisation, school_b: Organisation, admin_a: User, admin_b: User
+) -> None:
+    with tenant_scope([school_a.id]):
+        agreement = services.agreement_sign(
+            school=school_a, signed_by=admin_a, record_types=["learners"], purpose="Testing", recipient="Dev team",
+            starts_on=timezone.localdate(), expires_on=timezone.localdate() + dt.timedelta(days=5),
+        )  # fmt: skip
+    sign_in(client, admin_b)
+    choose(client, school_b)
+    assert client.post(f"/school/consents/agreements/{agreement.id}/revoke/").status_code == 404
+    assert b"Dev team" not in client.get("/school/consents/").content
+    with tenant_scope([school_a.id]):
+        agreement.refresh_from_db()
+    assert agreement.revoked_at is None

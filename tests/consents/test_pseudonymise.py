@@ -17,6 +17,7 @@ from steward.consents import services
 from steward.consents.models import DataUseAgreement, PseudonymisedCopy
 from steward.consents.pseudonymise import FORENAMES, SURNAMES, drop_copy, hmac_hex
 from steward.ingest.services import batch_ingest
+from steward.mis.models import Homework, ProcessingRestriction, SchoolGroup
 from steward.tenancy.models import Organisation, Role, User
 from steward.tenancy.scope import tenant_scope
 from tests import factories
@@ -281,3 +282,39 @@ def test_an_existing_schema_is_never_overwritten(school: Organisation, dpo: User
         _pseudonymise(school)
     with tenant_scope([school.id]):
         assert PseudonymisedCopy.objects.count() == 1
+
+
+def test_restricted_subjects_and_every_row_about_them_stay_out_of_the_copy(school: Organisation, dpo: User) -> None:
+    with tenant_scope([school.id]):
+        for record_type, source_id in (("learners", "L1"), ("contacts", "C2"), ("staff", "T1")):
+            ProcessingRestriction.objects.create(school=school, record_type=record_type, source_id=source_id)
+    agreement = _sign(school, dpo)
+    _pseudonymise(school)
+
+    def token(source_id: str) -> str:
+        return hmac_hex(agreement.secret_key, source_id)[:32].upper()
+
+    assert [r["source_id"] for r in _rows("mis_learner")] == [token("L2")]
+    assert [r["source_id"] for r in _rows("mis_contact")] == [token("C1")]
+    assert _rows("mis_learnercontact") == []  # LC1 names the learner L1, LC2 the contact C2
+    assert [r["learner_source_id"] for r in _rows("mis_sessionattendance")] == [token("L2")]
+    assert [r["learner_source_id"] for r in _rows("mis_behaviour")] == [token("L2")]
+    assert _rows("mis_staff") == []
+    with tenant_scope([school.id]):
+        counts = PseudonymisedCopy.objects.get().row_counts
+    assert (counts["learners"], counts["learner-contacts"], counts["staff"]) == (1, 0, 0)
+
+
+def test_a_homework_title_is_free_text_and_is_emptied(school: Organisation, dpo: User) -> None:
+    with tenant_scope([school.id]):
+        SchoolGroup.objects.create(school=school, source_id="G1", name="7A", group_type="REG")
+        Homework.objects.create(
+            school=school, source_id="H1", group_source_id="G1", title="Help Zebedee Quillfeather catch up",
+            description="Zebedee missed the trip", subject="English", set_date=dt.date(2026, 9, 1),
+            due_date=dt.date(2026, 9, 8),
+        )  # fmt: skip
+    _sign(school, dpo, record_types=["groups", "homework"])
+    _pseudonymise(school)
+    (homework,) = _rows("mis_homework")
+    assert (homework["title"], homework["description"], homework["subject"]) == ("", "", "English")
+    assert [r["name"] for r in _rows("mis_schoolgroup")] == ["7A"]

@@ -9,11 +9,12 @@ import io
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db.models import Count
 from django.utils import timezone
 
 from steward.core.schedule import SCHEDULE
 from steward.ingest.services import batch_ingest
-from steward.mis.models import Learner, SessionAttendance, Tombstone
+from steward.mis.models import Contact, Learner, LearnerContact, SchoolEnrolment, SessionAttendance, Tombstone
 from steward.portal.models import ParentAccount, ParentLink
 from steward.register.models import Recipient
 from steward.retention.models import RestoreReplay, RetentionProof
@@ -207,3 +208,44 @@ def test_the_sweep_is_scheduled_nightly_and_the_command_runs_it(
     assert set(RetentionProof.objects.filter(school=school).values_list("what", flat=True)) == {
         "photographs of learners who left"
     }
+
+
+def test_leavers_records_go_365_days_after_leaving_with_tombstones_unless_held() -> None:
+    school = factories.school("Leavers Primary", services_=("hosted_mis",))
+    records = b.small_school()
+    records["learners"].append(b.learner("L3", legal_forename="Hana"))
+    records["session-attendance"].append(b.mark("L3", "2025-06-03", "AM"))
+    records["school-enrolments"] = [
+        {"source_id": "E1", "learner_source_id": "L1", "entry_date": "2018-09-01", "leaving_date": "2025-10-21",
+         "enrolment_status": "C"},  # 400 days before TODAY
+        {"source_id": "E2", "learner_source_id": "L2", "entry_date": "2018-09-01", "leaving_date": "2026-08-17",
+         "enrolment_status": "C"},  # 100 days before TODAY
+        {"source_id": "E3", "learner_source_id": "L3", "entry_date": "2018-09-01", "leaving_date": "2025-10-21",
+         "enrolment_status": "C"},
+    ]  # fmt: skip
+    batch_ingest(school=school, stream=io.BytesIO(b.json_batch(records)), format="json", mode="full", sent_by="t")
+    hold_place(school=school, subject_kind="learner", subject_source_id="L3", reason="Tribunal", placed_by="DPO")
+
+    due = {d.what: d for d in retention_preview(today=TODAY, schools=[school])}
+    leavers = due["records of learners who left"]
+    # L1, their contact link, two attendance marks and their enrolment; L3's learner, mark and enrolment held
+    assert (leavers.rows, leavers.held, leavers.held_reason) == (5, 3, "Tribunal")
+    assert leavers.rule.category is not None
+    assert (leavers.rule.period_days, leavers.rule.category.code) == (365, "learner.identity")
+
+    proofs = retention_sweep(today=TODAY, schools=[school], processor_wide=False)
+
+    assert [(p.what, p.rows, p.category) for p in proofs] == [("records of learners who left", 5, "learner.identity")]
+    with tenant_scope([school.id]):
+        assert sorted(Learner.objects.values_list("source_id", flat=True)) == ["L2", "L3"]
+        assert not SessionAttendance.objects.filter(learner_source_id="L1").exists()
+        assert SessionAttendance.objects.filter(learner_source_id="L3").count() == 1
+        assert sorted(SchoolEnrolment.objects.values_list("source_id", flat=True)) == ["E2", "E3"]
+        assert list(LearnerContact.objects.values_list("source_id", flat=True)) == ["LC2"]
+        assert Contact.objects.count() == 2  # contacts are not the leaver's records
+        stones = dict(Tombstone.objects.values_list("record_type").annotate(n=Count("id")))
+        assert stones == {"learners": 1, "learner-contacts": 1, "session-attendance": 2, "school-enrolments": 1}
+        assert Tombstone.objects.get(record_type="learners").source_id == "L1"
+    assert RestoreReplay.objects.filter(kind="mis_records", target="learners", source_ids=["L1"]).exists()
+    after = retention_preview(today=TODAY, schools=[school])
+    assert [(d.what, d.rows, d.held) for d in after] == [("records of learners who left", 0, 3)]

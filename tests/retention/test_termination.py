@@ -13,6 +13,7 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import connections
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from steward.ingest.services import batch_ingest
@@ -22,9 +23,9 @@ from steward.retention.models import ContractTermination, RestoreReplay, Retenti
 from steward.retention.services import hold_lift, hold_place
 from steward.retention.termination import KEPT, certificate_text, termination_purge, termination_start
 from steward.rights import services as rights
-from steward.tenancy.models import Contract, Membership, Organisation, Role
+from steward.tenancy.models import Contract, Membership, Organisation, Role, User
 from steward.tenancy.scope import tenant_scope
-from steward.tenancy.services import api_client_create
+from steward.tenancy.services import api_client_create, membership_grant
 from tests import factories
 from tests.ingest import builders as b
 
@@ -132,3 +133,29 @@ def test_the_purge_waits_for_the_window_unless_overridden(ending: tuple[Organisa
     assert done.verified and not done.window_overridden
     with pytest.raises(ValidationError, match="already"):
         termination_purge(termination=done, confirmed_by="Admin")
+
+
+@pytest.mark.django_db
+def test_the_purge_deletes_accounts_whose_only_roles_were_at_the_school(
+    ending: tuple[Organisation, Organisation],
+) -> None:
+    leaving, staying = ending
+    only_here = factories.user(Role.SCHOOL_ADMIN, leaving, email="only-here@example.invalid")
+    both = factories.user(Role.SCHOOL_ADMIN, leaving, email="both@example.invalid")
+    membership_grant(user=both, organisation=staying, role=Role.SCHOOL_DPO)
+    processor_staff = factories.user(Role.PROCESSOR_ADMIN, factories.processor(), email="ict@example.invalid")
+    membership_grant(user=processor_staff, organisation=leaving, role=Role.SCHOOL_ADMIN)
+    superuser = factories.user(Role.SCHOOL_ADMIN, leaving, email="root@example.invalid")
+    User.objects.filter(pk=superuser.pk).update(is_superuser=True, is_staff=True)
+    termination = termination_start(contract=Contract.objects.get(school=leaving), requested_by="Processor Admin")
+
+    done = termination_purge(termination=termination, confirmed_by="Processor Admin", override_window=True)
+
+    assert not User.objects.filter(pk=only_here.pk).exists()
+    assert not TOTPDevice.objects.filter(user_id=only_here.pk).exists()
+    assert done.deleted["tenancy_user"] == 2  # only_here and the DPO made by _populate
+    kept = {"both@example.invalid", "ict@example.invalid", "root@example.invalid"}
+    assert kept <= set(User.objects.values_list("email", flat=True))
+    assert list(Membership.objects.filter(user=both).values_list("organisation", flat=True)) == [staying.id]
+    assert list(Membership.objects.filter(user=processor_staff).values_list("role", flat=True)) == ["processor_admin"]
+    assert not Membership.objects.filter(organisation=leaving).exists()

@@ -24,6 +24,12 @@ urlpatterns = [
     path(
         "school/consents/<int:consent_id>/withdraw/", consents.school_consent_withdraw, name="school-consent-withdraw"
     ),
+    path("school/consents/agreements/", consents.school_agreement_sign, name="school-agreement-sign"),
+    path(
+        "school/consents/agreements/<int:agreement_id>/revoke/",
+        consents.school_agreement_revoke,
+        name="school-agreement-revoke",
+    ),
     path("account/marketing/", consents.account_marketing, name="account-marketing"),
     path("school/flows/<int:flow_id>/", flows.school_flow, name="school-flow"),
     path("school/flows/<int:flow_id>/<slug:action>/", flows.school_flow_action, name="school-flow-action"),

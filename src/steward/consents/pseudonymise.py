@@ -5,7 +5,10 @@ column names, so a field added to the MIS model tomorrow is handled the day it i
 
 - special categories (the register flags them) are dropped unless the agreement names them;
   photos (and any binary column) are dropped;
-- free text (a TextField, or a comment / description / notes field) is emptied;
+- free text (a TextField, a comment / description / notes field, or a field the model declares
+  `free_text`, such as a homework title that may name a pupil) is emptied;
+- subjects under an Art. 18 restriction (`ProcessingRestriction`) are left out, with every row
+  that refers to them (through the model's `references`);
 - identity and contact-detail columns are replaced: names by names from a fixed list, emails by
   `<token>@example.invalid`, anything else (UPN, NI number, phone, address) by a token; the MIS's
   own ids and the references between records become tokens too, so the copy still joins up;
@@ -36,7 +39,7 @@ from steward.audit.services import audit_record
 from steward.consents.models import DataUseAgreement, PseudonymisedCopy
 from steward.consents.services import SPECIAL_CATEGORIES, agreement_in_force
 from steward.mis.base import MisRecord
-from steward.mis.models import RECORD_MODELS
+from steward.mis.models import RECORD_MODELS, ProcessingRestriction
 from steward.register.classification import PersonalData, classification_of
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
@@ -46,6 +49,7 @@ FREE_TEXT_NAMES = frozenset({"comment", "comments", "description", "notes"})
 PSEUDONYMISED_CATEGORY_SUFFIXES = (".identity", ".contact_details", ".work_contact")
 IDENTIFIER_SUFFIXES = ("_number", "upn")  # national ids (UPN, NI and teacher numbers), whatever their category
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+RESTRICTABLE = frozenset({"learners", "contacts", "staff"})  # the record types a restriction names
 _BLOCK = 64  # SHA-256 block size in bytes
 
 FORENAMES = (
@@ -136,7 +140,7 @@ def column_plan(model: type[MisRecord], *, special_allowed: frozenset[str]) -> l
             plan.append(Column(name, _not_blank(column, token)))
         elif category is None:
             plan.append(Column(name, column))
-        elif isinstance(field, models.TextField) or field.name in FREE_TEXT_NAMES:
+        elif isinstance(field, models.TextField) or field.name in FREE_TEXT_NAMES or field.name in model.free_text:
             plan.append(Column(name, "''"))
         elif isinstance(field, models.DateTimeField):
             plan.append(Column(name, f"{column} + make_interval(days => {_shift_days(shift_key(model))})"))
@@ -200,12 +204,26 @@ def _copy(*, school: Organisation, agreement: DataUseAgreement, schema: str) -> 
             names = sql.SQL(", ").join(sql.Identifier(c.name) for c in plan)
             statement = sql.SQL("CREATE TABLE {} AS SELECT {} FROM {} WHERE false").format(table, names, source)
             cursor.execute(statement)
-            insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} AS s WHERE s.school_id = %(school)s").format(
-                table, names, sql.SQL(", ").join(sql.SQL(c.expression) for c in plan), source
+            insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} AS s WHERE s.school_id = %(school)s{}").format(
+                table, names, sql.SQL(", ").join(sql.SQL(c.expression) for c in plan), source, _unrestricted(model)
             )
             cursor.execute(insert, params)
             counts[model.record_type] = cursor.rowcount
     return counts
+
+
+def _unrestricted(model: type[MisRecord]) -> sql.Composable:
+    """Conditions that leave out restricted subjects' rows and every row referring to one (Art. 18)."""
+    columns = {"source_id": model.record_type} if model.record_type in RESTRICTABLE else {}
+    columns |= {c: t for c, t in model.references.items() if t in RESTRICTABLE}
+    restriction = sql.Identifier("public", ProcessingRestriction._meta.db_table)
+    return sql.SQL("").join(
+        sql.SQL(
+            " AND NOT EXISTS (SELECT 1 FROM {} AS r WHERE r.school_id = s.school_id"
+            " AND r.record_type = {} AND r.source_id = s.{})"
+        ).format(restriction, sql.Literal(record_type), sql.Identifier(column))
+        for column, record_type in columns.items()
+    )
 
 
 def pseudonymise_school(

@@ -41,6 +41,9 @@ class MisRecord(TenantModel):
     code_sets: ClassVar[dict[str, str]] = {}
     # Columns that refer to another record by source id: {field: record type}.
     references: ClassVar[dict[str, str]] = {}
+    # Short text typed by school staff that may name a pupil (a homework title): copies treat it as
+    # free text, like a TextField.
+    free_text: ClassVar[frozenset[str]] = frozenset()
 
     SYSTEM_FIELDS: ClassVar[frozenset[str]] = frozenset(
         {"id", "school", "source_id", "content_hash", "change_version", "created_at", "updated_at"}

@@ -516,6 +516,7 @@ class Achievement(MisRecord):
 class Homework(MisRecord):
     record_type = "homework"
     references = {"group_source_id": "groups"}
+    free_text = frozenset({"title"})  # "Write to Amira about her trip" names a pupil
 
     group_source_id = models.CharField(max_length=100)
     title = models.CharField(max_length=200)

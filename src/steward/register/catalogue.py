@@ -688,6 +688,22 @@ ACTIVITIES: tuple[ActivityDef, ...] = (
                     "30 days after they leave."
                 ),
             ),
+            RetentionDef(
+                trigger="leaving_date",
+                period_days=365,
+                category="learner.identity",
+                description=(
+                    "The school's own MIS keeps the statutory record of a learner who has left (the pupil file "
+                    "and admission register, for the periods the school's retention schedule sets). The hosted "
+                    "copy of a leaver's records — the learner and every record about them: enrolments, groups, "
+                    "attendance, behaviour, achievement, exclusions, needs, entitlements and links to contacts — "
+                    "is only needed while the school may still ask for it, for example to answer a query from "
+                    "the learner's next school or the local authority, or to complete the census and returns "
+                    "for the year in which they left. A year after the leaving date covers a full school year "
+                    "of such requests, so the copy is deleted 365 days after the learner's last leaving date, "
+                    "unless they have since enrolled again."
+                ),
+            ),
         ),
         security_measures=(_TLS, _AT_REST, _TENANCY, _TWO_FACTOR, _AUDIT, _LEAST_PRIVILEGE),
     ),

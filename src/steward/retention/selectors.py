@@ -40,6 +40,7 @@ AUTOMATED_RULES = frozenset(
     {
         ("hosted_mis", "contract_end", None),
         ("hosted_mis", "leaving_date", "learner.photo"),
+        ("hosted_mis", "leaving_date", "learner.identity"),
         ("data_exchange", "event_time", None),
         ("parent_portal", "account_closed", None),
     }
@@ -208,6 +209,20 @@ def _school_target(rule: RetentionRule, school: Organisation, today: dt.date, ho
             ),
             holds,
         )
+    if key == ("hosted_mis", "leaving_date", "learner.identity"):
+        leavers = leavers_before(cutoff)
+        return _held_apart(
+            Target(
+                rule,
+                school,
+                "records of learners who left",
+                f"left more than {rule.period_days} days ago",
+                "mis_records",
+                [Learner.objects.filter(source_id__in=leavers)]
+                + [model.objects.filter(**{f"{field}__in": leavers}) for model, field in learner_dependents()],
+            ),
+            holds,
+        )
     if key == ("data_exchange", "event_time", None):
         old = Disclosure.objects.filter(at__date__lt=cutoff)
         return _held_apart(
@@ -215,6 +230,24 @@ def _school_target(rule: RetentionRule, school: Organisation, today: dt.date, ho
             holds,
         )
     return None
+
+
+def leavers_before(cutoff: dt.date) -> list[str]:
+    """Source ids of learners whose every enrolment ended before the cutoff (inside the school's scope).
+
+    Taken as a list, once, so that the target's querysets do not change under the sweep as it
+    deletes the enrolments the condition reads: the preview's rows are the sweep's rows.
+    """
+    current = SchoolEnrolment.objects.filter(Q(leaving_date__isnull=True) | Q(leaving_date__gte=cutoff)).values(
+        "learner_source_id"
+    )
+    left = SchoolEnrolment.objects.filter(leaving_date__lt=cutoff).exclude(learner_source_id__in=current)
+    return sorted(set(left.values_list("learner_source_id", flat=True)))
+
+
+def learner_dependents() -> list[tuple[type[MisRecord], str]]:
+    """(model, column) of every MIS record that refers to a learner (their declared `references`)."""
+    return [(m, f) for m in RECORD_MODELS for f, target in m.references.items() if target == "learners"]
 
 
 def _held_apart(target: Target, holds: Holds) -> Target:

@@ -3,8 +3,9 @@ certificate of deletion.
 
 The purge does not pick tables by hand: it walks every `TenantModel` (children before parents) and
 the few shared tables that name the school, in one transaction under the school's tenant scope, then
-counts every one of them again and refuses to commit unless each count is 0. Kept: the processor's
-accountability records (`KEPT`), which hold no personal data of the school's subjects.
+counts every one of them again and refuses to commit unless each count is 0. Steward accounts whose
+only roles were at the school go with their memberships; anyone with a role elsewhere stays. Kept: the
+processor's accountability records (`KEPT`), which hold no personal data of the school's subjects.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from steward.core.paths import VAR_DIR
 from steward.ingest.exports import ctf_export
 from steward.portal.models import ParentAccount, ParentLink
 from steward.retention.models import ContractTermination, LegalHold, RestoreReplay, RetentionProof
-from steward.tenancy.models import ApiClient, Contract, Membership, Organisation, TenantModel
+from steward.tenancy.models import ApiClient, Contract, Membership, Organisation, TenantModel, User
 from steward.tenancy.scope import tenant_scope
 
 DEFAULT_WINDOW_DAYS = 30
@@ -232,10 +233,21 @@ def purge_rows(*, school_id: int) -> dict[str, int]:
     from oauth2_provider.models import get_application_model
 
     get_application_model().objects.filter(steward_client__in=clients).delete()
+    members = list(Membership.objects.filter(organisation_id=school_id).values_list("user_id", flat=True))
     deleted[Membership._meta.db_table] = (
         Membership.objects.filter(organisation_id=school_id).delete()[1].get(Membership._meta.label, 0)
     )
+    deleted[User._meta.db_table] = _delete_orphaned_users(members)
     return deleted
+
+
+def _delete_orphaned_users(user_ids: list[int]) -> int:
+    """Delete the accounts whose only roles were at the purged school: never a user with a role elsewhere
+    (another school, a trust, the processor) nor one of the processor's staff or superusers."""
+    orphans = User.objects.filter(pk__in=user_ids, memberships__isnull=True, is_staff=False, is_superuser=False)
+    count = orphans.count()
+    orphans.delete()  # the ORM, for their authenticator devices, sessions and preferences that cascade
+    return count
 
 
 def rows_left(*, school_id: int) -> dict[str, int]:

@@ -1,9 +1,11 @@
-"""The school's consents to investigation copies (give, withdraw, list), and a Steward user's own
-marketing preference. Every change is audited; so is every listing of the school's consents."""
+"""The school's consents to investigation copies (give, withdraw, list), its data use agreements
+(record, revoke, list), and a Steward user's own marketing preference. Every change is audited; so
+is every listing of the school's consents."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -15,7 +17,8 @@ from django.views.decorators.http import require_POST
 from steward.audit.services import audit_request
 from steward.backoffice.access import school_role_required, staff_required
 from steward.consents import selectors, services
-from steward.consents.models import Consent, MarketingPreference
+from steward.consents.models import Consent, DataUseAgreement, MarketingPreference
+from steward.consents.services import SPECIAL_CATEGORIES
 from steward.mis.models import RECORD_MODELS
 from steward.tenancy.models import Organisation, Role, User
 
@@ -52,6 +55,61 @@ class ConsentForm(forms.Form):
         required=False,
         widget=forms.DateInput(attrs={"class": "govuk-input govuk-input--width-10"}),
     )
+
+
+class AgreementForm(forms.Form):
+    """A data use agreement the school has signed: what the copy may hold, for what, for whom, when."""
+
+    record_types = forms.MultipleChoiceField(
+        label="Records the pseudonymised copy may hold",
+        choices=[(m.record_type, m._meta.verbose_name_plural) for m in RECORD_MODELS],
+        widget=forms.SelectMultiple(attrs={"class": "govuk-select", "size": "8"}),
+    )
+    special_categories = forms.MultipleChoiceField(
+        label="Special categories the copy may keep (left out unless chosen)",
+        choices=[(c, c) for c in sorted(SPECIAL_CATEGORIES)],
+        required=False,
+        widget=forms.SelectMultiple(attrs={"class": "govuk-select", "size": "4"}),
+    )
+    purpose = forms.CharField(
+        label="What the copy is for", max_length=300, widget=forms.TextInput(attrs={"class": "govuk-input"})
+    )
+    recipient = forms.CharField(
+        label="The ICT service's team that receives it",
+        max_length=200,
+        widget=forms.TextInput(attrs={"class": "govuk-input"}),
+    )
+    signed_by = forms.ModelChoiceField(
+        label="Signed for the school by",
+        queryset=User.objects.none(),
+        widget=forms.Select(attrs={"class": "govuk-select"}),
+    )
+    starts_on = forms.DateField(
+        label="Starts on (YYYY-MM-DD)", widget=forms.DateInput(attrs={"class": "govuk-input govuk-input--width-10"})
+    )
+    expires_on = forms.DateField(
+        label="Ends on (YYYY-MM-DD)", widget=forms.DateInput(attrs={"class": "govuk-input govuk-input--width-10"})
+    )
+
+    def __init__(self, *args: Any, school_id: int, **kwargs: Any) -> None:
+        kwargs["prefix"] = "dua"
+        super().__init__(*args, **kwargs)
+        signed_by = self.fields["signed_by"]
+        assert isinstance(signed_by, forms.ModelChoiceField)  # noqa: S101
+        signed_by.queryset = (
+            User.objects.filter(
+                is_active=True, memberships__organisation_id=school_id, memberships__role__in=_SCHOOL_ROLES
+            )
+            .distinct()
+            .order_by("full_name", "id")
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        starts, expires = data.get("starts_on"), data.get("expires_on")
+        if starts and expires and expires <= starts:
+            self.add_error("expires_on", "the agreement must end after it starts")
+        return data
 
 
 def _end_of(day: dt.date | None) -> dt.datetime | None:
@@ -92,6 +150,11 @@ def school_consents(request: HttpRequest) -> HttpResponse:
                 detail={"kind": consent.kind, "recipient": consent.recipient, "ticket": consent.ticket_reference},
             )
             return redirect("backoffice:school-consents")
+    return _page(request, form, AgreementForm(school_id=school_id, initial={"signed_by": request.user.pk}))
+
+
+def _page(request: HttpRequest, form: ConsentForm, agreement_form: AgreementForm) -> HttpResponse:
+    school_id: int = request.school_id  # type: ignore[attr-defined]
     now = timezone.now()
     consents = list(selectors.consents_for_school(school_id=school_id))
     agreements = list(selectors.agreements_for_school(school_id=school_id))
@@ -107,11 +170,69 @@ def school_consents(request: HttpRequest) -> HttpResponse:
         "backoffice/consents.html",
         {
             "form": form,
+            "agreement_form": agreement_form,
             "consents": [(c, c.in_force_at(now)) for c in consents],
             "agreements": [(a, a.in_force_on(timezone.localdate())) for a in agreements],
         },
-        status=400 if form.errors else 200,
+        status=400 if form.errors or agreement_form.errors else 200,
     )
+
+
+@require_POST
+@school_role_required(*_SCHOOL_ROLES)
+def school_agreement_sign(request: HttpRequest) -> HttpResponse:
+    """Record a data use agreement the school has signed (only under one is a pseudonymised copy made)."""
+    school_id: int = request.school_id  # type: ignore[attr-defined]
+    form = AgreementForm(request.POST, school_id=school_id)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            agreement = services.agreement_sign(
+                school=Organisation.objects.get(pk=school_id),
+                signed_by=data["signed_by"],
+                record_types=data["record_types"],
+                special_categories=data["special_categories"],
+                purpose=data["purpose"],
+                recipient=data["recipient"],
+                starts_on=data["starts_on"],
+                expires_on=data["expires_on"],
+            )
+        except ValidationError as refused:
+            for field, messages in refused.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+        else:
+            audit_request(
+                request,
+                action="agreement_signed",
+                object_type="consents.DataUseAgreement",
+                object_ids=[agreement.id],
+                purpose=_PURPOSE,
+                detail={
+                    "record_types": agreement.record_types,
+                    "special_categories": agreement.special_categories,
+                    "starts_on": str(agreement.starts_on),
+                    "expires_on": str(agreement.expires_on),
+                },
+            )
+            return redirect("backoffice:school-consents")
+    return _page(request, ConsentForm(), form)
+
+
+@require_POST
+@school_role_required(*_SCHOOL_ROLES)
+def school_agreement_revoke(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    agreement = get_object_or_404(DataUseAgreement, pk=agreement_id, school_id=request.school_id)  # type: ignore[attr-defined]
+    already = agreement.revoked_at is not None
+    services.agreement_revoke(agreement=agreement)
+    if not already:
+        audit_request(
+            request,
+            action="agreement_revoked",
+            object_type="consents.DataUseAgreement",
+            object_ids=[agreement.id],
+            purpose=_PURPOSE,
+        )
+    return redirect("backoffice:school-consents")
 
 
 @require_POST
