@@ -22,6 +22,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -127,6 +128,9 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
         status, _, page = browser.request("/school/batches/")
         assert status == 200
         assert "Applied" in page and "MIS agent" not in page  # sent by the agent's client id
+        status, _, page = browser.request("/school/rights/")
+        assert status == 200
+        assert "(parent portal)" in page  # the demo parent's request, still to be answered
         la = next(c for c in credentials["recipients"] if c["code"] == "la-attendance")
         with httpx.Client(base_url=base, timeout=20) as http:
             issued = http.post(
@@ -142,6 +146,7 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
         css_status, css_headers, _ = browser.request("/static/govuk-frontend/govuk-frontend.min.css")
         assert (css_status, css_headers["Content-Type"].split(";")[0]) == (200, "text/css")
         _parents_sign_in_and_see_their_children(base, credentials["parents"])
+        _notices_are_published_with_versions(base, credentials["privacy"])
     finally:
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=30)
@@ -150,6 +155,20 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
     assert "admin@primary.demo-school.invalid" in output
     parent_emails = [p["email"] for p in credentials["parents"]["accounts"]]
     assert all(email in output for email in parent_emails)
+    assert "Privacy operations:" in output and "/school/rights/" in output
+    assert "uv run steward retention preview" in output
+    assert "uv run steward pseudonymise --school 881001" in output
+    _privacy_operations_are_in_the_database()
+    counts = _privacy_counts()
+    preview = subprocess.run(
+        [sys.executable, "-m", "steward", "retention", "preview"],
+        env=demo_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "held: 1 row(s) under a legal hold (Insurance claim" in preview.stdout, preview.stdout
 
     started = time.monotonic()
     again = subprocess.run(
@@ -170,6 +189,69 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
     kept = json.loads(Path(demo_env["STEWARD_DEMO_CREDENTIALS"]).read_text())["parents"]
     assert [p["email"] for p in kept["accounts"]] == parent_emails  # not invited again
     assert parent_emails[0] in again.stdout
+    assert "Privacy operations:" in again.stdout
+    assert _privacy_counts() == counts  # nothing made twice
+
+
+def _notices_are_published_with_versions(base: str, privacy: dict[str, Any]) -> None:
+    """Every notice the demo prints answers, with its versions page; a later version has a diff."""
+    later = []
+    for school in privacy["notices"]:
+        for notice in school["services"]:
+            for url in (notice["url"], notice["versions_url"]):
+                with urllib.request.urlopen(url.replace("http://127.0.0.1:8000", base), timeout=20) as response:  # noqa: S310
+                    assert response.status == 200, url
+            if notice["versions"] >= 2:
+                later.append(f"{notice['versions_url']}{notice['versions']}/diff/")
+    assert later
+    with urllib.request.urlopen(later[0].replace("http://127.0.0.1:8000", base), timeout=20) as response:  # noqa: S310
+        assert response.status == 200
+
+
+def _rows(query: str) -> list[tuple[Any, ...]]:
+    with database.connect_owner(DB_NAME) as conn:
+        return conn.execute(query).fetchall()  # type: ignore[arg-type]
+
+
+def _privacy_operations_are_in_the_database() -> None:
+    requests = _rows(
+        "SELECT kind, status, received_on, COALESCE(extended_deadline, deadline) < current_date, "
+        "extended_deadline IS NOT NULL FROM rights_rightsrequest"
+    )
+    assert {r[0] for r in requests} == {"access", "rectification", "erasure", "restriction", "portability", "objection"}
+    assert len({r[1] for r in requests}) >= 4
+    assert any(r[3] and r[1] in ("received", "in_progress") for r in requests)  # overdue
+    assert any(r[4] for r in requests)  # extended
+    assert _rows(
+        "SELECT count(*) FROM rights_rightsrequest r JOIN rights_rightsrequestevent e ON e.request_id = r.id "
+        "WHERE e.actor_label LIKE 'parent account %'"
+    ) == [(1,)]
+    assert _rows("SELECT kind, subject_kind FROM retention_legalhold WHERE lifted_at IS NULL") == [
+        ("subject", "learner")
+    ]
+    assert _rows(
+        "SELECT count(*) FROM consents_datauseagreement WHERE revoked_at IS NULL "
+        "AND starts_on <= current_date AND expires_on >= current_date"
+    ) == [(1,)]
+    assert _rows("SELECT kind, recipient FROM consents_consent WHERE withdrawn_at IS NULL") == [
+        ("standing", "processor")
+    ]
+    missing = _rows(
+        "SELECT o.urn, s.service FROM tenancy_organisation o JOIN tenancy_contract c ON c.school_id = o.id "
+        "CROSS JOIN unnest(c.services) AS s(service) WHERE NOT EXISTS (SELECT 1 FROM register_noticeversion v "
+        "WHERE v.school_id = o.id AND v.service = s.service AND v.number = 1)"
+    )
+    assert missing == []
+    assert _rows("SELECT count(*) >= 1 FROM register_noticeversion WHERE number = 2") == [(True,)]
+
+
+def _privacy_counts() -> list[tuple[Any, ...]]:
+    return _rows(
+        "SELECT (SELECT count(*) FROM rights_rightsrequest), (SELECT count(*) FROM rights_rightsrequestevent), "
+        "(SELECT count(*) FROM retention_legalhold), (SELECT count(*) FROM consents_consent), "
+        "(SELECT count(*) FROM consents_datauseagreement), (SELECT count(*) FROM consents_marketingpreference), "
+        "(SELECT count(*) FROM register_noticeversion), (SELECT count(*) FROM mis_learner)"
+    )
 
 
 def _parents_sign_in_and_see_their_children(base: str, parents: dict[str, object]) -> None:

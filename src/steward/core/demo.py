@@ -195,6 +195,22 @@ def load_demo_portal() -> dict[str, Any]:
     return credentials
 
 
+def load_demo_privacy() -> dict[str, Any]:
+    """Rights requests, a legal hold, a consent, a data use agreement and notice versions (see demo_privacy)."""
+    from steward.core.demo_privacy import load_demo_privacy as load
+
+    schools = [Organisation.objects.get(urn=spec.urn) for spec in SCHOOLS]
+    staff = {
+        f"{spec.key}-{role}": User.objects.get(email=f"{role}@{spec.key}.demo-school.invalid")
+        for spec in SCHOOLS
+        for role in ("admin", "dpo")
+    }
+    credentials = read_credentials()
+    credentials["privacy"] = load(schools, staff, credentials["parents"]["accounts"][0]["email"])
+    _write_credentials(credentials)
+    return credentials
+
+
 def _user(name: str, email: str, organisation: Organisation, role: str) -> dict[str, Any]:
     password = "demo-" + secrets.token_urlsafe(12)
     user = tenancy.user_create(email=email, full_name=name, password=password)

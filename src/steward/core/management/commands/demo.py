@@ -40,6 +40,9 @@ class Command(BaseCommand):
         if credentials is not None and "parents" not in credentials:
             credentials = demo.load_demo_portal()
             self.stdout.write("The schools switched on portal items and invited parents; some registered.")
+        if credentials is not None and "privacy" not in credentials:
+            credentials = demo.load_demo_privacy()
+            self.stdout.write("The schools answered rights requests, placed a legal hold and signed an agreement.")
         if credentials:
             self._print_credentials(credentials)
         if not options["setup_only"]:
@@ -69,6 +72,30 @@ class Command(BaseCommand):
             if invited:
                 self.stdout.write(f"  Invited, not registered yet: {', '.join(p['email'] for p in invited)}")
             self.stdout.write(f"\n{parents['note']}\n")
+        privacy = credentials.get("privacy")
+        if privacy:
+            self._print_privacy(privacy)
+
+    def _print_privacy(self, privacy: dict[str, Any]) -> None:
+        self.stdout.write("Privacy operations:")
+        self.stdout.write(f"  Rights requests: {privacy['rights_url']} (as a school admin or DPO)")
+        for r in [*privacy["requests"], privacy["portal_request"]]:
+            state = r["status"].replace("_", " ") + (", overdue" if r["overdue"] else "")
+            state += ", extended" if r["extended"] else ""
+            by = f" (from the portal, by {r['parent']})" if "parent" in r else ""
+            self.stdout.write(f"    {r['kind']:<14} {state:<22} {r['school']}: {r['url']}{by}")
+        hold = privacy["legal_hold"]
+        self.stdout.write(f"  Legal hold at {hold['school']} on {hold['subject']}: {hold['reason']}")
+        self.stdout.write(f"  Retention preview (shows the held rows): {privacy['retention_preview']}")
+        self.stdout.write(f"  Pseudonymised copy under the data use agreement: {privacy['pseudonymise']}")
+        self.stdout.write("  Privacy notices (current; versions):")
+        for school in privacy["notices"]:
+            for notice in school["services"]:
+                self.stdout.write(
+                    f"    {school['school']}, {notice['service']}: {notice['url']} "
+                    f"(v{notice['versions']}; {notice['versions_url']})"
+                )
+        self.stdout.write(f"\n{privacy['note']}\n")
 
     def _serve(self, bind: str) -> None:
         """Run the web server and the task worker until Ctrl-C, then stop both."""
