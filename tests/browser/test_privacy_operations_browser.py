@@ -129,6 +129,12 @@ def test_the_schools_rights_portal_consent_and_marketing_pages_are_accessible(pa
     assert page.get_by_role("table", name="Deleted").is_visible()
     page.get_by_role("button", name="Erase").click()  # not confirmed: refused, nothing changed
     page.get_by_text("There is a problem: nothing was changed").wait_for()
+    # the summary links to the box left unticked, which carries the error too
+    page.get_by_role("link", name="Confirm that you have read what will be deleted").click()
+    assert page.evaluate(FOCUSED) == "confirm"
+    box = page.get_by_label("I have read what will be deleted", exact=False)
+    assert box.get_attribute("aria-describedby") == "confirm-error"
+    assert "Confirm that you have read" in page.locator("#confirm-error").inner_text()
     _check(page, f"Erasure (Art. 17) request {erasure.id}", "backoffice-rights-erasure-error")
 
     page.goto(f"/school/rights/{restriction.id}/")
@@ -144,6 +150,8 @@ def test_the_schools_rights_portal_consent_and_marketing_pages_are_accessible(pa
     _check(page, "Parent portal", "backoffice-school-portal")
     page.goto("/school/consents/")
     _check(page, "Consents and agreements", "backoffice-consents")
+    choices = page.get_by_label("Records the copy may hold").bounding_box()
+    assert choices is not None and choices["height"] > 100  # several options in view, not one
     page.goto("/account/marketing/")
     _check(page, "News from the ICT service", "backoffice-account-marketing")
 
@@ -176,7 +184,8 @@ def test_terminations_the_certificate_and_the_schools_export(
     ending = factories.school("Ending Primary")
     families.send(ending, families.family_records(), mode="full")
     purged = factories.school("Gone Primary")
-    factories.school("Staying Primary")
+    staying = factories.school("Staying Primary")
+    staying_admin = factories.user(Role.SCHOOL_ADMIN, staying, email="admin@staying.invalid")
     school_admin = factories.user(Role.SCHOOL_ADMIN, ending, email="admin@ending.invalid")
     processor_admin = factories.user(Role.PROCESSOR_ADMIN, factories.processor(), email="ops@ict.invalid")
     termination.termination_start(contract=Contract.objects.get(school=ending), requested_by="ops")
@@ -189,6 +198,14 @@ def test_terminations_the_certificate_and_the_schools_export(
     page.get_by_role("link", name="certificate").click()
     page.wait_for_url(f"**/processor/terminations/{gone.pk}/certificate/")
     _check(page, "Certificate of deletion", "backoffice-termination-certificate")
+
+    # a school with no export waiting gets the (accessible) not-found page
+    page.context.clear_cookies()
+    staff_sign_in(page, staying_admin, staying)
+    response = page.goto("/school/export/")
+    assert response is not None and response.status == 404
+    assert_accessible(page)
+    screenshot(page, "backoffice-school-export-none")
 
     # the school's export is a download, not a page: it arrives, and is the school's zip
     page.context.clear_cookies()
