@@ -164,6 +164,7 @@ def rights_request(request: HttpRequest, request_id: int) -> HttpResponse:
     rights_request = _load(request_id)
     allowed = COMMON_ACTIONS + ACTIONS_BY_KIND[rights_request.kind]
     errors: list[str] = []
+    confirm_error = ""  # the erasure's confirmation box, marked and linked to when it was left unticked
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action not in allowed:
@@ -180,6 +181,8 @@ def rights_request(request: HttpRequest, request_id: int) -> HttpResponse:
                 )
         except ValidationError as refused:
             errors = list(refused.messages)
+            by_field = refused.message_dict if hasattr(refused, "error_dict") else {}
+            confirm_error = " ".join(by_field.get("confirm", []))
             rights_request = _load(request_id)
         else:
             if response is not None:
@@ -206,6 +209,7 @@ def rights_request(request: HttpRequest, request_id: int) -> HttpResponse:
         "latest_extension": latest_extension(rights_request.received_on),
         "preview": preview,
         "errors": errors,
+        "confirm_error": confirm_error,
         "pdf": True,
     }
     return render(request, "backoffice/rights_request.html", context, status=400 if errors else 200)
