@@ -216,8 +216,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--think", type=float, default=1.0, help="mean seconds a parent reads a page before the next (0: none)"
     )
-    parser.add_argument("--workers", type=int, default=cores + 1, help="gunicorn workers (default: cores + 1)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=2 * cores + 1, help="gunicorn workers (default: 2 x cores + 1)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     args = parser.parse_args(argv)
     if args.clients > args.parents:
         parser.error("--clients may not exceed --parents")

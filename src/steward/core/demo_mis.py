@@ -82,7 +82,7 @@ def _write_config(agent: dict[str, Any], server: str) -> Path:
 
 
 @contextlib.contextmanager
-def _serving(*, workers: int = 1, threads: int | None = None) -> Iterator[str]:
+def _serving(*, workers: int = 1, threads: int | None = 4) -> Iterator[str]:
     """A Steward server on a free loopback port for as long as the block runs (`threads`: `steward
     serve`'s default when None)."""
     with socket.socket() as probe:

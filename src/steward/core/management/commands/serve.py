@@ -14,8 +14,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--bind", default=os.environ.get("STEWARD_BIND", "127.0.0.1:8000"))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("STEWARD_WORKERS", "2")))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("STEWARD_THREADS", "4")))
+        # Processes, not threads, by default: pages are CPU-bound Python, and threads of one process
+        # share its interpreter lock (with 4 threads, a request holding the audit chain's lock waited
+        # for the interpreter; measured by bench/portal.py). gunicorn's rule: 2 x cores + 1.
+        workers = os.environ.get("STEWARD_WORKERS", str(2 * (os.cpu_count() or 1) + 1))
+        parser.add_argument("--workers", type=int, default=int(workers))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("STEWARD_THREADS", "1")))
 
     def handle(self, *args: Any, **options: Any) -> None:
         argv = [
