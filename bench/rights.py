@@ -36,8 +36,8 @@ from django.utils import timezone  # noqa: E402
 
 from steward.mis.models import Learner, SessionAttendance  # noqa: E402
 from steward.mis.privacy import _dependents  # noqa: E402
-from steward.register.pdf import html_to_pdf  # noqa: E402
 from steward.rights import bundle, services  # noqa: E402
+from steward.rights.bundle_pdf import bundle_pdf  # noqa: E402
 from steward.rights.models import RightsRequest  # noqa: E402
 from steward.tenancy.models import Organisation  # noqa: E402
 from steward.tenancy.scope import tenant_scope  # noqa: E402
@@ -100,10 +100,10 @@ def time_parts(request: RightsRequest) -> tuple[float, float]:
     started = time.perf_counter()
     with tenant_scope([request.school_id]):
         document = bundle.gather(request)
-    html = bundle.render_html(document)
+    bundle.render_html(document)
     json.dumps(document, cls=DjangoJSONEncoder)
     gathered = time.perf_counter()
-    html_to_pdf(html)
+    bundle_pdf(document)
     return gathered - started, time.perf_counter() - gathered
 
 

@@ -2,8 +2,8 @@
 audit events about them and every disclosure of their records.
 
 `bundle.json` is for machines, `bundle.html` for people (self-contained: no scripts, fonts or
-stylesheets to fetch, so it opens the same offline in ten years), and `bundle.pdf` the same page
-for printing (WeasyPrint, fetching nothing). The contents come from the privacy providers and
+stylesheets to fetch, so it opens the same offline in ten years), and `bundle.pdf` the same tables
+for printing (`bundle_pdf.py`). The contents come from the privacy providers and
 the logs only: nothing is picked per request, so a new app's data appears here as soon as its
 provider exports it.
 """
@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from steward.audit.selectors import events_about
 from steward.mis.privacy import subject_row
-from steward.register.pdf import html_to_pdf
 from steward.register.providers import Subject, providers
 from steward.rights.models import RightsRequest
 from steward.sharing.selectors import disclosures_of_subject
@@ -142,12 +141,14 @@ def render_html(document: dict[str, Any]) -> str:
 
 def write_bundle(document: dict[str, Any], out: IO[bytes]) -> list[str]:
     """Write the zip to `out`; return the names written."""
+    from steward.rights.bundle_pdf import bundle_pdf  # it builds on this module's tables
+
     html = render_html(document)
     names = ["bundle.json", "bundle.html", "README.txt"]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("bundle.json", json.dumps(document, cls=DjangoJSONEncoder, indent=2))
         archive.writestr("bundle.html", html)
-        archive.writestr("bundle.pdf", html_to_pdf(html))  # the same page, for people who print it
+        archive.writestr("bundle.pdf", bundle_pdf(document))  # the same tables, for people who print them
         names.append("bundle.pdf")
         archive.writestr("README.txt", _readme(document, pdf=True))
     return names
