@@ -437,3 +437,25 @@ def test_the_reminders_are_scheduled_every_morning() -> None:
 
     morning = timezone.make_aware(dt.datetime(2026, 11, 30, 7, 0))  # noqa: DTZ001 - made aware here
     assert [e.task for e in due(morning)] == ["steward.rights.tasks.send_rights_reminders"]
+
+
+def test_a_parent_portal_account_is_a_subject_of_its_own(
+    office: Client, school: Organisation, parent: ParentAccount
+) -> None:
+    portal = Client()
+    families.portal_sign_in(portal, parent.email)
+    page = portal.get("/portal/account/requests/new/").content.decode()
+    assert f'value="account-{school.id}"' in page  # the parent can ask about their own account
+    with tenant_scope([school.id]):
+        request = log(office, "access", "parent_user", parent.pk)
+    assert act(office, request, "identity").status_code == 302
+    document = json.loads(unzip(act(office, request, "bundle")).read("bundle.json"))
+    assert document["held"]["portal"]["portal.ParentAccount"][0]["email"] == parent.email
+    assert {"portal_sign_in"} <= {e["action"] for e in document["audit_events"]}  # their own sign-ins
+
+    with tenant_scope([school.id]):
+        erasure = log(office, "erasure", "parent_user", parent.pk)
+    assert act(office, erasure, "identity").status_code == 302
+    assert act(office, erasure, "erase", confirm="yes").status_code == 302
+    assert not ParentAccount.objects.filter(pk=parent.pk).exists()
+    assert portal.get("/portal/").status_code == 302  # signed out: the account is gone

@@ -44,8 +44,9 @@ def recent_events(*, limit: int = 100) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.order_by("-id")[:limit]
 
 
-def events_about(*, school_id: int, objects: dict[str, list[str]]) -> QuerySet[AuditEvent]:
-    """Events of one school that name any of these objects (object type -> ids), oldest first.
+def events_about(*, school_id: int, objects: dict[str, list[str]], actor_label: str = "") -> QuerySet[AuditEvent]:
+    """Events of one school that name any of these objects (object type -> ids), oldest first; with
+    `actor_label`, also every event that actor caused (a parent's sign-ins belong to no school).
 
     Ids are compared as text because events store whatever id the action had in hand: a row id
     for some actions, an MIS source id for others.
@@ -54,6 +55,9 @@ def events_about(*, school_id: int, objects: dict[str, list[str]]) -> QuerySet[A
     for object_type, ids in objects.items():
         if ids:
             about |= Q(object_type=object_type, object_ids__overlap=[str(i) for i in ids])
-    if not about:
+    in_scope = Q(about, school_id=school_id) if about else Q()
+    if actor_label:
+        in_scope |= Q(actor_label=actor_label, school_id=school_id) | Q(actor_label=actor_label, school_id__isnull=True)
+    if not in_scope:
         return AuditEvent.objects.none()
-    return AuditEvent.objects.filter(about, school_id=school_id).order_by("id")
+    return AuditEvent.objects.filter(in_scope).order_by("id")

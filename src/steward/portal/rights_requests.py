@@ -62,6 +62,16 @@ def request_subjects(parent: ParentAccount) -> list[Choice]:
                     f"contact-{contact.pk}", f"Me, at {link.school.name}", link.school_id, "contact", contact.pk, name
                 )
             )
+            choices.append(
+                Choice(
+                    f"account-{link.school_id}",
+                    f"My parent portal account (asked of {link.school.name})",
+                    link.school_id,
+                    "parent_user",
+                    parent.pk,
+                    parent.full_name,
+                )
+            )
     for child in children_of(parent.pk):
         name = f"{child.preferred_forename or child.legal_forename} {child.legal_surname}".strip()
         choices.append(

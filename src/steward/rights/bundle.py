@@ -65,7 +65,9 @@ def _audit_events(request: RightsRequest, source_id: str | None) -> list[dict[st
         objects[SUBJECT_OBJECT_TYPES[request.subject_kind]] = ids
     elif request.subject_kind == "school_user":
         objects["tenancy.User"] = ids
-    events = events_about(school_id=request.school_id, objects=objects)
+    # A parent account acts in its own name: its sign-ins and page views are about it too.
+    actor = f"parent account {request.subject_id}" if request.subject_kind == "parent_user" else ""
+    events = events_about(school_id=request.school_id, objects=objects, actor_label=actor)
     return [
         {
             "at": e.occurred_at,

@@ -26,6 +26,7 @@ class RightsRequest(TenantModel):
         CONTACT = "contact", "Parent or carer"
         STAFF = "staff", "Staff member"
         SCHOOL_USER = "school_user", "Steward user"
+        PARENT_USER = "parent_user", "Parent portal account"
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
