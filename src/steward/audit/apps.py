@@ -11,5 +11,5 @@ class AuditConfig(AppConfig):
         from steward.core.database import APPEND_ONLY_TABLES
         from steward.register.providers import register_provider
 
-        APPEND_ONLY_TABLES.add("audit_auditevent")
+        APPEND_ONLY_TABLES.update({"audit_auditevent", "audit_auditanchor"})
         register_provider(AuditPrivacyProvider())

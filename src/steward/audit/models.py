@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from steward.register.classification import PersonalData
+from steward.register.classification import NoPersonalData, PersonalData
 
 
 class AuditEvent(models.Model):
@@ -77,3 +77,26 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action}"
+
+
+class AuditAnchor(models.Model):
+    """Where a prune of old events stopped: the chain is verified from here instead of from GENESIS.
+
+    Retention deletes the oldest events (a contiguous prefix, as the database owner: the
+    application role cannot delete events). The anchor keeps the last deleted event's id and hash,
+    so the first remaining event must still link to it and tampering with what remains still shows.
+    Written only by the owner, and append-only for the application role like the events.
+    """
+
+    pruned_through_id = models.BigIntegerField(help_text="The last (highest) event id deleted")
+    anchor_hash = models.CharField(max_length=64, help_text="That event's hash: the next event's prev_hash")
+    pruned_at = models.DateTimeField()
+    events_pruned = models.PositiveBigIntegerField()
+
+    privacy = NoPersonalData("event ids, a hash and counts")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"events through {self.pruned_through_id} pruned at {self.pruned_at:%Y-%m-%d %H:%M}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 
 from steward.audit.chain import GENESIS, HASHED_FIELDS, event_hash
-from steward.audit.models import AuditEvent
+from steward.audit.models import AuditAnchor, AuditEvent
 
 
 @dataclass(frozen=True)
@@ -15,25 +17,63 @@ class ChainReport:
     checked: int
     broken_at: int | None = None
     reason: str = ""
+    anchored_after: int = 0  # the newest anchor's pruned_through_id (0: verified from GENESIS)
 
     @property
     def ok(self) -> bool:
         return self.broken_at is None
 
 
-def audit_chain_verify(*, batch_size: int = 5000) -> ChainReport:
-    """Walk every event in order; report the first whose hash or link does not hold."""
-    previous = GENESIS
+def audit_chain_verify(*, batch_size: int = 5000, through_id: int | None = None) -> ChainReport:
+    """Walk every event in order (up to `through_id`, if given); report the first whose hash or link does not hold.
+
+    The walk starts from the newest `AuditAnchor` (what retention pruned) rather than GENESIS. An
+    event still present at or below the anchor means the anchor does not describe the log (forged,
+    or rows restored around it), so that fails too, as does a first event that does not link to
+    the anchor's hash.
+    """
+    anchor = AuditAnchor.objects.order_by("-id").first()
+    previous, after = (anchor.anchor_hash, anchor.pruned_through_id) if anchor else (GENESIS, 0)
+    if anchor is not None:
+        stale = AuditEvent.objects.filter(id__lte=after).order_by("id").values_list("id", flat=True).first()
+        if stale is not None:
+            return ChainReport(
+                0, stale, f"it is at or below anchor {anchor.id}, which says events through {after} were pruned", after
+            )
     checked = 0
-    rows = AuditEvent.objects.order_by("id").values(*HASHED_FIELDS, "hash").iterator(chunk_size=batch_size)
+    events = AuditEvent.objects.filter(id__gt=after)
+    if through_id is not None:
+        events = events.filter(id__lte=through_id)
+    rows = events.order_by("id").values(*HASHED_FIELDS, "hash").iterator(chunk_size=batch_size)
     for row in rows:
         if row["prev_hash"] != previous:
-            return ChainReport(checked, row["id"], "its prev_hash does not match the previous event's hash")
+            linked_to = (
+                f"anchor {anchor.id}'s hash" if anchor is not None and checked == 0 else "the previous event's hash"
+            )
+            return ChainReport(checked, row["id"], f"its prev_hash does not match {linked_to}", after)
         if event_hash(row) != row["hash"]:
-            return ChainReport(checked, row["id"], "its content does not match its hash")
+            return ChainReport(checked, row["id"], "its content does not match its hash", after)
         previous = row["hash"]
         checked += 1
-    return ChainReport(checked)
+    return ChainReport(checked, anchored_after=after)
+
+
+def prunable_through(*, before: dt.datetime, keep_schools: Iterable[int] = ()) -> int | None:
+    """The highest event id retention may prune: the end of the prefix of events older than `before`.
+
+    A prefix, so the chain stays one unbroken run from the anchor; it stops at the first event that
+    is not old enough (even if later ones are), or that is about a school in `keep_schools` (under
+    a legal hold), and never takes the newest event, which the next event written will link to.
+    """
+    newest = AuditEvent.objects.aggregate(newest=Max("id"))["newest"]
+    if newest is None:
+        return None
+    young = AuditEvent.objects.filter(Q(occurred_at__gte=before) | Q(school_id__in=list(keep_schools))).aggregate(
+        first=Min("id")
+    )["first"]
+    limit = newest if young is None else min(young, newest)
+    through: int | None = AuditEvent.objects.filter(id__lt=limit).aggregate(through=Max("id"))["through"]
+    return through
 
 
 def events_for_school(*, school_id: int, limit: int = 100) -> QuerySet[AuditEvent]:

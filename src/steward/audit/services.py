@@ -10,10 +10,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from steward.audit.chain import GENESIS, event_hash
-from steward.audit.models import AuditEvent
+from steward.audit.models import AuditAnchor, AuditEvent
 
 # One lock for the chain: events are numbered and linked in the order they take it.
 _CHAIN_LOCK = 0x5354_4155  # "STAU"
+# Another for pruning, so two prunes cannot interleave (writers need not wait: the newest event stays).
+_PRUNE_LOCK = 0x5354_4150  # "STAP"
 
 
 def audit_record(
@@ -63,6 +65,38 @@ def audit_record(
         event.hash = event_hash(_values(event))
         event.save(force_insert=True)
     return event
+
+
+def audit_prune(*, through_id: int) -> AuditAnchor:
+    """Delete the events up to `through_id` and record the anchor, in one transaction as the owner.
+
+    The application role cannot delete events (that is the point of the log), so this runs on the
+    owner's connection. The prefix is verified first: pruning must not launder a broken link out of
+    existence. The newest event is never pruned, because the next event written links to it and
+    `audit_record` finds the previous hash in the table, not in the anchors.
+    """
+    from steward.audit.selectors import audit_chain_verify
+
+    owner = connections["owner"]
+    with transaction.atomic(using="owner"), owner.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PRUNE_LOCK])
+        cursor.execute(
+            "SELECT max(id), (SELECT hash FROM audit_auditevent WHERE id = %s) FROM audit_auditevent", [through_id]
+        )
+        newest, anchor_hash = cursor.fetchone()  # type: ignore[misc]
+        if anchor_hash is None or through_id >= newest:
+            raise ValueError(f"cannot prune through event {through_id}: it is gone, or it is the newest event")
+        report = audit_chain_verify(through_id=through_id)
+        if not report.ok:
+            raise ValueError(f"not pruning a broken chain: event {report.broken_at}: {report.reason}")
+        cursor.execute("DELETE FROM audit_auditevent WHERE id <= %s", [through_id])
+        anchor: AuditAnchor = AuditAnchor.objects.using("owner").create(
+            pruned_through_id=through_id,
+            anchor_hash=anchor_hash,
+            pruned_at=timezone.now(),
+            events_pruned=cursor.rowcount,
+        )
+    return anchor
 
 
 def audit_request(

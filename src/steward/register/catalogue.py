@@ -704,6 +704,19 @@ ACTIVITIES: tuple[ActivityDef, ...] = (
                     "unless they have since enrolled again."
                 ),
             ),
+            RetentionDef(
+                trigger="event_time",
+                period_days=2190,
+                category="audit.activity",
+                description=(
+                    "The audit log shows who viewed, changed or sent personal data. It is kept for six years "
+                    "after each event: long enough to answer a complaint or a claim, which under the Limitation "
+                    "Act 1980 may be brought up to six years after the event. Older events are then deleted, "
+                    "oldest first; a record of where the deletion stopped (the last deleted event's number and "
+                    "fingerprint, no personal data) is kept so that tampering with the events that remain can "
+                    "still be detected."
+                ),
+            ),
         ),
         security_measures=(_TLS, _AT_REST, _TENANCY, _TWO_FACTOR, _AUDIT, _LEAST_PRIVILEGE),
     ),

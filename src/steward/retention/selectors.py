@@ -15,22 +15,25 @@ from typing import Any, Literal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from steward.audit.models import AuditEvent
+from steward.audit.selectors import prunable_through
 from steward.mis.base import MisRecord
 from steward.mis.models import RECORD_MODELS, Learner, SchoolEnrolment
 from steward.portal.models import ParentAccount, ParentLink
 from steward.register.models import RetentionRule
-from steward.retention.models import LegalHold
+from steward.retention.models import LegalHold, RetentionProof
 from steward.sharing.models import Disclosure
 from steward.tenancy.models import Contract, Organisation
 from steward.tenancy.scope import tenant_scope
 
-Action = Literal["mis_records", "photos", "rows"]
+Action = Literal["mis_records", "photos", "rows", "audit_events"]
 SUBJECT_RECORD_TYPES = {"learner": "learners", "contact": "contacts", "staff": "staff"}
 HANDLED = {
     ("hosted_mis", "contract_end"),
     ("hosted_mis", "leaving_date"),
     ("data_exchange", "event_time"),
     ("parent_portal", "account_closed"),
+    ("hosted_mis", "event_time"),
 }
 
 # The rules the sweep applies (see HANDLED and `_school_target`), as (service, trigger, category
@@ -43,6 +46,7 @@ AUTOMATED_RULES = frozenset(
         ("hosted_mis", "leaving_date", "learner.identity"),
         ("data_exchange", "event_time", None),
         ("parent_portal", "account_closed", None),
+        ("hosted_mis", "event_time", "audit.activity"),
     }
 )
 
@@ -160,6 +164,8 @@ def processor_targets(rules: list[RetentionRule], today: dt.date) -> list[Target
     for rule in rules:
         if (rule.activity.service, rule.trigger) == ("parent_portal", "account_closed"):
             targets.append(_closed_portal_accounts(rule, today))
+        if rule_key(rule) == ("hosted_mis", "event_time", "audit.activity"):
+            targets += _old_audit_records(rule, today)
     return [t for t in targets if t.rows or t.held]
 
 
@@ -308,6 +314,43 @@ def _closed_portal_accounts(rule: RetentionRule, today: dt.date) -> Target:
         held_reason="; ".join(reasons) if held_count else "",
         rows=deletable.count(),
     )
+
+
+def _old_audit_records(rule: RetentionRule, today: dt.date) -> list[Target]:
+    """Audit events past the rule's period (a prefix of the chain), and retention proofs of the same age.
+
+    The proofs are the processor's accountability records, not tenant data and not personal data:
+    the register has no rule of their own, so they follow the audit log's six years, the period in
+    which a complaint or claim about the deletion they prove could be brought. An event of a school
+    under a whole-school legal hold stops the prune there (the chain can only lose a prefix).
+    """
+    cutoff = dt.datetime.combine(today - dt.timedelta(days=rule.period_days), dt.time.min, tzinfo=dt.UTC)
+    held_schools = LegalHold.objects.filter(kind=LegalHold.Kind.SCHOOL, lifted_at__isnull=True)
+    through = prunable_through(before=cutoff, keep_schools=held_schools.values_list("school_id", flat=True))
+    events = AuditEvent.objects.filter(id__lte=through) if through is not None else AuditEvent.objects.none()
+    rows = events.count()
+    held = 0
+    if held_schools.exists():
+        held = AuditEvent.objects.filter(occurred_at__lt=cutoff, id__gt=through or 0).count()
+    reason = f"older than {rule.period_days} days"
+    # Fixed ids, not a condition: the sweep writes proofs as it goes, and deletes only what was previewed.
+    proofs = RetentionProof.objects.filter(
+        pk__in=list(RetentionProof.objects.filter(at__lt=cutoff).values_list("pk", flat=True))
+    )
+    return [
+        Target(
+            rule,
+            None,
+            "audit events older than six years",
+            reason,
+            "audit_events",
+            [events],
+            held=held,
+            held_reason="; ".join(held_schools.values_list("reason", flat=True)) if held else "",
+            rows=rows,
+        ),
+        Target(rule, None, "retention proofs older than six years", reason, "rows", [proofs], rows=proofs.count()),
+    ]
 
 
 def unevaluated_rules() -> list[RetentionRule]:

@@ -13,10 +13,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from steward.audit.services import audit_record
+from steward.audit.services import audit_prune, audit_record
 from steward.mis.base import MisRecord
 from steward.mis.models import MODEL_BY_TYPE, Tombstone
 from steward.portal.models import ParentAccount, PortalNotification
@@ -82,6 +82,11 @@ def policy_text(rule: RetentionRule) -> str:
 
 def _delete(action: str, qs: QuerySet[Any], school_id: int | None) -> int:
     model = qs.model
+    if action == "audit_events":
+        # As the owner, with an anchor. No replay entry: a restored backup brings back the events
+        # with the anchors of its own time, so its chain verifies, and the next sweep prunes again.
+        through = qs.aggregate(through=Max("id"))["through"]
+        return audit_prune(through_id=through).events_pruned if through is not None else 0
     if action == "mis_records":
         ids = delete_with_tombstones(model, qs)
         _replay(RestoreReplay.Kind.MIS_RECORDS, school_id, model.record_type, ids)

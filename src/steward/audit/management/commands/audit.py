@@ -23,4 +23,5 @@ class Command(BaseCommand):
                 f"audit chain broken at event {report.broken_at}: {report.reason} "
                 f"({report.checked} events before it verified)"
             )
-        self.stdout.write(f"audit chain intact: {report.checked} events verified")
+        since = f" (from the anchor after pruned event {report.anchored_after})" if report.anchored_after else ""
+        self.stdout.write(f"audit chain intact: {report.checked} events verified{since}")
