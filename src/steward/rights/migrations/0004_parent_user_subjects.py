@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rights', '0003_rectification_forwarded_version'),
+        ("rights", "0003_rectification_forwarded_version"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='rightsrequest',
-            name='subject_kind',
-            field=models.CharField(choices=[('learner', 'Learner'), ('contact', 'Parent or carer'), ('staff', 'Staff member'), ('school_user', 'Steward user'), ('parent_user', 'Parent portal account')], max_length=15),
+            model_name="rightsrequest",
+            name="subject_kind",
+            field=models.CharField(
+                choices=[
+                    ("learner", "Learner"),
+                    ("contact", "Parent or carer"),
+                    ("staff", "Staff member"),
+                    ("school_user", "Steward user"),
+                    ("parent_user", "Parent portal account"),
+                ],
+                max_length=15,
+            ),
         ),
     ]
