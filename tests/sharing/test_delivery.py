@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import hashlib
 import hmac
+import importlib
 import io
 import json
 import threading
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.db.models import Max
 
 from steward.core.schedule import SCHEDULE, due
+from steward.core.sealed import unseal
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner, SessionAttendance, Tombstone
 from steward.register.models import ProcessingActivity, Recipient
@@ -379,3 +382,30 @@ def test_the_schedule_names_what_is_due_in_local_time() -> None:
         "steward.rights.tasks.send_rights_reminders",
         "steward.retention.tasks.retention_sweep_task",
     }
+
+
+def test_the_webhook_secret_is_stored_sealed(webhook_flow: DataFlow) -> None:
+    """Readable only with the data key, which lives outside the database."""
+    with tenant_scope([webhook_flow.school_id]), connection.cursor() as cursor:
+        cursor.execute("SELECT webhook_secret FROM sharing_deliverytarget WHERE flow_id = %s", [webhook_flow.id])
+        (stored,) = cursor.fetchone()  # type: ignore[misc]
+    assert stored.startswith("fernet:") and "shared-secret" not in stored
+    assert unseal(stored) == "shared-secret"
+
+
+def test_the_migration_seals_secrets_stored_before_sealing(webhook_flow: DataFlow) -> None:
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    migration = importlib.import_module("steward.sharing.migrations.0003_seal_webhook_secrets")
+    with tenant_scope([webhook_flow.school_id]), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE sharing_deliverytarget SET webhook_secret = 'old-plain' WHERE flow_id = %s", [webhook_flow.id]
+        )
+    with tenant_scope([webhook_flow.school_id]):  # live models check the scope; historical ones do not
+        migration.seal_existing(apps, SimpleNamespace(connection=connection))
+    with tenant_scope([webhook_flow.school_id]), connection.cursor() as cursor:
+        cursor.execute("SELECT webhook_secret FROM sharing_deliverytarget WHERE flow_id = %s", [webhook_flow.id])
+        (stored,) = cursor.fetchone()  # type: ignore[misc]
+    assert stored.startswith("fernet:") and unseal(stored) == "old-plain"

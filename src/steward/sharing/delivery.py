@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from steward.core.outbound import outbound_refusal
+from steward.core.sealed import seal, unseal
 from steward.sharing import selectors
 from steward.sharing.models import DataFlow, DeliveryAttempt, DeliveryTarget, Disclosure, FlowDelivery
 from steward.sharing.selectors import Page, Release
@@ -76,7 +77,7 @@ def delivery_target_set(
             "export_folder": export_folder,
             "export_format": export_format,
             "webhook_url": webhook_url,
-            "webhook_secret": webhook_secret,
+            "webhook_secret": seal(webhook_secret),
         },
     )
     return target
@@ -299,7 +300,7 @@ def _post(flow: DataFlow, target: DeliveryTarget, batch: _Batch) -> tuple[int, i
                 cls=DjangoJSONEncoder,
             ).encode()
             response = client.post(
-                target.webhook_url, content=body, headers=signed_headers(body, target.webhook_secret)
+                target.webhook_url, content=body, headers=signed_headers(body, unseal(target.webhook_secret))
             )
             if not response.is_success:
                 raise DeliveryFailed(f"{target.webhook_url} answered {response.status_code} for {batch.record_type}")

@@ -131,8 +131,8 @@ class DeliveryTarget(TenantModel):
     export_folder = models.TextField(blank=True, help_text="Drop folder the export files are written to")
     export_format = models.CharField(max_length=4, choices=Format.choices, default=Format.CSV)
     webhook_url = models.URLField(max_length=500, blank=True)
-    # The HMAC key, kept as given because it must be usable to sign. TODO: encrypt at rest.
-    webhook_secret = models.CharField(max_length=200, blank=True)
+    # The HMAC key, sealed (core/sealed.py): it must be usable to sign, so it cannot be hashed.
+    webhook_secret = models.TextField(blank=True)
 
     privacy = NoPersonalData("where and how an organisation receives a flow")
 
