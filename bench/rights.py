@@ -35,7 +35,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from steward.mis.models import Learner, SessionAttendance  # noqa: E402
-from steward.mis.privacy import _dependents  # noqa: E402
+from steward.mis.privacy import dependents  # noqa: E402
 from steward.rights import bundle, services  # noqa: E402
 from steward.rights.bundle_pdf import bundle_pdf  # noqa: E402
 from steward.rights.models import RightsRequest  # noqa: E402
@@ -114,7 +114,7 @@ def time_select(learner: Learner) -> tuple[float, int]:
     with tenant_scope([learner.school_id]), connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM {Learner._meta.db_table} WHERE id = %s", [learner.pk])  # noqa: S608
         rows += len(cursor.fetchall())
-        for model, field in _dependents("learners"):
+        for model, field in dependents("learners"):
             column = model._meta.get_field(field).column
             cursor.execute(
                 f"SELECT * FROM {model._meta.db_table} WHERE school_id = %s AND {column} = %s",  # noqa: S608

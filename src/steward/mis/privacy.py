@@ -20,7 +20,7 @@ from steward.register.providers import ErasureReport, HeldData, Subject
 SUBJECT_MODELS: dict[str, type[MisRecord]] = {"learner": Learner, "contact": Contact, "staff": Staff}
 
 
-def _dependents(record_type: str) -> list[tuple[type[MisRecord], str]]:
+def dependents(record_type: str) -> list[tuple[type[MisRecord], str]]:
     """(model, field) pairs of records that refer to a record of this type by source id."""
     return [(m, f) for m in RECORD_MODELS for f, target in m.references.items() if target == record_type]
 
@@ -56,7 +56,7 @@ class MisPrivacyProvider:
         if row is None:
             return {}
         exported = {row._meta.label: [_as_dict(row)]}
-        for model, field in _dependents(row.record_type):
+        for model, field in dependents(row.record_type):
             rows = model.objects.filter(**{field: row.source_id}).order_by("id")
             exported.setdefault(model._meta.label, []).extend(_as_dict(r) for r in rows)
         return exported
@@ -67,7 +67,7 @@ class MisPrivacyProvider:
         if row is None:
             return report
         targets: list[tuple[type[MisRecord], dict[str, str]]] = [(type(row), {"source_id": row.source_id})]
-        targets += [(model, {field: row.source_id}) for model, field in _dependents(row.record_type)]
+        targets += [(model, {field: row.source_id}) for model, field in dependents(row.record_type)]
         for model, condition in targets:
             rows = model.objects.filter(**condition)
             report.deleted[model._meta.label] = rows.count()

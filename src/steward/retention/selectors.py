@@ -19,6 +19,7 @@ from steward.audit.models import AuditEvent
 from steward.audit.selectors import prunable_through
 from steward.mis.base import MisRecord
 from steward.mis.models import RECORD_MODELS, Learner, SchoolEnrolment
+from steward.mis.privacy import dependents
 from steward.portal.models import ParentAccount, ParentLink
 from steward.register.models import RetentionRule
 from steward.retention.models import LegalHold, RetentionProof
@@ -199,11 +200,7 @@ def _school_target(rule: RetentionRule, school: Organisation, today: dt.date, ho
             holds,
         )
     if key == ("hosted_mis", "leaving_date", "learner.photo"):
-        left = SchoolEnrolment.objects.filter(leaving_date__lt=cutoff).values("learner_source_id")
-        current = SchoolEnrolment.objects.filter(Q(leaving_date__isnull=True) | Q(leaving_date__gte=cutoff)).values(
-            "learner_source_id"
-        )
-        photos = Learner.objects.filter(source_id__in=left, photo__isnull=False).exclude(source_id__in=current)
+        photos = Learner.objects.filter(source_id__in=leavers_before(cutoff), photo__isnull=False)
         return _held_apart(
             Target(
                 rule,
@@ -225,7 +222,7 @@ def _school_target(rule: RetentionRule, school: Organisation, today: dt.date, ho
                 f"left more than {rule.period_days} days ago",
                 "mis_records",
                 [Learner.objects.filter(source_id__in=leavers)]
-                + [model.objects.filter(**{f"{field}__in": leavers}) for model, field in learner_dependents()],
+                + [model.objects.filter(**{f"{field}__in": leavers}) for model, field in dependents("learners")],
             ),
             holds,
         )
@@ -249,11 +246,6 @@ def leavers_before(cutoff: dt.date) -> list[str]:
     )
     left = SchoolEnrolment.objects.filter(leaving_date__lt=cutoff).exclude(learner_source_id__in=current)
     return sorted(set(left.values_list("learner_source_id", flat=True)))
-
-
-def learner_dependents() -> list[tuple[type[MisRecord], str]]:
-    """(model, column) of every MIS record that refers to a learner (their declared `references`)."""
-    return [(m, f) for m in RECORD_MODELS for f, target in m.references.items() if target == "learners"]
 
 
 def _held_apart(target: Target, holds: Holds) -> Target:
