@@ -14,10 +14,9 @@ from collections import Counter
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
-from steward.mis.models import Contact, LearnerContact, SchoolEnrolment
+from steward.mis.models import Contact, LearnerContact
+from steward.mis.selectors import enrolments_on_roll
 from steward.portal import selectors
 from steward.portal.services import eligible_contacts, invitation_accept, invite_contacts, settings_update
 from steward.tenancy.models import Organisation, User
@@ -84,10 +83,7 @@ def _choose_contacts(school_id: int, count: int) -> list[str]:
     """Eligible contacts, those responsible for two or more children on roll first (so the demo
     shows a family with siblings), then in `eligible_contacts`' order; deterministic for the same data."""
     eligible = list(eligible_contacts(school_id).values_list("source_id", flat=True))
-    today = timezone.localdate()
-    on_roll = SchoolEnrolment.objects.filter(school_id=school_id, entry_date__lte=today).filter(
-        Q(leaving_date__isnull=True) | Q(leaving_date__gt=today)
-    )
+    on_roll = enrolments_on_roll(school_id)
     children = Counter(
         LearnerContact.objects.filter(
             school_id=school_id,

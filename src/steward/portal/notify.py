@@ -29,9 +29,9 @@ from steward.mis.models import (
     Homework,
     Learner,
     LearnerContact,
-    SchoolEnrolment,
     SessionAttendance,
 )
+from steward.mis.selectors import enrolments_on_roll
 from steward.portal.items import ITEMS_BY_CODE, NOTIFICATION_ITEM
 from steward.portal.models import ParentAccount, ParentLink, PortalNotification, PortalSettings, PushSubscription
 from steward.portal.selectors import NOT_POSSIBLE_MARKS, PRESENT_MARKS
@@ -111,11 +111,8 @@ def plan_messages(school_id: int, since: dt.datetime) -> list[Message]:
     if not events:
         return []
     learners = {source for found in events.values() for source, _ in found}
-    today = timezone.localdate()
     on_roll = set(
-        SchoolEnrolment.objects.filter(school_id=school_id, learner_source_id__in=learners, entry_date__lte=today)
-        .filter(Q(leaving_date__isnull=True) | Q(leaving_date__gt=today))
-        .values_list("learner_source_id", flat=True)
+        enrolments_on_roll(school_id).filter(learner_source_id__in=learners).values_list("learner_source_id", flat=True)
     )
     names = {
         source: preferred or legal

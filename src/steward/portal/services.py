@@ -20,7 +20,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from steward.audit.services import audit_record
-from steward.mis.models import Contact, GroupEnrolment, LearnerContact, SchoolEnrolment
+from steward.mis.models import Contact, GroupEnrolment, LearnerContact
+from steward.mis.selectors import enrolments_on_roll
 from steward.portal.models import ParentAccount, ParentLink, PortalInvitation, PortalSettings
 from steward.rights.models import RightsRequest
 from steward.rights.services import request_log
@@ -40,9 +41,7 @@ def eligible_contacts(
     """Contacts with parental responsibility for a learner on roll (optionally in a year group or
     class), with an email address, and no portal account yet. Call inside the school's scope."""
     today = timezone.localdate()
-    on_roll = SchoolEnrolment.objects.filter(school_id=school_id, entry_date__lte=today).filter(
-        Q(leaving_date__isnull=True) | Q(leaving_date__gt=today)
-    )
+    on_roll = enrolments_on_roll(school_id, today)
     if year_group:
         on_roll = on_roll.filter(year_group=year_group)
     learners = on_roll.values("learner_source_id")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from steward.backoffice.access import school_role_required
-from steward.mis.models import Contact, LearnerContact, SchoolEnrolment, SchoolGroup
+from steward.mis.models import Contact, LearnerContact, SchoolGroup
+from steward.mis.selectors import enrolments_on_roll
 from steward.portal.forms import InviteForm
 from steward.portal.items import ITEMS
 from steward.portal.models import ParentLink, PortalInvitation, PortalSettings
@@ -76,8 +77,7 @@ def school_portal(request: HttpRequest) -> HttpResponse:
         if not report.sent:
             form.add_error(None, "Nobody was invited: everyone chosen already has an account, or has no email address")
     year_groups = (
-        SchoolEnrolment.objects.filter(school_id=school_id)
-        .filter(Q(leaving_date__isnull=True) | Q(leaving_date__gt=timezone.localdate()))
+        enrolments_on_roll(school_id)
         .exclude(year_group="")
         .values_list("year_group", flat=True)
         .distinct()
