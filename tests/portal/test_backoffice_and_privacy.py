@@ -152,3 +152,26 @@ def test_erasing_a_contact_ends_their_portal_access(school: Organisation) -> Non
     client = Client()
     f.portal_sign_in(client, parent.email)
     assert "Sam" not in client.get("/portal/").content.decode()
+
+
+def test_a_narrowed_invitation_without_its_year_class_or_contact_is_refused(
+    school: Organisation, django_capture_on_commit_callbacks: Any
+) -> None:
+    admin = factories.user(Role.SCHOOL_ADMIN, school)
+    client = Client()
+    sign_in(client, admin)
+    choose(client, school)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        for scope, message in (
+            ("year", b"Choose a year group"),
+            ("group", b"Choose a class or group"),
+            ("contact", b"Enter the contact&#x27;s MIS id"),
+        ):
+            response = client.post("/school/portal/", {"action": "invite", "scope": scope})
+            assert response.status_code == 400 and message in response.content, scope
+        response = client.post("/school/portal/", {"action": "invite", "scope": "everyone"})
+        assert response.status_code == 400
+    assert mail.outbox == []
+    with tenant_scope([school.id]):
+        assert not PortalInvitation.objects.exists()

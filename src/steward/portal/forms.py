@@ -57,3 +57,17 @@ class InviteForm(forms.Form):
     contact = forms.CharField(required=False, max_length=100)
     year_group = forms.CharField(required=False, max_length=3)
     group = forms.CharField(required=False, max_length=100)
+
+    # The field each scope needs: without it, a narrowed invitation would go to everyone.
+    NEEDS = {
+        "contact": ("contact", "Enter the contact's MIS id"),
+        "year": ("year_group", "Choose a year group"),
+        "group": ("group", "Choose a class or group"),
+    }
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        field, message = self.NEEDS.get(str(data.get("scope")), ("", ""))
+        if field and not data.get(field):
+            self.add_error(field, message)
+        return data
