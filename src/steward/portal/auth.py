@@ -8,7 +8,7 @@ one query and runs the view inside the tenant scope of those schools only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +19,7 @@ from django.shortcuts import redirect
 from django.utils.cache import add_never_cache_headers
 from django_otp.oath import TOTP
 
+from steward.audit.services import audit_record
 from steward.portal.cookies import analytics_accepted, count_page_view
 from steward.portal.models import ParentAccount
 from steward.portal.selectors import parent_for_request
@@ -69,6 +70,33 @@ def totp_verify(parent: ParentAccount, token: str) -> bool:
     parent.totp_last_t = totp.t()
     parent.save(update_fields=["totp_last_t"])
     return True
+
+
+def portal_audit(
+    request: HttpRequest,
+    action: str,
+    *,
+    parent_id: int | None,
+    school_id: int | None = None,
+    object_type: str = "",
+    object_ids: Iterable[object] = (),
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """An audit event for a portal request: the parent account is the actor, never a staff user
+    who may share the browser session (which is why this is not `audit_request`)."""
+    audit_record(
+        action=action,
+        actor_label=f"parent account {parent_id}" if parent_id else "",
+        organisation_id=school_id,
+        school_id=school_id,
+        object_type=object_type,
+        object_ids=object_ids,
+        purpose="parent_portal",
+        ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.headers.get("User-Agent", ""),
+        request_id=getattr(request, "request_id", ""),
+        detail=detail or {},
+    )
 
 
 def parent_required(view: View) -> View:

@@ -15,9 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_otp.oath import TOTP
 
-from steward.audit.services import audit_record
 from steward.core.outbound import outbound_refusal
-from steward.portal.auth import parent_required, totp_verify
+from steward.portal.auth import parent_required, portal_audit, totp_verify
 from steward.portal.forms import CodeForm, CorrectionForm, PreferencesForm
 from steward.portal.models import ParentAccount, ParentLink, PushSubscription
 from steward.portal.services import correction_request
@@ -28,14 +27,7 @@ def _parent(request: HttpRequest) -> ParentAccount:
 
 
 def _audit(request: HttpRequest, action: str, **detail: object) -> None:
-    audit_record(
-        action=action,
-        actor_label=f"parent account {_parent(request).pk}",
-        purpose="parent_portal",
-        ip_address=request.META.get("REMOTE_ADDR"),
-        user_agent=request.headers.get("User-Agent", ""),
-        detail=dict(detail),
-    )
+    portal_audit(request, action, parent_id=_parent(request).pk, detail=dict(detail))
 
 
 @parent_required

@@ -13,29 +13,22 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from steward.audit.services import audit_record
 from steward.mis.models import Learner
 from steward.portal import selectors
-from steward.portal.auth import parent_required
+from steward.portal.auth import parent_required, portal_audit
 from steward.portal.items import ITEMS_BY_CODE
 from steward.portal.selectors import ItemSwitchedOff
 
 
 def _audit_view(request: HttpRequest, children: list[Learner], item: str) -> None:
-    parent = request.parent  # type: ignore[attr-defined]
     school_ids = {c.school_id for c in children}
-    school_id = school_ids.pop() if len(school_ids) == 1 else None
-    audit_record(
-        action="portal_view",
-        actor_label=f"parent account {parent.pk}",
-        organisation_id=school_id,
-        school_id=school_id,
+    portal_audit(
+        request,
+        "portal_view",
+        parent_id=request.parent.pk,  # type: ignore[attr-defined]
+        school_id=school_ids.pop() if len(school_ids) == 1 else None,
         object_type="mis.Learner",
         object_ids=[c.source_id for c in children],
-        purpose="parent_portal",
-        ip_address=request.META.get("REMOTE_ADDR"),
-        user_agent=request.headers.get("User-Agent", ""),
-        request_id=getattr(request, "request_id", ""),
         detail={"item": item},
     )
 

@@ -13,23 +13,14 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from steward.audit.services import audit_record
-from steward.portal.auth import PENDING_KEY, PENDING_SECONDS, SESSION_KEY, totp_verify
+from steward.portal.auth import PENDING_KEY, PENDING_SECONDS, SESSION_KEY, portal_audit, totp_verify
 from steward.portal.forms import CodeForm, RegisterForm, SignInForm
 from steward.portal.models import ParentAccount
 from steward.portal.services import InvitationError, invitation_accept, invitation_for_token
 
 
 def _audit(request: HttpRequest, action: str, parent_id: int | None, **detail: object) -> None:
-    audit_record(
-        action=action,
-        actor_label=f"parent account {parent_id}" if parent_id else "",
-        purpose="parent_portal",
-        ip_address=request.META.get("REMOTE_ADDR"),
-        user_agent=request.headers.get("User-Agent", ""),
-        request_id=getattr(request, "request_id", ""),
-        detail=dict(detail),
-    )
+    portal_audit(request, action, parent_id=parent_id, detail=dict(detail))
 
 
 def _safe_next(request: HttpRequest) -> str:
