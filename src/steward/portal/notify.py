@@ -37,12 +37,12 @@ from steward.portal.models import ParentAccount, ParentLink, PortalNotification,
 from steward.portal.selectors import NOT_POSSIBLE_MARKS, PRESENT_MARKS
 from steward.tenancy.scope import tenant_scope
 
-# The record types whose new rows notify, by kind.
+# The record types whose new rows notify, by kind (the batch hook reads it to skip other batches).
 KIND_RECORD_TYPES = {
-    "homework": "homework",
-    "behaviour": "behaviours",
-    "achievement": "achievements",
-    "attendance": "session-attendance",
+    "homework": Homework.record_type,
+    "behaviour": Behaviour.record_type,
+    "achievement": Achievement.record_type,
+    "attendance": SessionAttendance.record_type,
 }
 
 _PHRASES = {

@@ -6,9 +6,9 @@ import datetime as dt
 
 from django_tasks import task
 
-from steward.portal.notify import notify_new_records
+from steward.portal.notify import KIND_RECORD_TYPES, notify_new_records
 
-NOTIFYING_RECORD_TYPES = frozenset({"homework", "behaviours", "achievements", "session-attendance"})
+NOTIFYING_RECORD_TYPES = frozenset(KIND_RECORD_TYPES.values())
 
 
 @task()
