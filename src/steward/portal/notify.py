@@ -33,8 +33,8 @@ from steward.mis.models import (
 )
 from steward.mis.selectors import enrolments_on_roll
 from steward.portal.items import ITEMS_BY_CODE, NOTIFICATION_ITEM
-from steward.portal.models import ParentAccount, ParentLink, PortalNotification, PortalSettings, PushSubscription
-from steward.portal.selectors import NOT_POSSIBLE_MARKS, PRESENT_MARKS
+from steward.portal.models import ParentAccount, ParentLink, PortalNotification, PushSubscription
+from steward.portal.selectors import NOT_POSSIBLE_MARKS, PRESENT_MARKS, school_settings
 from steward.tenancy.scope import tenant_scope
 
 # The record types whose new rows notify, by kind (the batch hook reads it to skip other batches).
@@ -100,7 +100,7 @@ def _new_events(kind: str, school_id: int, since: dt.datetime) -> list[tuple[str
 
 def plan_messages(school_id: int, since: dt.datetime) -> list[Message]:
     """Who gets which summary for the rows inserted since `since` (call inside the school's scope)."""
-    switches = PortalSettings.objects.filter(school_id=school_id).first() or PortalSettings(school_id=school_id)
+    switches = school_settings(school_id)
     events: dict[str, list[tuple[str, str]]] = {}
     for kind, item_code in NOTIFICATION_ITEM.items():
         switch = ITEMS_BY_CODE[item_code].switch

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -31,7 +31,7 @@ from steward.mis.models import (
     SessionAttendance,
 )
 from steward.portal.items import ITEMS, ITEMS_BY_CODE, SWITCHES, Item
-from steward.portal.models import ParentAccount, PortalSettings
+from steward.portal.models import ParentAccount, PortalInvitation, PortalSettings
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import current_school_ids
 
@@ -103,6 +103,18 @@ def child_of(parent_id: int, learner_id: int) -> Learner:
     if not found:
         raise Http404("No such child")
     return found[0]
+
+
+def school_settings(school_id: int) -> PortalSettings:
+    """The school's switches (unsaved defaults, all off, if it never chose). In its scope."""
+    return PortalSettings.objects.filter(school_id=school_id).first() or PortalSettings(school_id=school_id)
+
+
+def pending_invitations(school_id: int) -> QuerySet[PortalInvitation]:
+    """Invitations that can still be used: not accepted, revoked or expired (`PortalInvitation.usable`)."""
+    return PortalInvitation.objects.filter(
+        school_id=school_id, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    )
 
 
 def portal_settings(child: Learner) -> PortalSettings:

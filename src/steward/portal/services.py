@@ -23,6 +23,7 @@ from steward.audit.services import audit_record
 from steward.mis.models import Contact, GroupEnrolment, LearnerContact
 from steward.mis.selectors import enrolments_on_roll
 from steward.portal.models import ParentAccount, ParentLink, PortalInvitation, PortalSettings
+from steward.portal.selectors import pending_invitations
 from steward.rights.models import RightsRequest
 from steward.rights.services import request_log
 from steward.tenancy.models import Organisation, User
@@ -64,13 +65,7 @@ def eligible_contacts(
         .exclude(email="")
     )
     if not_invited_only:
-        pending = PortalInvitation.objects.filter(
-            school_id=school_id,
-            contact_source_id=OuterRef("source_id"),
-            accepted_at__isnull=True,
-            revoked_at__isnull=True,
-            expires_at__gt=timezone.now(),
-        )
+        pending = pending_invitations(school_id).filter(contact_source_id=OuterRef("source_id"))
         contacts = contacts.exclude(Exists(pending))
     return contacts.order_by("surname", "forename", "id")
 

@@ -7,14 +7,14 @@ from typing import Any
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
 from steward.backoffice.access import school_role_required
 from steward.mis.models import Contact, LearnerContact, SchoolGroup
 from steward.mis.selectors import enrolments_on_roll
 from steward.portal.forms import InviteForm
 from steward.portal.items import ITEMS
-from steward.portal.models import ParentLink, PortalInvitation, PortalSettings
+from steward.portal.models import ParentLink
+from steward.portal.selectors import pending_invitations, school_settings
 from steward.portal.services import eligible_contacts, invite_contacts, settings_update
 from steward.tenancy.models import Organisation, Role
 
@@ -23,7 +23,6 @@ LIST_LIMIT = 300
 
 def _status_rows(school_id: int) -> list[dict[str, Any]]:
     """Contacts with parental responsibility, with their portal status (one query)."""
-    now = timezone.now()
     responsible = LearnerContact.objects.filter(
         school_id=school_id, contact_source_id=OuterRef("source_id"), parental_responsibility=True
     )
@@ -32,15 +31,7 @@ def _status_rows(school_id: int) -> list[dict[str, Any]]:
         .filter(Exists(responsible))
         .annotate(
             registered=Exists(ParentLink.objects.filter(school_id=school_id, contact_source_id=OuterRef("source_id"))),
-            invited=Exists(
-                PortalInvitation.objects.filter(
-                    school_id=school_id,
-                    contact_source_id=OuterRef("source_id"),
-                    accepted_at__isnull=True,
-                    revoked_at__isnull=True,
-                    expires_at__gt=now,
-                )
-            ),
+            invited=Exists(pending_invitations(school_id).filter(contact_source_id=OuterRef("source_id"))),
         )
         .order_by("surname", "forename", "id")
         .values("source_id", "forename", "surname", "email", "registered", "invited")[:LIST_LIMIT]
@@ -51,7 +42,7 @@ def _status_rows(school_id: int) -> list[dict[str, Any]]:
 def school_portal(request: HttpRequest) -> HttpResponse:
     school_id: int = request.school_id  # type: ignore[attr-defined]
     school = Organisation.objects.get(pk=school_id)
-    settings = PortalSettings.objects.filter(school_id=school_id).first() or PortalSettings(school_id=school_id)
+    settings = school_settings(school_id)
     form = InviteForm(request.POST if request.POST.get("action") == "invite" else None)
     report = None
     if request.method == "POST" and request.POST.get("action") == "settings":
