@@ -4,6 +4,7 @@ items the school switched off, access ending with the MIS link, and the audit tr
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -12,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from steward.audit.models import AuditEvent
-from steward.portal.models import ParentAccount, PortalInvitation, PortalSettings
+from steward.portal.models import ParentAccount, PortalInvitation, PortalSettings, PushSubscription
 from steward.portal.services import InvitationError, invitation_accept
 from steward.rights.models import RightsRequest, RightsRequestEvent
 from steward.tenancy.models import Organisation
@@ -207,3 +208,22 @@ def test_a_parent_cannot_open_the_back_office(school: Organisation) -> None:
     response = client.get("/school/people/")
     assert response.status_code == 302 and response["Location"].startswith("/sign-in/")
     assert Client().get("/portal/").status_code == 302  # and the portal needs a parent session
+
+
+def test_a_parent_cannot_use_or_take_over_another_parents_links_or_devices(school: Organisation, settings: Any) -> None:
+    alex = f.registered_parent(school, "C1")
+    f.registered_parent(school, "C2", name="Raj Shah")
+    settings.OUTBOUND_ALLOWED_PRIVATE = ["127.0.0.1"]
+    subscription = {"endpoint": "http://127.0.0.1:9/push/alex", "keys": {"p256dh": "k", "auth": "a"}}
+    alex_client, raj_client = Client(), Client()
+    f.portal_sign_in(alex_client, "alex@example.invalid")
+    f.portal_sign_in(raj_client, "raj@example.invalid")
+    url = "/portal/account/push/subscribe/"
+    assert alex_client.post(url, subscription, content_type="application/json").status_code == 201
+    assert raj_client.post(url, subscription, content_type="application/json").status_code == 409
+    assert PushSubscription.objects.get().parent_id == alex.pk
+    # Alex's contact-details link is not Raj's to send corrections through
+    response = raj_client.post(f"/portal/account/correction/{alex.links.get().pk}/", {"correction": "x"})
+    assert response.status_code == 404
+    with tenant_scope([school.id]):
+        assert not RightsRequest.objects.exists()

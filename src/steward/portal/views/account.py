@@ -110,8 +110,11 @@ def push_subscribe(request: HttpRequest) -> HttpResponse:
     refusal = outbound_refusal(endpoint)
     if refusal:
         return JsonResponse({"error": refusal}, status=400)
+    if PushSubscription.objects.filter(endpoint=endpoint).exclude(parent=_parent(request)).exists():
+        # Never move another account's subscription: its device would receive this account's news.
+        return JsonResponse({"error": "this endpoint is subscribed by another account"}, status=409)
     PushSubscription.objects.update_or_create(
-        endpoint=endpoint, defaults={"parent": _parent(request), "p256dh": p256dh, "auth": auth}
+        endpoint=endpoint, parent=_parent(request), defaults={"p256dh": p256dh, "auth": auth}
     )
     ParentAccount.objects.filter(pk=_parent(request).pk).update(notify_by_push=True)
     _audit(request, "portal_push_subscribed")
