@@ -254,3 +254,11 @@ def test_a_request_for_a_service_the_school_does_not_use_or_an_unknown_school_is
     assert unknown.status_code == 404
     with tenant_scope([school.id]):
         assert not DataFlow.objects.exists()
+
+
+def test_a_form_body_where_json_is_expected_is_415_not_500(client: Client, bearer: str) -> None:
+    """Found by the authorization matrix: a multipart body made the flow request endpoint fail with 500."""
+    response = client.post("/api/v1/flows", {"school_urn": "1"}, HTTP_AUTHORIZATION=f"Bearer {bearer}")
+    assert response.status_code == 415
+    assert response["Content-Type"] == "application/problem+json"
+    assert "application/json" in response.json()["detail"]

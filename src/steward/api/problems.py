@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.http.request import RawPostDataException
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -45,7 +46,20 @@ def install_problem_handlers(api: NinjaAPI) -> None:
     def http(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return problem(request, status=exc.status_code, title=str(exc), kind=f"http-{exc.status_code}", api=api)
 
+    def not_json(request: HttpRequest, exc: RawPostDataException) -> HttpResponse:
+        # A form body (multipart or urlencoded) is read as a form before the JSON body is parsed:
+        # an endpoint that takes JSON answers that it wants JSON instead of failing with a 500.
+        return problem(
+            request,
+            status=415,
+            title="The body must be JSON",
+            detail=f"send Content-Type: application/json, not {request.content_type or 'nothing'}",
+            kind="unsupported-media-type",
+            api=api,
+        )
+
     api.add_exception_handler(ValidationError, validation)  # type: ignore[arg-type]
+    api.add_exception_handler(RawPostDataException, not_json)  # type: ignore[arg-type]
     api.add_exception_handler(AuthenticationError, auth)  # type: ignore[arg-type]
     api.add_exception_handler(HttpError, http)  # type: ignore[arg-type]
 

@@ -1,0 +1,364 @@
+"""The authorization matrix: every URL pattern of the back office, the portal and the API, tried by
+every kind of caller with a *second school's* ids, must be refused and change nothing.
+
+The patterns are read from the URL resolver, not listed by hand, so a new page or endpoint is in
+the matrix the day it is added: a pattern whose parameters the matrix cannot fill, or whose access
+rule it does not know, fails the test until someone says who may use it.
+
+"Refused" is a redirect to a sign-in or school-choice page, 401, 403, 404, 405 or 409; "changes nothing"
+is a checksum of every table (except the logs that record the refusals themselves) taken before and
+after the whole walk.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.db import connections
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from steward.consents.models import Consent
+from steward.consents.services import agreement_sign, consent_give
+from steward.ingest.models import IngestBatch
+from steward.portal.models import ParentLink
+from steward.register.models import ProcessingActivity, Recipient
+from steward.retention.termination import termination_start
+from steward.rights.services import request_log
+from steward.tenancy.models import ApiClient, Contract, Organisation, Role, User
+from steward.tenancy.scope import tenant_scope
+from steward.tenancy.services import api_client_create
+from tests import factories
+from tests.backoffice.conftest import choose, sign_in
+from tests.portal import families as f
+from tests.sharing.conftest import request_flow
+
+STAFF_ROLES = ("school_admin", "school_dpo", "processor_admin", "processor_support")
+CALLERS = (*STAFF_ROLES, "parent", "anonymous")
+SCHOOL = frozenset({"school_admin", "school_dpo"})
+PROCESSOR = frozenset({"processor_admin", "processor_support"})
+STAFF = SCHOOL | PROCESSOR
+PARENT = frozenset({"parent"})
+PUBLIC = frozenset(CALLERS)
+
+# Who may use each named page. Everyone else must be refused; an allowed caller is still refused
+# wherever the URL carries the other school's ids, except the processor's own pages, whose ids
+# (contracts, terminations) are every school's by design.
+ACCESS: dict[str, frozenset[str]] = {
+    "backoffice:home": STAFF,
+    "backoffice:sign-in": PUBLIC,
+    "backoffice:sign-in-verify": PUBLIC,
+    "backoffice:sign-out": PUBLIC,
+    "backoffice:choose-school": STAFF,
+    "backoffice:switch-school": STAFF,
+    "backoffice:account-marketing": STAFF,
+    "backoffice:school-register": SCHOOL,
+    "backoffice:school-people": SCHOOL,
+    "backoffice:school-audit": SCHOOL,
+    "backoffice:school-batches": SCHOOL,
+    "backoffice:school-batch": SCHOOL,
+    "backoffice:school-flows": SCHOOL,
+    "backoffice:school-flow": SCHOOL,
+    "backoffice:school-flow-action": SCHOOL,
+    "backoffice:school-rights": SCHOOL,
+    "backoffice:school-rights-request": SCHOOL,
+    "backoffice:school-portal": SCHOOL,
+    "backoffice:school-consents": SCHOOL,
+    "backoffice:school-consent-withdraw": SCHOOL,
+    "backoffice:school-agreement-sign": SCHOOL,
+    "backoffice:school-agreement-revoke": SCHOOL,
+    "backoffice:school-termination-export": SCHOOL,
+    "backoffice:processor-schools": PROCESSOR,
+    "backoffice:processor-contracts": PROCESSOR,
+    "backoffice:processor-register": PROCESSOR,
+    "backoffice:processor-audit": PROCESSOR,
+    "backoffice:processor-terminations": PROCESSOR,
+    "backoffice:termination-start": PROCESSOR,
+    "backoffice:termination-purge": PROCESSOR,
+    "backoffice:termination-certificate": PROCESSOR,
+    "backoffice:processor-flow-request": PROCESSOR,
+    "portal:home": PARENT,
+    "portal:sign-in": PUBLIC,
+    "portal:sign-in-code": PUBLIC,
+    "portal:sign-out": PUBLIC,
+    "portal:invitation": PUBLIC,  # the link's secret is the credential
+    "portal:child": PARENT,
+    "portal:child-photo": PARENT,
+    "portal:child-item": PARENT,
+    "portal:account": PARENT,
+    "portal:two-factor": PARENT,
+    "portal:correction": PARENT,
+    "portal:close-account": PARENT,
+    "portal:rights-request": PARENT,
+    "portal:push-key": PARENT,
+    "portal:push-subscribe": PARENT,
+    "portal:cookies": PUBLIC,
+    "portal:service-worker": PUBLIC,
+}
+
+# Parameters that do not name a record: filled with an ordinary value.
+PLAIN_PARAMETERS = {
+    "item": "attendance",
+    "action": "approve",
+    "service": "hosted_mis",
+    "number": "1",
+    "record_type": "learners",
+}
+# The processor's own records, whose ids are every school's by design (contracts, terminations).
+PROCESSOR_RECORDS = ("backoffice:processor-", "backoffice:termination-")
+
+# Tables that record the walk itself (refusals are audited, sign-ins locked out, sessions kept).
+LOG_TABLES = ("audit_", "axes_", "django_session", "django_tasks", "core_ratelimit", "portal_portalpageview")
+
+REFUSED_REDIRECTS = ("/sign-in/", "/schools/", "/portal/sign-in/")
+
+
+@dataclass
+class World:
+    """School A (where the callers belong) and school B (whose ids they try)."""
+
+    a: Organisation
+    b: Organisation
+    users: dict[str, User]
+    parent_email: str
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> tuple[Organisation, dict[str, str]]:
+    school = factories.school(name, services_=("hosted_mis", "parent_portal", "data_exchange"))
+    f.send(school, f.family_records(prefix), mode="full")
+    owner = dpo or factories.user(Role.SCHOOL_DPO, school)
+    ids: dict[str, str] = {"urn": str(school.urn)}
+    exchange = ProcessingActivity.objects.get(service="data_exchange")
+    flow = request_flow(school, Recipient.objects.get(code="la-attendance"), exchange)
+    now = timezone.now()
+    with tenant_scope([school.id]):
+        ids["batch_id"] = str(IngestBatch.objects.filter(school=school).values_list("id", flat=True).first())
+        ids["flow_id"] = str(flow.pk)
+        ids["request_id"] = str(
+            request_log(
+                school=school,
+                kind="access",
+                subject_kind="learner",
+                subject_id=f.learner_id(school, "L1"),
+                subject_label="A learner",
+                requested_by="A parent",
+                received_on=timezone.localdate(),
+                actor_label="DPO",
+            ).pk
+        )
+        ids["consent_id"] = str(
+            consent_give(
+                school=school,
+                given_by=owner,
+                kind=Consent.Kind.STANDING,
+                recipient=Consent.Recipient.PROCESSOR,
+                record_types=["learners"],
+            ).pk
+        )
+        ids["agreement_id"] = str(
+            agreement_sign(
+                school=school,
+                signed_by=owner,
+                record_types=["learners"],
+                purpose="Testing a new release of the MIS connector",
+                recipient="ICT service development team",
+                starts_on=timezone.localdate(),
+                expires_on=timezone.localdate() + dt.timedelta(days=30),
+            ).pk
+        )
+        ids["learner_id"] = str(f.learner_id(school, "L1"))
+    contract = Contract.objects.filter(school=school).first()
+    assert contract is not None
+    ids["contract_id"] = str(contract.pk)
+    ids["termination_id"] = str(termination_start(contract=contract, requested_by="Processor", now=now).pk)
+    return school, ids
+
+
+@pytest.fixture
+def world(committed_db: None) -> World:
+    """Committed, so that the owner's checksum sees every row the requests could touch."""
+    a, _ = _school_with_everything("Alder Primary", "")
+    b, ids_b = _school_with_everything("Birch Academy", "B")
+    processor = factories.processor()
+    users = {
+        "school_admin": factories.user(Role.SCHOOL_ADMIN, a),
+        "school_dpo": factories.user(Role.SCHOOL_DPO, a),
+        "processor_admin": factories.user(Role.PROCESSOR_ADMIN, processor),
+        "processor_support": factories.user(Role.PROCESSOR_SUPPORT, processor),
+    }
+    parent = f.registered_parent(a, "C1")
+    registered_b = f.registered_parent(b, "C1", name="Bea Birch")
+    with tenant_scope([b.id]):
+        link = ParentLink.objects.filter(parent=registered_b).first()
+        assert link is not None
+        ids_b["link_id"] = str(link.pk)
+    return World(a=a, b=b, users=users, parent_email=parent.email, ids=ids_b)
+
+
+def _patterns(resolver: URLResolver, prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str]]:
+    """(route, namespaced name) of every pattern under the resolver, routes joined from their parts."""
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _patterns(entry, prefix + str(entry.pattern), inner)
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), f"{namespace}{entry.name}"
+
+
+def _fill(route: str, ids: dict[str, str]) -> str:
+    """The route with every `<converter:name>` replaced by school B's id (or a plain value)."""
+    import re
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group("name")
+        known = {**PLAIN_PARAMETERS, **ids, "token": "1.not-a-valid-secret", "rest": "x"}
+        assert name in known, f"the matrix cannot fill <{name}> in {route!r}: add it to the world"
+        return known[name]
+
+    return "/" + re.sub(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>", value, route)
+
+
+def _has_record_ids(route: str) -> bool:
+    import re
+
+    names = re.findall(r"<(?:[^>:]+:)?([^>]+)>", route)
+    return any(name not in PLAIN_PARAMETERS for name in names)
+
+
+def _checksum() -> dict[str, str]:
+    """md5 of every table's rows (as the owner, so row-level security hides nothing)."""
+    sums: dict[str, str] = {}
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+        tables = [t for (t,) in cursor.fetchall() if not t.startswith(LOG_TABLES)]
+        for table in tables:
+            cursor.execute(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{table}\" t")
+            sums[table] = cursor.fetchone()[0]
+    return sums
+
+
+def _client_for(caller: str, world: World) -> Client:
+    client = Client()
+    if caller in STAFF_ROLES:
+        user = world.users[caller]
+        sign_in(client, user)
+        if caller in SCHOOL:
+            choose(client, world.a)
+    elif caller == "parent":
+        f.portal_sign_in(client, world.parent_email)
+    return client
+
+
+def _refused(response: Any) -> bool:
+    if response.status_code in (401, 403, 404, 405, 409, 410):
+        return True
+    if response.status_code == 302:
+        return response["Location"].split("?")[0] in REFUSED_REDIRECTS
+    return False
+
+
+def _form_with_other_ids(ids: dict[str, str], world: World) -> dict[str, str]:
+    """A POST body naming school B's records wherever a form could take an id."""
+    return {
+        "school": str(world.b.id),
+        "subject_id": ids["learner_id"],
+        "learner": ids["learner_id"],
+        "contact": ids["link_id"],
+        "request": ids["request_id"],
+        "confirm": "yes",
+        "reason": "matrix",
+        "action": "approve",
+    }
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_every_page_refuses_the_other_schools_ids_and_changes_nothing(caller: str, world: World) -> None:
+    client = _client_for(caller, world)
+    routes = [(route, name) for route, name in _patterns(get_resolver()) if not route.startswith(("api/", "assets/"))]
+    routes = [(route, name) for route, name in routes if not name.startswith(("privacy-", "oauth-"))]
+    unknown = sorted(name for _, name in routes if name not in ACCESS)
+    assert not unknown, f"no access rule for {unknown}: say who may use them in ACCESS"
+    before = _checksum()
+    let_through: list[str] = []
+    tried = 0
+    for route, name in routes:
+        allowed = caller in ACCESS[name]
+        if allowed and (not _has_record_ids(route) or name.startswith(PROCESSOR_RECORDS)):
+            continue  # their own pages (or, for the processor, its own records): not this test's business
+        url = _fill(route, world.ids)
+        for method in ("get", "post"):
+            data = _form_with_other_ids(world.ids, world) if method == "post" else None
+            response = getattr(client, method)(url, data) if data else getattr(client, method)(url)
+            tried += 1
+            if not _refused(response):
+                let_through.append(f"{caller} {method.upper()} {url} ({name}) -> {response.status_code}")
+    assert tried > 10
+    assert not let_through, "\n".join(let_through)
+    after = _checksum()
+    changed = sorted(table for table in before if before[table] != after.get(table))
+    assert not changed, f"{caller}'s refused requests changed {changed}"
+
+
+def _bearer(client: Client, kind: str, world: World, scope: str) -> str:
+    if kind == "agent":
+        _, client_id, secret = api_client_create(name="Alder agent", kind=ApiClient.Kind.MIS_AGENT, school=world.a)
+    else:
+        _, client_id, secret = api_client_create(
+            name="LA attendance", kind=ApiClient.Kind.RECIPIENT, recipient_code="la-attendance"
+        )
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    response = client.post(
+        "/oauth/token/", {"grant_type": "client_credentials", "scope": scope}, HTTP_AUTHORIZATION=f"Basic {basic}"
+    )
+    assert response.status_code == 200, response.content
+    return str(response.json()["access_token"])
+
+
+# What each API caller may legitimately do without naming another school's records.
+OWN_API_CALLS = {
+    ("agent", "post", "/api/v1/ingest/batches"),
+    ("recipient", "get", "/api/v1/schools"),
+}
+
+
+@pytest.mark.parametrize("caller", ["agent", "recipient", "staff-session", "anonymous"])
+def test_every_api_endpoint_refuses_the_other_schools_ids_and_changes_nothing(caller: str, world: World) -> None:
+    """An agent of school A, a recipient whose flows are school A's only (B's flow is requested, not
+    approved), a signed-in member of staff (the API takes tokens, not cookies) and nobody."""
+    client = Client()
+    headers: dict[str, str] = {}
+    if caller in ("agent", "recipient"):
+        token = _bearer(client, caller, world, "ingest" if caller == "agent" else "read")
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    elif caller == "staff-session":
+        sign_in(client, world.users["processor_admin"])
+    routes = [(route, name) for route, name in _patterns(get_resolver()) if route.startswith("api/")]
+    assert len(routes) > 5
+    before = _checksum()
+    let_through: list[str] = []
+    for route, name in routes:
+        if "openapi" in route or "docs" in route or route.endswith("health"):
+            continue  # public descriptions of the API, no data
+        url = _fill(route, world.ids)
+        for method in ("get", "post"):
+            if (caller, method, url) in OWN_API_CALLS:
+                continue  # the caller's own school or its own list: allowed, and not this test's business
+            if method == "post":
+                body = io.BytesIO(b'{"learners": []}')
+                response = client.post(url, {"file": body, "format": "json", "mode": "full"}, **headers)
+            else:
+                response = client.get(url, **headers)
+            if response.status_code < 400:
+                let_through.append(f"{caller} {method.upper()} {url} ({name}) -> {response.status_code}")
+    assert not let_through, "\n".join(let_through)
+    after = _checksum()
+    changed = sorted(table for table in before if before[table] != after.get(table))
+    assert not changed, f"{caller}'s refused calls changed {changed}"
