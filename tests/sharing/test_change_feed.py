@@ -24,9 +24,9 @@ import pytest
 from django.db import connection, connections, transaction
 from django.db.models import Model
 
+from steward.ingest.models import IngestBatch
 from steward.ingest.schema import record_types, spec_for
 from steward.ingest.services import batch_ingest
-from steward.ingest.models import IngestBatch
 from steward.mis.models import MODEL_BY_TYPE, Learner
 from steward.retention.models import RestoreReplay
 from steward.retention.services import retention_sweep
@@ -41,6 +41,7 @@ from tests.ingest import builders as b
 
 SWEEP_DAY = dt.date(2026, 11, 25)  # L5 left in July 2020: past the register's 365 days
 WAIT_SECONDS = 10.0
+
 
 def _enrolment(learner_id: str, leaving: str = "") -> dict[str, str]:
     return {

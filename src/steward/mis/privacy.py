@@ -14,6 +14,7 @@ from django.forms.models import model_to_dict
 
 from steward.mis.base import MisRecord
 from steward.mis.models import RECORD_MODELS, Contact, Learner, ProcessingRestriction, Staff, Tombstone
+from steward.mis.versions import lock_school_versions
 from steward.register.classification import PersonalData
 from steward.register.providers import ErasureReport, HeldData, Subject
 
@@ -68,11 +69,13 @@ class MisPrivacyProvider:
             return report
         targets: list[tuple[type[MisRecord], dict[str, str]]] = [(type(row), {"source_id": row.source_id})]
         targets += [(model, {field: row.source_id}) for model, field in dependents(row.record_type)]
+        if not dry_run:
+            lock_school_versions(school_id=row.school_id)
         for model, condition in targets:
-            rows = model.objects.filter(**condition)
+            rows = model.objects.filter(school_id=row.school_id, **condition)
             report.deleted[model._meta.label] = rows.count()
             if not dry_run:
-                _delete_with_tombstones(model, rows.values_list("source_id", flat=True))
+                _delete_with_tombstones(model, rows.values_list("source_id", flat=True), school_id=row.school_id)
         report.kept["mis (school's MIS)"] = (
             "the school's own MIS remains the source of truth; the school must erase the subject there too, "
             "or the next full sync will send the record again"
@@ -94,7 +97,10 @@ class MisPrivacyProvider:
             )
 
 
-def _delete_with_tombstones(model: type[MisRecord], source_ids: Any) -> None:
+def _delete_with_tombstones(model: type[MisRecord], source_ids: Any, *, school_id: int) -> None:
+    """Delete one school's rows with these source ids, leaving tombstones (under the caller's
+    `lock_school_versions`). Source ids are unique per school only, so the school is named here
+    and not left to row-level security alone."""
     from django.db import connection
 
     ids = list(source_ids)
@@ -102,9 +108,9 @@ def _delete_with_tombstones(model: type[MisRecord], source_ids: Any) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE source_id = ANY(%s) "  # noqa: S608
+            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE school_id = %s AND source_id = ANY(%s) "  # noqa: S608
             "RETURNING school_id, source_id) "
             f"INSERT INTO {Tombstone._meta.db_table} (school_id, record_type, source_id, change_version, deleted_at) "
             "SELECT school_id, %s, source_id, nextval('mis_change_version'), now() FROM gone",
-            [ids, model.record_type],
+            [school_id, ids, model.record_type],
         )
