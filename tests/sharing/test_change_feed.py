@@ -363,3 +363,27 @@ def test_a_recipient_reading_in_a_loop_while_every_writer_runs_ends_with_what_th
     # checked in full as well as the end state.
     assert recipient.tombstones == all_tombstones(school)
     assert recipient.records() == table_state(school)
+
+
+def test_records_changed_while_their_subject_was_restricted_are_sent_once_the_restriction_is_lifted(
+    school: Organisation,
+) -> None:
+    """Feeds leave a restricted subject's records out but move past their versions; lifting the
+    restriction must send them again, or the change made meanwhile never reaches the recipient."""
+    recipient = Recipient(school)
+    recipient.read()
+    with tenant_scope([school.id]):
+        subject = Subject("learner", Learner.objects.get(source_id="L2").id, school.id)
+        MisPrivacyProvider().restrict_subject(subject, restricted=True)
+    renamed = [b.learner("L2", legal_forename="Renamed"), b.learner("L3", legal_forename="Renamed")]
+    data = b.csv_zip({"learners": renamed})
+    batch_ingest(school=school, stream=io.BytesIO(data), format="csv-zip", mode="delta", sent_by="test")
+    recipient.read()
+    held_while_restricted = recipient.records()[("learners", "L2")]
+    assert held_while_restricted < table_state(school)[("learners", "L2")]  # withheld, and `since` moved past it
+
+    with tenant_scope([school.id]):
+        MisPrivacyProvider().restrict_subject(subject, restricted=False)
+    recipient.read()
+
+    assert recipient.records() == table_state(school)
