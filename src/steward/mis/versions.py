@@ -8,7 +8,8 @@ the lower versions, which commit later and are then never sent (a missed deletio
 recipient's side for ever).
 
 So every writer of a school's MIS records or tombstones (ingest's merge, erasure, the retention
-sweep and its replay, the termination purge) takes this transaction-scoped lock *before* its
+sweep and its replay, the termination purge, a lifted restriction) takes this transaction-scoped
+lock *before* its
 first `nextval('mis_change_version')` of that school. The next writer can take versions only
 after the previous one committed, and a committed transaction is visible before its locks are
 released, so within a school the order of versions is the order of commits: any snapshot sees
