@@ -9,11 +9,10 @@ recipient's side for ever).
 
 So every writer of a school's MIS records or tombstones (ingest's merge, erasure, the retention
 sweep and its replay, the termination purge, a lifted restriction) takes this transaction-scoped
-lock *before* its
-first `nextval('mis_change_version')` of that school. The next writer can take versions only
-after the previous one committed, and a committed transaction is visible before its locks are
-released, so within a school the order of versions is the order of commits: any snapshot sees
-a prefix of the school's versions plus nothing, never a later version without an earlier one.
+lock *before* its first `nextval('mis_change_version')` of that school. The next writer can take
+versions only after the previous one committed, and a committed transaction is visible before
+its locks are released, so within a school the order of versions is the order of commits: a
+snapshot never sees a later version of the school without every earlier one.
 Every feed (API pages, deletes, exports, webhooks) reads one school at a time, so nothing
 orders versions across schools. It relies on the sequence handing out increasing values across
 sessions, i.e. `CACHE 1` (the default; a test checks it).
