@@ -8,7 +8,7 @@ import pytest
 
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner, LearnerContact, ProcessingRestriction, SessionAttendance, Tombstone
-from steward.mis.privacy import MisPrivacyProvider
+from steward.mis.privacy import MisPrivacyProvider, _delete_with_tombstones
 from steward.register.providers import Subject
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
@@ -78,3 +78,45 @@ def test_another_schools_learner_is_out_of_reach(school: Organisation) -> None:
         assert MisPrivacyProvider().erase_subject(subject, dry_run=False).deleted == {}
     with tenant_scope([school.id]):
         assert Learner.objects.filter(source_id="L1").exists()
+
+
+def _same_ids_elsewhere() -> Organisation:
+    """Another school whose MIS happens to use the same source ids (they are unique per school only)."""
+    other = factories.school("Same Ids Primary")
+    batch_ingest(
+        school=other, stream=io.BytesIO(b.json_batch(b.small_school())), format="json", mode="full", sent_by="test"
+    )
+    return other
+
+
+def _held(schools: list[Organisation]) -> set[tuple[int, str, str]]:
+    with tenant_scope([s.id for s in schools]):
+        learners = {(s, "learners", i) for s, i in Learner.objects.values_list("school_id", "source_id")}
+        marks = {(s, "marks", i) for s, i in SessionAttendance.objects.values_list("school_id", "source_id")}
+        return learners | marks
+
+
+def test_erasure_in_a_scope_of_two_schools_touches_only_the_subjects_school(school: Organisation) -> None:
+    """Row-level security would let both schools' L1 go in a two-school scope: the code names the school."""
+    other = _same_ids_elsewhere()
+    subject = _learner(school, "L1")
+    before = _held([school, other])
+    with tenant_scope([school.id, other.id]):
+        MisPrivacyProvider().erase_subject(subject, dry_run=False)
+        tombstones = set(Tombstone.objects.values_list("school_id", "record_type", "source_id"))
+    gone = before - _held([school, other])
+    assert gone == {
+        (school.id, "learners", "L1"),
+        (school.id, "marks", "L1:2026-09-03:AM"),
+        (school.id, "marks", "L1:2026-09-03:PM"),
+    }
+    assert {s for s, _, _ in tombstones} == {school.id}
+
+
+def test_deleting_with_tombstones_names_the_school_not_only_the_source_ids(school: Organisation) -> None:
+    """The statement itself, with both schools visible: only the named school's L1 goes."""
+    other = _same_ids_elsewhere()
+    with tenant_scope([school.id, other.id]):
+        _delete_with_tombstones(Learner, ["L1"], school_id=other.id)
+        assert sorted(Learner.objects.filter(source_id="L1").values_list("school_id", flat=True)) == [school.id]
+        assert list(Tombstone.objects.values_list("school_id", "source_id")) == [(other.id, "L1")]

@@ -22,6 +22,7 @@ from steward.ingest.models import IngestBatch
 from steward.ingest.records import BatchContent, BatchRejected, RecordError
 from steward.ingest.schema import record_types, spec_for
 from steward.ingest.validation import validate
+from steward.mis.versions import lock_school_versions
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
 
@@ -132,8 +133,9 @@ def _apply(content: BatchContent, *, school_id: int, full: bool) -> dict[str, di
         # planner's statistics cannot know yet; a nested loop chosen on a stale estimate of "one
         # row" costs hours. Hash joins are right for all of them.
         cursor.execute("SET LOCAL enable_nestloop = off")
-        # One batch at a time per school: a second waits rather than racing the first's merge.
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x494E4753, school_id])
+        # One writer of the school's versioned rows at a time (a second batch, an erasure, the
+        # sweep wait), so the school's change versions commit in order and no reader skips one.
+        lock_school_versions(school_id=school_id)
         staged = {}
         for record_type in content.record_types():
             spec = spec_for(record_type)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.forms.models import model_to_dict
 
-from steward.mis.base import MisRecord
+from steward.mis.base import MisRecord, NextChangeVersion
 from steward.mis.models import RECORD_MODELS, Contact, Learner, ProcessingRestriction, Staff, Tombstone
+from steward.mis.versions import lock_school_versions
 from steward.register.classification import PersonalData
 from steward.register.providers import ErasureReport, HeldData, Subject
 
@@ -66,13 +67,12 @@ class MisPrivacyProvider:
         row = subject_row(subject)
         if row is None:
             return report
-        targets: list[tuple[type[MisRecord], dict[str, str]]] = [(type(row), {"source_id": row.source_id})]
-        targets += [(model, {field: row.source_id}) for model, field in dependents(row.record_type)]
-        for model, condition in targets:
-            rows = model.objects.filter(**condition)
+        if not dry_run:
+            lock_school_versions(school_id=row.school_id)
+        for model, rows in _subject_records(row):
             report.deleted[model._meta.label] = rows.count()
             if not dry_run:
-                _delete_with_tombstones(model, rows.values_list("source_id", flat=True))
+                _delete_with_tombstones(model, rows.values_list("source_id", flat=True), school_id=row.school_id)
         report.kept["mis (school's MIS)"] = (
             "the school's own MIS remains the source of truth; the school must erase the subject there too, "
             "or the next full sync will send the record again"
@@ -87,14 +87,34 @@ class MisPrivacyProvider:
             school_id=row.school_id, record_type=row.record_type, source_id=row.source_id
         )
         if not restricted:
-            rows.delete()
+            lifted, _ = rows.delete()
+            if lifted:
+                _send_again(row)
         elif not rows.exists():
             ProcessingRestriction.objects.create(
                 school_id=row.school_id, record_type=row.record_type, source_id=row.source_id
             )
 
 
-def _delete_with_tombstones(model: type[MisRecord], source_ids: Any) -> None:
+def _subject_records(row: MisRecord) -> list[tuple[type[MisRecord], QuerySet[Any]]]:
+    """The subject's own row and every record that refers to it, in the subject's school only."""
+    targets: list[tuple[type[MisRecord], dict[str, str]]] = [(type(row), {"source_id": row.source_id})]
+    targets += [(model, {field: row.source_id}) for model, field in dependents(row.record_type)]
+    return [(model, model.objects.filter(school_id=row.school_id, **condition)) for model, condition in targets]
+
+
+def _send_again(row: MisRecord) -> None:
+    """A lifted restriction gives the subject's records new change versions: recipients' feeds
+    left them out while restricted and moved past their versions, so they would never come again."""
+    lock_school_versions(school_id=row.school_id)
+    for _, rows in _subject_records(row):
+        rows.update(change_version=NextChangeVersion())
+
+
+def _delete_with_tombstones(model: type[MisRecord], source_ids: Any, *, school_id: int) -> None:
+    """Delete one school's rows with these source ids, leaving tombstones (under the caller's
+    `lock_school_versions`). Source ids are unique per school only, so the school is named here
+    and not left to row-level security alone."""
     from django.db import connection
 
     ids = list(source_ids)
@@ -102,9 +122,9 @@ def _delete_with_tombstones(model: type[MisRecord], source_ids: Any) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE source_id = ANY(%s) "  # noqa: S608
+            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE school_id = %s AND source_id = ANY(%s) "  # noqa: S608
             "RETURNING school_id, source_id) "
             f"INSERT INTO {Tombstone._meta.db_table} (school_id, record_type, source_id, change_version, deleted_at) "
             "SELECT school_id, %s, source_id, nextval('mis_change_version'), now() FROM gone",
-            [ids, model.record_type],
+            [school_id, ids, model.record_type],
         )

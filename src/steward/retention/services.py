@@ -19,6 +19,7 @@ from django.utils import timezone
 from steward.audit.services import audit_prune, audit_record
 from steward.mis.base import MisRecord
 from steward.mis.models import MODEL_BY_TYPE, Tombstone
+from steward.mis.versions import lock_school_versions
 from steward.portal.models import ParentAccount, PortalNotification
 from steward.register.models import RetentionRule
 from steward.retention.models import BackupCopy, LegalHold, RestoreReplay, RetentionProof
@@ -44,6 +45,8 @@ def retention_sweep(
     proofs: list[RetentionProof] = []
     for school in schools:
         with tenant_scope([school.id]):
+            # First, before the audit chain's lock that each target's proof takes (the lock order).
+            lock_school_versions(school_id=school.id)
             proofs += [_apply(t) for t in school_targets(rules, school, today) if t.rows]
     if processor_wide:
         with tenant_scope(_all_school_ids()):
@@ -88,7 +91,8 @@ def _delete(action: str, qs: QuerySet[Any], school_id: int | None) -> int:
         through = qs.aggregate(through=Max("id"))["through"]
         return audit_prune(through_id=through).events_pruned if through is not None else 0
     if action == "mis_records":
-        ids = delete_with_tombstones(model, qs)
+        assert school_id is not None  # noqa: S101 - MIS records are always one school's target
+        ids = delete_with_tombstones(model, qs, school_id=school_id)
         _replay(RestoreReplay.Kind.MIS_RECORDS, school_id, model.record_type, ids)
         return len(ids)
     if action == "photos":
@@ -114,18 +118,21 @@ def _returning(statement: str, qs: QuerySet[Any]) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def delete_with_tombstones(model: type[MisRecord], qs: QuerySet[Any]) -> list[str]:
-    """Delete the rows, leave a tombstone for each (recipients see the deletion); the source ids gone."""
+def delete_with_tombstones(model: type[MisRecord], qs: QuerySet[Any], *, school_id: int) -> list[str]:
+    """Delete one school's rows, leave a tombstone for each (recipients see the deletion); the source ids gone.
+
+    Under the school's version lock, so the tombstones' versions commit in order with ingest's."""
+    lock_school_versions(school_id=school_id)
     sql, params = qs.values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE id IN ({sql}) "  # noqa: S608
+            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE school_id = %s AND id IN ({sql}) "  # noqa: S608
             "RETURNING school_id, source_id), "
             f"stone AS (INSERT INTO {Tombstone._meta.db_table} "
             "(school_id, record_type, source_id, change_version, deleted_at) "
             "SELECT school_id, %s, source_id, nextval('mis_change_version'), now() FROM gone) "
             "SELECT source_id FROM gone",
-            [*params, model.record_type],
+            [school_id, *params, model.record_type],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -228,7 +235,8 @@ def _replay_entry(entry: RestoreReplay) -> None:
                 provider.erase_subject(subject, dry_run=False)
     elif entry.kind == RestoreReplay.Kind.MIS_RECORDS:
         model = MODEL_BY_TYPE[entry.target]
-        delete_with_tombstones(model, model.objects.filter(source_id__in=entry.source_ids))
+        assert entry.school_id is not None  # noqa: S101 - checked for every kind but ROWS above
+        delete_with_tombstones(model, model.objects.filter(source_id__in=entry.source_ids), school_id=entry.school_id)
     elif entry.kind == RestoreReplay.Kind.PHOTOS:
         MODEL_BY_TYPE["learners"].objects.filter(source_id__in=entry.source_ids).update(photo=None)
     elif entry.target == ParentAccount._meta.db_table:

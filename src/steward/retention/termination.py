@@ -29,6 +29,7 @@ from psycopg import sql
 from steward.audit.services import audit_record
 from steward.core.paths import VAR_DIR
 from steward.ingest.exports import ctf_export
+from steward.mis.versions import lock_school_versions
 from steward.portal.models import ParentAccount, ParentLink
 from steward.retention.models import ContractTermination, LegalHold, RestoreReplay, RetentionProof
 from steward.tenancy.models import ApiClient, Contract, Membership, Organisation, TenantModel, User
@@ -214,7 +215,11 @@ def _keep_erasure_proofs(school_id: int, now: dt.datetime) -> None:
 
 
 def purge_rows(*, school_id: int) -> dict[str, int]:
-    """Delete every row of the school, set-based, in dependency order (inside its tenant scope)."""
+    """Delete every row of the school, set-based, in dependency order (inside its tenant scope).
+
+    Under the school's version lock: a batch still open would otherwise commit its rows after the
+    purge counted none."""
+    lock_school_versions(school_id=school_id)
     deleted: dict[str, int] = {}
     with connection.cursor() as cursor:
         for model in tenant_models():
