@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from steward.audit.selectors import audit_chain_verify
+from steward.audit.selectors import audit_chain_verify, events_about
 from steward.audit.services import audit_record
 from steward.portal.models import ParentAccount, ParentLink
 from steward.portal.selectors import parent_for_request, parent_school_ids
@@ -182,3 +182,16 @@ def test_the_parent_scope_setting_shows_one_accounts_links_only(world: World) ->
         assert cursor.fetchall() == [(world.blake.pk, world.b.id)]
         cursor.execute("UPDATE portal_parentlink SET contact_source_id = 'X' WHERE parent_id = %s", [world.blake.pk])
         assert cursor.rowcount == 0  # a read scope only: the account's own links are not writable through it
+
+
+def test_a_subject_access_bundle_gets_the_actors_events_of_no_school_and_of_its_school_only(world: World) -> None:
+    actor = f"parent account {world.alex.pk}"
+    sign_in = audit_record(action="portal_sign_in", actor_label=actor)
+    audit_record(action="portal_sign_in", actor_label=f"parent account {world.blake.pk}")
+    with tenant_scope([world.a.id, world.b.id]):
+        at_a = audit_record(action="portal_view", actor_label=actor, school_id=world.a.id)
+        audit_record(action="portal_view", actor_label=actor, school_id=world.b.id)
+    with tenant_scope([world.a.id]):
+        found = events_about(school_id=world.a.id, objects={}, actor_label=actor)
+        assert _schools("audit_auditevent") == [world.a.id, world.a.id]  # the processor scope did not outlive the read
+    assert [e.id for e in found] == [sign_in.id, at_a.id]
