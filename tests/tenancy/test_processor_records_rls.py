@@ -20,7 +20,9 @@ from django.utils import timezone
 from steward.audit.selectors import audit_chain_verify, events_about
 from steward.audit.services import audit_record
 from steward.portal.models import ParentAccount, ParentLink
+from steward.portal.privacy import PortalPrivacyProvider
 from steward.portal.selectors import parent_for_request, parent_school_ids
+from steward.register.providers import Subject
 from steward.retention.models import ContractTermination, RestoreReplay
 from steward.tenancy.models import Contract, Organisation
 from steward.tenancy.scope import processor_scope, tenant_scope
@@ -195,3 +197,13 @@ def test_a_subject_access_bundle_gets_the_actors_events_of_no_school_and_of_its_
         found = events_about(school_id=world.a.id, objects={}, actor_label=actor)
         assert _schools("audit_auditevent") == [world.a.id, world.a.id]  # the processor scope did not outlive the read
     assert [e.id for e in found] == [sign_in.id, at_a.id]
+
+
+def test_erasing_a_parent_account_at_one_school_takes_its_links_at_every_school(world: World) -> None:
+    with tenant_scope([world.a.id]):  # the request is handled by school A
+        report = PortalPrivacyProvider().erase_subject(Subject("parent_user", world.alex.pk, world.a.id), dry_run=False)
+    assert report.deleted["portal.ParentLink"] == 2
+    assert not ParentAccount.objects.filter(pk=world.alex.pk).exists()
+    with processor_scope():
+        assert _rows("SELECT count(*) FROM portal_parentlink WHERE parent_id = %s", [world.alex.pk]) == [(0,)]
+        assert _rows("SELECT count(*) FROM portal_parentlink") == [(1,)]  # Blake's link stays
