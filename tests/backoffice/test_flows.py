@@ -92,7 +92,8 @@ def test_approving_a_narrowed_field_set_stores_exactly_those_fields_and_is_audit
     with tenant_scope([school_a.id]):
         event = DataFlowEvent.objects.filter(flow=flow).latest("id")
     assert (event.status, event.actor_label, event.note) == ("approved", admin_a.full_name, "Marks only")
-    audit = AuditEvent.objects.get(action="flow_approve")
+    with tenant_scope([school_a.id]):
+        audit = AuditEvent.objects.get(action="flow_approve")
     assert (audit.actor_user_id, audit.school_id, audit.object_type) == (admin_a.id, school_a.id, "sharing.DataFlow")
     assert audit.object_ids == [str(flow.id)]
     page = signed_in_a.get(f"/school/flows/{flow.id}/").content.decode()
@@ -107,7 +108,8 @@ def test_declining_with_a_note(signed_in_a: Client, admin_a: User, school_a: Org
     with tenant_scope([school_a.id]):
         event = DataFlowEvent.objects.filter(flow=flow).latest("id")
     assert (event.actor_label, event.note) == (admin_a.full_name, "Not needed")
-    assert AuditEvent.objects.filter(action="flow_decline", object_ids=[str(flow.id)]).count() == 1
+    with tenant_scope([school_a.id]):
+        assert AuditEvent.objects.filter(action="flow_decline", object_ids=[str(flow.id)]).count() == 1
 
 
 def test_a_special_category_without_an_article_9_condition_is_refused_and_stays_requested(
@@ -174,11 +176,12 @@ def test_a_dpo_can_suspend_and_revoke(client: Client, school_a: Organisation) ->
             ("suspended", dpo.full_name),
             ("revoked", dpo.full_name),
         ]
-    assert [e.action for e in AuditEvent.objects.filter(object_type="sharing.DataFlow").order_by("id")] == [
-        "flow_approve",
-        "flow_suspend",
-        "flow_revoke",
-    ]
+    with tenant_scope([school_a.id]):
+        assert [e.action for e in AuditEvent.objects.filter(object_type="sharing.DataFlow").order_by("id")] == [
+            "flow_approve",
+            "flow_suspend",
+            "flow_revoke",
+        ]
     page = client.get(f"/school/flows/{flow.id}/").content.decode()
     assert "nothing more can be decided" in page and "Breach reported" in page
 

@@ -58,8 +58,8 @@ def test_school_admin_switches_items_and_invites_a_year_group(
     assert response.status_code == 302
     with tenant_scope([school.id]):
         settings = PortalSettings.objects.get()
+        assert AuditEvent.objects.filter(action="portal_settings_changed", school_id=school.id).exists()
     assert settings.show_behaviour and settings.show_diary and not settings.show_photo
-    assert AuditEvent.objects.filter(action="portal_settings_changed", school_id=school.id).exists()
 
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):

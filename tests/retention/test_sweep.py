@@ -146,7 +146,8 @@ def test_closed_portal_accounts_go_30_days_after_closing(school: Organisation) -
     old = ParentAccount.objects.create(
         email="old@example.invalid", full_name="Old", closed_at=timezone.now() - dt.timedelta(days=40)
     )
-    ParentLink.objects.create(parent=old, school=school, contact_source_id="C1")
+    with tenant_scope([school.id]):
+        ParentLink.objects.create(parent=old, school=school, contact_source_id="C1")
     ParentAccount.objects.create(
         email="new@example.invalid", full_name="New", closed_at=timezone.now() - dt.timedelta(days=5)
     )
@@ -177,9 +178,10 @@ def test_erasures_are_replayed_after_a_backup_is_restored(school: Organisation) 
         rights.erasure_execute(request=request, actor_label="DPO")
         gone = SessionAttendance.objects.filter(learner_source_id="L2").count()
         assert not Learner.objects.filter(source_id="L2").exists()
-    assert list(RestoreReplay.objects.values_list("kind", "target", "source_ids")) == [
-        ("subject_erasure", "learners", ["L2"])
-    ]
+    with tenant_scope([school.id]):
+        assert list(RestoreReplay.objects.values_list("kind", "target", "source_ids")) == [
+            ("subject_erasure", "learners", ["L2"])
+        ]
     _ingest(school, restored=True)  # the restore brings the same MIS rows back
     with tenant_scope([school.id]):
         assert Learner.objects.filter(source_id="L2").exists()
@@ -246,6 +248,7 @@ def test_leavers_records_go_365_days_after_leaving_with_tombstones_unless_held()
         stones = dict(Tombstone.objects.values_list("record_type").annotate(n=Count("id")))
         assert stones == {"learners": 1, "learner-contacts": 1, "session-attendance": 2, "school-enrolments": 1}
         assert Tombstone.objects.get(record_type="learners").source_id == "L1"
-    assert RestoreReplay.objects.filter(kind="mis_records", target="learners", source_ids=["L1"]).exists()
+    with tenant_scope([school.id]):
+        assert RestoreReplay.objects.filter(kind="mis_records", target="learners", source_ids=["L1"]).exists()
     after = retention_preview(today=TODAY, schools=[school])
     assert [(d.what, d.rows, d.held) for d in after] == [("records of learners who left", 0, 3)]

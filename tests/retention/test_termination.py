@@ -24,7 +24,7 @@ from steward.retention.services import hold_lift, hold_place
 from steward.retention.termination import KEPT, certificate_text, termination_purge, termination_start
 from steward.rights import services as rights
 from steward.tenancy.models import Contract, Membership, Organisation, Role, User
-from steward.tenancy.scope import tenant_scope
+from steward.tenancy.scope import processor_scope, tenant_scope
 from steward.tenancy.services import api_client_create, membership_grant
 from tests import factories
 from tests.ingest import builders as b
@@ -36,8 +36,8 @@ def _populate(school: Organisation) -> None:
     factories.user(Role.SCHOOL_DPO, school)
     api_client_create(name=f"agent {school.urn}", kind="mis_agent", school=school)
     parent = ParentAccount.objects.create(email=f"p{school.urn}@example.invalid", full_name="Parent")
-    ParentLink.objects.create(parent=parent, school=school, contact_source_id="C1")
     with tenant_scope([school.id]):
+        ParentLink.objects.create(parent=parent, school=school, contact_source_id="C1")
         learner = Learner.objects.get(source_id="L2")
         request = rights.request_log(
             school=school, kind="erasure", subject_kind="learner", subject_id=learner.pk, subject_label="L2",
@@ -113,11 +113,13 @@ def test_after_the_purge_no_table_holds_a_row_of_the_school_but_the_proofs(
     assert {t.split(".")[0] for t in left} <= kept_tables, left
     assert not Membership.objects.filter(organisation=leaving).exists()
     assert ParentAccount.objects.filter(email=f"p{leaving.urn}@example.invalid").count() == 0
-    assert list(RestoreReplay.objects.filter(school=leaving).values_list("kind", flat=True)) == ["school_purge"]
+    with processor_scope():  # the replay log and the terminations are the processor's records
+        assert list(RestoreReplay.objects.filter(school=leaving).values_list("kind", flat=True)) == ["school_purge"]
+        record = ContractTermination.objects.get(pk=termination.pk)
     assert RetentionProof.objects.filter(school=leaving, run="erasure").exists()  # the erasure's counts survive
     assert _school_rows_as_owner(staying.id) == staying_before  # another school's data is untouched
 
-    certificate = certificate_text(ContractTermination.objects.get(pk=termination.pk))
+    certificate = certificate_text(record)
     assert "every table counted 0 rows of the school" in certificate
     assert "mis_learner: 1" in certificate and "Confirmed by: Processor Admin" in certificate
     assert "L1" not in certificate.replace("URN", "")

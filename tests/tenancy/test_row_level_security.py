@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.apps import apps
 from django.db import DatabaseError, connection, connections, transaction
 
 from steward.core.database import APP_ROLE
+from steward.register.classification import PersonalData
 from steward.tenancy.models import DataProtectionContact, Organisation, TenantModel
 from steward.tenancy.scope import TenantScopeMissing, tenant_scope
 from tests import factories
@@ -94,21 +98,49 @@ def test_a_nested_scope_restores_the_outer_one(two_schools: tuple[Organisation, 
         assert _raw("SELECT school_id FROM tenancy_dataprotectioncontact") == [(a.id,)]
 
 
-def _tenant_tables() -> list[str]:
-    from django.apps import apps
+def _school_personal_data_tables() -> list[str]:
+    """Every table the field classification says holds personal data and that names a school: the
+    list comes from the models, so a new such table without row-level security fails the test below."""
 
-    return sorted(m._meta.db_table for m in apps.get_models() if issubclass(m, TenantModel) and not m._meta.proxy)
+    def names_a_school(model: type[Any]) -> bool:
+        return any(
+            f.name == "school" and f.is_relation and f.related_model is Organisation
+            for f in model._meta.concrete_fields
+        )
+
+    return sorted(
+        m._meta.db_table
+        for m in apps.get_models()
+        if isinstance(getattr(m, "privacy", None), PersonalData) and names_a_school(m) and not m._meta.proxy
+    )
 
 
-def test_every_tenant_table_has_forced_row_level_security_and_the_policy() -> None:
-    tables = _tenant_tables()
-    assert "tenancy_dataprotectioncontact" in tables
+def test_every_table_holding_a_schools_personal_data_has_forced_row_level_security_and_the_policy() -> None:
+    tables = _school_personal_data_tables()
+    tenant_tables = {m._meta.db_table for m in apps.get_models() if issubclass(m, TenantModel) and not m._meta.proxy}
+    processor_records = {
+        "audit_auditevent",
+        "portal_parentlink",
+        "retention_contracttermination",
+        "retention_restorereplay",
+    }
+    assert processor_records <= set(tables)
+    assert {"tenancy_dataprotectioncontact", "mis_learner"} <= set(tables)
     with connections["owner"].cursor() as cursor:
         cursor.execute(
             "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
-            "       EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %s) "
-            "FROM pg_class c WHERE c.relname = ANY(%s) ORDER BY c.relname",
+            "       EXISTS (SELECT 1 FROM pg_policies p WHERE p.tablename = c.relname AND p.policyname = %s"
+            "                  AND concat(p.qual, ' ', p.with_check) LIKE '%%steward_current_school_ids()%%') "
+            "FROM pg_class c WHERE c.relname = ANY(%s) AND c.relkind = 'r' ORDER BY c.relname",
             ["steward_tenant_isolation", tables],
         )
         found = cursor.fetchall()
     assert found == [(t, True, True, True) for t in tables]
+    # Tenant tables without personal data (switches, holds...) keep their policy too.
+    with connections["owner"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_class c WHERE c.relname = ANY(%s) AND c.relforcerowsecurity "
+            "AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %s)",
+            [sorted(tenant_tables), "steward_tenant_isolation"],
+        )
+        assert cursor.fetchone() == (len(tenant_tables),)

@@ -1,4 +1,9 @@
-"""Reading the audit log: verifying the chain and listing events."""
+"""Reading the audit log: verifying the chain and listing events.
+
+Row-level security shows a school's scope only that school's events. The chain walk, the prune's
+arithmetic and the processor's list of recent events need every event (those of no school too),
+so they read under `processor_scope()`; a school's pages read in the school's scope.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from django.db.models import Max, Min, Q, QuerySet
 
 from steward.audit.chain import GENESIS, HASHED_FIELDS, event_hash
 from steward.audit.models import AuditAnchor, AuditEvent
+from steward.tenancy.scope import processor_scope
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,11 @@ def audit_chain_verify(*, batch_size: int = 5000, through_id: int | None = None)
     or rows restored around it), so that fails too, as does a first event that does not link to
     the anchor's hash.
     """
+    with processor_scope():
+        return _verify(batch_size=batch_size, through_id=through_id)
+
+
+def _verify(*, batch_size: int, through_id: int | None) -> ChainReport:
     anchor = AuditAnchor.objects.order_by("-id").first()
     previous, after = (anchor.anchor_hash, anchor.pruned_through_id) if anchor else (GENESIS, 0)
     if anchor is not None:
@@ -65,6 +76,11 @@ def prunable_through(*, before: dt.datetime, keep_schools: Iterable[int] = ()) -
     is not old enough (even if later ones are), or that is about a school in `keep_schools` (under
     a legal hold), and never takes the newest event, which the next event written will link to.
     """
+    with processor_scope():
+        return _prunable_through(before=before, keep_schools=keep_schools)
+
+
+def _prunable_through(*, before: dt.datetime, keep_schools: Iterable[int]) -> int | None:
     newest = AuditEvent.objects.aggregate(newest=Max("id"))["newest"]
     if newest is None:
         return None
@@ -80,13 +96,16 @@ def events_for_school(*, school_id: int, limit: int = 100) -> QuerySet[AuditEven
     return AuditEvent.objects.filter(school_id=school_id).order_by("-id")[:limit]
 
 
-def recent_events(*, limit: int = 100) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.order_by("-id")[:limit]
+def recent_events(*, limit: int = 100) -> list[AuditEvent]:
+    """The newest events of every school and of none: the processor's own view of the log."""
+    with processor_scope():
+        return list(AuditEvent.objects.order_by("-id")[:limit])
 
 
-def events_about(*, school_id: int, objects: dict[str, list[str]], actor_label: str = "") -> QuerySet[AuditEvent]:
+def events_about(*, school_id: int, objects: dict[str, list[str]], actor_label: str = "") -> list[AuditEvent]:
     """Events of one school that name any of these objects (object type -> ids), oldest first; with
-    `actor_label`, also every event that actor caused (a parent's sign-ins belong to no school).
+    `actor_label`, also every event that actor caused there or at no school (a parent's sign-ins
+    belong to no school). Call in the school's scope.
 
     Ids are compared as text because events store whatever id the action had in hand: a row id
     for some actions, an MIS source id for others.
@@ -97,7 +116,14 @@ def events_about(*, school_id: int, objects: dict[str, list[str]], actor_label: 
             about |= Q(object_type=object_type, object_ids__overlap=[str(i) for i in ids])
     in_scope = Q(about, school_id=school_id) if about else Q()
     if actor_label:
-        in_scope |= Q(actor_label=actor_label, school_id=school_id) | Q(actor_label=actor_label, school_id__isnull=True)
+        in_scope |= Q(actor_label=actor_label, school_id=school_id)
     if not in_scope:
-        return AuditEvent.objects.none()
-    return AuditEvent.objects.filter(in_scope).order_by("id")
+        return []
+    events = list(AuditEvent.objects.filter(in_scope).order_by("id"))
+    if actor_label:
+        # The actor's events of no school are the processor's records: read under its scope, and
+        # only those of this one actor.
+        with processor_scope():
+            events += AuditEvent.objects.filter(actor_label=actor_label, school_id__isnull=True)
+        events.sort(key=lambda e: e.id)
+    return events

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from steward.audit.chain import GENESIS, event_hash
 from steward.audit.models import AuditAnchor, AuditEvent
+from steward.tenancy.scope import processor_scope
 
 # One lock for the chain: events are numbered and linked in the order they take it.
 _CHAIN_LOCK = 0x5354_4155  # "STAU"
@@ -39,9 +40,10 @@ def audit_record(
         with connections["default"].cursor() as cursor:
             # The lock first, in its own statement, so the read below sees the newest event.
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
+            # The chain's head through a function: row-level security shows a school's scope only
+            # its own events, but every event links to the newest one, whichever school it is of.
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')),"
-                " (SELECT hash FROM audit_auditevent ORDER BY id DESC LIMIT 1)"
+                "SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')), steward_audit_chain_head()"
             )
             next_id, last = cursor.fetchone()  # type: ignore[misc]
         event = AuditEvent(
@@ -63,7 +65,11 @@ def audit_record(
             prev_hash=last or GENESIS,
         )
         event.hash = event_hash(_values(event))
-        event.save(force_insert=True)
+        # No RETURNING (which `save()` adds): a returned row must pass the read policy, and an
+        # event of no school, or of a school outside the writer's scope, is written but not read back.
+        AuditEvent._base_manager._insert(  # type: ignore[attr-defined]
+            [event], fields=AuditEvent._meta.local_concrete_fields, using="default"
+        )
     return event
 
 
@@ -78,7 +84,9 @@ def audit_prune(*, through_id: int) -> AuditAnchor:
     from steward.audit.selectors import audit_chain_verify
 
     owner = connections["owner"]
-    with transaction.atomic(using="owner"), owner.cursor() as cursor:
+    # The processor scope on the owner's connection too: an owner that is not a superuser is held
+    # by the forced row-level security like the app role.
+    with processor_scope(using="owner"), owner.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PRUNE_LOCK])
         cursor.execute(
             "SELECT max(id), (SELECT hash FROM audit_auditevent WHERE id = %s) FROM audit_auditevent", [through_id]

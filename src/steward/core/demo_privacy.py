@@ -30,6 +30,7 @@ from steward.ingest.services import batch_ingest
 from steward.mis.models import Contact, Learner, LearnerContact
 from steward.portal.models import ParentAccount, ParentLink
 from steward.portal.rights_requests import portal_request, request_subjects
+from steward.portal.selectors import parent_school_ids
 from steward.register.models import NoticeVersion
 from steward.register.notices import services_in_force
 from steward.register.services import notice_refresh
@@ -274,7 +275,7 @@ def _done(request: RightsRequest, action: str) -> dict[str, Any]:
 
 def _portal_request(parent_email: str) -> dict[str, Any]:
     parent = ParentAccount.objects.get(email=parent_email)
-    school_ids = list(ParentLink.objects.filter(parent=parent).values_list("school_id", flat=True))
+    school_ids = parent_school_ids(parent.pk)
     with tenant_scope(school_ids):
         child = next(c for c in request_subjects(parent) if c.subject_kind == "learner")
         logged = portal_request(

@@ -77,7 +77,11 @@ class ParentAccount(models.Model):
 
 class ParentLink(models.Model):
     """The account stands for this contact of this school (not tenant-scoped, like `Membership`:
-    it is what tells the portal which schools to scope a parent's request to)."""
+    it is what tells the portal which schools to scope a parent's request to).
+
+    Row-level security still guards it (portal migration 0002): a school's links in its scope,
+    every link under the processor scope, and one account's own links through
+    `steward_parent_school_ids`, which the portal reads before any school scope exists."""
 
     parent = models.ForeignKey(ParentAccount, on_delete=models.CASCADE, related_name="links")
     school = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")

@@ -12,6 +12,7 @@ from typing import Any
 from steward.mis.privacy import subject_row
 from steward.portal.models import ParentAccount, ParentLink, PortalInvitation, PortalNotification, PushSubscription
 from steward.register.providers import ErasureReport, HeldData, Subject
+from steward.tenancy.scope import processor_scope
 
 _ACCOUNT_FIELDS = ("email", "full_name", "created_at", "last_sign_in_at", "closed_at", "notify_kinds")
 
@@ -68,15 +69,20 @@ class PortalPrivacyProvider:
     def erase_subject(self, subject: Subject, *, dry_run: bool) -> ErasureReport:
         report = ErasureReport(app=self.app_label)
         if subject.kind == "parent_user":
-            accounts = ParentAccount.objects.filter(pk=subject.id)
-            report.deleted["portal.ParentAccount"] = accounts.count()
-            report.deleted["portal.ParentLink"] = ParentLink.objects.filter(parent_id=subject.id).count()
-            report.deleted["portal.PushSubscription"] = PushSubscription.objects.filter(parent_id=subject.id).count()
-            notifications = PortalNotification.objects.filter(parent_id=subject.id)
-            report.deleted["portal.PortalNotification"] = notifications.count()
-            if not dry_run:
-                notifications.delete()
-                accounts.delete()
+            # The account goes with all its links, at every school (as before row-level security): a
+            # school's scope alone would hide its links elsewhere, and deleting the account would fail.
+            with processor_scope():
+                accounts = ParentAccount.objects.filter(pk=subject.id)
+                report.deleted["portal.ParentAccount"] = accounts.count()
+                report.deleted["portal.ParentLink"] = ParentLink.objects.filter(parent_id=subject.id).count()
+                report.deleted["portal.PushSubscription"] = PushSubscription.objects.filter(
+                    parent_id=subject.id
+                ).count()
+                notifications = PortalNotification.objects.filter(parent_id=subject.id)
+                report.deleted["portal.PortalNotification"] = notifications.count()
+                if not dry_run:
+                    notifications.delete()
+                    accounts.delete()
             return report
         row = subject_row(subject)
         if row is None or subject.kind != "contact":

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
@@ -41,15 +42,27 @@ class ItemSwitchedOff(Http404):
 
 
 def parent_for_request(parent_id: int) -> ParentAccount | None:
-    """The signed-in account with the ids of its linked schools, in one query (run on every page)."""
+    """The signed-in account with the ids of its linked schools, in one query (run on every page).
+
+    It runs before any school scope exists, so the links are read through
+    `steward_parent_school_ids`, which opens the narrow parent scope (`steward.parent_id`) for that
+    one read: row-level security lets through this account's links and no one else's.
+    """
     found = list(
         ParentAccount.objects.raw(
-            "SELECT p.*, ARRAY(SELECT DISTINCT l.school_id FROM portal_parentlink l WHERE l.parent_id = p.id)"
-            " AS school_ids FROM portal_parentaccount p WHERE p.id = %s AND p.is_active AND p.closed_at IS NULL",
+            "SELECT p.*, steward_parent_school_ids(p.id) AS school_ids"
+            " FROM portal_parentaccount p WHERE p.id = %s AND p.is_active AND p.closed_at IS NULL",
             [parent_id],
         )
     )
     return found[0] if found else None
+
+
+def parent_school_ids(parent_id: int) -> list[int]:
+    """The schools an account is linked to, open or closed, read in the parent scope (see above)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT steward_parent_school_ids(%s)", [parent_id])
+        return list(cursor.fetchone()[0])  # type: ignore[index]
 
 
 # One statement per page, written out: it is the portal's hottest query, and building it through the

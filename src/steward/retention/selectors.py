@@ -25,7 +25,7 @@ from steward.register.models import RetentionRule
 from steward.retention.models import LegalHold, RetentionProof
 from steward.sharing.models import Disclosure
 from steward.tenancy.models import Contract, Organisation
-from steward.tenancy.scope import tenant_scope
+from steward.tenancy.scope import processor_scope, tenant_scope
 
 Action = Literal["mis_records", "photos", "rows", "audit_events"]
 SUBJECT_RECORD_TYPES = {"learner": "learners", "contact": "contacts", "staff": "staff"}
@@ -135,7 +135,7 @@ def retention_preview(*, today: dt.date, schools: list[Organisation], processor_
         with tenant_scope([school.id]):
             due += [t.due() for t in school_targets(rules, school, today)]
     if processor_wide:
-        with tenant_scope(_all_school_ids()):
+        with tenant_scope(_all_school_ids()), processor_scope():
             due += [t.due() for t in processor_targets(rules, today)]
     return due
 
@@ -355,10 +355,22 @@ def unevaluated_rules() -> list[RetentionRule]:
 
 
 def terminations() -> list[Any]:
-    """Every contract termination, newest first (the processor's records; no tenant scope needed)."""
+    """Every contract termination, newest first (the processor's records, read under its scope)."""
     from steward.retention.models import ContractTermination
 
-    return list(ContractTermination.objects.select_related("school", "contract"))
+    with processor_scope():
+        return list(ContractTermination.objects.select_related("school", "contract"))
+
+
+def termination(termination_id: int, *, purged: bool | None = None) -> Any:
+    """One contract termination (only purged ones with `purged=True`), or None; under the processor scope."""
+    from steward.retention.models import ContractTermination
+
+    found = ContractTermination.objects.select_related("school", "contract").filter(pk=termination_id)
+    if purged is not None:
+        found = found.filter(purged_at__isnull=not purged)
+    with processor_scope():
+        return found.first()
 
 
 def open_termination_for_school(*, school_id: int) -> Any:

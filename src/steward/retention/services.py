@@ -32,7 +32,7 @@ from steward.retention.selectors import (
     school_targets,
 )
 from steward.tenancy.models import Organisation
-from steward.tenancy.scope import tenant_scope
+from steward.tenancy.scope import processor_scope, tenant_scope
 
 BACKUP_LONGEST_KEPT = dt.timedelta(days=2555)  # the register's seven years for the backup vault
 
@@ -49,7 +49,8 @@ def retention_sweep(
             lock_school_versions(school_id=school.id)
             proofs += [_apply(t) for t in school_targets(rules, school, today) if t.rows]
     if processor_wide:
-        with tenant_scope(_all_school_ids()):
+        # The processor scope too: the audit log's prefix and the replay entries of no school.
+        with tenant_scope(_all_school_ids()), processor_scope():
             proofs += [_apply(t) for t in processor_targets(rules, today) if t.rows]
     return proofs
 
@@ -210,11 +211,12 @@ def replay_after_restore(*, backup: BackupCopy) -> int:
     """Apply again, in order, every erasure and purge made after the restored backup was taken."""
     from steward.retention.termination import purge_rows
 
-    entries = list(RestoreReplay.objects.filter(at__gte=backup.taken_at).order_by("at", "id"))
+    with processor_scope():  # the replay log is the processor's, entries of no school included
+        entries = list(RestoreReplay.objects.filter(at__gte=backup.taken_at).order_by("at", "id"))
     for entry in entries:
         assert entry.school_id is not None or entry.kind == RestoreReplay.Kind.ROWS  # noqa: S101
         scope = [entry.school_id] if entry.school_id else _all_school_ids()
-        with tenant_scope(scope):
+        with tenant_scope(scope), processor_scope():
             if entry.kind == RestoreReplay.Kind.SCHOOL_PURGE:
                 purge_rows(school_id=scope[0])
             else:
@@ -256,6 +258,7 @@ def replay_prune(*, now: dt.datetime) -> int:
     """Forget replay entries older than every backup still kept: no restore can bring their rows back."""
     oldest = BackupCopy.objects.filter(kept_until__gt=now).order_by("taken_at").values_list("taken_at", flat=True)
     cutoff = oldest.first() or now
-    deleted, _ = RestoreReplay.objects.filter(at__lt=cutoff).exclude(kind=RestoreReplay.Kind.SCHOOL_PURGE).delete()
+    with processor_scope():
+        deleted, _ = RestoreReplay.objects.filter(at__lt=cutoff).exclude(kind=RestoreReplay.Kind.SCHOOL_PURGE).delete()
     BackupCopy.objects.filter(kept_until__lte=now).delete()
     return deleted

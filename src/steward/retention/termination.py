@@ -21,7 +21,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 from psycopg import sql
@@ -33,7 +33,7 @@ from steward.mis.versions import lock_school_versions
 from steward.portal.models import ParentAccount, ParentLink
 from steward.retention.models import ContractTermination, LegalHold, RestoreReplay, RetentionProof
 from steward.tenancy.models import ApiClient, Contract, Membership, Organisation, TenantModel, User
-from steward.tenancy.scope import tenant_scope
+from steward.tenancy.scope import processor_scope, tenant_scope
 
 DEFAULT_WINDOW_DAYS = 30
 # What a purge keeps, and why: the processor's proof of what it did (no personal data of the school's
@@ -74,9 +74,11 @@ def termination_start(*, contract: Contract, requested_by: str, now: dt.datetime
     """End the contract and write the school's complete export; the purge waits for the window."""
     now = now or timezone.now()
     school = contract.school
-    if ContractTermination.objects.filter(school=school, purged_at__isnull=True).exists():
-        raise ValidationError({"contract": "this school's termination is already under way"})
-    with transaction.atomic():
+    # Terminations are the processor's records (row-level security shows them to no one else but
+    # the school itself): read and written under the processor scope.
+    with processor_scope():
+        if ContractTermination.objects.filter(school=school, purged_at__isnull=True).exists():
+            raise ValidationError({"contract": "this school's termination is already under way"})
         Contract.objects.filter(pk=contract.pk).update(
             status=Contract.Status.ENDED, end_date=contract.end_date or max(now.date(), contract.start_date)
         )
@@ -89,10 +91,11 @@ def termination_start(*, contract: Contract, requested_by: str, now: dt.datetime
         )
     path = exports_dir() / f"{school.urn}-{termination.pk}.zip"
     digest, size = write_export(school=school, path=path, actor_label=requested_by)
-    ContractTermination.objects.filter(pk=termination.pk).update(
-        export_file=str(path), export_bytes=size, export_sha256=digest
-    )
-    termination.refresh_from_db()
+    with processor_scope():
+        ContractTermination.objects.filter(pk=termination.pk).update(
+            export_file=str(path), export_bytes=size, export_sha256=digest
+        )
+        termination.refresh_from_db()
     return termination
 
 
@@ -154,7 +157,7 @@ def termination_purge(
     if now < termination.purge_not_before and not override_window:
         raise ValidationError({"termination": f"the school has until {termination.purge_not_before:%d %B %Y}"})
     school_id = termination.school_id
-    with tenant_scope([school_id]):
+    with tenant_scope([school_id]), processor_scope():
         holds = list(LegalHold.objects.filter(lifted_at__isnull=True).values_list("reason", flat=True))
         if holds:
             raise ValidationError({"termination": f"a legal hold stops the purge: {'; '.join(holds)}"})
@@ -192,7 +195,8 @@ def termination_purge(
         )
     if termination.export_file:
         Path(termination.export_file).unlink(missing_ok=True)
-    termination.refresh_from_db()
+    with processor_scope():
+        termination.refresh_from_db()
     return termination
 
 
@@ -228,11 +232,14 @@ def purge_rows(*, school_id: int) -> dict[str, int]:
                 sql.SQL("DELETE FROM {} WHERE school_id = %s").format(sql.Identifier(table)).as_string(), [school_id]
             )
             deleted[table] = cursor.rowcount
-    had_links = list(ParentLink.objects.filter(school_id=school_id).values_list("parent_id", flat=True))
-    deleted[ParentLink._meta.db_table] = ParentLink.objects.filter(school_id=school_id).delete()[0]
-    orphans = ParentAccount.objects.filter(pk__in=had_links, links__isnull=True)
-    deleted[ParentAccount._meta.db_table] = orphans.count()
-    orphans.delete()
+    # Under the processor scope: an account is an orphan only if it has no link at any school, and
+    # the school's scope alone would hide its links elsewhere (deleting it would then fail).
+    with processor_scope():
+        had_links = list(ParentLink.objects.filter(school_id=school_id).values_list("parent_id", flat=True))
+        deleted[ParentLink._meta.db_table] = ParentLink.objects.filter(school_id=school_id).delete()[0]
+        orphans = ParentAccount.objects.filter(pk__in=had_links, links__isnull=True)
+        deleted[ParentAccount._meta.db_table] = orphans.count()
+        orphans.delete()
     clients = ApiClient.objects.filter(school_id=school_id)
     deleted[ApiClient._meta.db_table] = clients.count()
     from oauth2_provider.models import get_application_model

@@ -1,8 +1,14 @@
-"""One reusable migration operation that puts a table behind row-level security.
+"""Reusable migration operations that put a table behind row-level security.
 
 Usage in a migration, after the CreateModel: `EnableTenantRLS("learner")`. The policy lets a
 row through only when its `school_id` is one of the schools named in `steward.school_ids` for
 the current transaction; with nothing set, nothing is visible or writable.
+
+Tables that hold a school's personal data but are also the processor's own records (the audit
+log, parent links, contract terminations, the restore-replay log) use `EnableSchoolDataRLS` with
+policies of their own: a school's rows in its scope, and every row only under the explicit
+processor scope (`steward.processor_scope`, set by `tenancy.scope.processor_scope()` and never
+by request middleware).
 """
 
 from __future__ import annotations
@@ -20,6 +26,15 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 """
 POLICY_NAME = "steward_tenant_isolation"
+
+PROCESSOR_SCOPE_FUNCTION = """
+CREATE OR REPLACE FUNCTION steward_processor_scope() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(current_setting('steward.processor_scope', true), '') = 'on'
+$$;
+"""
+# A school's rows while the school is in scope; every row under the processor scope.
+SCHOOL_OR_PROCESSOR = "(school_id = ANY (steward_current_school_ids()) OR steward_processor_scope())"
 
 
 class EnableTenantRLS(migrations.operations.base.Operation):
@@ -60,3 +75,39 @@ class EnableTenantRLS(migrations.operations.base.Operation):
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         return (self.__class__.__name__, [self.model_name], {})
+
+
+Policy = tuple[str, str, str | None, str | None]  # name, command (ALL, SELECT, INSERT...), USING, WITH CHECK
+
+
+class EnableSchoolDataRLS(EnableTenantRLS):
+    """Forced row-level security with the given policies (permissive: a row passes if any policy lets it).
+
+    One policy must be named `POLICY_NAME` and test `steward_current_school_ids()`, so a school's
+    scope never reaches another school's rows (tests check it for every table of a school's data).
+    """
+
+    def __init__(self, model_name: str, policies: tuple[Policy, ...]) -> None:
+        super().__init__(model_name)
+        self.policies = tuple(tuple(p) for p in policies)
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        table = schema_editor.quote_name(self._table(app_label, to_state))
+        schema_editor.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        schema_editor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+        for name, command, using, check in self.policies:
+            clauses = (f" USING ({using})" if using else "") + (f" WITH CHECK ({check})" if check else "")
+            schema_editor.execute(f"CREATE POLICY {name} ON {table} FOR {command}{clauses}")
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        table = schema_editor.quote_name(self._table(app_label, from_state))
+        for name, *_ in self.policies:
+            schema_editor.execute(f"DROP POLICY IF EXISTS {name} ON {table}")
+        schema_editor.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+        schema_editor.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+
+    def describe(self) -> str:
+        return f"Enable row-level security on {self.model_name} ({len(self.policies)} policies)"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (self.__class__.__name__, [self.model_name], {"policies": self.policies})

@@ -48,6 +48,37 @@ def tenant_scope(school_ids: Iterable[int], *, using: str = "default") -> Iterat
         _current.reset(token)
 
 
+@contextmanager
+def processor_scope(*, using: str = "default") -> Iterator[None]:
+    """Run the block in one transaction that sees the processor's own records of every school.
+
+    Opens (besides each school's rows in its scope) the tables that hold a school's personal data
+    but are also the processor's records: the audit log (including events of no school), parent
+    links, contract terminations and the restore-replay log. It leaves `steward.school_ids` alone,
+    so MIS and other tenant tables stay as closed as the tenant scope keeps them. Only
+    processor-side services name it (audit verify and prune, terminations, the retention sweep's
+    processor-wide part, restore replay); request middleware never does, for anyone.
+    """
+    nested = connections[using].in_atomic_block
+    with transaction.atomic(using=using):
+        outer = _db_processor_scope(using) if nested else ""
+        _set_db_processor_scope("on", using)
+        yield
+        if nested:  # as in tenant_scope: hand the enclosing transaction back what it had
+            _set_db_processor_scope(outer, using)
+
+
+def _db_processor_scope(using: str) -> str:
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT coalesce(current_setting('steward.processor_scope', true), '')")
+        return str(cursor.fetchone()[0])  # type: ignore[index]
+
+
+def _set_db_processor_scope(value: str, using: str) -> None:
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT set_config('steward.processor_scope', %s, true)", [value])
+
+
 def _set_db_scope(ids: tuple[int, ...], using: str) -> None:
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT set_config('steward.school_ids', %s, true)", [",".join(map(str, ids))])

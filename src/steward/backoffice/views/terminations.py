@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 
 from steward.backoffice.access import processor_role_required, school_role_required
 from steward.retention import selectors, termination
-from steward.retention.models import ContractTermination
 from steward.tenancy import selectors as tenancy_selectors
 from steward.tenancy.models import SCHOOL_ROLES, Contract, Role
 
@@ -44,7 +43,9 @@ def termination_start(request: HttpRequest, contract_id: int) -> HttpResponse:
 @require_POST
 @processor_role_required(Role.PROCESSOR_ADMIN)
 def termination_purge(request: HttpRequest, termination_id: int) -> HttpResponse:
-    record = get_object_or_404(ContractTermination, pk=termination_id)
+    record = selectors.termination(termination_id)
+    if record is None:
+        raise Http404("No such termination")
     try:
         termination.termination_purge(termination=record, confirmed_by=_actor(request))
     except ValidationError as error:
@@ -55,7 +56,9 @@ def termination_purge(request: HttpRequest, termination_id: int) -> HttpResponse
 
 @processor_role_required(Role.PROCESSOR_ADMIN)
 def termination_certificate(request: HttpRequest, termination_id: int) -> HttpResponse:
-    record = get_object_or_404(ContractTermination, pk=termination_id, purged_at__isnull=False)
+    record = selectors.termination(termination_id, purged=True)
+    if record is None:
+        raise Http404("No such purged termination")
     text = termination.certificate_text(record)
     if request.GET.get("format") == "txt":
         response = HttpResponse(text, content_type="text/plain; charset=utf-8")
