@@ -146,6 +146,18 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "steward.backoffice.views.sign_in.locked_out"
 AXES_VERBOSE = False
 
+# Limits kept in the database (`steward.core.ratelimit`), shared by every worker: name ->
+# (how many counted events, per how many seconds). django-axes locks one account from one
+# address; these stop what it does not: guessing two-factor codes, one address trying many
+# accounts (password spraying), guessing API client secrets and invitation links.
+RATE_LIMITS: dict[str, tuple[int, int]] = {
+    "two_factor": (5, 900),  # two-factor code attempts per account (staff or parent), reset by a right code
+    "sign_in_address": (20, 900),  # wrong passwords from one address, whichever accounts they were for
+    "oauth_token_client": (10, 900),  # refused token requests per client id
+    "oauth_token_address": (30, 900),  # refused token requests from one address, whichever client
+    "invitation_address": (20, 900),  # invitation links from one address that do not exist
+}
+
 OTP_TOTP_ISSUER = "Steward"
 OTP_TOTP_THROTTLE_FACTOR = 1
 
