@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -100,3 +102,12 @@ def sweep(*, now: dt.datetime | None = None) -> int:
     """Delete the counters whose window has ended; returns how many."""
     deleted, _ = RateLimitCounter.objects.filter(window_ends_at__lte=now or timezone.now()).delete()
     return deleted
+
+
+def too_many_attempts(request: HttpRequest, decision: Decision, *, portal: bool, reason: str) -> HttpResponse:
+    """The page a person sees when refused: 429 with Retry-After, saying why and for how long."""
+    minutes = math.ceil(decision.retry_after / 60)
+    template = "portal/too_many_attempts.html" if portal else "backoffice/too_many_attempts.html"
+    response = render(request, template, {"reason": reason, "minutes": minutes}, status=429)
+    response["Retry-After"] = str(decision.retry_after)
+    return response

@@ -13,10 +13,13 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from steward.core import ratelimit
 from steward.portal.auth import PENDING_KEY, PENDING_SECONDS, SESSION_KEY, portal_audit, totp_verify
 from steward.portal.forms import CodeForm, RegisterForm, SignInForm
 from steward.portal.models import ParentAccount
 from steward.portal.services import InvitationError, invitation_accept, invitation_for_token
+
+TOO_MANY_CODES = "Too many wrong codes from your authenticator app: signing in to this account is paused."
 
 
 def _audit(request: HttpRequest, action: str, parent_id: int | None, **detail: object) -> None:
@@ -81,9 +84,17 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
+        # Counted before it is checked, so parallel guesses cannot all pass under the limit.
+        attempt = ratelimit.hit("two_factor", f"parent:{parent.pk}")
+        if not attempt.allowed:
+            return ratelimit.too_many_attempts(request, attempt, portal=True, reason=TOO_MANY_CODES)
         if totp_verify(parent, form.cleaned_data["token"]):
+            ratelimit.clear("two_factor", f"parent:{parent.pk}")
             return _complete(request, parent, pending["next"], two_factor=True)
         _audit(request, "portal_sign_in_failed", parent.pk, reason="wrong two-factor code")
+        if attempt.just_locked:
+            _audit(request, "portal_two_factor_locked", parent.pk, minutes=attempt.retry_after // 60)
+            return ratelimit.too_many_attempts(request, attempt, portal=True, reason=TOO_MANY_CODES)
         error = "The code is wrong or has expired: try the newest code"
     return render(request, "portal/sign_in_code.html", {"form": form, "error": error}, status=400 if error else 200)
 
