@@ -75,3 +75,44 @@ def test_a_code_is_accepted_once_only(admin_a: User) -> None:
     _password_step(second, admin_a)
     response = second.post("/sign-in/verify/", {"token": code})
     assert response.status_code == 400 and b"The code is wrong or has expired" in response.content
+
+
+def _password(client: Client, email: str, password: str, address: str = "203.0.113.7") -> int:
+    return client.post("/sign-in/", {"email": email, "password": password}, REMOTE_ADDR=address).status_code
+
+
+def test_spraying_forty_accounts_from_one_address_is_refused_after_twenty(admin_a: User) -> None:
+    client = Client()
+    emails = [admin_a.email] + [f"staff{i}@alder.invalid" for i in range(39)]
+
+    statuses = [_password(client, email, "Winter2026!") for email in emails]
+
+    assert statuses == [400] * 20 + [429] * 20
+    response = client.post(
+        "/sign-in/", {"email": admin_a.email, "password": factories.PASSWORD}, REMOTE_ADDR="203.0.113.7"
+    )
+    assert response.status_code == 429 and b"Too many failed sign-ins from your network" in response.content
+    assert 800 < int(response["Retry-After"]) <= 900
+    assert AuditEvent.objects.filter(action="sign_in_address_locked").count() == 1
+    assert _password(client, admin_a.email, factories.PASSWORD, address="198.51.100.4") == 302  # elsewhere: fine
+
+
+def test_nineteen_failures_from_one_address_then_the_right_password_is_accepted(admin_a: User) -> None:
+    client = Client()
+    for i in range(19):
+        assert _password(client, f"staff{i}@alder.invalid", "Winter2026!") == 400
+    assert _password(client, admin_a.email, factories.PASSWORD) == 302
+
+
+def test_successful_sign_ins_from_one_address_are_never_counted(admin_a: User) -> None:
+    for _ in range(25):
+        assert _password(Client(), admin_a.email, factories.PASSWORD) == 302
+    assert not RateLimitCounter.objects.exists()
+
+
+def test_an_ipv6_address_is_counted_by_its_64(admin_a: User) -> None:
+    client = Client()
+    for i in range(20):
+        _password(client, f"staff{i}@alder.invalid", "Winter2026!", address=f"2001:db8:1:2::{i + 1:x}")
+    assert _password(client, admin_a.email, factories.PASSWORD, address="2001:db8:1:2:ffff::1") == 429
+    assert _password(client, admin_a.email, factories.PASSWORD, address="2001:db8:1:3::1") == 302

@@ -107,3 +107,69 @@ def test_a_code_is_accepted_once_only() -> None:
     _password_step(second, parent)
     response = second.post("/portal/sign-in/code/", {"token": code})
     assert response.status_code == 400 and b"The code is wrong or has expired" in response.content
+
+
+def _password(client: Client, email: str, password: str, address: str = "203.0.113.7") -> int:
+    return client.post("/portal/sign-in/", {"email": email, "password": password}, REMOTE_ADDR=address).status_code
+
+
+def test_spraying_forty_parent_accounts_from_one_address_is_refused_after_twenty() -> None:
+    parent = _parent(two_factor=False)
+    client = Client()
+    emails = [parent.email] + [f"parent{i}@example.invalid" for i in range(39)]
+
+    statuses = [_password(client, email, "Summer2026!") for email in emails]
+
+    assert statuses == [400] * 20 + [429] * 20
+    response = client.post(
+        "/portal/sign-in/", {"email": parent.email, "password": f.PARENT_PASSWORD}, REMOTE_ADDR="203.0.113.7"
+    )
+    assert response.status_code == 429 and b"Too many failed sign-ins from your network" in response.content
+    assert int(response["Retry-After"]) > 800
+    assert AuditEvent.objects.filter(action="portal_sign_in_address_locked").count() == 1
+    assert _password(client, parent.email, f.PARENT_PASSWORD, address="198.51.100.4") == 302
+
+
+def test_failures_at_the_portal_and_the_back_office_count_together() -> None:
+    client = Client()
+    for i in range(10):
+        _password(client, f"parent{i}@example.invalid", "Summer2026!")
+    for i in range(10):
+        client.post("/sign-in/", {"email": f"staff{i}@example.invalid", "password": "x"}, REMOTE_ADDR="203.0.113.7")
+    assert _password(client, "parent@example.invalid", "Summer2026!") == 429
+
+
+def test_nineteen_failures_then_the_right_password_signs_the_parent_in() -> None:
+    parent = _parent(two_factor=False)
+    client = Client()
+    for i in range(19):
+        assert _password(client, f"parent{i}@example.invalid", "Summer2026!") == 400
+    assert _password(client, parent.email, f.PARENT_PASSWORD) == 302
+
+
+def test_guessing_invitation_links_is_refused_after_twenty_even_for_a_real_link() -> None:
+    school = f.family_school("Alder Primary")
+    token = f.invite(school, "C1")
+    client = Client(REMOTE_ADDR="203.0.113.7")
+    guesses = [f"{school.pk}.guess{i:04d}" for i in range(25)]
+
+    statuses = [client.get(f"/portal/invitation/{guess}/").status_code for guess in guesses]
+
+    assert statuses == [404] * 20 + [429] * 5
+    response = client.get(f"/portal/invitation/{token}/")
+    assert response.status_code == 429 and b"Too many invitation links" in response.content
+    assert 800 < int(response["Retry-After"]) <= 900
+    assert AuditEvent.objects.filter(action="portal_invitation_guessing_locked").count() == 1
+    assert Client(REMOTE_ADDR="198.51.100.4").get(f"/portal/invitation/{token}/").status_code == 200
+
+
+def test_nineteen_broken_links_then_the_real_one_opens_and_used_links_are_not_counted() -> None:
+    school = f.family_school("Alder Primary")
+    first = f.invite(school, "C1")
+    token = f.invite(school, "C1")  # replaces the first: that link is now 410 Gone, not a guess
+    client = Client(REMOTE_ADDR="203.0.113.7")
+    for i in range(19):
+        assert client.get(f"/portal/invitation/{school.pk}.guess{i:04d}/").status_code == 404
+    for _ in range(5):
+        assert client.get(f"/portal/invitation/{first}/").status_code == 410
+    assert client.get(f"/portal/invitation/{token}/").status_code == 200

@@ -15,6 +15,7 @@ PostgreSQL's `now()`, so tests can move it.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import math
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ from django.utils.crypto import salted_hmac
 from steward.core.models import RateLimitCounter
 
 _TABLE = RateLimitCounter._meta.db_table
+
+SIGN_IN_FROM_ADDRESS = "Too many failed sign-ins from your network: signing in from here is paused."
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,21 @@ def rule(name: str) -> tuple[int, int]:
     """(limit, window seconds) of a named rule from `settings.RATE_LIMITS`."""
     limit, seconds = settings.RATE_LIMITS[name]
     return int(limit), int(seconds)
+
+
+def address_key(request: HttpRequest) -> str:
+    """The client's address as a key: an IPv4 address, or an IPv6 address's /64 (one household
+    or one server gets a whole /64, so counting single IPv6 addresses would count nothing)."""
+    text = request.META.get("REMOTE_ADDR") or ""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return f"address:{text}"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"address:{address.ipv4_mapped}"
+        return f"address:{ipaddress.IPv6Network((address, 64), strict=False)}"
+    return f"address:{address}"
 
 
 def _digest(name: str, key: str) -> str:

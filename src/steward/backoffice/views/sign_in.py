@@ -33,6 +33,10 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
+        address = ratelimit.address_key(request)
+        # django-axes locks one account from one address; this stops one address trying many.
+        if not (refused := ratelimit.refusal("sign_in_address", address)).allowed:
+            return ratelimit.too_many_attempts(request, refused, portal=False, reason=ratelimit.SIGN_IN_FROM_ADDRESS)
         email = form.cleaned_data["email"].lower()
         user = authenticate(request, email=email, password=form.cleaned_data["password"])
         if getattr(request, "axes_locked_out", False):
@@ -41,6 +45,8 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             audit_request(
                 request, action="sign_in_failed", detail={"email": email, "reason": "wrong email or password"}
             )
+            if ratelimit.hit("sign_in_address", address).just_locked:
+                audit_request(request, action="sign_in_address_locked", detail={"email": email})
             error = "Enter a correct email address and password"
         else:
             request.session.cycle_key()
