@@ -12,6 +12,8 @@ import secrets
 import sys
 from datetime import timedelta
 
+from django.core.exceptions import ImproperlyConfigured
+
 from steward.core import database
 from steward.core.paths import PROJECT_DIR, VAR_DIR
 
@@ -157,6 +159,14 @@ RATE_LIMITS: dict[str, tuple[int, int]] = {
     "oauth_token_address": (30, 900),  # refused token requests from one address, whichever client
     "invitation_address": (20, 900),  # invitation links from one address that do not exist
 }
+# A deployment changes any of them with STEWARD_RATE_LIMITS="sign_in_address=60/900,two_factor=5/900"
+# (e.g. a school whose staff all reach Steward from one address).
+for _entry in filter(None, os.environ.get("STEWARD_RATE_LIMITS", "").split(",")):
+    _name, _, _value = _entry.partition("=")
+    _limit, _, _seconds = _value.partition("/")
+    if _name.strip() not in RATE_LIMITS or not _limit.strip().isdigit() or not _seconds.strip().isdigit():
+        raise ImproperlyConfigured(f"STEWARD_RATE_LIMITS: {_entry!r} is not <rule>=<count>/<seconds> of a known rule")
+    RATE_LIMITS[_name.strip()] = (int(_limit), int(_seconds))
 
 OTP_TOTP_ISSUER = "Steward"
 OTP_TOTP_THROTTLE_FACTOR = 1
