@@ -40,6 +40,8 @@ def _authenticate(request: HttpRequest, email: str, password: str) -> ParentAcco
     account = authenticate(request, parent_email=email, password=password)
     if isinstance(account, ParentAccount):
         return account
+    if getattr(request, "axes_locked_out", False):
+        return None  # axes refused without checking: not one more wrong password
     if ratelimit.hit("sign_in_address", ratelimit.address_key(request)).just_locked:
         _audit(request, "portal_sign_in_address_locked", None, email=email)
     return None
