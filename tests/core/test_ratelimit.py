@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from steward.core import ratelimit
 from steward.core.models import RateLimitCounter
+from steward.core.privacy import CorePrivacyProvider
+from steward.register.providers import Subject
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -100,3 +102,21 @@ def test_parallel_hits_from_separate_connections_never_exceed_the_limit(committe
 
     assert sorted(allowed) == [False] * 9 + [True] * 3
     assert RateLimitCounter.objects.get().hits == 12
+
+
+@pytest.mark.django_db
+def test_an_accounts_two_factor_counter_is_exported_and_erased_with_it() -> None:
+    ratelimit.hit("two_factor", "parent:42", now=T0)
+    ratelimit.hit("two_factor", "parent:42", now=T0)
+    ratelimit.hit("two_factor", "staff:42", now=T0)
+    provider = CorePrivacyProvider()
+
+    exported = provider.export_subject(Subject(kind="parent_user", id=42))
+    assert [(r["rule"], r["wrong_codes"]) for r in exported["core.RateLimitCounter"]] == [("two_factor", 2)]
+    assert provider.erase_subject(Subject(kind="parent_user", id=42), dry_run=True).deleted == {
+        "core.RateLimitCounter": 1
+    }
+    assert RateLimitCounter.objects.count() == 2
+    provider.erase_subject(Subject(kind="parent_user", id=42), dry_run=False)
+    assert RateLimitCounter.objects.count() == 1  # the staff account 42 is another person
+    assert provider.export_subject(Subject(kind="learner", id=42)) == {}

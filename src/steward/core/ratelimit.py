@@ -69,7 +69,8 @@ def address_key(request: HttpRequest) -> str:
     return f"address:{address}"
 
 
-def _digest(name: str, key: str) -> str:
+def digest(name: str, key: str) -> str:
+    """The stored key: an HMAC of the rule and the key, so the table names no address or account."""
     return salted_hmac("steward.core.ratelimit", f"{name}\x00{key}", algorithm="sha256").hexdigest()
 
 
@@ -91,7 +92,7 @@ def hit(name: str, key: str, *, now: dt.datetime | None = None) -> Decision:
                                       ELSE c.window_ends_at END
             RETURNING hits, window_ends_at
             """,  # noqa: S608 - the table name is our model's, every value is a parameter
-            [_digest(name, key), now + dt.timedelta(seconds=seconds), now, now],
+            [digest(name, key), now + dt.timedelta(seconds=seconds), now, now],
         )
         hits, ends_at = cursor.fetchone()
     return Decision(allowed=hits <= limit, hits=hits, limit=limit, retry_after=_retry_after(ends_at, now))
@@ -102,7 +103,7 @@ def refusal(name: str, key: str, *, now: dt.datetime | None = None) -> Decision:
     limit, _ = rule(name)
     now = now or timezone.now()
     row = (
-        RateLimitCounter.objects.filter(key=_digest(name, key), window_ends_at__gt=now)
+        RateLimitCounter.objects.filter(key=digest(name, key), window_ends_at__gt=now)
         .values_list("hits", "window_ends_at")
         .first()
     )
@@ -113,7 +114,7 @@ def refusal(name: str, key: str, *, now: dt.datetime | None = None) -> Decision:
 
 def clear(name: str, key: str) -> None:
     """Forget `key`'s count (after it proved itself, e.g. the right two-factor code)."""
-    RateLimitCounter.objects.filter(key=_digest(name, key)).delete()
+    RateLimitCounter.objects.filter(key=digest(name, key)).delete()
 
 
 def sweep(*, now: dt.datetime | None = None) -> int:
