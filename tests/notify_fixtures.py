@@ -7,7 +7,8 @@ They are imported by tests/conftest.py, so every test directory (the portal's to
 - `smtp_sink`: Django sends over SMTP to it; `.messages` are the parsed emails with their
   envelope. A `server_url` subprocess sends to it too (its env carries STEWARD_SMTP_HOST/PORT).
 - `push_receiver`: a push service and a fresh browser subscription whose endpoint points at it;
-  `.payload()` decrypts what was pushed. Set `.status = 410` to play a gone subscription.
+  `.payload()` decrypts what was pushed. Set `.status = 410` to play a gone subscription, or
+  `.status = 307` with `.response_headers["Location"]` to play one that redirects.
 - `vapid_key`: a VAPID private key in a temporary file for this test; yields the public key.
 - `notify_api`: GOV.UK Notify's API; Django's EMAIL_BACKEND is switched to NotifyEmailBackend.
 """
@@ -232,8 +233,12 @@ class PushReceiver(RecordingServer):
 
 
 @pytest.fixture
-def push_receiver(vapid_key: str) -> Iterator[PushReceiver]:
-    """A push service on loopback and a subscription to it; answers 201, or `.status` if set."""
+def push_receiver(vapid_key: str, settings: SettingsWrapper) -> Iterator[PushReceiver]:
+    """A push service on loopback and a subscription to it; answers 201, or `.status` if set.
+
+    Loopback is private, so the processor's allow-list names it for this test (as a deployment
+    would name an approved host); without it `send_push` refuses the endpoint."""
+    settings.OUTBOUND_ALLOWED_PRIVATE = ["127.0.0.1"]
     receiver = PushReceiver()
     with receiver.serve():
         receiver.subscribe()

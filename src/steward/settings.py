@@ -12,6 +12,8 @@ import secrets
 import sys
 from datetime import timedelta
 
+from django.core.exceptions import ImproperlyConfigured
+
 from steward.core import database
 from steward.core.paths import PROJECT_DIR, VAR_DIR
 
@@ -145,6 +147,26 @@ AXES_USERNAME_CALLABLE = "steward.portal.auth.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "steward.backoffice.views.sign_in.locked_out"
 AXES_VERBOSE = False
+
+# Limits kept in the database (`steward.core.ratelimit`), shared by every worker: name ->
+# (how many counted events, per how many seconds). django-axes locks one account from one
+# address; these stop what it does not: guessing two-factor codes, one address trying many
+# accounts (password spraying), guessing API client secrets and invitation links.
+RATE_LIMITS: dict[str, tuple[int, int]] = {
+    "two_factor": (5, 900),  # two-factor code attempts per account (staff or parent), reset by a right code
+    "sign_in_address": (20, 900),  # wrong passwords from one address, whichever accounts they were for
+    "oauth_token_client": (10, 900),  # refused token requests per client id
+    "oauth_token_address": (30, 900),  # refused token requests from one address, whichever client
+    "invitation_address": (20, 900),  # invitation links from one address that do not exist
+}
+# A deployment changes any of them with STEWARD_RATE_LIMITS="sign_in_address=60/900,two_factor=5/900"
+# (e.g. a school whose staff all reach Steward from one address).
+for _entry in filter(None, os.environ.get("STEWARD_RATE_LIMITS", "").split(",")):
+    _name, _, _value = _entry.partition("=")
+    _limit, _, _seconds = _value.partition("/")
+    if _name.strip() not in RATE_LIMITS or not _limit.strip().isdigit() or not _seconds.strip().isdigit():
+        raise ImproperlyConfigured(f"STEWARD_RATE_LIMITS: {_entry!r} is not <rule>=<count>/<seconds> of a known rule")
+    RATE_LIMITS[_name.strip()] = (int(_limit), int(_seconds))
 
 OTP_TOTP_ISSUER = "Steward"
 OTP_TOTP_THROTTLE_FACTOR = 1

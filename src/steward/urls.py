@@ -1,13 +1,13 @@
 from django.urls import include, path
 from django.views.generic.base import RedirectView
-from oauth2_provider.views import TokenView
 
+from steward.api.token import ThrottledTokenView
 from steward.api.urls import api
 from steward.register import views as register_views
 
 urlpatterns = [
     path("api/v1/", api.urls),
-    path("oauth/token/", TokenView.as_view(), name="oauth-token"),
+    path("oauth/token/", ThrottledTokenView.as_view(), name="oauth-token"),
     # GOV.UK Frontend's stylesheet asks for its fonts and images under /assets/.
     path("assets/<path:rest>", RedirectView.as_view(url="/static/govuk-frontend/assets/%(rest)s", permanent=True)),
     path("privacy/<int:urn>/", register_views.notice_index, name="privacy-notices"),

@@ -35,3 +35,38 @@ def test_a_private_host_or_network_the_processor_listed_is_accepted(settings: An
     assert outbound_refusal("https://10.1.2.3/hook") == ""
     assert outbound_refusal("http://127.0.0.1:9000/hook") == ""
     assert "private" in outbound_refusal("https://10.2.0.1/hook")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[::ffff:127.0.0.1]/",  # IPv4-mapped loopback
+        "https://[::ffff:a9fe:a9fe]/",  # IPv4-mapped link-local (cloud metadata)
+        "https://[::127.0.0.1]/",  # IPv4-compatible loopback
+        "https://[::a9fe:a9fe]/",  # IPv4-compatible link-local
+        "https://[64:ff9b::a9fe:a9fe]/",  # NAT64 well-known prefix, link-local
+        "https://[64:ff9b::a00:1]/",  # NAT64 well-known prefix, 10.0.0.1
+        "https://[64:ff9b::7f00:1]/",  # NAT64 well-known prefix, loopback
+        "https://[64:ff9b:1::808:808]/",  # NAT64 local-use prefix: an operator's own network
+        "https://[2002:a9fe:a9fe::]/",  # 6to4 of link-local
+        "https://[2002:7f00:1::1]/",  # 6to4 of loopback
+        "https://[2002:c0a8:101::1]/",  # 6to4 of 192.168.1.1
+        "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",  # Teredo, client 127.0.0.1 (obfuscated)
+        "https://[2001:0:a00:1::1]/",  # Teredo, server 10.0.0.1
+    ],
+)
+def test_ipv6_forms_of_inside_addresses_are_refused_like_the_plain_forms(url: str) -> None:
+    assert "private, loopback or link-local" in outbound_refusal(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[2606:4700:4700::1111]/",  # a plain public IPv6 address
+        "https://[::ffff:8.8.8.8]/",  # mapped public IPv4
+        "https://[64:ff9b::808:808]/",  # NAT64 of a public IPv4
+        "https://[2002:808:808::1]/",  # 6to4 of a public IPv4
+    ],
+)
+def test_ipv6_forms_of_public_addresses_are_accepted(url: str) -> None:
+    assert outbound_refusal(url) == ""

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pytest_django.fixtures import Settings
 
 from steward.notifications.push import PushResult, send_push, vapid_public_key
-from tests.notify_fixtures import PushReceiver
+from tests.notify_fixtures import PushReceiver, RecordingServer
 
 PAYLOAD = {"title": "New homework for Sam", "url": "/portal/homework/"}
 
@@ -121,3 +121,35 @@ def test_a_key_from_the_environment_wins_in_pem_or_raw_form(settings: Settings, 
     settings.VAPID_PRIVATE_KEY = raw.decode()
     assert vapid_public_key() == expected.decode()
     assert not settings.VAPID_PRIVATE_KEY_FILE.exists()
+
+
+def test_an_endpoint_the_outbound_check_refuses_is_not_sent_to(push_receiver: PushReceiver, settings: Settings) -> None:
+    settings.OUTBOUND_ALLOWED_PRIVATE = []  # stored while allowed (or DNS changed since): checked again now
+
+    result = send_push(push_receiver.subscription, PAYLOAD)
+
+    assert result == PushResult(delivered=False, reason="refused endpoint: the address must be an https URL")
+    assert push_receiver.requests == []
+
+
+def test_a_loopback_https_endpoint_is_refused_at_send_time(push_receiver: PushReceiver, settings: Settings) -> None:
+    settings.OUTBOUND_ALLOWED_PRIVATE = []
+    subscription = {**push_receiver.subscription, "endpoint": "https://[::ffff:127.0.0.1]:1/push/abc"}
+
+    result = send_push(subscription, PAYLOAD)
+
+    assert result.delivered is False
+    assert result.reason == "refused endpoint: ::ffff:127.0.0.1 is a private, loopback or link-local address"
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_from_the_push_service_is_not_followed(push_receiver: PushReceiver, status: int) -> None:
+    with RecordingServer(status=201).serve() as elsewhere:
+        push_receiver.status = status
+        push_receiver.response_headers = {"Location": f"{elsewhere.url}/internal"}
+
+        result = send_push(push_receiver.subscription, PAYLOAD)
+
+        assert (result.delivered, result.gone, result.status) == (False, False, status)
+        assert len(push_receiver.requests) == 1
+        assert elsewhere.requests == []

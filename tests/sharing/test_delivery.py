@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Max
 
@@ -321,6 +322,16 @@ def test_an_unreachable_receiver_fails_the_attempt(
     assert disclosures(school) == []
 
 
+@pytest.mark.parametrize(
+    "url", ["https://[::ffff:127.0.0.1]/", "https://[64:ff9b::a9fe:a9fe]/", "https://[2002:a00:1::]/"]
+)
+def test_a_webhook_at_an_ipv6_form_of_an_inside_address_is_refused(
+    school: Organisation, attendance_service: Recipient, exchange: ProcessingActivity, url: str
+) -> None:
+    with pytest.raises(ValidationError, match="private, loopback or link-local"):
+        approve(school, attendance_service, exchange, "webhook", webhook_url=url, webhook_secret="s")
+
+
 def test_a_suspended_flow_delivers_nothing(school: Organisation, export_flow: DataFlow, tmp_path: Path) -> None:
     with tenant_scope([school.id]):
         services.flow_suspend(flow=export_flow, actor_label="DPO")
@@ -381,6 +392,7 @@ def test_the_schedule_names_what_is_due_in_local_time() -> None:
         "steward.sharing.tasks.deliver_due_flows",
         "steward.rights.tasks.send_rights_reminders",
         "steward.retention.tasks.retention_sweep_task",
+        "steward.core.tasks.sweep_rate_limits",
     }
 
 

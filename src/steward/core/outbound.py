@@ -12,9 +12,18 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from ipaddress import IPv4Address, IPv6Address, IPv6Network
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
+# IPv6 forms that carry an IPv4 address the packet really goes to (or through). Python's
+# `is_global` judges the IPv6 prefix only, so `[::ffff:127.0.0.1]`, `[::127.0.0.1]` or
+# `[64:ff9b::a9fe:a9fe]` would pass as "global" although they reach loopback or the cloud
+# metadata service through a translator or the host's own dual stack.
+_IPV4_COMPATIBLE = IPv6Network("::/96")  # deprecated (RFC 4291 2.5.5.1), still routed by some stacks
+_NAT64_WELL_KNOWN = IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are the IPv4 address
+_NAT64_LOCAL_USE = IPv6Network("64:ff9b:1::/48")  # RFC 8215: an operator's own translators, never public
 
 
 def _allowed_private(host: str, addresses: set[str]) -> bool:
@@ -28,6 +37,38 @@ def _allowed_private(host: str, addresses: set[str]) -> bool:
         if addresses and all(ipaddress.ip_address(a) in network for a in addresses):
             return True
     return False
+
+
+def _embedded_ipv4(address: IPv6Address) -> list[IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for: mapped, compatible, NAT64, 6to4, Teredo."""
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    if address.teredo is not None:
+        return list(address.teredo)  # the relay server and the (de-obfuscated) client
+    if address in _NAT64_WELL_KNOWN or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        return [IPv4Address(int(address) & 0xFFFFFFFF)]
+    return []
+
+
+def is_public_address(text: str) -> bool:
+    """Whether a request to this address reaches only the public internet.
+
+    An IPv6 address that embeds an IPv4 one is public only if the IPv4 one is; translated forms
+    (mapped, compatible, NAT64) are judged by the IPv4 address alone, tunnelled forms (6to4,
+    Teredo) by both.
+    """
+    address = ipaddress.ip_address(text)
+    if isinstance(address, IPv4Address):
+        return address.is_global
+    if address in _NAT64_LOCAL_USE:
+        return False
+    embedded = _embedded_ipv4(address)
+    if not all(a.is_global for a in embedded):
+        return False
+    translated = address.ipv4_mapped is not None or address in _NAT64_WELL_KNOWN or address in _IPV4_COMPATIBLE
+    return (bool(embedded) and translated) or address.is_global
 
 
 def outbound_refusal(url: str) -> str:
@@ -44,6 +85,6 @@ def outbound_refusal(url: str) -> str:
         return ""
     if parts.scheme != "https":
         return "the address must be an https URL"
-    if any(not ipaddress.ip_address(a).is_global for a in addresses):
+    if not all(is_public_address(a) for a in addresses):
         return f"{host} is a private, loopback or link-local address"
     return ""

@@ -4,6 +4,10 @@ The browser gives the portal a subscription (`PushSubscription.toJSON()`: an end
 vendor's push service and the keys to encrypt for); `send_push` encrypts a small JSON payload
 to it and POSTs it there, signed with our VAPID key so the push service knows it is us.
 The payload is end-to-end encrypted: the push service sees only ciphertext.
+
+The endpoint is an address a browser (so anyone) gave us: like a webhook it passes
+`core.outbound` again before every send (DNS may have changed since it was stored), and no
+redirect is followed, since a redirect could point anywhere the check would refuse.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from django.core.exceptions import ImproperlyConfigured
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
+from steward.core.outbound import outbound_refusal
+
 logger = logging.getLogger(__name__)
 
 # RFC 8291 allows 4096 bytes a record; less the aes128gcm header (86), the tag (16) and the
@@ -46,6 +52,15 @@ class PushResult:
     reason: str = ""
 
 
+class _NoRedirectSession(requests.Session):
+    """A requests session that never follows a redirect: a 3xx comes back as the answer, which
+    pywebpush reports as a failed push (it accepts only 2xx)."""
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs["allow_redirects"] = False
+        return super().request(*args, **kwargs)
+
+
 def send_push(subscription: Mapping[str, Any], payload: Mapping[str, Any], *, ttl: int = 3600) -> PushResult:
     """Encrypt `payload` (as JSON) to `subscription` and hand it to its push service.
 
@@ -56,15 +71,19 @@ def send_push(subscription: Mapping[str, Any], payload: Mapping[str, Any], *, tt
     data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     if len(data.encode()) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"push payload is {len(data.encode())} bytes; at most {MAX_PAYLOAD_BYTES}")
+    if refusal := outbound_refusal(str(subscription.get("endpoint", ""))):
+        return PushResult(delivered=False, reason=f"refused endpoint: {refusal}")
     try:
-        response = webpush(
-            subscription_info=dict(subscription),
-            data=data,
-            vapid_private_key=_vapid(),
-            vapid_claims={"sub": settings.VAPID_SUBJECT},  # webpush adds aud and exp to this dict
-            ttl=ttl,
-            timeout=TIMEOUT_SECONDS,
-        )
+        with _NoRedirectSession() as session:
+            response = webpush(
+                subscription_info=dict(subscription),
+                data=data,
+                vapid_private_key=_vapid(),
+                vapid_claims={"sub": settings.VAPID_SUBJECT},  # webpush adds aud and exp to this dict
+                ttl=ttl,
+                timeout=TIMEOUT_SECONDS,
+                requests_session=session,
+            )
     except WebPushException as exc:
         status = exc.response.status_code if exc.response is not None else None
         if status is None:  # a malformed subscription: pywebpush refused it before sending

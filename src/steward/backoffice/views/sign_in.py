@@ -21,16 +21,22 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from steward.audit.services import audit_request
 from steward.backoffice.forms import SignInForm, TokenForm
+from steward.core import ratelimit
 from steward.tenancy.models import User
 
 PENDING_KEY = "steward_pending_user"
 PENDING_SECONDS = 300
+TOO_MANY_CODES = "Too many wrong two-factor codes: signing in to this account is paused."
 
 
 def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
+        address = ratelimit.address_key(request)
+        # django-axes locks one account from one address; this stops one address trying many.
+        if not (refused := ratelimit.refusal("sign_in_address", address)).allowed:
+            return ratelimit.too_many_attempts(request, refused, portal=False, reason=ratelimit.SIGN_IN_FROM_ADDRESS)
         email = form.cleaned_data["email"].lower()
         user = authenticate(request, email=email, password=form.cleaned_data["password"])
         if getattr(request, "axes_locked_out", False):
@@ -39,6 +45,8 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             audit_request(
                 request, action="sign_in_failed", detail={"email": email, "reason": "wrong email or password"}
             )
+            if ratelimit.hit("sign_in_address", address).just_locked:
+                audit_request(request, action="sign_in_address_locked", detail={"email": email})
             error = "Enter a correct email address and password"
         else:
             request.session.cycle_key()
@@ -58,8 +66,14 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
+        # Our own count, before the check and in the database, on top of django-otp's back-off
+        # (which reads the failure count with the device, so parallel guesses could pass it).
+        attempt = ratelimit.hit("two_factor", f"staff:{user.pk}")
+        if not attempt.allowed:
+            return ratelimit.too_many_attempts(request, attempt, portal=False, reason=TOO_MANY_CODES)
         allowed, _ = device.verify_is_allowed()
         if allowed and device.verify_token(form.cleaned_data["token"]):
+            ratelimit.clear("two_factor", f"staff:{user.pk}")
             return _complete_sign_in(request, user, device, enrolled=enrolling)
         error = (
             "The code is wrong or has expired: try the newest code"
@@ -73,6 +87,15 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
             actor_label=str(user),
             detail={"reason": "wrong two-factor code"},
         )
+        if attempt.just_locked:
+            audit_request(
+                request,
+                action="two_factor_locked",
+                user_id=user.pk,
+                actor_label=str(user),
+                detail={"minutes": attempt.retry_after // 60},
+            )
+            return ratelimit.too_many_attempts(request, attempt, portal=False, reason=TOO_MANY_CODES)
     context: dict[str, Any] = {"form": form, "error": error, "enrolling": enrolling, "user_name": user.full_name}
     if enrolling:
         context["qr_data_uri"] = _qr_data_uri(device.config_url)

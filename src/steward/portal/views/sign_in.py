@@ -13,10 +13,14 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from steward.core import ratelimit
 from steward.portal.auth import PENDING_KEY, PENDING_SECONDS, SESSION_KEY, portal_audit, totp_verify
 from steward.portal.forms import CodeForm, RegisterForm, SignInForm
 from steward.portal.models import ParentAccount
 from steward.portal.services import InvitationError, invitation_accept, invitation_for_token
+
+TOO_MANY_CODES = "Too many wrong codes from your authenticator app: signing in to this account is paused."
+TOO_MANY_LINKS = "Too many invitation links from your network did not work: opening invitations from here is paused."
 
 
 def _audit(request: HttpRequest, action: str, parent_id: int | None, **detail: object) -> None:
@@ -32,8 +36,23 @@ def _safe_next(request: HttpRequest) -> str:
 
 
 def _authenticate(request: HttpRequest, email: str, password: str) -> ParentAccount | None:
+    """The account, or None; a wrong password counts against the address too (spraying)."""
     account = authenticate(request, parent_email=email, password=password)
-    return account if isinstance(account, ParentAccount) else None
+    if isinstance(account, ParentAccount):
+        return account
+    if getattr(request, "axes_locked_out", False):
+        return None  # axes refused without checking: not one more wrong password
+    if ratelimit.hit("sign_in_address", ratelimit.address_key(request)).just_locked:
+        _audit(request, "portal_sign_in_address_locked", None, email=email)
+    return None
+
+
+def _address_refusal(request: HttpRequest) -> HttpResponse | None:
+    """The page for an address that has failed too often, whichever accounts it tried."""
+    refused = ratelimit.refusal("sign_in_address", ratelimit.address_key(request))
+    if refused.allowed:
+        return None
+    return ratelimit.too_many_attempts(request, refused, portal=True, reason=ratelimit.SIGN_IN_FROM_ADDRESS)
 
 
 def _start_session(request: HttpRequest, parent: ParentAccount, next_url: str) -> HttpResponse:
@@ -59,6 +78,8 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
+        if refused := _address_refusal(request):
+            return refused
         email = form.cleaned_data["email"].lower()
         parent = _authenticate(request, email, form.cleaned_data["password"])
         if getattr(request, "axes_locked_out", False):
@@ -81,9 +102,17 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
+        # Counted before it is checked, so parallel guesses cannot all pass under the limit.
+        attempt = ratelimit.hit("two_factor", f"parent:{parent.pk}")
+        if not attempt.allowed:
+            return ratelimit.too_many_attempts(request, attempt, portal=True, reason=TOO_MANY_CODES)
         if totp_verify(parent, form.cleaned_data["token"]):
+            ratelimit.clear("two_factor", f"parent:{parent.pk}")
             return _complete(request, parent, pending["next"], two_factor=True)
         _audit(request, "portal_sign_in_failed", parent.pk, reason="wrong two-factor code")
+        if attempt.just_locked:
+            _audit(request, "portal_two_factor_locked", parent.pk, minutes=attempt.retry_after // 60)
+            return ratelimit.too_many_attempts(request, attempt, portal=True, reason=TOO_MANY_CODES)
         error = "The code is wrong or has expired: try the newest code"
     return render(request, "portal/sign_in_code.html", {"form": form, "error": error}, status=400 if error else 200)
 
@@ -99,7 +128,12 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
     """Create an account from an invitation, or, for an existing account, sign in to add the school."""
+    address = ratelimit.address_key(request)
+    if not (guessing := ratelimit.refusal("invitation_address", address)).allowed:
+        return ratelimit.too_many_attempts(request, guessing, portal=True, reason=TOO_MANY_LINKS)
     found = invitation_for_token(token)
+    if found is None and ratelimit.hit("invitation_address", address).just_locked:
+        _audit(request, "portal_invitation_guessing_locked", None)
     if found is None or not found.usable:
         return render(request, "portal/invitation_invalid.html", status=404 if found is None else 410)
     has_account = ParentAccount.objects.filter(email__iexact=found.email).exists()
@@ -108,6 +142,8 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     if has_account:
         form = SignInForm(request.POST or None, initial={"email": found.email})
         if request.method == "POST" and form.is_valid():
+            if spraying := _address_refusal(request):
+                return spraying
             parent = _authenticate(request, form.cleaned_data["email"].lower(), form.cleaned_data["password"])
             if getattr(request, "axes_locked_out", False):
                 return HttpResponse(status=429)
