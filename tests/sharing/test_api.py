@@ -254,3 +254,25 @@ def test_a_request_for_a_service_the_school_does_not_use_or_an_unknown_school_is
     assert unknown.status_code == 404
     with tenant_scope([school.id]):
         assert not DataFlow.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "since", ["-99999999999999999999", "99999999999999999999", "-1", "9223372036854775808", "9" * 5000]
+)
+@pytest.mark.parametrize("path", ["learners", "deletes"])
+def test_a_change_version_outside_its_range_is_a_422_naming_since(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation, since: str, path: str
+) -> None:
+    response = client.get(f"/api/v1/schools/{school.urn}/{path}?since={since}", HTTP_AUTHORIZATION=f"Bearer {bearer}")
+    assert response.status_code == 422, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/query/since"]
+    with tenant_scope([school.id]):
+        assert not Disclosure.objects.exists()
+
+
+def test_the_largest_change_version_is_a_valid_since(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation
+) -> None:
+    status, body = get(client, bearer, f"/api/v1/schools/{school.urn}/learners?since=9223372036854775807")
+    assert (status, body["records"], body["more"]) == (200, [], False)
