@@ -2,7 +2,8 @@
 
 A batch is all or nothing. If any record is wrong, nothing changes and the batch is kept,
 rejected, with every error (record, field, reason) for the school to read. A batch already
-applied (same school, same file hash) is not applied twice: re-sending returns the first result.
+applied (same school, same file hash) is not applied twice: re-sending returns the first result,
+also when the copies arrive at the same moment (the second asks again under the school's lock).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def batch_ingest(
         )
     digest = file_sha256(stream)
     with tenant_scope([school.id]):
-        earlier = IngestBatch.objects.filter(file_sha256=digest, status=IngestBatch.Status.APPLIED).first()
+        earlier = _applied_earlier(digest)
     if earlier is not None:
         return IngestResult(earlier, duplicate=True)
     batch = IngestBatch(
@@ -80,6 +81,12 @@ def batch_ingest(
     )
     try:
         with tenant_scope([school.id]):
+            _lock_school(school.id)
+            # Asked again under the lock: a copy of this file sent at the same moment (an agent's
+            # retry) may have been applied while this one waited, and must not be applied twice.
+            earlier = _applied_earlier(digest)
+            if earlier is not None:
+                return IngestResult(earlier, duplicate=True)
             content = read_batch(stream, format)
             _check_source_school(content, school)
             batch.counts = _apply(content, school_id=school.id, full=mode == IngestBatch.Mode.FULL)
@@ -108,6 +115,17 @@ class BatchRejectedWithBatch(BatchRejected):
         self.batch = batch
 
 
+def _lock_school(school_id: int) -> None:
+    """One batch at a time per school, to its commit: a second waits rather than racing the
+    first's merge, and then sees what the first applied."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x494E4753, school_id])
+
+
+def _applied_earlier(digest: str) -> IngestBatch | None:
+    return IngestBatch.objects.filter(file_sha256=digest, status=IngestBatch.Status.APPLIED).first()
+
+
 def read_batch(stream: IO[bytes], format: str) -> BatchContent:
     if format == "csv-zip":
         return read_csv_zip(stream, max_uncompressed=settings.INGEST_MAX_UNCOMPRESSED_BYTES)
@@ -132,8 +150,6 @@ def _apply(content: BatchContent, *, school_id: int, full: bool) -> dict[str, di
         # planner's statistics cannot know yet; a nested loop chosen on a stale estimate of "one
         # row" costs hours. Hash joins are right for all of them.
         cursor.execute("SET LOCAL enable_nestloop = off")
-        # One batch at a time per school: a second waits rather than racing the first's merge.
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x494E4753, school_id])
         staged = {}
         for record_type in content.record_types():
             spec = spec_for(record_type)
