@@ -169,6 +169,7 @@ def _apply(content: BatchContent, *, school_id: int, full: bool) -> dict[str, di
             full=full,
             deletes_table=deletes_table,
             unchanged=frozenset(t for t, (_, rows, _) in changed.items() if rows == 0),
+            today=timezone.localdate(),
         )
         if errors:
             raise BatchRejected(errors)
