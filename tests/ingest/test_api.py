@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -143,4 +145,37 @@ def test_the_whole_path_over_real_http(committed_db: None, server_url: str) -> N
         schema = http.get("/api/v1/openapi.json").json()
         assert "/api/v1/ingest/batches" in schema["paths"]
     with tenant_scope([school.id]):
+        assert Learner.objects.count() == 2
+
+
+def test_simultaneous_copies_of_one_batch_apply_it_once_and_all_get_its_answer(
+    committed_db: None, server_url: str
+) -> None:
+    """Six agents' retries racing: the first applies the batch, every other waits and is told it was applied."""
+    school = factories.school("Rowan School")
+    _, client_id, secret = api_client_create(name="Rowan agent", kind=ApiClient.Kind.MIS_AGENT, school=school)
+    data = b.csv_zip(b.small_school())
+    with httpx.Client(base_url=server_url, timeout=60) as http:
+        issued = http.post(
+            "/oauth/token/", data={"grant_type": "client_credentials", "scope": "ingest"}, auth=(client_id, secret)
+        )
+        headers = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+        start = threading.Barrier(6)
+
+        def send(_: int) -> httpx.Response:
+            start.wait()
+            return http.post(
+                "/api/v1/ingest/batches",
+                headers=headers,
+                files={"file": ("batch.zip", data)},
+                data={"format": "csv-zip", "mode": "full"},
+            )
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            responses = list(pool.map(send, range(6)))
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 200, 201], [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sorted(r.json()["duplicate"] for r in responses) == [False, True, True, True, True, True]
+    with tenant_scope([school.id]):
+        assert IngestBatch.objects.filter(status=IngestBatch.Status.APPLIED).count() == 1
         assert Learner.objects.count() == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from typing import Any
 
 import pytest
@@ -262,3 +263,56 @@ def test_a_form_body_where_json_is_expected_is_415_not_500(client: Client, beare
     assert response.status_code == 415
     assert response["Content-Type"] == "application/problem+json"
     assert "application/json" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "since", ["-99999999999999999999", "99999999999999999999", "-1", "9223372036854775808", "9" * 5000]
+)
+@pytest.mark.parametrize("path", ["learners", "deletes"])
+def test_a_change_version_outside_its_range_is_a_422_naming_since(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation, since: str, path: str
+) -> None:
+    response = client.get(f"/api/v1/schools/{school.urn}/{path}?since={since}", HTTP_AUTHORIZATION=f"Bearer {bearer}")
+    assert response.status_code == 422, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/query/since"]
+    with tenant_scope([school.id]):
+        assert not Disclosure.objects.exists()
+
+
+def test_the_largest_change_version_is_a_valid_since(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation
+) -> None:
+    status, body = get(client, bearer, f"/api/v1/schools/{school.urn}/learners?since=9223372036854775807")
+    assert (status, body["records"], body["more"]) == (200, [], False)
+
+
+@pytest.mark.parametrize(
+    ("purpose", "pointer"),
+    [("Attendance\x00", "/purpose"), ("Attendance\ud800", "/purpose")],
+    ids=["nul", "lone-surrogate"],
+)
+def test_a_flow_request_with_text_no_database_can_hold_is_a_422(
+    client: Client, bearer: str, school: Organisation, purpose: str, pointer: str
+) -> None:
+    body = {
+        "school_urn": school.urn,
+        "activity": "data_exchange",
+        "purpose": purpose,
+        "lawful_basis": "6.1.c",
+        "categories": ["learner.identity"],
+    }
+    response = client.post(
+        "/api/v1/flows", json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {bearer}"
+    )
+    assert response.status_code == 422, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert [e["pointer"] for e in response.json()["errors"]] == [pointer]
+    with tenant_scope([school.id]):
+        assert not DataFlow.objects.exists()
+
+
+def test_a_school_urn_beyond_any_integer_is_a_404_or_422(client: Client, bearer: str, approved: DataFlow) -> None:
+    for path in ("learners", "deletes"):
+        response = client.get(f"/api/v1/schools/{'9' * 30}/{path}", HTTP_AUTHORIZATION=f"Bearer {bearer}")
+        assert response.status_code in (404, 422), response.content

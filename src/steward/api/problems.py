@@ -8,6 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.http.request import RawPostDataException
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+
+from steward.ingest.records import UNSTORABLE
 
 PROBLEM_TYPE = "https://steward.invalid/problems/"
 
@@ -44,6 +47,10 @@ def install_problem_handlers(api: NinjaAPI) -> None:
         return problem(request, status=401, title="Authentication required", kind="unauthorised", api=api)
 
     def http(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if isinstance(exc.__cause__, UnstorableText):  # Ninja wraps what the parser raises as a 400
+            errors = [{"pointer": exc.__cause__.pointer, "detail": UnstorableText.detail}]
+            title = "The request body holds text that cannot be stored"
+            return problem(request, status=422, title=title, errors=errors, kind="validation", api=api)
         return problem(request, status=exc.status_code, title=str(exc), kind=f"http-{exc.status_code}", api=api)
 
     def not_json(request: HttpRequest, exc: RawPostDataException) -> HttpResponse:
@@ -86,3 +93,43 @@ def problem_status(request: HttpRequest, status: int, title: str, detail: str = 
             instance=request.path,
         ),
     )
+
+
+class UnstorableText(ValueError):
+    """A JSON body string PostgreSQL text cannot hold (a NUL, or a lone surrogate with no UTF-8)."""
+
+    detail = "contains a NUL character (\\u0000) or a lone UTF-16 surrogate (\\ud800 to \\udfff)"
+
+    def __init__(self, pointer: str) -> None:
+        super().__init__(pointer)
+        self.pointer = pointer
+
+
+class StewardParser(Parser):
+    """Ninja's JSON parser, refusing text that would fail in the database as a server error."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = super().parse_body(request)
+        pointer = _unstorable_pointer(data)
+        if pointer is not None:
+            raise UnstorableText(pointer)
+        return data
+
+
+def _unstorable_pointer(data: Any) -> str | None:
+    """The JSON pointer of the first key or string holding unstorable text; iterative, as a body
+    may nest as deep as the decoder allows."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        pointer, value = stack.pop()
+        if isinstance(value, str):
+            if UNSTORABLE.search(value):
+                return pointer or "/"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if UNSTORABLE.search(key):
+                    return pointer or "/"
+                stack.append((f"{pointer}/{key}", item))
+        elif isinstance(value, list):
+            stack += [(f"{pointer}/{index}", item) for index, item in enumerate(value)]
+    return None

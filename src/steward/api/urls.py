@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
-from steward.api.problems import install_problem_handlers
+from steward.api.problems import StewardParser, install_problem_handlers
 
 api = NinjaAPI(
     title="Steward API",
     version="1",
     description="School data hosting, sharing by approval and provisioning. Errors are RFC 9457 problem+json.",
     urls_namespace="api-v1",
+    parser=StewardParser(),
 )
 install_problem_handlers(api)
 api.add_router("/ingest", "steward.ingest.api.router")

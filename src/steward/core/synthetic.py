@@ -42,6 +42,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from steward.mis.identifiers import make_upn, upn_check_letter  # noqa: F401 - upn_check_letter is part of this API
+
 LA_CODE = "881"
 LA_NAME = "Essex"
 URN_BASE = 990000
@@ -505,24 +507,6 @@ ACHIEVEMENT_COMMENTS = (
     "Great teamwork",
     "",
 )
-
-
-def upn_check_letter(body: str) -> str:
-    """The DfE UPN check letter for the 12 characters after it (LA code, establishment, year, serial).
-
-    Characters 2-13 are weighted 2..13 (digits by value; the letter of a temporary UPN by its
-    position in the check-letter table), the sum taken mod 23 and mapped to A-Z without I, O, S.
-    """
-    table = "ABCDEFGHJKLMNPQRTUVWXYZ"
-    if len(body) != 12:
-        raise ValueError(f"a UPN has 12 characters after its check letter, not {len(body)}")
-    total = sum(weight * (int(ch) if ch.isdigit() else table.index(ch)) for weight, ch in enumerate(body, start=2))
-    return table[total % 23]
-
-
-def make_upn(la_code: str, establishment: str, year: int, serial: int) -> str:
-    body = f"{la_code}{establishment}{year % 100:02d}{serial:03d}"
-    return upn_check_letter(body) + body
 
 
 # --- the school calendar -------------------------------------------------------------------------

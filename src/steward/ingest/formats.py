@@ -5,11 +5,22 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
-from steward.ingest.records import BatchContent, BatchRejected, RecordError, Row, SourceSchool, Value
+from steward.ingest.records import (
+    UNSTORABLE,
+    BatchContent,
+    BatchRejected,
+    RecordError,
+    Row,
+    SourceSchool,
+    Value,
+    escaped,
+)
 from steward.ingest.schema import record_types
+from steward.ingest.staging import DAMAGED_MEMBER
 
 FORMATS = ("ctf", "csv-zip", "json", "ndjson")
 MAX_COMPRESSION_RATIO = 200  # above this a zip member is treated as a zip bomb
@@ -53,7 +64,10 @@ def read_csv_zip(stream: IO[bytes], *, max_uncompressed: int) -> BatchContent:
                 info.filename, f"is compressed {ratio:.0f}:1, which only zip bombs are", status=413, ref=info.filename
             )
         if record_type == "deletes":
-            content.deletes = _read_deletes(archive.open(info))
+            try:
+                content.deletes = _read_deletes(archive.open(info))
+            except (zipfile.BadZipFile, zlib.error, EOFError):
+                raise _file_error("file", DAMAGED_MEMBER, ref=info.filename) from None
         else:
             content.csv_streams[record_type] = archive.open(info)
     if not content.csv_streams and not content.deletes:
@@ -80,9 +94,11 @@ def _read_deletes(stream: IO[bytes]) -> dict[str, list[str]]:
 def read_json(stream: IO[bytes]) -> BatchContent:
     """`{"school": {...}, "records": {"learners": [...], ...}, "deletes": {"learners": ["L1"]}}`."""
     try:
-        document = json.load(stream)
+        document = _json_loads(stream.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _file_error("file", f"is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _file_error("file", _TOO_DEEP) from None
     if not isinstance(document, dict):
         raise _file_error("file", 'must be a JSON object with a "records" member')
     unknown = set(document) - {"school", "records", "deletes"}
@@ -110,9 +126,11 @@ def read_ndjson(stream: IO[bytes]) -> BatchContent:
             continue
         ref = f"line {number}"
         try:
-            item = json.loads(raw)
+            item = _json_loads(raw)
         except json.JSONDecodeError as exc:
             raise _file_error("line", f"is not valid JSON: {exc.msg}", ref=ref) from None
+        except RecursionError:
+            raise _file_error("line", _TOO_DEEP, ref=ref) from None
         if not isinstance(item, dict):
             raise _file_error("line", "must be a JSON object", ref=ref)
         if "school" in item:
@@ -121,9 +139,9 @@ def read_ndjson(stream: IO[bytes]) -> BatchContent:
         record_type = str(item.get("type"))
         _known_type(record_type, ref)
         if "delete" in item:
-            content.deletes.setdefault(record_type, []).append(str(item["delete"]))
+            content.deletes.setdefault(record_type, []).append(_storable(str(item["delete"]), record_type, ref))
         elif isinstance(item.get("record"), dict):
-            rows.setdefault(record_type, []).append((ref, _values(item["record"])))
+            rows.setdefault(record_type, []).append((ref, _values(item["record"], record_type, ref)))
         else:
             raise _file_error("record", 'a line needs a "record" object or a "delete" id', ref=ref)
     content.rows = dict(rows)
@@ -143,7 +161,7 @@ def _json_rows(record_type: str, items: list[Any]) -> Iterator[Row]:
         ref = f"$.records.{record_type}[{index}]"
         if not isinstance(item, dict):
             raise _file_error(record_type, "each record must be an object", ref=ref)
-        yield ref, _values(item)
+        yield ref, _values(item, record_type, ref)
 
 
 def _json_deletes(deletes: Any) -> dict[str, list[str]]:
@@ -151,19 +169,55 @@ def _json_deletes(deletes: Any) -> dict[str, list[str]]:
         raise _file_error("deletes", "must be an object keyed by record type", ref="$.deletes")
     for record_type in deletes:
         _known_type(record_type, f"$.deletes.{record_type}")
-    return {t: [str(i) for i in ids] for t, ids in deletes.items()}
+    return {t: [_storable(str(i), t, f"$.deletes.{t}[{n}]") for n, i in enumerate(ids)] for t, ids in deletes.items()}
 
 
-def _values(record: dict[str, Any]) -> dict[str, Value]:
+_TOO_DEEP = "is nested too deeply to be a batch (a record is an object of plain values)"
+
+
+def _json_loads(text: str | bytes) -> Any:
+    """JSON with numbers kept as the text sent: a 5,000-digit number is then a value the checks
+    reject by record and field, not an error of Python's int conversion (capped at 4,300 digits)."""
+    return json.loads(text, parse_int=str, parse_float=str)
+
+
+def _values(record: dict[str, Any], record_type: str, ref: str) -> dict[str, Value]:
     values: dict[str, Value] = {}
+    source_id = record.get("source_id")
     for key, value in record.items():
+        if UNSTORABLE.search(key):
+            raise _unstorable(record_type, ref, escaped(key), key, source_id, naming=True)
         if value is None or isinstance(value, list):
             values[key] = value if value is None else [str(v) for v in value]
         elif isinstance(value, bool):
             values[key] = "true" if value else "false"
         else:
             values[key] = str(value)
+        text = values[key]
+        joined = text if isinstance(text, str) else "|".join(text or ())
+        if UNSTORABLE.search(joined):
+            raise _unstorable(record_type, ref, key, joined, source_id)
     return values
+
+
+def _storable(text: str, record_type: str, ref: str) -> str:
+    if UNSTORABLE.search(text):
+        raise _unstorable(record_type, ref, "source_id", text, None)
+    return text
+
+
+def _unstorable(
+    record_type: str, ref: str, field: str, text: str, source_id: Any, *, naming: bool = False
+) -> BatchRejected:
+    """Name the record and field; the offending text is described, never echoed."""
+    what = (
+        "a NUL character (\\u0000), which no text field can hold"
+        if "\x00" in text
+        else "a lone UTF-16 surrogate (\\ud800 to \\udfff), which is not a character"
+    )
+    reason = f"this field name contains {what}" if naming else f"contains {what}"
+    sid = source_id if isinstance(source_id, str) else None
+    return BatchRejected([RecordError(record_type, ref, field, reason, sid)])
 
 
 def _known_type(record_type: Any, ref: str) -> None:
@@ -179,8 +233,8 @@ def _source_school(value: Any, ref: str) -> SourceSchool | None:
     if not isinstance(value, dict):
         raise _file_error("school", "must be an object with urn, la_code and establishment_number", ref=ref)
     urn = value.get("urn")
-    if urn is not None and not str(urn).isdigit():
-        raise _file_error("urn", "must be a number", ref=ref)
+    if urn is not None and not (str(urn).isdigit() and len(str(urn)) <= 8):
+        raise _file_error("urn", "must be a URN: a number of at most 8 digits", ref=ref)
     return SourceSchool(
         urn=int(urn) if urn is not None else None,
         la_code=str(value.get("la_code", "")),

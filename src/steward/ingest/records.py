@@ -10,11 +10,23 @@ point at it ("line 12", "Pupil 3 (UPN A123...)", "learners[4]").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO
 
 Value = str | list[str] | None
+
+# PostgreSQL text cannot hold U+0000, and a lone UTF-16 surrogate (JSON's "\\ud800" escape makes
+# one) has no UTF-8 form: either would fail deep in COPY, or when the errors are saved.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def escaped(text: str) -> str:
+    """Text safe to store and show: backslash escapes for what `UNSTORABLE` finds, else as is."""
+    return text.encode("unicode_escape").decode("ascii") if UNSTORABLE.search(text) else text
+
+
 Row = tuple[str, dict[str, Value]]  # (ref, values by field name, including "source_id")
 
 
@@ -52,12 +64,13 @@ class RecordError:
     source_id: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
+        """Storable even when a message quotes what the file sent (an unknown key, a bad id)."""
         return {
-            "record_type": self.record_type,
-            "ref": self.ref,
-            "source_id": self.source_id,
-            "field": self.field,
-            "reason": self.reason,
+            "record_type": escaped(self.record_type),
+            "ref": escaped(self.ref),
+            "source_id": None if self.source_id is None else escaped(self.source_id),
+            "field": escaped(self.field),
+            "reason": escaped(self.reason),
         }
 
 
@@ -67,4 +80,5 @@ class BatchRejected(Exception):
     def __init__(self, errors: list[RecordError], *, status: int = 422) -> None:
         self.errors = errors
         self.status = status
-        super().__init__(f"{len(errors)} error(s); first: {errors[0].ref} {errors[0].field}: {errors[0].reason}")
+        first = errors[0].as_dict()
+        super().__init__(f"{len(errors)} error(s); first: {first['ref']} {first['field']}: {first['reason']}")

@@ -45,6 +45,8 @@ class Column:
     minimum: int | None = None
     max_digits: int | None = None
     decimal_places: int | None = None
+    format: str | None = None  # a CBDS format with its own check (upn, postcode, ...)
+    date_window: tuple[int, int] | None = None  # plausible (years before, years after) today
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ def _column(model: type[MisRecord], field: models.Field[Any, Any]) -> Column:
         minimum=0 if isinstance(field, models.PositiveSmallIntegerField) else None,
         max_digits=getattr(field, "max_digits", None),
         decimal_places=getattr(field, "decimal_places", None),
+        format=model.formats.get(name),
+        date_window=model.date_windows.get(name),
     )
 
 

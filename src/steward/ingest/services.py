@@ -2,7 +2,8 @@
 
 A batch is all or nothing. If any record is wrong, nothing changes and the batch is kept,
 rejected, with every error (record, field, reason) for the school to read. A batch already
-applied (same school, same file hash) is not applied twice: re-sending returns the first result.
+applied (same school, same file hash) is not applied twice: re-sending returns the first result,
+also when the copies arrive at the same moment (the second asks again under the school's lock).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def batch_ingest(
         )
     digest = file_sha256(stream)
     with tenant_scope([school.id]):
-        earlier = IngestBatch.objects.filter(file_sha256=digest, status=IngestBatch.Status.APPLIED).first()
+        earlier = _applied_earlier(digest)
     if earlier is not None:
         return IngestResult(earlier, duplicate=True)
     batch = IngestBatch(
@@ -81,6 +82,15 @@ def batch_ingest(
     )
     try:
         with tenant_scope([school.id]):
+            # One writer of the school's versioned rows at a time, to its commit (a second batch, an
+            # erasure, the sweep wait), so the school's change versions commit in order and no
+            # reader skips one.
+            lock_school_versions(school_id=school.id)
+            # Asked again under the lock: a copy of this file sent at the same moment (an agent's
+            # retry) may have been applied while this one waited, and must not be applied twice.
+            earlier = _applied_earlier(digest)
+            if earlier is not None:
+                return IngestResult(earlier, duplicate=True)
             content = read_batch(stream, format)
             _check_source_school(content, school)
             batch.counts = _apply(content, school_id=school.id, full=mode == IngestBatch.Mode.FULL)
@@ -109,6 +119,10 @@ class BatchRejectedWithBatch(BatchRejected):
         self.batch = batch
 
 
+def _applied_earlier(digest: str) -> IngestBatch | None:
+    return IngestBatch.objects.filter(file_sha256=digest, status=IngestBatch.Status.APPLIED).first()
+
+
 def read_batch(stream: IO[bytes], format: str) -> BatchContent:
     if format == "csv-zip":
         return read_csv_zip(stream, max_uncompressed=settings.INGEST_MAX_UNCOMPRESSED_BYTES)
@@ -133,9 +147,6 @@ def _apply(content: BatchContent, *, school_id: int, full: bool) -> dict[str, di
         # planner's statistics cannot know yet; a nested loop chosen on a stale estimate of "one
         # row" costs hours. Hash joins are right for all of them.
         cursor.execute("SET LOCAL enable_nestloop = off")
-        # One writer of the school's versioned rows at a time (a second batch, an erasure, the
-        # sweep wait), so the school's change versions commit in order and no reader skips one.
-        lock_school_versions(school_id=school_id)
         staged = {}
         for record_type in content.record_types():
             spec = spec_for(record_type)
@@ -155,6 +166,7 @@ def _apply(content: BatchContent, *, school_id: int, full: bool) -> dict[str, di
             full=full,
             deletes_table=deletes_table,
             unchanged=frozenset(t for t, (_, rows, _) in changed.items() if rows == 0),
+            today=timezone.localdate(),
         )
         if errors:
             raise BatchRejected(errors)

@@ -7,6 +7,8 @@ streamed into COPY as they are (the fast path); other formats are written row by
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Any
@@ -81,8 +83,24 @@ def stage_rows(cursor: Any, spec: RecordSpec, rows: Iterable[Row]) -> StagedTabl
     return StagedTable(spec, name, tuple(names), count)
 
 
+DAMAGED_MEMBER = "is damaged: its size or checksum does not match the archive's directory"
+
+
 def stage_csv(cursor: Any, spec: RecordSpec, stream: IO[bytes], *, max_bytes: int) -> StagedTable:
-    """Copy a CSV file as it is; its header (already checked) names the columns."""
+    """Copy a CSV file as it is; its header (already checked) names the columns.
+
+    The zip member is decompressed as it is read, so a member whose data disagrees with its
+    header (a size understated, a wrong CRC) is found here, part-way through the COPY.
+    """
+    try:
+        return _stage_csv(cursor, spec, stream, max_bytes=max_bytes)
+    except (zipfile.BadZipFile, zlib.error, EOFError):
+        raise BatchRejected(
+            [RecordError(spec.record_type, f"{spec.record_type}.csv", "file", DAMAGED_MEMBER)]
+        ) from None
+
+
+def _stage_csv(cursor: Any, spec: RecordSpec, stream: IO[bytes], *, max_bytes: int) -> StagedTable:
     header_line = stream.readline()
     header = _csv_header(spec, header_line)
     name = create_stage(cursor, spec)

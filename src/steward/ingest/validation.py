@@ -5,10 +5,16 @@ stored). Per record type there is one scan that evaluates every column rule on e
 (a LATERAL list of (field, reason) pairs), one GROUP BY for duplicate source ids, and one
 hashed anti-join per reference column. Code sets are inlined as arrays, which PostgreSQL
 hashes. The result is capped, so a batch of a million bad rows returns a readable page of errors.
+
+Beyond its type, a value must be what the DfE's Common Basic Data Set says it is: a UPN with the
+right check letter (computed in SQL, `mis.identifiers`), a UK postcode, an NI number, a teacher
+reference number; dates in plain `YYYY-MM-DD` between 1900 and 2099 (PostgreSQL would also take
+`today` or `infinity`), and the dates a model declares in `date_windows` near today.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from psycopg import sql
@@ -16,6 +22,7 @@ from psycopg import sql
 from steward.ingest.records import RecordError
 from steward.ingest.schema import Column, spec_for
 from steward.ingest.staging import StagedTable
+from steward.mis.identifiers import UPN_PATTERN, upn_check_letter_sql
 
 MAX_ERRORS = 500
 
@@ -25,6 +32,14 @@ _TYPE_CHECKS: dict[str, tuple[str, str]] = {
     "time": ("time", "is not a valid time (expected HH:MM)"),
     "boolean": ("boolean", "is not true or false"),
     "integer": ("smallint", "is not a whole number in range"),
+}
+# The text PostgreSQL would accept besides these ("today", "infinity", "20260-09-03") is refused.
+_DATE_TEXT = {"date": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "datetime": "^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"}
+_FORMATS: dict[str, tuple[str, str]] = {  # format -> (pattern, reason)
+    "upn": (UPN_PATTERN, "is not a UPN: a check letter, 11 digits, then a digit (or a letter if temporary)"),
+    "postcode": ("^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", "is not a UK postcode in capitals (e.g. CM2 9AB)"),
+    "ni_number": ("^[A-Z]{2}[0-9]{6}[A-D]$", "is not a National Insurance number: two letters, six digits, A to D"),
+    "teacher_number": ("^[0-9]{7}$", "is not a teacher reference number: 7 digits"),
 }
 _REF = sql.SQL("coalesce(s._ref, 'line ' || (s._line + 1))")
 Rule = tuple[str, sql.Composable, sql.Composable]  # (field, broken-when condition, reason)
@@ -44,15 +59,16 @@ def validate(
     full: bool,
     deletes_table: str | None,
     unchanged: frozenset[str] = frozenset(),
+    today: dt.date,
 ) -> list[RecordError]:
     """`changed` maps each record type to the table of its new or changed rows; types in
-    `unchanged` have none, so only their duplicates need checking."""
+    `unchanged` have none, so only their duplicates need checking. `today` places the date windows."""
     codes = load_code_sets(cursor)
     errors: list[RecordError] = []
     for record_type, table in staged.items():
         queries = [_duplicates(table)]
         if record_type not in unchanged:
-            queries.append(_row_rules(table, changed[record_type], codes))
+            queries.append(_row_rules(table, changed[record_type], codes, today))
         queries += [
             _reference(
                 table, changed[record_type], column, staged, school_id=school_id, full=full, deletes_table=deletes_table
@@ -79,11 +95,11 @@ def _duplicates(table: StagedTable) -> sql.Composable:
     ).format(sql.Identifier(table.name))
 
 
-def _row_rules(table: StagedTable, changed: str, codes: dict[str, list[str]]) -> sql.Composable:
+def _row_rules(table: StagedTable, changed: str, codes: dict[str, list[str]], today: dt.date) -> sql.Composable:
     rules: list[Rule] = []
     for column in table.spec.columns:
         if column.name in table.columns:
-            rules += _column_rules(column, codes)
+            rules += _column_rules(column, codes) + _cbds_rules(column, today)
     pairs = sql.SQL(",\n").join(
         sql.SQL("(CASE WHEN {} THEN {} END, {})").format(condition, sql.Literal(field), reason)
         for field, condition, reason in rules
@@ -106,13 +122,7 @@ def _column_rules(column: Column, codes: dict[str, list[str]]) -> list[Rule]:
         rules.append((name, sql.SQL("{} IS NULL").format(value), sql.Literal("is required")))
     if column.kind in _TYPE_CHECKS:
         pg_type, reason = _TYPE_CHECKS[column.kind]
-        rules.append(
-            (
-                name,
-                sql.SQL("{} AND NOT pg_input_is_valid({}, {})").format(has_value, col, sql.Literal(pg_type)),
-                sql.Literal(reason),
-            )
-        )
+        rules.append((name, sql.SQL("{} AND NOT ({})").format(has_value, _valid(column)), sql.Literal(reason)))
         if column.minimum is not None:
             rules.append(
                 (
@@ -227,3 +237,65 @@ def _reference(
         changed=sql.Identifier(changed),
         missing=sql.SQL(" AND ").join(missing),
     )
+
+
+def _valid(column: Column) -> sql.Composable:
+    """The staged text is a value of the column's type, written as the formats say."""
+    col = sql.SQL("s.{}").format(sql.Identifier(column.name))
+    valid = sql.SQL("pg_input_is_valid({}, {})").format(col, sql.Literal(_TYPE_CHECKS[column.kind][0]))
+    if column.kind in _DATE_TEXT:
+        valid = sql.SQL("{} ~ {} AND {}").format(col, sql.Literal(_DATE_TEXT[column.kind]), valid)
+    return valid
+
+
+def _cbds_rules(column: Column, today: dt.date) -> list[Rule]:
+    """Formats with a check character, and dates in a plausible range."""
+    col = sql.SQL("s.{}").format(sql.Identifier(column.name))
+    has_value = sql.SQL("nullif({}, '') IS NOT NULL").format(col)
+    name = column.name
+    rules: list[Rule] = []
+    if column.format is not None:
+        pattern, reason = _FORMATS[column.format]
+        rules.append(
+            (name, sql.SQL("{} AND {} !~ {}").format(has_value, col, sql.Literal(pattern)), sql.Literal(reason))
+        )
+    if column.format == "upn":
+        rules.append(
+            (
+                name,
+                sql.SQL("{} ~ {} AND left({}, 1) <> {}").format(
+                    col, sql.Literal(pattern), col, upn_check_letter_sql(col)
+                ),
+                sql.Literal("has the wrong check letter (the DfE's modulus 23 check of characters 2 to 13)"),
+            )
+        )
+    if column.kind in _DATE_TEXT:
+        rules.append(
+            (
+                name,
+                sql.SQL("{} ~ '^[0-9]{{4}}-' AND left({}, 4) NOT BETWEEN '1900' AND '2099'").format(col, col),
+                sql.Literal("is not in the years 1900 to 2099"),
+            )
+        )
+    if column.date_window is not None:
+        before, after = column.date_window
+        earliest, latest = _years_from(today, -before), _years_from(today, after)
+        # CASE, not AND: PostgreSQL does not promise to test the text before the cast.
+        as_date = sql.SQL("CASE WHEN {} THEN {}::date END").format(_valid(column), col)
+        ahead = "is in the future" if after == 0 else f"is more than {after} year{'s' * (after > 1)} ahead"
+        rules += [
+            (name, sql.SQL("{} > {}").format(as_date, sql.Literal(latest)), sql.Literal(ahead)),
+            (
+                name,
+                sql.SQL("{} < {}").format(as_date, sql.Literal(earliest)),
+                sql.Literal(f"is more than {before} years ago"),
+            ),
+        ]
+    return rules
+
+
+def _years_from(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)

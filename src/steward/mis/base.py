@@ -41,6 +41,12 @@ class MisRecord(TenantModel):
     code_sets: ClassVar[dict[str, str]] = {}
     # Columns that refer to another record by source id: {field: record type}.
     references: ClassVar[dict[str, str]] = {}
+    # Columns with a format the DfE's Common Basic Data Set defines, checked at ingest: {field: format}
+    # (formats: upn, postcode, ni_number, teacher_number; see ingest/validation.py).
+    formats: ClassVar[dict[str, str]] = {}
+    # Dates that are only plausible near today: {field: (years before, years after)}; a date of
+    # birth in the future, or a pupil's a century ago, is a typing error, not data.
+    date_windows: ClassVar[dict[str, tuple[int, int]]] = {}
     # Short text typed by school staff that may name a pupil (a homework title): copies treat it as
     # free text, like a TextField.
     free_text: ClassVar[frozenset[str]] = frozenset()

@@ -20,6 +20,7 @@ _SYS = MisRecord.SYSTEM_FIELDS
 
 class SchoolDetails(MisRecord):
     record_type = "school-details"
+    formats = {"postcode": "postcode"}
     name = models.CharField(max_length=200)
     address_line1 = models.CharField(max_length=200, blank=True)
     address_line2 = models.CharField(max_length=200, blank=True)
@@ -43,6 +44,8 @@ class SchoolDetails(MisRecord):
 class Learner(MisRecord):
     record_type = "learners"
     code_sets = {"gender": "gender", "ethnicity": "ethnicity", "first_language": "language", "religion": "religion"}
+    formats = {"upn": "upn", "former_upn": "upn", "postcode": "postcode"}
+    date_windows = {"date_of_birth": (30, 0)}
 
     upn = models.CharField("UPN", max_length=13, blank=True)
     former_upn = models.CharField("former UPN", max_length=13, blank=True)
@@ -99,6 +102,7 @@ class Learner(MisRecord):
 class Contact(MisRecord):
     record_type = "contacts"
     code_sets = {"gender": "gender"}
+    formats = {"postcode": "postcode"}
 
     title = models.CharField(max_length=20, blank=True)
     forename = models.CharField(max_length=100)
@@ -176,6 +180,8 @@ class LearnerContact(MisRecord):
 class Staff(MisRecord):
     record_type = "staff"
     code_sets = {"gender": "gender"}
+    formats = {"ni_number": "ni_number", "teacher_number": "teacher_number"}
+    date_windows = {"date_of_birth": (100, 0)}
 
     title = models.CharField(max_length=20, blank=True)
     forename = models.CharField(max_length=100)
@@ -316,6 +322,7 @@ class SessionAttendance(MisRecord):
     record_type = "session-attendance"
     code_sets = {"session": "session", "mark": "attendance_mark"}
     references = {"learner_source_id": "learners"}
+    date_windows = {"date": (30, 1)}
 
     learner_source_id = models.CharField(max_length=100)
     date = models.DateField()
@@ -343,6 +350,7 @@ class LessonAttendance(MisRecord):
     record_type = "lesson-attendance"
     code_sets = {"mark": "attendance_mark"}
     references = {"learner_source_id": "learners", "group_source_id": "groups"}
+    date_windows = {"lesson_date": (30, 1)}
 
     learner_source_id = models.CharField(max_length=100)
     group_source_id = models.CharField(max_length=100)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from steward.api.auth import recipient_client
 from steward.api.problems import Problem, problem_status
@@ -47,8 +47,12 @@ class SchoolOut(Schema):
     flows: list[FlowOut]
 
 
+# Change versions are PostgreSQL bigints; a `since` outside that range would fail in the query.
+MAX_CHANGE_VERSION = 2**63 - 1
+
+
 class PageParams(Schema):
-    since: int = 0
+    since: int = Field(0, ge=0, le=MAX_CHANGE_VERSION, description="the change version read up to; 0 for all")
     limit: int = 1000
 
 
