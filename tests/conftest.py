@@ -96,14 +96,18 @@ def steward_server(smtp_sink_server: SmtpSink, *serve_args: str) -> Iterator[str
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # several workers booting on a loaded machine take a while
     while True:
         try:
             with urllib.request.urlopen(url + "/api/v1/health", timeout=2):  # noqa: S310 - loopback
                 break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
+                process.terminate()  # the master stops its workers; a SIGKILL would orphan them
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
                 log.seek(0)
                 detail = log.read()
                 raise RuntimeError(f"the test server did not start: {detail}") from None
@@ -123,5 +127,5 @@ def server_url(django_db_setup: None, smtp_sink_server: SmtpSink) -> Iterator[st
     Only committed rows are visible to it: use it with `committed_db`. Its email goes over SMTP
     to the session's sink: a test that takes `smtp_sink` sees it (`smtp_sink.wait_for(n)`).
     """
-    with steward_server(smtp_sink_server, "--workers", "1", "--threads", "4") as url:
+    with steward_server(smtp_sink_server, "--workers", "2") as url:
         yield url
