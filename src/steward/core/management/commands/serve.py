@@ -5,10 +5,11 @@ from accept to response, so a dozen clients sending their headers a line a secon
 every worker and the site answers no one; gunicorn's own docs say sync workers need a buffering
 proxy in front. The ASGI worker reads requests on an event loop (a waiting socket costs a few
 kilobytes, not a process) and hands Django only complete requests; Django's ASGI handler reads the
-body before the view runs and runs our synchronous views one at a time per process, in one thread,
-so pages stay in processes as before (threads of one process share the interpreter lock: with 4
-threads, a request holding the audit chain's lock waited for the interpreter; measured by
-bench/portal.py). gunicorn's rule for processes: 2 x cores + 1. See DESIGN.md, "Serving".
+body before the view runs, and `steward.asgi.OneThreadASGIHandler` runs our synchronous views one
+at a time per process, in one thread with one persistent connection. Processes, not threads: pages
+are CPU-bound Python, and threads of one process share its interpreter lock (with 4 threads, a
+request holding the audit chain's lock waited for the interpreter; measured by bench/portal.py).
+gunicorn's rule for processes: 2 x cores + 1. See DESIGN.md, "Serving".
 """
 
 from __future__ import annotations
