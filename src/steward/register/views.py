@@ -19,8 +19,7 @@ from steward.register import selectors
 from steward.register.models import ProcessingActivity
 from steward.register.notice_text import diff, parse
 from steward.register.notices import Notice, notice_for, services_in_force
-from steward.register.pdf import html_to_pdf
-from steward.register.services import notice_publish
+from steward.register.services import notice_publish, notice_version_pdf
 from steward.tenancy.models import Organisation
 
 
@@ -51,8 +50,11 @@ def notice(request: HttpRequest, urn: int, service: str) -> HttpResponse:
 def notice_pdf(request: HttpRequest, urn: int, service: str) -> HttpResponse:
     found = _notice(urn, service)
     version = notice_publish(notice=found)
-    html = render_to_string("notices/notice_print.html", {"notice": found, "version": version}, request=request)
-    response = HttpResponse(html_to_pdf(html), content_type="application/pdf")
+    pdf = notice_version_pdf(
+        version=version,
+        html=lambda: render_to_string("notices/notice_print.html", {"notice": found, "version": version}),
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="privacy-notice-{urn}-{service}-v{version.number}.pdf"'
     return response
 
