@@ -9,7 +9,7 @@ responsibility for learners on roll, and every school switches every item on. A 
 homework, attendance, behaviour, achievements) for `--seconds`. The baseline, measured first in
 the same run under the same concurrency, is the health endpoint `/api/v1/health` (one `SELECT 1`).
 
-Usage: python bench/portal.py [--parents 50] [--clients 50] [--seconds 20] [--workers W] [--threads T]
+Usage: python bench/portal.py [--parents 50] [--clients 50] [--seconds 20] [--workers W]
 """
 
 from __future__ import annotations
@@ -217,7 +217,6 @@ def main(argv: list[str] | None = None) -> None:
         "--think", type=float, default=1.0, help="mean seconds a parent reads a page before the next (0: none)"
     )
     parser.add_argument("--workers", type=int, default=2 * cores + 1, help="gunicorn workers (default: 2 x cores + 1)")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     args = parser.parse_args(argv)
     if args.clients > args.parents:
         parser.error("--clients may not exceed --parents")
@@ -225,11 +224,11 @@ def main(argv: list[str] | None = None) -> None:
     schools = ensure_schools(args.schools)
     emails = register_parents(schools, args.parents)
     print(
-        f"server: gunicorn (steward serve), {args.workers} workers x {args.threads} threads on {cores} cores; "
+        f"server: gunicorn (steward serve, ASGI worker), {args.workers} workers on {cores} cores; "
         f"{args.clients} concurrent clients for {args.seconds:.0f} s each (after {args.warmup:.0f} s warm-up)",
         flush=True,
     )
-    with _serving(workers=args.workers, threads=args.threads) as url:
+    with _serving(workers=args.workers) as url:
         with ThreadPoolExecutor(max_workers=4) as pool:
             signed_in = list(pool.map(lambda email: sign_in(url, email), emails[: args.clients]))
         clients = [client for client, _ in signed_in]

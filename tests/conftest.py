@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -70,13 +71,10 @@ def committed_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None
             cursor.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
 
 
-@pytest.fixture(scope="session")
-def server_url(django_db_setup: None, smtp_sink_server: SmtpSink) -> Iterator[str]:
-    """A real Steward server (gunicorn, in its own process) on the test database.
-
-    Only committed rows are visible to it: use it with `committed_db`. Its email goes over SMTP
-    to the session's sink: a test that takes `smtp_sink` sees it (`smtp_sink.wait_for(n)`).
-    """
+@contextmanager
+def steward_server(smtp_sink_server: SmtpSink, *serve_args: str) -> Iterator[str]:
+    """`steward serve` (gunicorn, in its own process) on the test database, on a free loopback port,
+    with `serve_args` after the port (none: the command's production defaults)."""
     import socket
     import subprocess
     import sys
@@ -91,26 +89,43 @@ def server_url(django_db_setup: None, smtp_sink_server: SmtpSink) -> Iterator[st
     env.pop("STEWARD_EMAIL_BACKEND", None)  # a developer's Notify or file set-up must not apply
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed at teardown; a pipe could fill and stall
     process = subprocess.Popen(
-        [sys.executable, "-m", "steward", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"],
+        [sys.executable, "-m", "steward", "serve", "--bind", f"127.0.0.1:{port}", *serve_args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # several workers booting on a loaded machine take a while
     while True:
         try:
             with urllib.request.urlopen(url + "/api/v1/health", timeout=2):  # noqa: S310 - loopback
                 break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
+                process.terminate()  # the master stops its workers; a SIGKILL would orphan them
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
                 log.seek(0)
                 detail = log.read()
                 raise RuntimeError(f"the test server did not start: {detail}") from None
             time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def server_url(django_db_setup: None, smtp_sink_server: SmtpSink) -> Iterator[str]:
+    """A real Steward server (gunicorn, in its own process) on the test database.
+
+    Only committed rows are visible to it: use it with `committed_db`. Its email goes over SMTP
+    to the session's sink: a test that takes `smtp_sink` sees it (`smtp_sink.wait_for(n)`).
+    """
+    with steward_server(smtp_sink_server, "--workers", "2") as url:
+        yield url

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "steward.core.middleware.NoStoreMiddleware",
     "steward.core.middleware.RequestIdMiddleware",
     "steward.api.middleware.UploadLimitMiddleware",
     "csp.middleware.CSPMiddleware",

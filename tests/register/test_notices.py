@@ -13,6 +13,7 @@ from django.test import Client
 from pypdf import PdfReader
 
 from steward.portal.cookies import portal_cookies
+from steward.register import pdf
 from steward.register.classification import PersonalData, classification_of
 from steward.register.models import DataCategory, NoticeVersion, ProcessingActivity, Recipient, RetentionRule
 from steward.register.providers import providers
@@ -275,3 +276,36 @@ def test_a_school_sees_only_its_own_versions(client: Client, school: Organisatio
     assert client.get(f"/privacy/{other.urn}/data_exchange/versions/1/").status_code == 404
     assert client.get(f"/privacy/{other.urn}/nonsense/versions/").status_code == 404
     assert [n for n, _ in _versions(other, "hosted_mis")] == [1]
+
+
+def _pdf_text(content: bytes) -> str:
+    return re.sub(r"\s+", " ", " ".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages))
+
+
+def test_a_notice_pdf_is_rendered_once_per_version_and_says_what_the_version_says(
+    client: Client, school: Organisation
+) -> None:
+    url = f"/privacy/{school.urn}/data_exchange/notice.pdf"
+    attendance = Recipient.objects.get(code="la-attendance").name
+    before = pdf.renders
+    first = client.get(url)
+    assert (first.status_code, pdf.renders - before) == (200, 1)
+    second = client.get(url)
+    assert (second.status_code, pdf.renders - before) == (200, 1)  # served from the stored version
+    assert second.content == first.content
+    assert second["Content-Disposition"] == f'inline; filename="privacy-notice-{school.urn}-data_exchange-v1.pdf"'
+    text = _pdf_text(first.content)
+    [(_, v1)] = _versions(school, "data_exchange")
+    assert f"{attendance}: Purpose of la-attendance" in v1 and "Purpose of la-attendance" in text
+
+    with tenant_scope([school.id]):
+        services.flow_suspend(flow=DataFlow.objects.get(status="approved"), actor_label="DPO")
+        stored_v1 = bytes(NoticeVersion.objects.get(service="data_exchange", number=1).pdf)
+    third = client.get(url)
+    assert (third.status_code, pdf.renders - before) == (200, 2)  # a new version, a new PDF
+    assert third["Content-Disposition"].endswith('-data_exchange-v2.pdf"')
+    new_text = _pdf_text(third.content)
+    assert "Purpose of la-attendance" not in new_text
+    assert "Nobody outside the school and its ICT service receives this information." in new_text
+    assert client.get(url).content == third.content and pdf.renders - before == 2
+    assert stored_v1 == first.content  # the old version keeps the PDF it was published as

@@ -82,9 +82,8 @@ def _write_config(agent: dict[str, Any], server: str) -> Path:
 
 
 @contextlib.contextmanager
-def _serving(*, workers: int = 1, threads: int | None = 4) -> Iterator[str]:
-    """A Steward server on a free loopback port for as long as the block runs (`threads`: `steward
-    serve`'s default when None)."""
+def _serving(*, workers: int = 2) -> Iterator[str]:
+    """A Steward server (`steward serve`) on a free loopback port for as long as the block runs."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -93,13 +92,12 @@ def _serving(*, workers: int = 1, threads: int | None = 4) -> Iterator[str]:
         [
             sys.executable,
             *("-m", "steward", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
-            *(("--threads", str(threads)) if threads else ()),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # five workers booting on a loaded machine take a while
         while True:
             try:
                 with urllib.request.urlopen(url + "/api/v1/health", timeout=2):  # noqa: S310 - loopback

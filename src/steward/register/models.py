@@ -210,10 +210,14 @@ class NoticeVersion(TenantModel):
     published_at = models.DateTimeField()
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of `content`")
     content = models.TextField(help_text="The notice as structured plain text, one statement a line")
+    # Rendering a PDF costs WeasyPrint a few hundred milliseconds of CPU, and anyone may ask for one:
+    # it is rendered once per version, on first request, and kept with the version (so it leaves
+    # with the school's rows at termination, like the text it renders).
+    pdf = models.BinaryField(null=True, editable=False, help_text="The version as PDF, rendered on first request")
 
     privacy = PersonalData(
         subject="staff",
-        fields={"content": "staff.work_contact"},
+        fields={"content": "staff.work_contact", "pdf": "staff.work_contact"},
         not_personal={"id", "school", "service", "number", "published_at", "content_hash"},
     )
 

@@ -11,6 +11,7 @@ synced), so a version is recorded when the change happens, not only when someone
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from django.apps import apps as django_apps
 from django.db import connection, transaction
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from steward.register.models import NoticeVersion
 from steward.register.notices import Notice, notice_for, notice_text, services_in_force
+from steward.register.pdf import html_to_pdf
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
 
@@ -55,7 +57,22 @@ def _publish(notice: Notice) -> tuple[NoticeVersion, bool]:
 
 
 def _latest(service: str) -> NoticeVersion | None:
-    return NoticeVersion.objects.filter(service=service).order_by("-number").first()
+    return NoticeVersion.objects.filter(service=service).defer("pdf").order_by("-number").first()
+
+
+def notice_version_pdf(*, version: NoticeVersion, html: Callable[[], str]) -> bytes:
+    """The version's PDF: the stored one, else rendered from `html()` (the print page of the notice
+    whose content is this version's) and stored, so WeasyPrint runs once per version, not per request.
+    Two first requests at once may both render; the first to store wins and both answer the same."""
+    with tenant_scope([version.school_id]):
+        stored = NoticeVersion.objects.filter(pk=version.pk).values_list("pdf", flat=True).first()
+        if stored is not None:
+            return bytes(stored)
+    rendered = html_to_pdf(html())
+    with tenant_scope([version.school_id]):
+        NoticeVersion.objects.filter(pk=version.pk, pdf__isnull=True).update(pdf=rendered)
+        stored = NoticeVersion.objects.filter(pk=version.pk).values_list("pdf", flat=True).first()
+    return bytes(stored) if stored is not None else rendered
 
 
 def notice_refresh(*, school: Organisation) -> list[NoticeVersion]:

@@ -2,6 +2,10 @@
 
 Each render of a live notice (page or PDF) goes through `notice_publish`, so what a reader saw is
 always a recorded version; old versions are read back from their stored text.
+
+These pages are public and about no pupil, so unlike every other page (`NoStoreMiddleware`) they may
+be kept by a browser or proxy, but only as `no-cache`: they name the school's data protection
+contacts, and a copy must be checked again before use so a changed contact shows at once.
 """
 
 from __future__ import annotations
@@ -9,13 +13,13 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
+from django.views.decorators.cache import cache_control
 
 from steward.register import selectors
 from steward.register.models import ProcessingActivity
 from steward.register.notice_text import diff, parse
 from steward.register.notices import Notice, notice_for, services_in_force
-from steward.register.pdf import html_to_pdf
-from steward.register.services import notice_publish
+from steward.register.services import notice_publish, notice_version_pdf
 from steward.tenancy.models import Organisation
 
 
@@ -30,21 +34,27 @@ def _notice(urn: int, service: str) -> Notice:
     return found
 
 
+@cache_control(no_cache=True)
 def notice_index(request: HttpRequest, urn: int) -> HttpResponse:
     school = _school(urn)
     return render(request, "notices/index.html", {"school": school, "activities": services_in_force(school)})
 
 
+@cache_control(no_cache=True)
 def notice(request: HttpRequest, urn: int, service: str) -> HttpResponse:
     found = _notice(urn, service)
     return render(request, "notices/notice.html", {"notice": found, "version": notice_publish(notice=found)})
 
 
+@cache_control(no_cache=True)
 def notice_pdf(request: HttpRequest, urn: int, service: str) -> HttpResponse:
     found = _notice(urn, service)
     version = notice_publish(notice=found)
-    html = render_to_string("notices/notice_print.html", {"notice": found, "version": version}, request=request)
-    response = HttpResponse(html_to_pdf(html), content_type="application/pdf")
+    pdf = notice_version_pdf(
+        version=version,
+        html=lambda: render_to_string("notices/notice_print.html", {"notice": found, "version": version}),
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="privacy-notice-{urn}-{service}-v{version.number}.pdf"'
     return response
 
@@ -60,6 +70,7 @@ def _history(urn: int, service: str) -> tuple[Organisation, ProcessingActivity, 
     return school, activity, current is not None
 
 
+@cache_control(no_cache=True)
 def notice_versions(request: HttpRequest, urn: int, service: str) -> HttpResponse:
     school, activity, in_force = _history(urn, service)
     versions = selectors.notice_versions(school_id=school.id, service=service)
@@ -72,6 +83,7 @@ def notice_versions(request: HttpRequest, urn: int, service: str) -> HttpRespons
     )
 
 
+@cache_control(no_cache=True)
 def notice_version(request: HttpRequest, urn: int, service: str, number: int) -> HttpResponse:
     school = _school(urn)
     version = selectors.notice_version(school_id=school.id, service=service, number=number)
@@ -85,6 +97,7 @@ def notice_version(request: HttpRequest, urn: int, service: str, number: int) ->
     )
 
 
+@cache_control(no_cache=True)
 def notice_version_diff(request: HttpRequest, urn: int, service: str, number: int) -> HttpResponse:
     school = _school(urn)
     version = selectors.notice_version(school_id=school.id, service=service, number=number)

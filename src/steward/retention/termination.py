@@ -27,6 +27,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from steward.audit.services import audit_record
+from steward.core.csvsafe import safe_column
 from steward.core.paths import VAR_DIR
 from steward.ingest.exports import ctf_export
 from steward.mis.versions import lock_school_versions
@@ -112,7 +113,8 @@ def write_export(*, school: Organisation, path: Path, actor_label: str) -> tuple
                 select = sql.SQL("SELECT * FROM {} WHERE school_id = {} ORDER BY id").format(
                     sql.Identifier(table), sql.Literal(school.id)
                 )
-                copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(select)
+                csv_select = _csv_select(raw, table, school.id)
+                copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(csv_select)
                 with archive.open(f"csv/{table}.csv", "w") as out, raw.cursor() as cur, cur.copy(copy_sql) as copy:
                     for chunk in copy:
                         out.write(chunk)
@@ -127,6 +129,23 @@ def write_export(*, school: Organisation, path: Path, actor_label: str) -> tuple
         archive.writestr("manifest.json", json.dumps({"school_urn": school.urn, "rows": counts}, indent=2))
     data = path.read_bytes()
     return hashlib.sha256(data).hexdigest(), len(data)
+
+
+def _csv_select(raw: Any, table: str, school_id: int) -> sql.Composed:
+    """The table's rows for its CSV, which the school's staff open in a spreadsheet: every column, in
+    the table's order, with text columns made inert where a spreadsheet would run them
+    (`core.csvsafe`, in SQL so COPY still streams). The JSON beside it is exact, for loading elsewhere."""
+    with raw.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, format_type(atttypid, NULL) IN ('text', 'character varying') FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            [table],
+        )
+        columns = cursor.fetchall()
+    items = [safe_column(name) if text else sql.Identifier(name) for name, text in columns]
+    return sql.SQL("SELECT {} FROM {} WHERE school_id = {} ORDER BY id").format(
+        sql.SQL(", ").join(items), sql.Identifier(table), sql.Literal(school_id)
+    )
 
 
 def _write_json(raw: Any, archive: zipfile.ZipFile, table: str, select: sql.Composed) -> int:

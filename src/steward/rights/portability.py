@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+from steward.core.csvsafe import safe_cell
 from steward.ingest import ctf
 from steward.ingest.schema import spec_for
 from steward.mis.models import MODEL_BY_TYPE, Learner
@@ -91,11 +92,13 @@ def _csv(rows: list[dict[str, Any]]) -> str:
 
 
 def _text(value: Any) -> str:
+    """A CSV cell for the person who asked: text a spreadsheet would run is made inert (`core.csvsafe`);
+    records.json and the CTF keep every value exactly."""
     if value is None:
         return ""
     if isinstance(value, list):
-        return "|".join(str(v) for v in value)
-    return str(value)
+        return safe_cell("|".join(str(v) for v in value))
+    return safe_cell(value) if isinstance(value, str) else str(value)
 
 
 def _readme(notes: list[str]) -> str:
@@ -104,7 +107,8 @@ def _readme(notes: list[str]) -> str:
         "",
         "learner.ctf.xml  a DfE Common Transfer File with this pupil: any school MIS in England imports it",
         "records.json     every record about you, one list per kind of record",
-        "csv/             the same records, one spreadsheet per kind of record",
+        "csv/             the same records, one spreadsheet per kind of record (text that a spreadsheet",
+        "                 would run as a formula, such as =..., starts with ' there; the JSON is exact)",
         "",
         *notes,
     ]

@@ -27,6 +27,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from steward.core.csvsafe import safe_cell
 from steward.core.outbound import outbound_refusal
 from steward.core.sealed import seal, unseal
 from steward.sharing import selectors
@@ -234,7 +235,8 @@ def _export(flow: DataFlow, target: DeliveryTarget, batch: _Batch) -> tuple[int,
 
 class _CsvWriter:
     def __init__(self, handle: IO[str], fields: list[str]) -> None:
-        self._writer = csv.DictWriter(handle, fields, lineterminator="\n")
+        # RFC 4180's CRLF: with "\n" alone the csv module left a value holding "\r" unquoted, which split the row.
+        self._writer = csv.DictWriter(handle, fields)
         self._writer.writeheader()
 
     def write(self, page: Page) -> None:
@@ -273,15 +275,17 @@ def _writer(file_format: str, handle: IO[str], flow: DataFlow, batch: _Batch) ->
 
 
 def _cell(value: Any) -> str:
+    """A CSV cell; text that a spreadsheet would run is made inert (`core.csvsafe`): export folders
+    are opened in Excel by people. JSON exports and webhooks carry the values exactly."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return "|".join(str(v) for v in value)
+        return safe_cell("|".join(str(v) for v in value))
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
-    return str(value)
+    return safe_cell(value) if isinstance(value, str) else str(value)
 
 
 def _post(flow: DataFlow, target: DeliveryTarget, batch: _Batch) -> tuple[int, int]:
