@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
+
 from steward.audit.models import AuditEvent
 from steward.register.providers import ErasureReport, HeldData, Subject
 
@@ -17,7 +19,10 @@ class AuditPrivacyProvider:
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
         if subject.kind != "school_user":
             return {}
-        events = AuditEvent.objects.filter(actor_user_id=subject.id).order_by("id")
+        # What the user did for this school, or to its data: not their actions elsewhere.
+        events = AuditEvent.objects.filter(
+            Q(organisation_id=subject.school_id) | Q(school_id=subject.school_id), actor_user_id=subject.id
+        ).order_by("id")
         return {
             "audit.AuditEvent": [
                 dict(row)

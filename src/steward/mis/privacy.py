@@ -26,9 +26,10 @@ def dependents(record_type: str) -> list[tuple[type[MisRecord], str]]:
 
 
 def subject_row(subject: Subject) -> MisRecord | None:
-    """The learner, contact or staff row a subject names (None for other kinds, or another school's)."""
+    """The learner, contact or staff row a subject names (None for other kinds, or another school's:
+    the school is named in the query as well as by the tenant scope)."""
     model = SUBJECT_MODELS.get(subject.kind)
-    return model.objects.filter(pk=subject.id).first() if model else None
+    return model.objects.filter(school_id=subject.school_id, pk=subject.id).first() if model else None
 
 
 def _as_dict(row: Model) -> dict[str, Any]:
@@ -57,7 +58,7 @@ class MisPrivacyProvider:
             return {}
         exported = {row._meta.label: [_as_dict(row)]}
         for model, field in dependents(row.record_type):
-            rows = model.objects.filter(**{field: row.source_id}).order_by("id")
+            rows = model.objects.filter(school_id=row.school_id, **{field: row.source_id}).order_by("id")
             exported.setdefault(model._meta.label, []).extend(_as_dict(r) for r in rows)
         return exported
 
@@ -69,10 +70,10 @@ class MisPrivacyProvider:
         targets: list[tuple[type[MisRecord], dict[str, str]]] = [(type(row), {"source_id": row.source_id})]
         targets += [(model, {field: row.source_id}) for model, field in dependents(row.record_type)]
         for model, condition in targets:
-            rows = model.objects.filter(**condition)
+            rows = model.objects.filter(school_id=row.school_id, **condition)
             report.deleted[model._meta.label] = rows.count()
             if not dry_run:
-                _delete_with_tombstones(model, rows.values_list("source_id", flat=True))
+                _delete_with_tombstones(model, row.school_id, rows.values_list("source_id", flat=True))
         report.kept["mis (school's MIS)"] = (
             "the school's own MIS remains the source of truth; the school must erase the subject there too, "
             "or the next full sync will send the record again"
@@ -94,7 +95,7 @@ class MisPrivacyProvider:
             )
 
 
-def _delete_with_tombstones(model: type[MisRecord], source_ids: Any) -> None:
+def _delete_with_tombstones(model: type[MisRecord], school_id: int, source_ids: Any) -> None:
     from django.db import connection
 
     ids = list(source_ids)
@@ -102,9 +103,9 @@ def _delete_with_tombstones(model: type[MisRecord], source_ids: Any) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE source_id = ANY(%s) "  # noqa: S608
+            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE school_id = %s AND source_id = ANY(%s) "  # noqa: S608
             "RETURNING school_id, source_id) "
             f"INSERT INTO {Tombstone._meta.db_table} (school_id, record_type, source_id, change_version, deleted_at) "
             "SELECT school_id, %s, source_id, nextval('mis_change_version'), now() FROM gone",
-            [ids, model.record_type],
+            [school_id, ids, model.record_type],
         )

@@ -41,10 +41,12 @@ class ItemSwitchedOff(Http404):
 
 
 def parent_for_request(parent_id: int) -> ParentAccount | None:
-    """The signed-in account with the ids of its linked schools, in one query (run on every page)."""
+    """The signed-in account with the ids of its linked schools, in one query (run on every page).
+    A link restricted under Art. 18 leaves its school out of the scope: nothing of it is shown."""
     found = list(
         ParentAccount.objects.raw(
-            "SELECT p.*, ARRAY(SELECT DISTINCT l.school_id FROM portal_parentlink l WHERE l.parent_id = p.id)"
+            "SELECT p.*, ARRAY(SELECT DISTINCT l.school_id FROM portal_parentlink l"
+            " WHERE l.parent_id = p.id AND l.restricted_at IS NULL)"
             " AS school_ids FROM portal_parentaccount p WHERE p.id = %s AND p.is_active AND p.closed_at IS NULL",
             [parent_id],
         )
@@ -69,7 +71,7 @@ SELECT l.id, l.school_id, l.source_id, l.upn, l.legal_forename, l.middle_names, 
                  JOIN portal_parentlink pl
                    ON pl.school_id = lc.school_id AND pl.contact_source_id = lc.contact_source_id
                 WHERE lc.school_id = l.school_id AND lc.learner_source_id = l.source_id
-                  AND lc.parental_responsibility AND pl.parent_id = %(parent)s)
+                  AND lc.parental_responsibility AND pl.parent_id = %(parent)s AND pl.restricted_at IS NULL)
    AND EXISTS (SELECT 1 FROM mis_schoolenrolment e
                 WHERE e.school_id = l.school_id AND e.learner_source_id = l.source_id
                   AND e.entry_date <= %(today)s AND (e.leaving_date IS NULL OR e.leaving_date > %(today)s))
