@@ -170,7 +170,9 @@ def rectifications_corrected(*, school_id: int, batch_id: object) -> list[int]:
         forwarded_version__isnull=False,
     )
     for kind, model in SUBJECT_MODELS.items():
-        changed = model.objects.filter(pk=OuterRef("subject_id"), change_version__gt=OuterRef("forwarded_version"))
+        changed = model.objects.filter(
+            school_id=OuterRef("school_id"), pk=OuterRef("subject_id"), change_version__gt=OuterRef("forwarded_version")
+        )
         for request in forwarded.filter(subject_kind=kind).filter(Exists(changed)).select_related("school"):
             _complete(request, "MIS", f"corrected in MIS batch {batch_id}")
             completed.append(request.id)
