@@ -168,12 +168,15 @@ def test_a_dpo_logs_a_rights_request_and_sees_what_is_overdue(
     choose(client, school_a)
     form = {
         "kind": "access",
-        "subject_kind": "learner",
-        "subject_id": 1,
+        "subject_kind": "school_user",
+        "subject_id": admin_a.pk,  # the school's own user: a subject of this school
         "subject_label": "Sam Jones",
         "requested_by": "Alex Jones",
         "received_on": "2026-09-01",
     }
+    unknown = client.post("/school/rights/", {**form, "subject_kind": "learner", "subject_id": 1})
+    assert unknown.status_code == 400
+    assert "this school has no learner with record id 1" in unknown.content.decode()
     assert client.post("/school/rights/", form).status_code == 302
     page = client.get("/school/rights/").content.decode()
     assert "Sam Jones" in page and "Overdue" in page

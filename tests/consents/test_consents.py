@@ -189,7 +189,7 @@ def test_privacy_provider_exports_and_erases_preferences_but_keeps_consents(
 ) -> None:
     services.marketing_preference_set(user=admin_a, channel="email", opted_in=True, source="account_page")
     _give(school_a, admin_a, kind="standing", recipient=P)
-    subject = Subject("school_user", admin_a.id)
+    subject = Subject("school_user", admin_a.id, school_a.id)
     provider = ConsentsPrivacyProvider()
     with tenant_scope([school_a.id]):
         exported = provider.export_subject(subject)
@@ -202,7 +202,7 @@ def test_privacy_provider_exports_and_erases_preferences_but_keeps_consents(
         assert Consent.objects.filter(given_by=admin_a).count() == 1
     assert preview.deleted == report.deleted == {"consents.MarketingPreference": 1}
     assert "Art. 5(2)" in report.kept["consents.Consent"]
-    assert provider.export_subject(Subject("learner", admin_a.id)) == {}
+    assert provider.export_subject(Subject("learner", admin_a.id, school_a.id)) == {}
 
 
 def _agreement_post(signed_by: User, **overrides: Any) -> dict[str, Any]:

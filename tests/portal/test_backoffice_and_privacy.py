@@ -130,7 +130,7 @@ def test_cookie_choice_is_remembered_and_analytics_only_with_consent(school: Org
 def test_privacy_provider_exports_and_erases_a_parent_account(school: Organisation) -> None:
     parent = f.registered_parent(school, "C1")
     provider = PortalPrivacyProvider()
-    subject = Subject("parent_user", parent.pk)
+    subject = Subject("parent_user", parent.pk, school.id)
     with tenant_scope([school.id]):
         exported = provider.export_subject(subject)
         assert exported["portal.ParentAccount"][0]["email"] == "alex@example.invalid"

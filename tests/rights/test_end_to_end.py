@@ -352,12 +352,13 @@ def test_an_extension_is_recorded_with_its_reason_and_capped(office: Client, sch
 
 def test_another_schools_request_is_a_404_and_nothing_changes(office: Client, school: Organisation) -> None:
     other = factories.school("Hazel Academy")
+    families.send(other, families.family_records(), mode="full")
     with tenant_scope([other.id]):
         theirs = services.request_log(
             school=other,
             kind="access",
             subject_kind="learner",
-            subject_id=1,
+            subject_id=learner_pk(other),
             subject_label="Someone",
             requested_by="Someone",
             received_on=timezone.localdate(),

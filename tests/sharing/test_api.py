@@ -164,7 +164,7 @@ def test_every_page_released_is_a_disclosure_findable_by_subject(
             [approved.id],
         )
         assert disclosure.subject_ids == ["L1", "L2"]
-        assert [d.id for d in disclosures_of_subject(source_id="L1")] == [disclosure.id]
+        assert [d.id for d in disclosures_of_subject(school_id=disclosure.school_id, source_id="L1")] == [disclosure.id]
 
 
 def test_an_mis_agent_token_cannot_read(client: Client, school: Organisation, approved: DataFlow) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
+
 from steward.audit.models import AuditEvent
 from steward.register.providers import ErasureReport, HeldData, Subject
+from steward.tenancy.selectors import member_elsewhere
 
 
 class AuditPrivacyProvider:
@@ -17,7 +20,13 @@ class AuditPrivacyProvider:
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
         if subject.kind != "school_user":
             return {}
-        events = AuditEvent.objects.filter(actor_user_id=subject.id).order_by("id")
+        # What the user did for this school or to its data, never their actions for another
+        # organisation; their sign-ins (which name no organisation) only while this school is
+        # the only one they belong to.
+        here = Q(organisation_id=subject.school_id) | Q(school_id=subject.school_id)
+        if not member_elsewhere(user_id=subject.id, school_id=subject.school_id):
+            here |= Q(organisation__isnull=True, school__isnull=True)
+        events = AuditEvent.objects.filter(here, actor_user_id=subject.id).order_by("id")
         return {
             "audit.AuditEvent": [
                 dict(row)

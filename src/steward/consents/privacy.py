@@ -14,7 +14,8 @@ from django.db.models import Q
 
 from steward.consents.models import Consent, DataUseAgreement, MarketingPreference, PseudonymisedCopy
 from steward.register.providers import ErasureReport, HeldData, Subject
-from steward.tenancy.models import User
+from steward.tenancy.models import Membership, User
+from steward.tenancy.selectors import member_elsewhere
 
 _ACCOUNTABILITY = "kept as the record that a copy of school data was agreed by the school (Art. 5(2), Art. 28)"
 
@@ -33,9 +34,15 @@ class ConsentsPrivacyProvider:
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
         if subject.kind != "school_user":
             return {}
+        if not Membership.objects.filter(user_id=subject.id, organisation_id=subject.school_id).exists():
+            return {}
         email = User.objects.filter(pk=subject.id).values_list("email", flat=True).first()
         return {
-            "consents.MarketingPreference": [
+            # Steward's own marketing to the user is this school's to answer for only while the user
+            # belongs to no other organisation (erasure deletes it only then).
+            "consents.MarketingPreference": []
+            if member_elsewhere(user_id=subject.id, school_id=subject.school_id)
+            else [
                 {"channel": p.channel, "opted_in": p.opted_in, "source": p.source, "at": p.recorded_at}
                 for p in MarketingPreference.objects.filter(user_id=subject.id).order_by("recorded_at", "id")
             ],
@@ -47,17 +54,19 @@ class ConsentsPrivacyProvider:
                     "given_at": c.given_at if c.given_by_id == subject.id else None,
                     "withdrawn_at": c.withdrawn_at if c.withdrawn_by_id == subject.id else None,
                 }
-                for c in Consent.objects.filter(Q(given_by_id=subject.id) | Q(withdrawn_by_id=subject.id)).order_by(
-                    "id"
-                )
+                for c in Consent.objects.filter(
+                    Q(given_by_id=subject.id) | Q(withdrawn_by_id=subject.id), school_id=subject.school_id
+                ).order_by("id")
             ],
             "consents.DataUseAgreement": [
                 {"purpose": a.purpose, "signed_at": a.signed_at, "expires_on": a.expires_on}
-                for a in DataUseAgreement.objects.filter(signed_by_id=subject.id).order_by("id")
+                for a in DataUseAgreement.objects.filter(signed_by_id=subject.id, school_id=subject.school_id).order_by(
+                    "id"
+                )
             ],
             "consents.PseudonymisedCopy": [
                 {"schema": c.schema_name, "made_at": c.made_at}
-                for c in PseudonymisedCopy.objects.filter(made_by=email).order_by("id")
+                for c in PseudonymisedCopy.objects.filter(made_by=email, school_id=subject.school_id).order_by("id")
             ]
             if email
             else [],
@@ -67,14 +76,17 @@ class ConsentsPrivacyProvider:
         report = ErasureReport(app=self.app_label)
         if subject.kind != "school_user":
             return report
-        preferences = MarketingPreference.objects.filter(user_id=subject.id)
-        report.deleted["consents.MarketingPreference"] = preferences.count()
-        if not dry_run:
-            preferences.delete()
+        belongs = Membership.objects.filter(user_id=subject.id, organisation_id=subject.school_id).exists()
+        if belongs and not member_elsewhere(user_id=subject.id, school_id=subject.school_id):
+            preferences = MarketingPreference.objects.filter(user_id=subject.id)
+            report.deleted["consents.MarketingPreference"] = preferences.count()
+            if not dry_run:
+                preferences.delete()
         for label in ("consents.Consent", "consents.DataUseAgreement", "consents.PseudonymisedCopy"):
             report.kept[label] = _ACCOUNTABILITY
         return report
 
     def restrict_subject(self, subject: Subject, *, restricted: bool) -> None:
         """Nothing to change here: `send_marketing` skips inactive users, and the tenancy provider
-        deactivates a restricted user; the records of consents are only stored."""
+        deactivates a restricted user who belongs to no other organisation; the records of consents
+        are only stored."""

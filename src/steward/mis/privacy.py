@@ -27,9 +27,10 @@ def dependents(record_type: str) -> list[tuple[type[MisRecord], str]]:
 
 
 def subject_row(subject: Subject) -> MisRecord | None:
-    """The learner, contact or staff row a subject names (None for other kinds, or another school's)."""
+    """The learner, contact or staff row a subject names (None for other kinds, or another school's:
+    the school is named in the query as well as by the tenant scope)."""
     model = SUBJECT_MODELS.get(subject.kind)
-    return model.objects.filter(pk=subject.id).first() if model else None
+    return model.objects.filter(school_id=subject.school_id, pk=subject.id).first() if model else None
 
 
 def _as_dict(row: Model) -> dict[str, Any]:
@@ -58,7 +59,7 @@ class MisPrivacyProvider:
             return {}
         exported = {row._meta.label: [_as_dict(row)]}
         for model, field in dependents(row.record_type):
-            rows = model.objects.filter(**{field: row.source_id}).order_by("id")
+            rows = model.objects.filter(school_id=row.school_id, **{field: row.source_id}).order_by("id")
             exported.setdefault(model._meta.label, []).extend(_as_dict(r) for r in rows)
         return exported
 

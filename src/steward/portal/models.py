@@ -87,6 +87,11 @@ class ParentLink(models.Model):
     school = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     contact_source_id = models.CharField(max_length=100)
     created_at = models.DateTimeField(default=timezone.now)
+    restricted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Art. 18 restriction asked of this school: the portal shows and sends nothing through this link",
+    )
 
     privacy = PersonalData(
         subject="parent_user",
@@ -95,6 +100,7 @@ class ParentLink(models.Model):
             "school": "parent_user.account",
             "contact_source_id": "parent_user.account",
             "created_at": "parent_user.account",
+            "restricted_at": "parent_user.account",
         },
     )
 

@@ -129,6 +129,7 @@ def plan_messages(school_id: int, since: dt.datetime) -> list[Message]:
     for contact, parent_id, kinds in ParentLink.objects.filter(
         school_id=school_id,
         contact_source_id__in={c for cs in contacts.values() for c in cs},
+        restricted_at__isnull=True,
         parent__is_active=True,
         parent__closed_at__isnull=True,
     ).values_list("contact_source_id", "parent_id", "parent__notify_kinds"):

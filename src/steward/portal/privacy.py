@@ -1,13 +1,18 @@
 """Privacy provider for the parent portal: accounts, their links, preferences and notifications.
 
 A parent's account is its own data subject (`parent_user`); a contact's invitations and link
-belong to the contact. Erasing a contact ends their portal access; erasing an account deletes
-it with its links, push subscriptions and the notifications sent to it.
+belong to the contact. Erasing a contact ends their portal access. An account may be linked to
+several schools, so a school answers only for its own part: its links and the notifications it
+sent. Erasing the account at its only school deletes it with its push subscriptions; at one of
+several, only that school's links and notifications go. Restriction likewise restricts this
+school's links, and stops sign-in only for an account linked nowhere else.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from django.utils import timezone
 
 from steward.mis.privacy import subject_row
 from steward.portal.models import ParentAccount, ParentLink, PortalInvitation, PortalNotification, PushSubscription
@@ -31,9 +36,14 @@ class PortalPrivacyProvider:
 
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
         if subject.kind == "parent_user":
+            links = list(
+                ParentLink.objects.filter(parent_id=subject.id, school_id=subject.school_id)
+                .select_related("school")
+                .order_by("id")
+            )
             account = ParentAccount.objects.filter(pk=subject.id).first()
-            if account is None:
-                return {}
+            if account is None or not links:
+                return {}  # not an account of this school's parents: nothing of it is this school's
             return {
                 "portal.ParentAccount": [
                     {
@@ -45,15 +55,26 @@ class PortalPrivacyProvider:
                     }
                 ],
                 "portal.ParentLink": [
-                    {"school": link.school.name, "contact_source_id": link.contact_source_id, "since": link.created_at}
-                    for link in account.links.select_related("school").order_by("id")
+                    {
+                        "school": link.school.name,
+                        "contact_source_id": link.contact_source_id,
+                        "since": link.created_at,
+                        "restricted_at": link.restricted_at,
+                    }
+                    for link in links
                 ],
-                "portal.PushSubscription": [
+                # The account's devices serve every school it is linked to: they are this school's
+                # to give only while it is the account's only school (as erasure deletes them then).
+                "portal.PushSubscription": []
+                if _linked_elsewhere(subject)
+                else [
                     {"endpoint": s.endpoint, "since": s.created_at} for s in account.push_subscriptions.order_by("id")
                 ],
                 "portal.PortalNotification": [
                     {"kind": n.kind, "summary": n.summary, "channels": n.channels, "at": n.created_at}
-                    for n in PortalNotification.objects.filter(parent=account).order_by("id")
+                    for n in PortalNotification.objects.filter(parent=account, school_id=subject.school_id).order_by(
+                        "id"
+                    )
                 ],
             }
         row = subject_row(subject)
@@ -62,32 +83,20 @@ class PortalPrivacyProvider:
         return {
             "portal.PortalInvitation": [
                 {"email": i.email, "sent": i.created_at, "accepted": i.accepted_at}
-                for i in PortalInvitation.objects.filter(contact_source_id=row.source_id).order_by("id")
+                for i in PortalInvitation.objects.filter(
+                    school_id=row.school_id, contact_source_id=row.source_id
+                ).order_by("id")
             ]
         }
 
     def erase_subject(self, subject: Subject, *, dry_run: bool) -> ErasureReport:
         report = ErasureReport(app=self.app_label)
         if subject.kind == "parent_user":
-            # The account goes with all its links, at every school (as before row-level security): a
-            # school's scope alone would hide its links elsewhere, and deleting the account would fail.
-            with processor_scope():
-                accounts = ParentAccount.objects.filter(pk=subject.id)
-                report.deleted["portal.ParentAccount"] = accounts.count()
-                report.deleted["portal.ParentLink"] = ParentLink.objects.filter(parent_id=subject.id).count()
-                report.deleted["portal.PushSubscription"] = PushSubscription.objects.filter(
-                    parent_id=subject.id
-                ).count()
-                notifications = PortalNotification.objects.filter(parent_id=subject.id)
-                report.deleted["portal.PortalNotification"] = notifications.count()
-                if not dry_run:
-                    notifications.delete()
-                    accounts.delete()
-            return report
+            return _erase_account(subject, report, dry_run=dry_run)
         row = subject_row(subject)
         if row is None or subject.kind != "contact":
             return report
-        invitations = PortalInvitation.objects.filter(contact_source_id=row.source_id)
+        invitations = PortalInvitation.objects.filter(school_id=row.school_id, contact_source_id=row.source_id)
         links = ParentLink.objects.filter(school_id=row.school_id, contact_source_id=row.source_id)
         report.deleted["portal.PortalInvitation"] = invitations.count()
         report.deleted["portal.ParentLink"] = links.count()
@@ -97,6 +106,48 @@ class PortalPrivacyProvider:
         return report
 
     def restrict_subject(self, subject: Subject, *, restricted: bool) -> None:
-        """A restricted account cannot sign in and is sent nothing; its data is kept."""
-        if subject.kind == "parent_user":
+        """A restricted account sees and is sent nothing of this school (its links are restricted);
+        one linked to no other school cannot sign in at all. Its data is kept."""
+        if subject.kind != "parent_user":
+            return
+        links = ParentLink.objects.filter(parent_id=subject.id, school_id=subject.school_id)
+        if not links.exists():
+            return
+        links.update(restricted_at=timezone.now() if restricted else None)
+        if not _linked_elsewhere(subject):
             ParentAccount.objects.filter(pk=subject.id).update(is_active=not restricted)
+
+
+def _linked_elsewhere(subject: Subject) -> bool:
+    """Asked under the processor scope: the school's own scope hides the account's other links."""
+    with processor_scope():
+        return ParentLink.objects.filter(parent_id=subject.id).exclude(school_id=subject.school_id).exists()
+
+
+def _erase_account(subject: Subject, report: ErasureReport, *, dry_run: bool) -> ErasureReport:
+    """This school's links and notifications go; the account itself only if no other school links it."""
+    links = ParentLink.objects.filter(parent_id=subject.id, school_id=subject.school_id)
+    if not links.exists():
+        return report
+    notifications = PortalNotification.objects.filter(parent_id=subject.id, school_id=subject.school_id)
+    report.deleted["portal.ParentLink"] = links.count()
+    report.deleted["portal.PortalNotification"] = notifications.count()
+    if _linked_elsewhere(subject):
+        report.deleted["portal.ParentAccount"] = 0
+        report.kept["portal.ParentAccount"] = (
+            "the account stays for the parent's other schools; only this school's links and notifications are removed"
+        )
+        if not dry_run:
+            notifications.delete()
+            links.delete()
+        return report
+    accounts = ParentAccount.objects.filter(pk=subject.id)
+    report.deleted["portal.ParentAccount"] = accounts.count()
+    report.deleted["portal.PushSubscription"] = PushSubscription.objects.filter(parent_id=subject.id).count()
+    if not dry_run:
+        notifications.delete()
+        # The account's last links are this school's, but deleting it cascades through rows the
+        # school's scope cannot see (links left by earlier schools): the processor scope sees them.
+        with processor_scope():
+            accounts.delete()
+    return report

@@ -44,7 +44,11 @@ class Choice:
 
 def request_subjects(parent: ParentAccount) -> list[Choice]:
     """The parent at each linked school, then each child (call in the parent's tenant scope)."""
-    links = ParentLink.objects.filter(parent=parent).select_related("school").order_by("school__name")
+    links = (
+        ParentLink.objects.filter(parent=parent, restricted_at__isnull=True)
+        .select_related("school")
+        .order_by("school__name")
+    )
     contacts = {
         (c.school_id, c.source_id): c
         for c in Contact.objects.filter(

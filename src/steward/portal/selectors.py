@@ -46,7 +46,8 @@ def parent_for_request(parent_id: int) -> ParentAccount | None:
 
     It runs before any school scope exists, so the links are read through
     `steward_parent_school_ids`, which opens the narrow parent scope (`steward.parent_id`) for that
-    one read: row-level security lets through this account's links and no one else's.
+    one read: row-level security lets through this account's links and no one else's. A link
+    restricted under Art. 18 leaves its school out of the scope: nothing of it is shown.
     """
     found = list(
         ParentAccount.objects.raw(

@@ -15,11 +15,16 @@ SubjectKind = Literal["learner", "contact", "staff", "school_user", "parent_user
 
 @dataclass(frozen=True)
 class Subject:
-    """A data subject as the providers know them: a kind and a row id, within one school or none."""
+    """A data subject as one school knows them: a kind, a row id, and the school asking.
+
+    The school is required: a Steward user or a parent portal account may belong to several
+    schools, and a provider answers only for what the asking school holds about them (a user's
+    membership of it, an account's links to it), never for the person's data elsewhere.
+    """
 
     kind: SubjectKind
     id: int
-    school_id: int | None = None
+    school_id: int
 
 
 @dataclass(frozen=True)

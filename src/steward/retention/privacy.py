@@ -27,7 +27,9 @@ class RetentionPrivacyProvider:
         row = subject_row(subject)
         if row is None:
             return {}
-        holds = LegalHold.objects.filter(subject_kind=subject.kind, subject_source_id=row.source_id).order_by("id")
+        holds = LegalHold.objects.filter(
+            school_id=row.school_id, subject_kind=subject.kind, subject_source_id=row.source_id
+        ).order_by("id")
         fields = ("kind", "reason", "placed_by", "placed_at", "lifted_at")
         return {"retention.LegalHold": list(holds.values(*fields))} if holds else {}
 

@@ -231,7 +231,7 @@ def _replay_entry(entry: RestoreReplay) -> None:
 
         kind = next(k for k, t in SUBJECT_RECORD_TYPES.items() if t == entry.target)
         model = SUBJECT_MODELS[kind]
-        for row in model.objects.filter(source_id__in=entry.source_ids):
+        for row in model.objects.filter(school_id=entry.school_id, source_id__in=entry.source_ids):
             subject = Subject(kind, row.pk, row.school_id)  # type: ignore[arg-type]
             for provider in providers():
                 provider.erase_subject(subject, dry_run=False)

@@ -47,7 +47,7 @@ def gather(request: RightsRequest) -> dict[str, Any]:
         "generated_at": timezone.now(),
         "held": held,
         "audit_events": _audit_events(request, source_id),
-        "disclosures": _disclosures(source_id),
+        "disclosures": _disclosures(request.school_id, source_id),
     }
 
 
@@ -57,7 +57,7 @@ def _audit_events(request: RightsRequest, source_id: str | None) -> list[dict[st
         "rights.RightsRequest": [
             str(i)
             for i in RightsRequest.objects.filter(
-                subject_kind=request.subject_kind, subject_id=request.subject_id
+                school_id=request.school_id, subject_kind=request.subject_kind, subject_id=request.subject_id
             ).values_list("id", flat=True)
         ]
     }
@@ -80,7 +80,7 @@ def _audit_events(request: RightsRequest, source_id: str | None) -> list[dict[st
     ]
 
 
-def _disclosures(source_id: str | None) -> list[dict[str, Any]]:
+def _disclosures(school_id: int, source_id: str | None) -> list[dict[str, Any]]:
     if source_id is None:
         return []
     return [
@@ -92,7 +92,7 @@ def _disclosures(source_id: str | None) -> list[dict[str, Any]]:
             "records_in_release": d.record_count,
             "flows": d.flows,
         }
-        for d in disclosures_of_subject(source_id=source_id)
+        for d in disclosures_of_subject(school_id=school_id, source_id=source_id)
     ]
 
 

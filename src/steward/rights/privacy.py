@@ -18,7 +18,9 @@ class RightsPrivacyProvider:
         ]
 
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
-        rows = RightsRequest.objects.filter(subject_kind=subject.kind, subject_id=subject.id).order_by("id")
+        rows = RightsRequest.objects.filter(
+            school_id=subject.school_id, subject_kind=subject.kind, subject_id=subject.id
+        ).order_by("id")
         return {
             "rights.RightsRequest": [
                 {"kind": r.get_kind_display(), "received_on": r.received_on, "status": r.get_status_display()}

@@ -40,9 +40,31 @@ def due_soon_or_overdue(*, today: dt.date, within_days: int = 7) -> QuerySet[Rig
     return requests
 
 
+def subject_in_school(*, school_id: int, subject_kind: str, subject_id: int) -> bool:
+    """Whether the subject belongs to this school, so that the school may act on them at all.
+
+    A learner, contact or staff member is a row of the school's MIS data; a Steward user belongs
+    through a membership of the school; a parent portal account through a link to one of the
+    school's contacts. Each is looked up with the school named explicitly, not only through the
+    tenant scope: a request about anyone else is refused before anything is recorded.
+    """
+    from steward.mis.privacy import SUBJECT_MODELS
+    from steward.portal.models import ParentLink
+
+    if subject_kind in SUBJECT_MODELS:
+        return SUBJECT_MODELS[subject_kind].objects.filter(school_id=school_id, pk=subject_id).exists()
+    if subject_kind == RightsRequest.SubjectKind.SCHOOL_USER:
+        return Membership.objects.filter(organisation_id=school_id, user_id=subject_id).exists()
+    if subject_kind == RightsRequest.SubjectKind.PARENT_USER:
+        return ParentLink.objects.filter(school_id=school_id, parent_id=subject_id).exists()
+    return False
+
+
 def _member_emails(school_id: int, roles: tuple[str, ...]) -> list[str]:
     return list(
-        Membership.objects.filter(organisation_id=school_id, role__in=roles, user__is_active=True)
+        Membership.objects.filter(
+            organisation_id=school_id, role__in=roles, user__is_active=True, restricted_at__isnull=True
+        )
         .order_by("user__email")
         .values_list("user__email", flat=True)
         .distinct()

@@ -18,7 +18,7 @@ from steward.register.providers import ErasureReport, Subject, providers
 from steward.rights import bundle, portability
 from steward.rights.deadlines import latest_extension, response_deadline
 from steward.rights.models import ErasureNotification, ProofOfDeletion, RightsRequest, RightsRequestEvent
-from steward.rights.selectors import OPEN, mis_owner_emails
+from steward.rights.selectors import OPEN, mis_owner_emails, subject_in_school
 from steward.tenancy.models import Organisation
 
 
@@ -37,6 +37,7 @@ def request_log(
 ) -> RightsRequest:
     if received_on > timezone.localdate():
         raise ValidationError({"received_on": "a request cannot be received in the future"})
+    _require_subject_in_school(school.pk, subject_kind, subject_id)
     request: RightsRequest = RightsRequest.objects.create(
         school=school,
         kind=kind,
@@ -82,6 +83,7 @@ def access_bundle(*, request: RightsRequest, actor_label: str, out: IO[bytes]) -
     """Write the subject-access zip to `out` once identity is checked (see `bundle`); the first
     bundle completes the request, a later one is recorded as sent again."""
     _require(request, RightsRequest.Kind.ACCESS)
+    _subject(request)
     document = bundle.gather(request)
     names = bundle.write_bundle(document, out)
     _complete_or_note(request, actor_label, f"bundle of {len(document['held'])} app(s): {', '.join(names)}")
@@ -91,7 +93,7 @@ def access_bundle(*, request: RightsRequest, actor_label: str, out: IO[bytes]) -
 def portability_bundle(*, request: RightsRequest, actor_label: str, out: IO[bytes]) -> list[str]:
     """Write the portable zip (CTF for a learner, JSON and CSV) to `out`; completes the request."""
     _require(request, RightsRequest.Kind.PORTABILITY)
-    names = portability.write_portable(school=request.school, subject=bundle.subject_of(request), out=out)
+    names = portability.write_portable(school=request.school, subject=_subject(request), out=out)
     _complete_or_note(request, actor_label, ", ".join(names))
     return names
 
@@ -125,7 +127,7 @@ def rectification_forward(*, request: RightsRequest, actor_label: str) -> list[s
     _require_open(request)
     from steward.mis.privacy import subject_row
 
-    row = subject_row(bundle.subject_of(request))
+    row = subject_row(_subject(request))
     if row is None:
         raise ValidationError({"subject_id": "the school's MIS data holds no such record"})
     to = mis_owner_emails(request.school_id)
@@ -168,7 +170,9 @@ def rectifications_corrected(*, school_id: int, batch_id: object) -> list[int]:
         forwarded_version__isnull=False,
     )
     for kind, model in SUBJECT_MODELS.items():
-        changed = model.objects.filter(pk=OuterRef("subject_id"), change_version__gt=OuterRef("forwarded_version"))
+        changed = model.objects.filter(
+            school_id=OuterRef("school_id"), pk=OuterRef("subject_id"), change_version__gt=OuterRef("forwarded_version")
+        )
         for request in forwarded.filter(subject_kind=kind).filter(Exists(changed)).select_related("school"):
             _complete(request, "MIS", f"corrected in MIS batch {batch_id}")
             completed.append(request.id)
@@ -246,7 +250,7 @@ def _recipients_that_had(subject: Subject) -> dict[int, set[str]]:
     row = subject_row(subject)
     recipients: dict[int, set[str]] = {}
     if row is not None:
-        for disclosure in disclosures_of_subject(source_id=row.source_id):
+        for disclosure in disclosures_of_subject(school_id=row.school_id, source_id=row.source_id):
             recipients.setdefault(disclosure.recipient_id, set()).add(disclosure.record_type)
     return recipients
 
@@ -270,7 +274,20 @@ def _require(request: RightsRequest, *kinds: str) -> None:
 
 
 def _subject(request: RightsRequest) -> Subject:
+    """The request's subject, checked again at every action: the subject may have left the school
+    since the request was logged (or a request was logged before the check existed)."""
+    _require_subject_in_school(request.school_id, request.subject_kind, request.subject_id)
     return bundle.subject_of(request)
+
+
+class SubjectNotInSchool(ValidationError):
+    """The subject is not this school's: nobody at this school may act on them."""
+
+
+def _require_subject_in_school(school_id: int, subject_kind: str, subject_id: int) -> None:
+    if not subject_in_school(school_id=school_id, subject_kind=subject_kind, subject_id=subject_id):
+        label = dict(RightsRequest.SubjectKind.choices).get(subject_kind, subject_kind).lower()
+        raise SubjectNotInSchool({"subject_id": f"this school has no {label} with record id {subject_id}"})
 
 
 def _require_open(request: RightsRequest) -> None:

@@ -32,7 +32,7 @@ class SharingPrivacyProvider:
                     "channel": d.channel,
                     "at": d.at,
                 }
-                for d in disclosures_of_subject(source_id=row.source_id)
+                for d in disclosures_of_subject(school_id=row.school_id, source_id=row.source_id)
             ]
         }
 

@@ -205,9 +205,14 @@ def record_disclosure(
     return disclosure
 
 
-def disclosures_of_subject(*, source_id: str) -> list[Disclosure]:
-    """Every disclosure that included this learner's, contact's or staff member's data."""
-    return list(Disclosure.objects.filter(subject_ids__contains=[source_id]).select_related("recipient").order_by("at"))
+def disclosures_of_subject(*, school_id: int, source_id: str) -> list[Disclosure]:
+    """Every disclosure by this school that included this learner's, contact's or staff member's
+    data (source ids are the MIS's, unique only within a school)."""
+    return list(
+        Disclosure.objects.filter(school_id=school_id, subject_ids__contains=[source_id])
+        .select_related("recipient")
+        .order_by("at")
+    )
 
 
 # --- Back office: a school reviewing its flows (tenant-scoped, read only) ---

@@ -192,6 +192,11 @@ class Membership(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices)
     created_at = models.DateTimeField(default=timezone.now)
+    restricted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Art. 18 restriction asked of this organisation: the role grants nothing until it is lifted",
+    )
 
     privacy = PersonalData(
         subject="school_user",
@@ -200,6 +205,7 @@ class Membership(models.Model):
             "organisation": "school_user.role",
             "role": "school_user.role",
             "created_at": "school_user.role",
+            "restricted_at": "school_user.role",
         },
     )
 

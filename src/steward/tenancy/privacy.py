@@ -1,13 +1,22 @@
-"""Privacy provider for the people who sign in to Steward (school users, processor staff)."""
+"""Privacy provider for the people who sign in to Steward (school users, processor staff).
+
+A Steward account can belong to several organisations, so a school answers only for its own
+part: the user's memberships of that school, and the account row itself only while that school
+is the only organisation the user belongs to. Erasure or restriction asked of one school never
+reaches the user's memberships (or ability to sign in) elsewhere.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.forms.models import model_to_dict
+from django.utils import timezone
 
 from steward.register.providers import ErasureReport, HeldData, Subject
 from steward.tenancy.models import Membership, User
+from steward.tenancy.selectors import member_elsewhere
+
+_ACCOUNT_FIELDS = ("email", "full_name", "is_active", "date_joined", "last_login")
 
 
 class SchoolUserPrivacyProvider:
@@ -23,12 +32,24 @@ class SchoolUserPrivacyProvider:
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
         if subject.kind != "school_user":
             return {}
-        users = User.objects.filter(pk=subject.id)
+        memberships = list(
+            Membership.objects.filter(user_id=subject.id, organisation_id=subject.school_id).select_related(
+                "organisation"
+            )
+        )
+        if not memberships:
+            return {}
+        users = User.objects.filter(pk=subject.id).values(*_ACCOUNT_FIELDS)
         return {
-            "tenancy.User": [model_to_dict(u, exclude=["password", "groups", "user_permissions"]) for u in users],
+            "tenancy.User": list(users),
             "tenancy.Membership": [
-                {"organisation": m.organisation.name, "role": m.get_role_display(), "since": m.created_at}
-                for m in Membership.objects.filter(user_id=subject.id).select_related("organisation")
+                {
+                    "organisation": m.organisation.name,
+                    "role": m.get_role_display(),
+                    "since": m.created_at,
+                    "restricted_at": m.restricted_at,
+                }
+                for m in memberships
             ],
         }
 
@@ -36,10 +57,19 @@ class SchoolUserPrivacyProvider:
         report = ErasureReport(app=self.app_label)
         if subject.kind != "school_user":
             return report
-        report.deleted["tenancy.Membership"] = Membership.objects.filter(user_id=subject.id).count()
+        memberships = Membership.objects.filter(user_id=subject.id, organisation_id=subject.school_id)
+        report.deleted["tenancy.Membership"] = memberships.count()
+        if member_elsewhere(user_id=subject.id, school_id=subject.school_id):
+            report.deleted["tenancy.User"] = 0
+            report.kept["tenancy.User"] = (
+                "the account stays for the user's other organisations; only this school's membership is removed"
+            )
+            if not dry_run:
+                memberships.delete()
+            return report
         report.deleted["tenancy.User"] = User.objects.filter(pk=subject.id).count()
         if not dry_run:
-            Membership.objects.filter(user_id=subject.id).delete()
+            memberships.delete()
             User.objects.filter(pk=subject.id).update(
                 is_active=False,
                 email=f"erased-{subject.id}@invalid",
@@ -50,6 +80,12 @@ class SchoolUserPrivacyProvider:
         return report
 
     def restrict_subject(self, subject: Subject, *, restricted: bool) -> None:
-        """A restricted school user may not sign in until the restriction is lifted."""
-        if subject.kind == "school_user":
+        """A restricted user holds no role at this school until the restriction is lifted; one who
+        belongs to no other organisation also may not sign in at all."""
+        if subject.kind != "school_user":
+            return
+        Membership.objects.filter(user_id=subject.id, organisation_id=subject.school_id).update(
+            restricted_at=timezone.now() if restricted else None
+        )
+        if not member_elsewhere(user_id=subject.id, school_id=subject.school_id):
             User.objects.filter(pk=subject.id).update(is_active=not restricted)

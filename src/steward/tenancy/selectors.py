@@ -16,28 +16,39 @@ from steward.tenancy.models import (
 
 
 def schools_for_user(*, user: User) -> QuerySet[Organisation]:
-    """Schools the user holds a school role in, to pick from in the school switcher."""
+    """Schools the user holds a school role in, to pick from in the school switcher (a membership
+    restricted under Art. 18 grants nothing)."""
     return Organisation.objects.filter(
         kind=Organisation.Kind.SCHOOL,
         memberships__user=user,
         memberships__role__in=SCHOOL_ROLES,
+        memberships__restricted_at__isnull=True,
     ).distinct()
 
 
 def school_roles(*, user: User, school_id: int) -> set[str]:
     return set(
-        Membership.objects.filter(user=user, organisation_id=school_id, role__in=SCHOOL_ROLES).values_list(
-            "role", flat=True
-        )
+        Membership.objects.filter(
+            user=user, organisation_id=school_id, role__in=SCHOOL_ROLES, restricted_at__isnull=True
+        ).values_list("role", flat=True)
     )
 
 
 def processor_roles(*, user: User) -> set[str]:
     return set(
         Membership.objects.filter(
-            user=user, organisation__kind=Organisation.Kind.PROCESSOR, role__in=PROCESSOR_ROLES
+            user=user,
+            organisation__kind=Organisation.Kind.PROCESSOR,
+            role__in=PROCESSOR_ROLES,
+            restricted_at__isnull=True,
         ).values_list("role", flat=True)
     )
+
+
+def member_elsewhere(*, user_id: int, school_id: int) -> bool:
+    """Whether the user holds any membership of another organisation (then one school's erasure or
+    restriction reaches only its own membership, never the whole account)."""
+    return Membership.objects.filter(user_id=user_id).exclude(organisation_id=school_id).exists()
 
 
 def schools_with_contracts() -> QuerySet[Organisation]:

@@ -192,7 +192,10 @@ def rights_request(request: HttpRequest, request_id: int) -> HttpResponse:
     preview = None
     erasable = rights_request.kind == RightsRequest.Kind.ERASURE and rights_request.identity_checked
     if erasable and rights_request.status in selectors.OPEN:
-        preview = services.erasure_preview(request=rights_request)
+        try:
+            preview = services.erasure_preview(request=rights_request)
+        except services.SubjectNotInSchool as refused:  # the subject has left the school since
+            errors = errors or list(refused.messages)
     audit_request(
         request,
         action="view",
