@@ -199,10 +199,17 @@ def test_a_subject_access_bundle_gets_the_actors_events_of_no_school_and_of_its_
     assert [e.id for e in found] == [sign_in.id, at_a.id]
 
 
-def test_erasing_a_parent_account_at_one_school_takes_its_links_at_every_school(world: World) -> None:
+def test_erasing_a_parent_account_goes_school_by_school_and_the_last_school_deletes_it(world: World) -> None:
+    """A school erases only its part (its links); the account goes when the last school's link does,
+    although each school's scope alone hides the account's links elsewhere."""
     with tenant_scope([world.a.id]):  # the request is handled by school A
         report = PortalPrivacyProvider().erase_subject(Subject("parent_user", world.alex.pk, world.a.id), dry_run=False)
-    assert report.deleted["portal.ParentLink"] == 2
+    assert report.deleted["portal.ParentLink"] == 1
+    assert ParentAccount.objects.filter(pk=world.alex.pk).exists()
+    with processor_scope():
+        assert _rows("SELECT school_id FROM portal_parentlink WHERE parent_id = %s", [world.alex.pk]) == [(world.b.id,)]
+    with tenant_scope([world.b.id]):
+        PortalPrivacyProvider().erase_subject(Subject("parent_user", world.alex.pk, world.b.id), dry_run=False)
     assert not ParentAccount.objects.filter(pk=world.alex.pk).exists()
     with processor_scope():
         assert _rows("SELECT count(*) FROM portal_parentlink WHERE parent_id = %s", [world.alex.pk]) == [(0,)]
