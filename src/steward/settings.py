@@ -220,7 +220,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- API clients: OAuth 2.0 client credentials (django-oauth-toolkit); secrets stored hashed.
 OAUTH2_PROVIDER = {
-    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,  # a lifetime in seconds, not a password  # nosec B105
     "SCOPES": {"ingest": "Send the school's MIS data", "read": "Read data released by approved flows"},
     "DEFAULT_SCOPES": ["ingest", "read"],
 }

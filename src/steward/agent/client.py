@@ -30,7 +30,7 @@ from steward.agent.config import Retry
 
 log = logging.getLogger("steward.agent")
 
-TOKEN_PATH = "/oauth/token/"  # noqa: S105 - a path, not a password
+TOKEN_PATH = "/oauth/token/"  # noqa: S105 - a path, not a password  # nosec B105
 BATCHES_PATH = "/api/v1/ingest/batches"
 REJECTED_STATUSES = frozenset({400, 403, 413, 422})
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
@@ -138,7 +138,7 @@ class StewardClient:
     ) -> None:
         self.retry = retry
         self.sleep = sleep
-        self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy  # nosec B311
         self._credentials = (client_id, client_secret)
         self._token: str | None = None
         self._token_expires = 0.0

@@ -40,7 +40,7 @@ def owner_settings() -> dict[str, Any]:
             "ENGINE": EMBEDDED_ENGINE,
             "NAME": DEFAULT_DB_NAME,
             "USER": embedded_db.SUPERUSER,
-            "PASSWORD": "",
+            "PASSWORD": "",  # empty: the embedded server trusts its local socket  # nosec B105
             "HOST": "",
             "PORT": "",
         }

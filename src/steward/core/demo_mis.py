@@ -88,7 +88,7 @@ def _serving(*, workers: int = 2) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module  # nosec B603
         [
             sys.executable,
             *("-m", "steward", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
@@ -100,7 +100,7 @@ def _serving(*, workers: int = 2) -> Iterator[str]:
         deadline = time.monotonic() + 180  # five workers booting on a loaded machine take a while
         while True:
             try:
-                with urllib.request.urlopen(url + "/api/v1/health", timeout=2):  # noqa: S310 - loopback
+                with urllib.request.urlopen(url + "/api/v1/health", timeout=2):  # noqa: S310 - loopback  # nosec B310
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:

@@ -50,7 +50,7 @@ def ensure_system_user(name: str = SYSTEM_USER) -> None:
             f"{name!r} does not exist: install `useradd` (Debian package `passwd`) or create the user, "
             f"or set DATABASE_URL to use a PostgreSQL server of your own"
         )
-    result = subprocess.run(  # noqa: S603 - a fixed program found above, a fixed argument list
+    result = subprocess.run(  # noqa: S603 - a fixed program found above, a fixed argument list  # nosec B603
         [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
         capture_output=True,
         text=True,

@@ -91,7 +91,7 @@ def hit(name: str, key: str, *, now: dt.datetime | None = None) -> Decision:
                 window_ends_at = CASE WHEN c.window_ends_at <= %s THEN EXCLUDED.window_ends_at
                                       ELSE c.window_ends_at END
             RETURNING hits, window_ends_at
-            """,  # noqa: S608 - the table name is our model's, every value is a parameter
+            """,  # noqa: S608 - the table name is our model's, every value is a parameter  # nosec B608
             [digest(name, key), now + dt.timedelta(seconds=seconds), now, now],
         )
         hits, ends_at = cursor.fetchone()

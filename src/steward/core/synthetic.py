@@ -607,7 +607,7 @@ def _ascii(text: str) -> str:
 def plan_schools(count: int, *, seed: int, scale: float = 1.0) -> list[SchoolPlan]:
     """Which schools the LA has: every 20th (from the second) a secondary of 900-1300 learners, the rest
     primaries of one to two forms of entry (about 210-420 learners): ~300 learners a school on average."""
-    rng = random.Random(f"{seed}:la")
+    rng = random.Random(f"{seed}:la")  # synthetic data, not secrets  # nosec B311
     places = list(PLACES)
     rng.shuffle(places)
     primary_numbers = rng.sample(range(2001, 2999), k=min(count, 998))
@@ -751,7 +751,7 @@ class School:
         self._school_details()
 
     def rng(self, part: str) -> random.Random:
-        return random.Random(f"{self.seed}:{self.plan.urn}:{part}")
+        return random.Random(f"{self.seed}:{self.plan.urn}:{part}")  # synthetic data, not secrets  # nosec B311
 
     @property
     def secondary(self) -> bool:
@@ -1520,7 +1520,7 @@ class School:
     def day_marks(self, learner: Learner) -> Iterator[tuple[int, Mark, Mark]]:
         """(school day index, AM mark, PM mark) for each day the learner is on roll; a mark is
         (code, minutes late, comment). From the learner's own random stream, so it can be replayed."""
-        rng = random.Random(f"{self.seed}:{self.plan.urn}:attendance:{learner.sid}")
+        rng = random.Random(f"{self.seed}:{self.plan.urn}:attendance:{learner.sid}")  # synthetic data, not secrets  # nosec B311
         r = rng.random
         rate = learner.absence_rate
         excluded = learner.excluded
@@ -1822,7 +1822,7 @@ def make_delta(zip_in: Path, zip_out: Path, *, fraction: float, seed: int) -> in
             with source.open(info) as raw:
                 rows = sum(1 for _ in raw) - 1  # no field holds a line break
             field_name, how = DELTA_FIELDS[record_type]
-            rng = random.Random(f"{seed}:delta:{record_type}")
+            rng = random.Random(f"{seed}:delta:{record_type}")  # synthetic data, not secrets  # nosec B311
             chosen = set(rng.sample(range(rows), k=round(fraction * rows)))
             with source.open(info) as raw:
                 reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))

@@ -123,7 +123,7 @@ def _delete_with_tombstones(model: type[MisRecord], source_ids: Any, *, school_i
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE school_id = %s AND source_id = ANY(%s) "  # noqa: S608
+            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE school_id = %s AND source_id = ANY(%s) "  # noqa: S608  # nosec B608
             "RETURNING school_id, source_id) "
             f"INSERT INTO {Tombstone._meta.db_table} (school_id, record_type, source_id, change_version, deleted_at) "
             "SELECT school_id, %s, source_id, nextval('mis_change_version'), now() FROM gone",

@@ -46,7 +46,7 @@ class ParentAccount(models.Model):
         fields={
             "email": "parent_user.account",
             "full_name": "parent_user.account",
-            "password": "parent_user.account",
+            "password": "parent_user.account",  # a data category code, not a password  # nosec B105
             "created_at": "parent_user.account",
             "last_sign_in_at": "parent_user.account",
             "closed_at": "parent_user.account",

@@ -97,7 +97,7 @@ def _delete(action: str, qs: QuerySet[Any], school_id: int | None) -> int:
         _replay(RestoreReplay.Kind.MIS_RECORDS, school_id, model.record_type, ids)
         return len(ids)
     if action == "photos":
-        update = f"UPDATE {model._meta.db_table} SET photo = NULL WHERE id IN ({{ids}}) RETURNING source_id"  # noqa: S608
+        update = f"UPDATE {model._meta.db_table} SET photo = NULL WHERE id IN ({{ids}}) RETURNING source_id"  # noqa: S608  # nosec B608
         ids = _returning(update, qs)
         _replay(RestoreReplay.Kind.PHOTOS, school_id, "learners", ids)
         return len(ids)
@@ -107,7 +107,7 @@ def _delete(action: str, qs: QuerySet[Any], school_id: int | None) -> int:
         ids = [str(pk) for pk in qs.values_list("pk", flat=True)]
         qs.delete()  # the ORM, for the links and push subscriptions that cascade
     else:
-        ids = _returning(f"DELETE FROM {model._meta.db_table} WHERE id IN ({{ids}}) RETURNING id::text", qs)  # noqa: S608
+        ids = _returning(f"DELETE FROM {model._meta.db_table} WHERE id IN ({{ids}}) RETURNING id::text", qs)  # noqa: S608  # nosec B608
     _replay(RestoreReplay.Kind.ROWS, school_id, model._meta.db_table, ids)
     return len(ids)
 
@@ -127,7 +127,7 @@ def delete_with_tombstones(model: type[MisRecord], qs: QuerySet[Any], *, school_
     sql, params = qs.values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE school_id = %s AND id IN ({sql}) "  # noqa: S608
+            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE school_id = %s AND id IN ({sql}) "  # noqa: S608  # nosec B608
             "RETURNING school_id, source_id), "
             f"stone AS (INSERT INTO {Tombstone._meta.db_table} "
             "(school_id, record_type, source_id, change_version, deleted_at) "
@@ -249,7 +249,7 @@ def _replay_entry(entry: RestoreReplay) -> None:
     else:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"DELETE FROM {connection.ops.quote_name(entry.target)} WHERE id = ANY(%s::bigint[])",  # noqa: S608
+                f"DELETE FROM {connection.ops.quote_name(entry.target)} WHERE id = ANY(%s::bigint[])",  # noqa: S608  # nosec B608
                 [entry.source_ids],
             )
 

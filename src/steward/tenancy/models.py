@@ -159,7 +159,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         fields={
             "email": "school_user.account",
             "full_name": "school_user.account",
-            "password": "school_user.account",
+            "password": "school_user.account",  # a data category code, not a password  # nosec B105
             "last_login": "school_user.sign_in",
             "date_joined": "school_user.account",
         },

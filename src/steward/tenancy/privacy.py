@@ -74,7 +74,7 @@ class SchoolUserPrivacyProvider:
                 is_active=False,
                 email=f"erased-{subject.id}@invalid",
                 full_name="Erased user",
-                password="!",  # noqa: S106 - unusable hash
+                password="!",  # noqa: S106 - unusable hash  # nosec B106
             )
         report.kept["tenancy.User"] = "an anonymised row remains so that audit events keep a valid actor id"
         return report

@@ -99,9 +99,11 @@ class Command(BaseCommand):
 
     def _serve(self, bind: str) -> None:
         """Run the web server and the task worker until Ctrl-C, then stop both."""
-        server = subprocess.Popen([sys.executable, "-m", "steward", "serve", "--bind", bind])
-        worker = subprocess.Popen([sys.executable, "-m", "steward", "worker"])
-        scheduler = subprocess.Popen([sys.executable, "-m", "steward", "scheduler"])
+        server = subprocess.Popen(
+            [sys.executable, "-m", "steward", "serve", "--bind", bind]
+        )  # our own interpreter and module  # nosec B603
+        worker = subprocess.Popen([sys.executable, "-m", "steward", "worker"])  # our own interpreter and module  # nosec B603
+        scheduler = subprocess.Popen([sys.executable, "-m", "steward", "scheduler"])  # our own interpreter and module  # nosec B603
         processes = (server, worker, scheduler)
         self.stdout.write(f"Serving on http://{bind}/ with the task worker and scheduler. Press Ctrl-C to stop.")
         try:

@@ -48,4 +48,4 @@ class Command(BaseCommand):
             "--graceful-timeout",
             "5",
         ]
-        os.execv(sys.executable, argv)
+        os.execv(sys.executable, argv)  # our own interpreter, gunicorn's arguments  # nosec B606
