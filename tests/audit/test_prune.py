@@ -13,6 +13,8 @@ from steward.audit.models import AuditAnchor, AuditEvent
 from steward.audit.selectors import audit_chain_verify, prunable_through
 from steward.audit.services import audit_prune, audit_record
 
+pytestmark = pytest.mark.dates  # events are written now and pruned by age
+
 LATER = timezone.now() + dt.timedelta(days=1)  # every event written in the test is older than this
 
 

@@ -13,6 +13,7 @@ import io
 import zipfile
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -107,3 +108,16 @@ def test_without_a_day_the_data_is_as_at_today_in_england(tmp_path: Path) -> Non
 def test_a_whole_year_and_a_day_to_be_as_at_are_not_both_given(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not both"):
         generate(tmp_path, schools=1, seed=1, year=2025, today=dt.date(2026, 11, 30))
+
+
+@pytest.mark.dates
+def test_the_data_as_at_today_marks_only_school_days_before_it(tmp_path: Path) -> None:
+    """On the day the tests run (`make test-dates`: weekends, the turn of the year, bank holidays)."""
+    today = dt.datetime.now(ZoneInfo("Europe/London")).date()
+    manifest, batches = generated(tmp_path)
+
+    marked = days_of(batches, "session-attendance", "date")
+    year = today.year if today.month >= 9 else today.year - 1
+    assert marked == {d for d in (*school_days(year - 1), *school_days(year)) if d < today}
+    assert manifest["as_at"] == today.isoformat()
+    assert all(d.weekday() < 5 and d < today for d in marked)

@@ -14,6 +14,8 @@ from steward.tenancy.scope import tenant_scope
 from tests.notify_fixtures import PushReceiver, SmtpSink
 from tests.portal import families as f
 
+pytestmark = pytest.mark.dates  # the families' records are dated from today
+
 NEW_EVENTS = {
     "homework": [
         {

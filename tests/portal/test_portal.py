@@ -20,7 +20,7 @@ from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
 from tests.portal import families as f
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]  # relative to today: `make test-dates`
 
 
 @pytest.fixture
