@@ -117,12 +117,16 @@ def committed_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None
 
 
 @pytest.fixture(scope="session")
-def server_url(django_db_setup: None, smtp_sink_server: SmtpSink) -> Iterator[str]:
+def server_url(request: pytest.FixtureRequest, django_db_setup: None, smtp_sink_server: SmtpSink) -> Iterator[str]:
     """A real Steward server (gunicorn, in its own process) on the test database.
 
     Only committed rows are visible to it: use it with `committed_db`. Its email goes over SMTP
     to the session's sink: a test that takes `smtp_sink` sees it (`smtp_sink.wait_for(n)`).
+    Its clock is the real one, so under `STEWARD_TEST_TODAY` the tests that need it are skipped
+    rather than compare two different days.
     """
+    if _TRAVEL_KEY in request.config.stash:
+        pytest.skip("the test server keeps the real clock; STEWARD_TEST_TODAY moves only the test process")
     import socket
     import subprocess
     import sys
