@@ -4,7 +4,7 @@ TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: demo test lint setup deps assets browser pdf bench clean-db
+.PHONY: demo test test-dates lint setup deps assets browser pdf bench clean-db
 
 demo: setup
 	$(RUN) steward demo
@@ -51,6 +51,18 @@ pdf:
 test: setup lint browser pdf
 	$(RUN) steward makemigrations --check --dry-run
 	$(RUN) pytest
+
+# The tests marked `dates`, run as if on days where calendar bugs show: a Saturday, a Sunday, a
+# Monday, the turn of the school year (31 August 2026, also the summer bank holiday, is before the
+# real date and 1 September 2027 after it, so the test clock runs both behind and ahead of
+# PostgreSQL's), a leap day, Christmas Day and the late-May bank holiday. `tests/conftest.py` reads
+# STEWARD_TEST_TODAY; `make test-dates TEST_DATES=2030-01-01` tries another day.
+TEST_DATES ?= 2026-12-05 2026-12-06 2026-12-07 2026-08-31 2027-08-31 2027-09-01 2028-02-29 2026-12-25 2027-05-31
+test-dates: setup
+	@for day in $(TEST_DATES); do \
+		echo "== tests marked dates, as if on $$day"; \
+		STEWARD_TEST_TODAY=$$day $(RUN) pytest -m dates -q || exit 1; \
+	done
 
 bench: setup
 	$(RUN) python bench/ingest.py

@@ -43,6 +43,9 @@ from steward.tenancy import services as tenancy  # noqa: E402
 from steward.tenancy.models import Organisation  # noqa: E402
 from steward.tenancy.scope import tenant_scope  # noqa: E402
 
+# One fixed school year, so that every run (on any day) measures the same rows.
+BENCH_YEAR = 2025
+
 
 def fresh_database() -> None:
     name = os.environ["STEWARD_DB_NAME"]
@@ -209,7 +212,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, int, float]]:
 
     work = Path(tempfile.mkdtemp(prefix="steward-bench-"))
     print(f"generating {args.schools} schools (seed {args.seed}) in {work} ...", flush=True)
-    manifest = generate(work, schools=args.schools, seed=args.seed, formats={"csv"}, jobs=2)
+    manifest = generate(work, schools=args.schools, seed=args.seed, formats={"csv"}, year=BENCH_YEAR, jobs=2)
     zips = sorted(work.glob("*.zip"))
     fresh_database()
     schools = create_schools(manifest)

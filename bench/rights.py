@@ -47,12 +47,12 @@ TARGET_SECONDS = 0.5
 
 def build(schools: int, seed: int) -> None:
     """Generate and load the benchmark LA (as bench/ingest.py does, without its measurements)."""
-    from bench.ingest import create_schools, fresh_database, steward_ingest
+    from bench.ingest import BENCH_YEAR, create_schools, fresh_database, steward_ingest
     from steward.core.synthetic import generate
 
     work = Path(tempfile.mkdtemp(prefix="steward-bench-rights-"))
     print(f"generating {schools} schools (seed {seed}) in {work} ...", flush=True)
-    manifest = generate(work, schools=schools, seed=seed, formats={"csv"}, jobs=2)
+    manifest = generate(work, schools=schools, seed=seed, formats={"csv"}, year=BENCH_YEAR, jobs=2)
     fresh_database()
     steward_ingest(sorted(work.glob("*.zip")), create_schools(manifest))
 

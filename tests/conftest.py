@@ -3,16 +3,23 @@
 Tests talk to it as the application does, through `default` (the `steward_app` role, so
 row-level security and grants apply); `owner` is there to do what an attacker with superuser
 rights could, and to inspect the catalogue.
+
+`STEWARD_TEST_TODAY=2028-02-29` runs the session as if it were that day (noon in London, the clock
+ticking), with time-machine: only this process travels, so the `server_url` server and PostgreSQL's
+`now()` keep the real time. `make test-dates` runs the tests marked `dates` once per awkward day.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
@@ -24,6 +31,45 @@ if TYPE_CHECKING:
 
 # Notification fixtures (smtp_sink, push_receiver, vapid_key, notify_api) for every test directory.
 pytest_plugins = ["tests.notify_fixtures"]
+
+_LONDON = ZoneInfo("Europe/London")
+_TRAVEL_KEY = pytest.StashKey[time_machine.travel]()
+
+
+def travelled_to(value: str) -> dt.datetime:
+    """The moment `STEWARD_TEST_TODAY` names: a date means noon in London that day; a date and
+    time is taken as London time unless it names its zone. In UTC, so that time-machine leaves
+    the `TZ` environment (which the test server's process inherits) alone."""
+    moment = dt.datetime.fromisoformat(value) if "T" in value or " " in value else None
+    if moment is None:
+        moment = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(12), tzinfo=_LONDON)
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_LONDON)
+    return moment.astimezone(dt.UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "dates: depends on the calendar; `make test-dates` runs it as if on several awkward days"
+    )
+    today = os.environ.get("STEWARD_TEST_TODAY", "").strip()
+    if today:  # before collection, so that what test modules compute on import is that day's too
+        travel = time_machine.travel(travelled_to(today), tick=True)
+        travel.start()
+        config.stash[_TRAVEL_KEY] = travel
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    travel = config.stash.get(_TRAVEL_KEY, None)
+    if travel is not None:
+        travel.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if _TRAVEL_KEY in config.stash:
+        return f"STEWARD_TEST_TODAY: running as if on {dt.datetime.now(tz=_LONDON):%A %d %B %Y %H:%M} (London)"
+    return None
+
 
 # One database per test process, so that runs on the same server (a developer's, CI's) never collide.
 TEST_DB = f"test_steward_{os.getpid()}"
@@ -121,11 +167,15 @@ def steward_server(smtp_sink_server: SmtpSink, *serve_args: str) -> Iterator[str
 
 
 @pytest.fixture(scope="session")
-def server_url(django_db_setup: None, smtp_sink_server: SmtpSink) -> Iterator[str]:
+def server_url(request: pytest.FixtureRequest, django_db_setup: None, smtp_sink_server: SmtpSink) -> Iterator[str]:
     """A real Steward server (gunicorn, in its own process) on the test database.
 
     Only committed rows are visible to it: use it with `committed_db`. Its email goes over SMTP
     to the session's sink: a test that takes `smtp_sink` sees it (`smtp_sink.wait_for(n)`).
+    Its clock is the real one, so under `STEWARD_TEST_TODAY` the tests that need it are skipped
+    rather than compare two different days.
     """
+    if _TRAVEL_KEY in request.config.stash:
+        pytest.skip("the test server keeps the real clock; STEWARD_TEST_TODAY moves only the test process")
     with steward_server(smtp_sink_server, "--workers", "2") as url:
         yield url

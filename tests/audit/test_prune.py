@@ -14,6 +14,8 @@ from steward.audit.selectors import audit_chain_verify, prunable_through
 from steward.audit.services import audit_prune, audit_record
 from steward.tenancy.scope import processor_scope, tenant_scope
 
+pytestmark = pytest.mark.dates  # events are written now and pruned by age
+
 LATER = timezone.now() + dt.timedelta(days=1)  # every event written in the test is older than this
 
 

@@ -43,6 +43,7 @@ def test_a_standing_consent_is_in_force_until_withdrawn(school_a: Organisation, 
     assert services.consent_in_force(school_a, INVESTIGATION, P) is None
 
 
+@pytest.mark.dates
 def test_a_per_ticket_consent_covers_its_ticket_only_and_ends(school_a: Organisation, admin_a: User) -> None:
     soon = timezone.now() + dt.timedelta(days=7)
     consent = _give(
@@ -80,6 +81,7 @@ def test_incomplete_consents_are_refused(
         assert not Consent.objects.exists()
 
 
+@pytest.mark.dates
 def test_the_page_gives_lists_and_withdraws_with_audit(client: Client, school_a: Organisation, admin_a: User) -> None:
     sign_in(client, admin_a)
     choose(client, school_a)
@@ -184,6 +186,7 @@ def test_the_marketing_page_needs_a_signed_in_user(client: Client) -> None:
     assert not MarketingPreference.objects.exists()
 
 
+@pytest.mark.dates
 def test_privacy_provider_exports_and_erases_preferences_but_keeps_consents(
     school_a: Organisation, admin_a: User
 ) -> None:
@@ -218,6 +221,7 @@ def _agreement_post(signed_by: User, **overrides: Any) -> dict[str, Any]:
     }
 
 
+@pytest.mark.dates
 def test_the_page_records_and_revokes_a_data_use_agreement_with_audit(
     client: Client, school_a: Organisation, admin_a: User
 ) -> None:
@@ -246,6 +250,7 @@ def test_the_page_records_and_revokes_a_data_use_agreement_with_audit(
     assert sorted(events) == [("agreement_revoked", admin_a.id), ("agreement_signed", admin_a.id)]
 
 
+@pytest.mark.dates
 def test_the_page_refuses_an_agreement_that_ends_before_it_starts_or_a_stranger_signing(
     client: Client, school_a: Organisation, school_b: Organisation, admin_a: User, admin_b: User
 ) -> None:
@@ -261,6 +266,7 @@ def test_the_page_refuses_an_agreement_that_ends_before_it_starts_or_a_stranger_
         assert not DataUseAgreement.objects.exists()
 
 
+@pytest.mark.dates
 def test_another_school_cannot_revoke_an_agreement(
     client: Client, school_a: Organisation, school_b: Organisation, admin_a: User, admin_b: User
 ) -> None:

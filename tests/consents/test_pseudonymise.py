@@ -23,6 +23,8 @@ from steward.tenancy.scope import tenant_scope
 from tests import factories
 from tests.ingest import builders as b
 
+pytestmark = pytest.mark.dates  # agreements in force from today
+
 SCHEMA = "dev_copy_test"
 SECRETS = [
     "Zebedee",

@@ -21,7 +21,7 @@ from tests import factories
 from tests.backoffice.conftest import choose, sign_in
 from tests.portal import families as f
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]  # relative to today: `make test-dates`
 
 
 @pytest.fixture

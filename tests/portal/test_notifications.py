@@ -5,14 +5,21 @@ Committed rows throughout: the notification task runs when a batch commits, as i
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.test import Client
 
+from steward.mis.models import Achievement
 from steward.portal.models import ParentAccount, PortalNotification, PortalSettings, PushSubscription
+from steward.portal.notify import notify_new_records
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
 from tests.notify_fixtures import PushReceiver, SmtpSink
 from tests.portal import families as f
+
+pytestmark = pytest.mark.dates  # the families' records are dated from today
 
 NEW_EVENTS = {
     "homework": [
@@ -149,3 +156,21 @@ def test_a_parent_cannot_register_a_push_endpoint_inside_the_network(school: Org
         assert response.status_code == 400, endpoint
     assert client.post("/portal/account/push/subscribe/", "{}", content_type="application/json").status_code == 400
     assert not PushSubscription.objects.exists()
+
+
+def test_a_retried_notification_task_sends_nothing_again_whatever_the_clocks_say(
+    school: Organisation, smtp_sink: SmtpSink
+) -> None:
+    """The log is stamped by the app's clock, the batch's rows by PostgreSQL's: a retry must find
+    what was sent by the records, even with the app's clock a month behind the database's."""
+    alex = f.registered_parent(school, "C1")
+    _subscribe(alex, ["achievement"])
+    smtp_sink.messages.clear()
+    with time_machine.travel(dt.datetime.now(tz=dt.UTC) - dt.timedelta(days=30)):
+        f.send(school, NEW_EVENTS)
+        smtp_sink.wait_for(1)
+    with tenant_scope([school.id]):
+        since = Achievement.objects.get(source_id="A9").created_at  # the batch's transaction time
+
+    assert notify_new_records(school.id, since) == []
+    assert len(smtp_sink.messages) == 1

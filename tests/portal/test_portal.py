@@ -20,7 +20,7 @@ from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
 from tests.portal import families as f
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]  # relative to today: `make test-dates`
 
 
 @pytest.fixture
@@ -232,3 +232,16 @@ def test_a_parent_cannot_use_or_take_over_another_parents_links_or_devices(schoo
     assert response.status_code == 404
     with tenant_scope([school.id]):
         assert not RightsRequest.objects.exists()
+
+
+def test_the_attendance_page_counts_this_school_years_marks_on_any_day(school: Organisation) -> None:
+    """Sam's two marks of last week (a school day of this school year, even on 1 September)."""
+    f.registered_parent(school, "C1")
+    _switch(school, show_session_attendance=True)
+    client = Client()
+    f.portal_sign_in(client, "alex@example.invalid")
+    sam = f.learner_id(school, "L1")
+
+    page = client.get(f"/portal/children/{sam}/attendance/").content.decode()
+
+    assert "2 of 2 sessions attended. Late 1 time, 12 minutes in all." in page

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -15,6 +16,8 @@ from django.test.utils import CaptureQueriesContext
 from steward.portal.models import PortalSettings
 from steward.tenancy.scope import tenant_scope
 from tests.portal import families as f
+
+pytestmark = pytest.mark.dates  # the families' records are dated from today
 
 PAGES = ["", "homework/", "diary/", "attendance/", "lessons/", "achievements/", "behaviour/", "school/"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from django.utils import timezone
 
 from steward.audit.models import AuditAnchor, AuditEvent
@@ -13,6 +14,8 @@ from steward.retention.models import RetentionProof
 from steward.retention.selectors import retention_preview
 from steward.retention.services import retention_sweep
 from steward.tenancy.scope import processor_scope
+
+pytestmark = pytest.mark.dates
 
 SIX_YEARS_ON = timezone.localdate() + dt.timedelta(days=2191)  # everything written now is past the period
 

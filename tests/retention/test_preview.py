@@ -19,7 +19,7 @@ from steward.tenancy.scope import tenant_scope
 from tests import factories
 from tests.ingest import builders as b
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]  # relative to today: `make test-dates`
 TODAY = dt.date(2026, 11, 25)
 
 

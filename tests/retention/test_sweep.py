@@ -27,7 +27,7 @@ from steward.tenancy.scope import processor_scope, tenant_scope
 from tests import factories
 from tests.ingest import builders as b
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]  # relative to today: `make test-dates`
 TODAY = dt.date(2026, 11, 25)
 
 
@@ -202,6 +202,7 @@ def test_a_backup_is_kept_seven_years_at_most() -> None:
     assert (backup_record(taken_at=now, place="uk-backup", location="v", school_ids=[]).kept_until - now).days == 2555
 
 
+@pytest.mark.time_machine(dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC))  # the command sweeps as at today: TODAY
 def test_the_sweep_is_scheduled_nightly_and_the_command_runs_it(
     school: Organisation, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -29,6 +29,8 @@ from steward.tenancy.services import api_client_create, membership_grant
 from tests import factories
 from tests.ingest import builders as b
 
+pytestmark = pytest.mark.dates  # requests received today, windows counted from now
+
 
 def _populate(school: Organisation) -> None:
     stream = io.BytesIO(b.json_batch(b.small_school()))

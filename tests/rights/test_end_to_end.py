@@ -38,7 +38,7 @@ from tests.backoffice.conftest import choose, sign_in
 from tests.ingest import builders as b
 from tests.portal import families
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dates]  # relative to today: `make test-dates`
 
 Capture = Callable[..., AbstractContextManager[list[Callable[[], Any]]]]
 UPN = "F825300618043"

@@ -21,6 +21,10 @@ from steward.tenancy.scope import tenant_scope
 from tests import factories
 from tests.ingest import builders as b
 
+# The requests are received on fixed days in November 2026, and a request received after today is
+# refused: so today is set, and `make test-dates` checks that no other day leaks in.
+pytestmark = [pytest.mark.time_machine(dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)), pytest.mark.dates]
+
 
 @pytest.mark.parametrize(
     ("received", "due", "latest"),

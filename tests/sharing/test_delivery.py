@@ -250,6 +250,7 @@ def test_an_export_to_a_missing_folder_fails_and_discloses_nothing(
     assert watermarks(school, flow) == {"learners": 0, "session-attendance": 0, "deletes": 0}
 
 
+@pytest.mark.dates
 def test_a_webhook_posts_signed_pages(school: Organisation, webhook_flow: DataFlow, receiver: Receiver) -> None:
     attempt = delivery.deliver_flow(flow_id=webhook_flow.id)
 

@@ -8,6 +8,7 @@ Steward server on loopback that the agent sends to over real HTTP.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -29,11 +30,17 @@ from steward.tenancy.services import api_client_create
 AGENT_DIR = Path(os.environ.get("STEWARD_DEMO_AGENT_DIR", VAR_DIR / "demo-agent"))
 
 
-def load_mis_data(schools: list[Organisation], *, seed: int = 2026, scale: float = 0.25) -> list[dict[str, Any]]:
-    """Create each school's agent, write a batch into its export folder and let the agent send it."""
+def load_mis_data(
+    schools: list[Organisation], *, seed: int = 2026, scale: float = 0.25, today: dt.date | None = None
+) -> list[dict[str, Any]]:
+    """Create each school's agent, write a batch into its export folder and let the agent send it.
+
+    The batch is each school's MIS as it stands on `today` (by default the real date), so parents
+    see this school year's attendance and this week's homework on whatever day the demo runs.
+    """
     agents = [_agent_for(school) for school in schools]
     with tempfile.TemporaryDirectory() as work:
-        manifest = generate(Path(work), schools=len(schools), seed=seed, formats={"csv"}, scale=scale)
+        manifest = generate(Path(work), schools=len(schools), seed=seed, formats={"csv"}, today=today, scale=scale)
         for agent, entry in zip(agents, manifest["schools"], strict=True):
             source = Path(work) / f"{entry['urn']}.zip"
             (agent["exports"] / f"{agent['urn']}-full-{seed}.zip").write_bytes(source.read_bytes())

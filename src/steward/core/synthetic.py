@@ -1,17 +1,23 @@
 """A synthetic local authority: deterministic MIS batches for benchmarks and load tests.
 
-    python bench/generate.py --schools 100 --seed 1 --out /tmp/la100 [--year 2025] [--formats csv,ctf]
+    python bench/generate.py --schools 100 --seed 1 --out DIR [--year 2025 | --today 2026-11-30] [--formats csv,ctf]
 
 For each school it writes `<urn>.zip`, a CSV-zip batch (one `<record type>.csv` per record type,
 every type present, header = the spec's field names), and when asked `<urn>.ctf.xml` through
 `steward.ingest.ctf.write_ctf`; then `manifest.json` listing the schools, their files and row
-counts. The same seed gives byte-identical files: each school draws from its own
+counts. The same seed and calendar give byte-identical files: each school draws from its own
 `random.Random` seeded from the global seed and its URN (each part of a school from its own
-stream, so changing one part does not reshuffle the others), zip members carry a fixed
-timestamp and nothing reads the clock.
+stream, so changing one part does not reshuffle the others) and zip members carry a fixed
+timestamp.
 
-The data is one academic year (`--year 2025` = September 2025 to July 2026) as a school would
-send it at the end of that year: ~190 school days, two session marks a day per learner.
+Two calendars (`Calendar`). With a year (`--year 2025` = September 2025 to July 2026, what the
+benchmarks use, so their volumes never change) the data is that academic year as a school would
+send it at its end: ~190 school days, two session marks a day per learner. Without one, it is the
+school as its MIS stands on `today` (`--today`, by default the real date: `steward demo` uses
+this): the previous school year's attendance and this one's up to yesterday (a nightly export
+holds no mark for a register not yet taken), homework set in the last days of term, and this
+year's diary (next year's too in the summer holiday). Only school days carry attendance: Monday
+to Friday outside the holidays, the school year running from 1 September to 31 August.
 
 Everything personal is fictional by construction: names drawn from lists of common UK names,
 addresses on generic street names with well-formed postcodes in the LA's CM/CO/SS districts,
@@ -26,6 +32,7 @@ non-key field: a full batch in which ~1% of records changed, as a nightly sync s
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import io
 import json
@@ -41,6 +48,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from steward.mis.identifiers import make_upn, upn_check_letter  # noqa: F401 - upn_check_letter is part of this API
 
@@ -569,6 +577,44 @@ def school_days(year: int) -> list[date]:
     return days
 
 
+def academic_year_of(day: date) -> int:
+    """The first calendar year of the school year `day` is in (a school year runs 1 September to 31 August)."""
+    return day.year if day.month >= 9 else day.year - 1
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The days a school's data covers.
+
+    `year` is the school year the learners' year groups and groups belong to; `days` the school
+    days that carry attendance, in order; `year_days` every school day of `year` (the diary plans
+    ahead); `as_at` the day the data is as at, or None for a whole year sent at its end.
+    """
+
+    year: int
+    days: tuple[date, ...]
+    year_days: tuple[date, ...]
+    as_at: date | None = None
+
+    @classmethod
+    def whole_year(cls, year: int) -> Calendar:
+        days = tuple(school_days(year))
+        return cls(year=year, days=days, year_days=days)
+
+    @classmethod
+    def on(cls, today: date) -> Calendar:
+        """As the MIS stands on `today`: last school year's days and this one's before today."""
+        year = academic_year_of(today)
+        year_days = tuple(school_days(year))
+        days = tuple(d for d in (*school_days(year - 1), *year_days) if d < today)
+        return cls(year=year, days=days, year_days=year_days, as_at=today)
+
+
+def london_today() -> date:
+    """Today in England, where the schools are (not the machine's time zone)."""
+    return datetime.now(ZoneInfo("Europe/London")).date()
+
+
 def uk_offset(day: date) -> str:
     """The UK's UTC offset in the daytime of `day` (BST from the last Sunday of March to that of October)."""
     bst = _on_or_before(date(day.year, 3, 31), 6) <= day < _on_or_before(date(day.year, 10, 31), 6)
@@ -727,13 +773,17 @@ def _mobile(rng: random.Random) -> str:
 class School:
     """All of one school's records; session and lesson attendance are generated on demand."""
 
-    def __init__(self, plan: SchoolPlan, *, seed: int, year: int) -> None:
+    def __init__(self, plan: SchoolPlan, *, seed: int, calendar: Calendar) -> None:
         self.plan = plan
         self.seed = seed
-        self.year = year
-        self.days = school_days(year)
+        self.calendar = calendar
+        self.year = calendar.year
+        self.days = list(calendar.days)
         self.day_text = [d.isoformat() for d in self.days]
-        self.start, self.end = self.days[0], self.days[-1]
+        # The school year's first and last days (the first may be after an `as_at` in early
+        # September) and the last day the data records anything on.
+        self.start, self.end = term_start(self.year), calendar.year_days[-1]
+        self.last = self.days[-1]
         self.domain = f"{plan.slug}.example.invalid"
         self.tables: dict[str, list[tuple[Any, ...]]] = {t: [] for t in COLUMNS}
         self.learners: list[Learner] = []
@@ -761,11 +811,16 @@ class School:
         self.tables[record_type].append(_row(record_type, **values))
 
     def _sample_week(self) -> list[int]:
-        """Indexes of the school days of the first full school week of October (for lesson attendance)."""
+        """Indexes of the school days of one full school week, for lesson attendance: the first of
+        October for a whole year, the last before `as_at` otherwise (the portal shows recent lessons)."""
         index = {d: i for i, d in enumerate(self.days)}
-        monday = _on_or_after(date(self.year, 10, 1), 0)
+        step = timedelta(days=7)
+        if self.calendar.as_at is None:
+            monday = _on_or_after(date(self.year, 10, 1), 0)
+        else:
+            monday, step = _on_or_before(self.last, 0), -step
         while not all(monday + timedelta(days=k) in index for k in range(5)):
-            monday += timedelta(days=7)
+            monday += step
         return [index[monday + timedelta(days=k)] for k in range(5)]
 
     def _address(self, rng: random.Random, place: Place | None = None) -> tuple[str, str, str, str]:
@@ -1084,6 +1139,7 @@ class School:
             learner.entry = entry + timedelta(days=(7 - entry.weekday()) % 7 if entry.weekday() >= 5 else 0)
         else:
             learner.entry = normal_entry
+        learner.first_day = bisect.bisect_left(self.days, learner.entry)  # len(days): not on roll yet
         serials[learner.entry.year] = serials.get(learner.entry.year, 0) + 1
         upn = make_upn(LA_CODE, self.plan.establishment_number, learner.entry.year, serials[learner.entry.year])
         former = None
@@ -1261,6 +1317,8 @@ class School:
         rng = self.rng("exclusions")
         rates = (0.07, 0.012, 0.002) if self.secondary else (0.012, 0.003, 0.0003)
         for learner in self.learners:
+            if learner.first_day >= len(self.days):
+                continue  # joins after the data's last day
             for kind, rate in zip(("FIXD", "LNCH", "PERM"), rates, strict=True):
                 repeats = rng.choices((1, 2, 3), weights=(70, 22, 8))[0] if kind == "FIXD" else 1
                 for _ in range(repeats):
@@ -1315,10 +1373,10 @@ class School:
                     learner_source_id=learner.sid,
                     provision=provision,
                     need_types=need_types,
-                    start_date=self._date_between(rng, since, self.end).isoformat(),
+                    start_date=self._date_between(rng, since, self.last).isoformat(),
                 )
             elif rng.random() < 0.03:  # support that has ended
-                start = self._date_between(rng, since, self.end - timedelta(days=60))
+                start = self._date_between(rng, since, self.last - timedelta(days=60))
                 self._add(
                     "special-needs",
                     source_id=f"SEN{len(self.tables['special-needs']) + 1:05d}",
@@ -1326,18 +1384,20 @@ class School:
                     provision="K",
                     need_types=rng.choice(("SLCN", "SPLD", "SEMH")),
                     start_date=start.isoformat(),
-                    end_date=self._date_between(rng, start + timedelta(days=30), self.end).isoformat(),
+                    end_date=self._date_between(rng, start + timedelta(days=30), self.last).isoformat(),
                 )
         rows = self.tables["entitlements"]
         for learner in self.learners:
             fsm = learner.family.fsm
             if not fsm:
                 continue
-            start = self._date_between(rng, max(learner.entry, self.start - timedelta(days=4 * 365)), self.end)
+            start = self._date_between(rng, max(learner.entry, self.start - timedelta(days=4 * 365)), self.last)
             end = None
             if fsm == "former":
-                start = self._date_between(rng, learner.entry - timedelta(days=365), self.start)
-                end = self._date_between(rng, start + timedelta(days=60), self.start + timedelta(days=200))
+                start = self._date_between(rng, learner.entry - timedelta(days=365), min(self.start, self.last))
+                end = self._date_between(
+                    rng, start + timedelta(days=60), min(self.start + timedelta(days=200), self.last)
+                )
             rows.append(
                 _row(
                     "entitlements",
@@ -1368,6 +1428,8 @@ class School:
         kinds = BEHAVIOURS[self.plan.phase]
         behaviours, achievements = self.tables["behaviours"], self.tables["achievements"]
         for learner in self.learners:
+            if learner.first_day >= len(self.days):
+                continue  # joins after the data's last day
             for _ in range(rng.choices(counts, weights=weights)[0]):
                 kind, points = rng.choice(kinds)
                 behaviours.append(
@@ -1404,15 +1466,19 @@ class School:
         wanted = "class" if self.secondary else "registration"
         terms: list[list[int]] = [[], [], []]
         for i, day in enumerate(self.days):
-            terms[0 if day.month >= 9 else (1 if day.month <= 3 else 2)].append(i)
+            if day >= self.start:  # this school year's, not last year's
+                terms[0 if day.month >= 9 else (1 if day.month <= 3 else 2)].append(i)
+        # As at a day: some set in the last week of school days, so some is due around then.
+        recent = sorted(i for term in terms for i in term)[-5:] if self.calendar.as_at else []
         rows = self.tables["homework"]
         for group in self.tables["groups"]:
             sid, name, _code, group_type, subject = group[:5]
             if group_type != wanted:
                 continue
             topics = HOMEWORK_TOPICS[subject or "Primary"]
-            for term in terms:
-                for _ in range(rng.randint(2, 4) if term else 0):
+            for term in [*terms, recent]:
+                count = (rng.randint(1, 2) if term is recent else rng.randint(2, 4)) if term else 0
+                for _ in range(count):
                     set_day = self.days[rng.choice(term)]
                     topic = rng.choice(topics)
                     rows.append(
@@ -1429,22 +1495,39 @@ class School:
                     )
 
     def _diary(self) -> None:
-        rng = self.rng("diary")
-        events: list[tuple[date, str, str, str, str]] = []  # (day, start, end or "", description, category)
+        """This school year's diary; in the summer holiday after it, next year's as well."""
+        events = self._diary_year(self.rng("diary"), self.year, list(self.calendar.year_days))
+        as_at = self.calendar.as_at
+        if as_at is not None and as_at > self.end:
+            events += self._diary_year(self.rng(f"diary:{self.year + 1}"), self.year + 1, school_days(self.year + 1))
+        events.sort()
+        for day, start, end, description, category in events:
+            self._add(
+                "diary-events",
+                source_id=f"D{len(self.tables['diary-events']) + 1:05d}",
+                description=description,
+                category=category,
+                starts_at=_datetime(day, start),
+                ends_at=_datetime(day, end) if end else None,
+            )
+
+    def _diary_year(self, rng: random.Random, year: int, days: list[date]) -> list[tuple[date, str, str, str, str]]:
+        """(day, start, end or "", description, category) of the events of the school year `year`."""
+        events: list[tuple[date, str, str, str, str]] = []
 
         def on(day: date, start: str, end: str | None, description: str, category: str) -> None:
             events.append((day, start, end or "", description, category))
 
         # INSET days: the two before term starts and the first day of each half-term holiday.
-        closures = [self.start - timedelta(days=2), self.start - timedelta(days=1)]
-        closures += [start for start, end in holidays(self.year) if (end - start).days == 4]
+        closures = [days[0] - timedelta(days=2), days[0] - timedelta(days=1)]
+        closures += [start for start, end in holidays(year) if (end - start).days == 4]
         for day in closures:
             on(day, "08:30", "15:30", "INSET day - school closed to pupils", "Closure")
         for month in (10, 2, 6):
-            day = self.days[rng.choice([i for i, d in enumerate(self.days) if d.month == month])]
+            day = days[rng.choice([i for i, d in enumerate(days) if d.month == month])]
             on(day, "15:30", "19:00", "Parents' evening", "Parents")
         for _ in range(6):
-            on(self.days[self._school_day(rng)], "18:00", "20:00", "Full governing board meeting", "Governance")
+            on(days[rng.randrange(0, len(days))], "18:00", "20:00", "Full governing board meeting", "Governance")
         fixed = [
             (12, "Christmas performance", "14:00", "15:15", "Event"),
             (11, "Flu immunisations", "09:00", None, "Health"),
@@ -1468,7 +1551,7 @@ class School:
                 (6, "Year 1 phonics screening check", "09:00", None, "Exams"),
             ]
         for month, description, start, end, category in fixed:
-            day = self.days[rng.choice([i for i, d in enumerate(self.days) if d.month == month])]
+            day = days[rng.choice([i for i, d in enumerate(days) if d.month == month])]
             on(day, start, end, description, category)
         places = (
             "Colchester Zoo",
@@ -1484,17 +1567,9 @@ class School:
         for _, number in self._year_groups():
             label = "Reception" if number == 0 else f"Year {number}"
             for _ in range(rng.randint(1, 3)):
-                on(self.days[self._school_day(rng)], "08:45", "15:30", f"{label} trip to {rng.choice(places)}", "Trip")
-        events.sort()
-        for day, start, end, description, category in events:
-            self._add(
-                "diary-events",
-                source_id=f"D{len(self.tables['diary-events']) + 1:05d}",
-                description=description,
-                category=category,
-                starts_at=_datetime(day, start),
-                ends_at=_datetime(day, end) if end else None,
-            )
+                day = days[rng.randrange(0, len(days))]  # before the place: the order of the draws
+                on(day, "08:45", "15:30", f"{label} trip to {rng.choice(places)}", "Trip")
+        return events
 
     def _school_details(self) -> None:
         rng = self.rng("school")
@@ -1662,14 +1737,14 @@ def load_write_ctf() -> Callable[..., bytes]:
 def write_ctf_file(school: School, path: Path) -> bool:
     write_ctf = load_write_ctf()
     records = {t: _ctf_records(t, school.rows(t)) for t in CTF_TYPES}
-    generated_at = datetime(school.end.year, school.end.month, school.end.day, 17, 0, tzinfo=UTC)
+    generated_at = datetime(school.last.year, school.last.month, school.last.day, 17, 0, tzinfo=UTC)
     path.write_bytes(write_ctf(source=school.source(), records=records, generated_at=generated_at))
     return True
 
 
-def _generate_school(task: tuple[SchoolPlan, Path, int, int, frozenset[str]]) -> dict[str, Any]:
-    plan, out, seed, year, formats = task
-    school = School(plan, seed=seed, year=year)
+def _generate_school(task: tuple[SchoolPlan, Path, int, Calendar, frozenset[str]]) -> dict[str, Any]:
+    plan, out, seed, calendar, formats = task
+    school = School(plan, seed=seed, calendar=calendar)
     files: list[str] = []
     counts: dict[str, int] = {}
     if "csv" in formats:
@@ -1697,21 +1772,26 @@ def generate(
     schools: int,
     seed: int,
     formats: set[str] | frozenset[str] = frozenset({"csv"}),
-    year: int = 2025,
+    year: int | None = None,
+    today: date | None = None,
     scale: float = 1.0,
     jobs: int = 1,
 ) -> dict[str, Any]:
     """Write the LA's files into `out` and return the manifest (also written as `manifest.json`).
 
-    `scale` multiplies school sizes (for quick tests); `jobs` > 1 generates schools in parallel
-    processes, which changes nothing in the output.
+    `year`: that whole school year, as sent at its end; otherwise the MIS as it stands on `today`
+    (by default the real date in England). `scale` multiplies school sizes (for quick tests);
+    `jobs` > 1 generates schools in parallel processes, which changes nothing in the output.
     """
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown format(s) {sorted(unknown)}; expected some of {', '.join(FORMATS)}")
+    if year is not None and today is not None:
+        raise ValueError("give a whole school year or the day the data is as at, not both")
+    calendar = Calendar.whole_year(year) if year is not None else Calendar.on(today or london_today())
     out.mkdir(parents=True, exist_ok=True)
     plans = plan_schools(schools, seed=seed, scale=scale)
-    tasks = [(plan, out, seed, year, frozenset(formats)) for plan in plans]
+    tasks = [(plan, out, seed, calendar, frozenset(formats)) for plan in plans]
     if jobs > 1 and schools > 1:
         import multiprocessing
 
@@ -1730,9 +1810,10 @@ def generate(
         "la_code": LA_CODE,
         "la_name": LA_NAME,
         "seed": seed,
-        "year": year,
-        "academic_year": f"{year}/{(year + 1) % 100:02d}",
-        "school_days": len(school_days(year)),
+        "year": calendar.year,
+        "academic_year": f"{calendar.year}/{(calendar.year + 1) % 100:02d}",
+        **({"as_at": calendar.as_at.isoformat()} if calendar.as_at else {}),
+        "school_days": len(calendar.days),
         "formats": written,
         **({"skipped": skipped} if skipped else {}),
         "totals": {
@@ -1841,7 +1922,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schools", type=int, required=True)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--year", type=int, default=2025, help="the academic year's first calendar year")
+    parser.add_argument("--year", type=int, help="a whole academic year, by its first calendar year (e.g. 2025)")
+    parser.add_argument(
+        "--today", type=date.fromisoformat, help="without --year: the day the data is as at (default: today)"
+    )
     parser.add_argument("--formats", default="csv", help="comma-separated: csv, ctf (default: csv)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply school sizes (default 1)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel processes")
@@ -1854,6 +1938,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         formats=formats,
         year=args.year,
+        today=args.today,
         scale=args.scale,
         jobs=args.jobs,
     )

@@ -31,7 +31,7 @@ from lxml import etree
 
 from steward.ingest.records import BatchContent, BatchRejected, RecordError, Row, SourceSchool, Value
 
-__all__ = ["parse_ctf", "write_ctf"]
+__all__ = ["parse_ctf", "session_mark_problem", "write_ctf"]
 
 # The record types a CTF carries, in the order they are returned and written.
 RECORD_TYPES = (
@@ -793,10 +793,12 @@ def _attendance_element(sessions: list[Mapping[str, Any]], school: _WriterSchool
     attendance = etree.Element("Attendance")
     by_year: dict[int, dict[tuple[date, str], str]] = defaultdict(dict)
     for record in sessions:
-        day, session, mark = _as_date(record["date"]), str(record["session"]), str(record["mark"])
-        if session not in SESSIONS or day.weekday() >= 5 or len(mark) != 1:
-            raise ValueError(f"session {record['source_id']} ({day} {session} {mark!r}) cannot be a CTF mark")
-        by_year[_academic_year(day)][day, session] = mark
+        reason = session_mark_problem(record)
+        if reason is not None:
+            where = f"{record['date']} {record['session']} {record['mark']!r}"
+            raise ValueError(f"session {record['source_id']} ({where}) cannot be a CTF mark: {reason}")
+        day = _as_date(record["date"])
+        by_year[_academic_year(day)][day, str(record["session"])] = str(record["mark"])
     for year, marks in sorted(by_year.items()):
         start, text = _marks_string(marks)
         year_data = etree.SubElement(attendance, "YearData")
@@ -808,6 +810,25 @@ def _attendance_element(sessions: list[Mapping[str, Any]], school: _WriterSchool
         _add(sessions_element, "AttendanceStartDate", start)
         etree.SubElement(sessions_element, "AttendanceMarks").text = text
     return attendance
+
+
+def session_mark_problem(record: Mapping[str, Any]) -> str | None:
+    """Why this session has no place in a CTF's AttendanceMarks, or None when it has one.
+
+    The marks are one character per session, AM then PM, Monday to Friday: a weekend has no
+    position in the string (a closed weekday does, as "#"), a two-character code (C1, J1, Y1 ...)
+    does not fit one, and "-" or a space would read back as no session at all.
+    """
+    day, session, mark = _as_date(record["date"]), str(record["session"]), str(record["mark"])
+    if session not in SESSIONS:
+        return f"the session is {session!r}, and a CTF has only AM and PM"
+    if day.weekday() >= 5:
+        return f"it is a {day:%A}, and a CTF's attendance marks run Monday to Friday only"
+    if len(mark) != 1:
+        return f"the code has {len(mark)} characters, and a CTF's attendance marks have one per session"
+    if mark in NO_SESSION:
+        return "that character means no session in a CTF"
+    return None
 
 
 def _marks_string(marks: dict[tuple[date, str], str]) -> tuple[date, str]:

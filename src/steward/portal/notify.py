@@ -134,10 +134,13 @@ def plan_messages(school_id: int, since: dt.datetime) -> list[Message]:
         parent__closed_at__isnull=True,
     ).values_list("contact_source_id", "parent_id", "parent__notify_kinds"):
         accounts[contact].append((parent_id, kinds))
+    # Sent before: looked up by the records themselves, not by a time window, which would compare
+    # the log's Python-clock stamps with the batch's PostgreSQL `now()`.
+    records = {record for found in events.values() for _, record in found}
     already = set(
-        PortalNotification.objects.filter(
-            school_id=school_id, created_at__gte=since - dt.timedelta(days=1)
-        ).values_list("parent_id", "kind", "learner_source_id", "record_source_id")
+        PortalNotification.objects.filter(school_id=school_id, record_source_id__in=records).values_list(
+            "parent_id", "kind", "learner_source_id", "record_source_id"
+        )
     )
     grouped: dict[tuple[int, str, str], list[str]] = defaultdict(list)
     for kind, found in events.items():

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import zipfile
+from dataclasses import dataclass
 from typing import IO, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -25,19 +26,45 @@ from steward.mis.privacy import MisPrivacyProvider, subject_row
 from steward.register.providers import Subject
 from steward.tenancy.models import Organisation
 
+_LEFT_OUT = (
+    "Left out of learner.ctf.xml, because a Common Transfer File has no place for them"
+    " (they are in records.json and csv/SessionAttendance.csv):"
+)
+
 # Record types a CTF carries that hang off the learner by `learner_source_id`.
 _CTF_LEARNER_TYPES = ("learner-contacts", "school-enrolments", "special-needs", "entitlements", "session-attendance")
 
 
-def learner_ctf(*, school: Organisation, learner: Learner) -> bytes:
-    """A CTF holding only this pupil, read with one query per record type (call in the school's scope)."""
+@dataclass(frozen=True)
+class LearnerCtf:
+    """A one-pupil CTF and the session marks it could not hold, each with the reason."""
+
+    xml: bytes
+    left_out: list[str]
+
+
+def learner_ctf(*, school: Organisation, learner: Learner) -> LearnerCtf:
+    """A CTF holding only this pupil, read with one query per record type (call in the school's scope).
+
+    A session mark the CTF has no place for (a weekend, a two-character code) is left out of the
+    file and listed, so that one such mark never costs the pupil the whole file: it is still in
+    the JSON and CSV.
+    """
     records: dict[str, list[dict[str, Any]]] = {"learners": [_values("learners", source_id=learner.source_id)[0]]}
     for record_type in _CTF_LEARNER_TYPES:
         records[record_type] = _values(record_type, learner_source_id=learner.source_id)
     records["entitlements"] = [r for r in records["entitlements"] if r["entitlement_type"] == "FSM"]
     contact_ids = [r["contact_source_id"] for r in records["learner-contacts"]]
     records["contacts"] = _values("contacts", source_id__in=contact_ids)
-    return ctf.write_ctf(
+    sessions, left_out = [], []
+    for session in records["session-attendance"]:
+        reason = ctf.session_mark_problem(session)
+        if reason is None:
+            sessions.append(session)
+        else:
+            left_out.append(f"{session['date']:%d %B %Y} {session['session']}, mark {session['mark']!r}: {reason}")
+    records["session-attendance"] = sessions
+    xml = ctf.write_ctf(
         source={
             "la_code": school.la_code,
             "establishment_number": school.establishment_number,
@@ -46,6 +73,7 @@ def learner_ctf(*, school: Organisation, learner: Learner) -> bytes:
         },
         records=records,
     )
+    return LearnerCtf(xml=xml, left_out=left_out)
 
 
 def _values(record_type: str, **condition: Any) -> list[dict[str, Any]]:
@@ -62,10 +90,14 @@ def write_portable(*, school: Organisation, subject: Subject, out: IO[bytes]) ->
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         if isinstance(row, Learner):
             try:
-                archive.writestr("learner.ctf.xml", learner_ctf(school=school, learner=row))
-                names.append("learner.ctf.xml")
+                transfer = learner_ctf(school=school, learner=row)
             except ValueError as cannot:
                 notes.append(f"No Common Transfer File: the record cannot be expressed in one ({cannot}).")
+            else:
+                archive.writestr("learner.ctf.xml", transfer.xml)
+                names.append("learner.ctf.xml")
+                if transfer.left_out:
+                    notes += [_LEFT_OUT, *(f"- {line}" for line in transfer.left_out)]
         else:
             notes.append("No Common Transfer File: a CTF carries pupils only; the JSON and CSV files hold the data.")
         archive.writestr("records.json", json.dumps(exported, cls=DjangoJSONEncoder, indent=2))
