@@ -159,6 +159,7 @@ RATE_LIMITS: dict[str, tuple[int, int]] = {
     "oauth_token_client": (10, 900),  # refused token requests per client id
     "oauth_token_address": (30, 900),  # refused token requests from one address, whichever client
     "invitation_address": (20, 900),  # invitation links from one address that do not exist
+    "public_notice_address": (120, 60),  # public privacy-notice pages and PDFs from one address, a minute
 }
 # A deployment changes any of them with STEWARD_RATE_LIMITS="sign_in_address=60/900,two_factor=5/900"
 # (e.g. a school whose staff all reach Steward from one address).

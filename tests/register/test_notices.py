@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from html import unescape
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -309,3 +310,22 @@ def test_a_notice_pdf_is_rendered_once_per_version_and_says_what_the_version_say
     assert "Nobody outside the school and its ICT service receives this information." in new_text
     assert client.get(url).content == third.content and pdf.renders - before == 2
     assert stored_v1 == first.content  # the old version keeps the PDF it was published as
+
+
+def test_one_address_reading_notices_too_fast_is_refused_for_the_rest_of_the_minute(
+    client: Client, school: Organisation, settings: Any
+) -> None:
+    """Anonymous and expensive: a crawl from one address is stopped before it builds more notices;
+    another address still reads them."""
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "public_notice_address": (3, 60)}
+    pages = [
+        f"/privacy/{school.urn}/",
+        f"/privacy/{school.urn}/hosted_mis/",
+        f"/privacy/{school.urn}/hosted_mis/notice.pdf",
+    ]
+    assert [client.get(page).status_code for page in pages] == [200, 200, 200]
+    refused = client.get(f"/privacy/{school.urn}/hosted_mis/notice.pdf")
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert b"Too many privacy notice pages" in refused.content
+    assert client.get(f"/privacy/{school.urn}/hosted_mis/", REMOTE_ADDR="192.0.2.7").status_code == 200

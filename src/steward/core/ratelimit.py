@@ -15,9 +15,12 @@ PostgreSQL's `now()`, so tests can move it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.db import connection
@@ -29,6 +32,7 @@ from django.utils.crypto import salted_hmac
 from steward.core.models import RateLimitCounter
 
 _TABLE = RateLimitCounter._meta.db_table
+View = TypeVar("View", bound=Callable[..., HttpResponse])
 
 SIGN_IN_FROM_ADDRESS = "Too many failed sign-ins from your network: signing in from here is paused."
 
@@ -130,3 +134,22 @@ def too_many_attempts(request: HttpRequest, decision: Decision, *, portal: bool,
     response = render(request, template, {"reason": reason, "minutes": minutes}, status=429)
     response["Retry-After"] = str(decision.retry_after)
     return response
+
+
+def per_address(name: str, reason: str) -> Callable[[View], View]:
+    """Count every request to a view from one address under rule `name`; past the allowance the
+    view is not run and the reader gets the 429 page. For public pages that cost real work to
+    build (the generated privacy notices): anyone may read them, but no one may keep the server
+    busy building them."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            decision = hit(name, address_key(request))
+            if not decision.allowed:
+                return too_many_attempts(request, decision, portal=True, reason=reason)
+            return view(request, *args, **kwargs)
+
+        return cast(View, limited)
+
+    return decorate

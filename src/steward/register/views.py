@@ -15,12 +15,17 @@ from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import cache_control
 
+from steward.core.ratelimit import per_address
 from steward.register import selectors
 from steward.register.models import ProcessingActivity
 from steward.register.notice_text import diff, parse
 from steward.register.notices import Notice, notice_for, services_in_force
 from steward.register.services import notice_publish, notice_version_pdf
 from steward.tenancy.models import Organisation
+
+# Anyone may read a notice; no one may keep the server busy building them (each is generated
+# from the register, and the PDF is stored per version, but a crawl still costs every page).
+public = per_address("public_notice_address", "Too many privacy notice pages from your network in a minute.")
 
 
 def _school(urn: int) -> Organisation:
@@ -35,18 +40,21 @@ def _notice(urn: int, service: str) -> Notice:
 
 
 @cache_control(no_cache=True)
+@public
 def notice_index(request: HttpRequest, urn: int) -> HttpResponse:
     school = _school(urn)
     return render(request, "notices/index.html", {"school": school, "activities": services_in_force(school)})
 
 
 @cache_control(no_cache=True)
+@public
 def notice(request: HttpRequest, urn: int, service: str) -> HttpResponse:
     found = _notice(urn, service)
     return render(request, "notices/notice.html", {"notice": found, "version": notice_publish(notice=found)})
 
 
 @cache_control(no_cache=True)
+@public
 def notice_pdf(request: HttpRequest, urn: int, service: str) -> HttpResponse:
     found = _notice(urn, service)
     version = notice_publish(notice=found)
@@ -71,6 +79,7 @@ def _history(urn: int, service: str) -> tuple[Organisation, ProcessingActivity, 
 
 
 @cache_control(no_cache=True)
+@public
 def notice_versions(request: HttpRequest, urn: int, service: str) -> HttpResponse:
     school, activity, in_force = _history(urn, service)
     versions = selectors.notice_versions(school_id=school.id, service=service)
@@ -84,6 +93,7 @@ def notice_versions(request: HttpRequest, urn: int, service: str) -> HttpRespons
 
 
 @cache_control(no_cache=True)
+@public
 def notice_version(request: HttpRequest, urn: int, service: str, number: int) -> HttpResponse:
     school = _school(urn)
     version = selectors.notice_version(school_id=school.id, service=service, number=number)
@@ -98,6 +108,7 @@ def notice_version(request: HttpRequest, urn: int, service: str, number: int) ->
 
 
 @cache_control(no_cache=True)
+@public
 def notice_version_diff(request: HttpRequest, urn: int, service: str, number: int) -> HttpResponse:
     school = _school(urn)
     version = selectors.notice_version(school_id=school.id, service=service, number=number)
