@@ -86,7 +86,7 @@ def test_the_portability_archives_csv_is_inert_and_its_json_exact(school: Organi
         learner = Learner.objects.get(source_id="L1")
         assert {f: getattr(learner, f) for f in HOSTILE} == HOSTILE  # the MIS values arrived as sent
         out = io.BytesIO()
-        write_portable(school=school, subject=Subject("learner", str(learner.pk)), out=out)
+        write_portable(school=school, subject=Subject("learner", learner.pk, school.id), out=out)
     with zipfile.ZipFile(out) as archive:
         rows = list(csv.DictReader(io.StringIO(archive.read("csv/Learner.csv").decode(), newline="")))
         exported = json.loads(archive.read("records.json"))

@@ -111,12 +111,12 @@ def test_an_accounts_two_factor_counter_is_exported_and_erased_with_it() -> None
     ratelimit.hit("two_factor", "staff:42", now=T0)
     provider = CorePrivacyProvider()
 
-    exported = provider.export_subject(Subject(kind="parent_user", id=42))
+    exported = provider.export_subject(Subject(kind="parent_user", id=42, school_id=1))
     assert [(r["rule"], r["wrong_codes"]) for r in exported["core.RateLimitCounter"]] == [("two_factor", 2)]
-    assert provider.erase_subject(Subject(kind="parent_user", id=42), dry_run=True).deleted == {
+    assert provider.erase_subject(Subject(kind="parent_user", id=42, school_id=1), dry_run=True).deleted == {
         "core.RateLimitCounter": 1
     }
     assert RateLimitCounter.objects.count() == 2
-    provider.erase_subject(Subject(kind="parent_user", id=42), dry_run=False)
+    provider.erase_subject(Subject(kind="parent_user", id=42, school_id=1), dry_run=False)
     assert RateLimitCounter.objects.count() == 1  # the staff account 42 is another person
-    assert provider.export_subject(Subject(kind="learner", id=42)) == {}
+    assert provider.export_subject(Subject(kind="learner", id=42, school_id=1)) == {}

@@ -56,8 +56,9 @@ def is_public_address(text: str) -> bool:
     """Whether a request to this address reaches only the public internet.
 
     An IPv6 address that embeds an IPv4 one is public only if the IPv4 one is; translated forms
-    (mapped, compatible, NAT64) are judged by the IPv4 address alone, tunnelled forms (6to4,
-    Teredo) by both.
+    (mapped, compatible, NAT64) and 6to4 (a relay delivers to the IPv4 address it names) are
+    judged by the IPv4 address alone, Teredo by both. 6to4 is not left to `is_global`: Python's
+    table for 2002::/16 changed between 3.11 patch releases (3.11.2 calls it private).
     """
     address = ipaddress.ip_address(text)
     if isinstance(address, IPv4Address):
@@ -67,7 +68,12 @@ def is_public_address(text: str) -> bool:
     embedded = _embedded_ipv4(address)
     if not all(a.is_global for a in embedded):
         return False
-    translated = address.ipv4_mapped is not None or address in _NAT64_WELL_KNOWN or address in _IPV4_COMPATIBLE
+    translated = (
+        address.ipv4_mapped is not None
+        or address.sixtofour is not None
+        or address in _NAT64_WELL_KNOWN
+        or address in _IPV4_COMPATIBLE
+    )
     return (bool(embedded) and translated) or address.is_global
 
 
