@@ -35,7 +35,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
 
 from steward.core import database  # noqa: E402
-from steward.core.synthetic import generate, make_delta  # noqa: E402
+from steward.demo.synthetic import generate, make_delta  # noqa: E402
 from steward.ingest.schema import spec_for  # noqa: E402
 from steward.ingest.services import batch_ingest  # noqa: E402
 from steward.mis.models import MODEL_BY_TYPE, SessionAttendance  # noqa: E402

@@ -42,7 +42,7 @@ from django.utils import timezone  # noqa: E402
 
 from bench.load import Summary, child_ids, run_load  # noqa: E402
 from steward.core import database  # noqa: E402
-from steward.core.demo_mis import _serving  # noqa: E402
+from steward.demo.mis import _serving  # noqa: E402
 from steward.mis.models import LearnerContact, SchoolEnrolment  # noqa: E402
 from steward.portal.items import SWITCHES  # noqa: E402
 from steward.portal.models import ParentAccount  # noqa: E402
@@ -68,7 +68,7 @@ def ensure_schools(count: int) -> list[Organisation]:
     if schools:
         return schools
     from bench.ingest import create_schools, fresh_database, steward_ingest
-    from steward.core.synthetic import generate
+    from steward.demo.synthetic import generate
 
     work = Path(tempfile.mkdtemp(prefix="steward-bench-portal-"))
     print(f"no schools in {os.environ['STEWARD_DB_NAME']}: generating and ingesting {count} ...", flush=True)

@@ -48,7 +48,7 @@ TARGET_SECONDS = 0.5
 def build(schools: int, seed: int) -> None:
     """Generate and load the benchmark LA (as bench/ingest.py does, without its measurements)."""
     from bench.ingest import BENCH_YEAR, create_schools, fresh_database, steward_ingest
-    from steward.core.synthetic import generate
+    from steward.demo.synthetic import generate
 
     work = Path(tempfile.mkdtemp(prefix="steward-bench-rights-"))
     print(f"generating {schools} schools (seed {seed}) in {work} ...", flush=True)

@@ -28,7 +28,7 @@ django.setup()
 import httpx  # noqa: E402
 from django.db import connections  # noqa: E402
 
-from steward.core.demo_mis import _serving  # noqa: E402
+from steward.demo.mis import _serving  # noqa: E402
 from steward.register.models import ProcessingActivity, Recipient  # noqa: E402
 from steward.sharing import services  # noqa: E402
 from steward.tenancy.models import ApiClient, Organisation  # noqa: E402

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "steward.retention",
     "steward.audit",
     "steward.backoffice",
+    "steward.demo",  # last: it loads data through every app above and nothing imports it
 ]
 
 MIDDLEWARE = [

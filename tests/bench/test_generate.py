@@ -1,4 +1,4 @@
-"""The synthetic local authority (steward.core.synthetic): deterministic, well-formed, referentially whole.
+"""The synthetic local authority (steward.demo.synthetic): deterministic, well-formed, referentially whole.
 
 Only the files are checked, no database: headers against the ingest spec, every value against
 its column's kind, every code against the lists below, every reference within its zip.
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from steward.core.synthetic import (
+from steward.demo.synthetic import (
     COLUMNS,
     DELTA_FIELDS,
     LA_CODE,
@@ -178,7 +178,7 @@ def test_the_manifest_describes_the_files(la: tuple[Path, dict[str, Any]], batch
 
 
 def test_full_size_schools_average_about_300_learners() -> None:
-    from steward.core.synthetic import plan_schools
+    from steward.demo.synthetic import plan_schools
 
     plans = plan_schools(100, seed=1)
     sizes = {phase: [p.learners for p in plans if p.phase == phase] for phase in ("primary", "secondary")}

@@ -78,7 +78,7 @@ def test_hostile_xml_is_refused_and_changes_nothing(sample_school: Organisation,
 
 
 def test_a_generated_ctf_imports_into_its_school(tmp_path: Path) -> None:
-    from steward.core.synthetic import generate
+    from steward.demo.synthetic import generate
     from steward.tenancy import services
 
     manifest = generate(tmp_path, schools=1, seed=7, formats={"ctf"}, scale=0.1)

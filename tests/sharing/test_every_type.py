@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from steward.core.synthetic import generate
+from steward.demo.synthetic import generate
 from steward.ingest.schema import record_types
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from steward.core.synthetic import generate, school_days
+from steward.demo.synthetic import generate, school_days
 
 Batch = dict[str, list[dict[str, str]]]
 

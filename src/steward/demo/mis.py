@@ -23,7 +23,7 @@ from typing import Any
 from steward.agent.config import load_config
 from steward.agent.runner import run_once
 from steward.core.paths import VAR_DIR
-from steward.core.synthetic import generate
+from steward.demo.synthetic import generate
 from steward.tenancy.models import ApiClient, Organisation
 from steward.tenancy.services import api_client_create
 

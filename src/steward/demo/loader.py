@@ -160,7 +160,7 @@ def load_demo() -> dict[str, Any]:
 def load_demo_mis_data() -> dict[str, Any]:
     """Send each demo school's MIS data through its agent (after the organisations are committed,
     since the agents talk to a separate server process)."""
-    from steward.core.demo_mis import load_mis_data
+    from steward.demo.mis import load_mis_data
 
     schools = [Organisation.objects.get(urn=spec.urn) for spec in SCHOOLS]
     credentials = read_credentials()
@@ -171,7 +171,7 @@ def load_demo_mis_data() -> dict[str, Any]:
 
 def load_demo_flows() -> dict[str, Any]:
     """The recipients' flows (approved, pending, declined, blocked) and their API clients."""
-    from steward.core.demo_flows import load_demo_flows as load
+    from steward.demo.flows import load_demo_flows as load
 
     schools = [Organisation.objects.get(urn=spec.urn) for spec in SCHOOLS]
     credentials = read_credentials()
@@ -182,7 +182,7 @@ def load_demo_flows() -> dict[str, Any]:
 
 def load_demo_portal() -> dict[str, Any]:
     """Each school's portal switches, and parents invited and registered through the real services."""
-    from steward.core.demo_portal import load_demo_portal as load
+    from steward.demo.portal import load_demo_portal as load
 
     schools = [Organisation.objects.get(urn=spec.urn) for spec in SCHOOLS]
     admins = {
@@ -196,8 +196,8 @@ def load_demo_portal() -> dict[str, Any]:
 
 
 def load_demo_privacy() -> dict[str, Any]:
-    """Rights requests, a legal hold, a consent, a data use agreement and notice versions (see demo_privacy)."""
-    from steward.core.demo_privacy import load_demo_privacy as load
+    """Rights requests, a legal hold, a consent, a data use agreement and notice versions (see privacy_ops)."""
+    from steward.demo.privacy_ops import load_demo_privacy as load
 
     schools = [Organisation.objects.get(urn=spec.urn) for spec in SCHOOLS]
     staff = {

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from steward.core import demo
+from steward.demo import loader
 
 
 class Command(BaseCommand):
@@ -24,24 +24,24 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("setup", verbosity=0)
-        if demo.demo_loaded():
+        if loader.demo_loaded():
             self.stdout.write("The demo local authority is already loaded (data kept).")
         else:
-            demo.load_demo()
+            loader.load_demo()
             self.stdout.write("Loaded the demo local authority.")
-        credentials = demo.read_credentials() if demo.CREDENTIALS_PATH.exists() else None
+        credentials = loader.read_credentials() if loader.CREDENTIALS_PATH.exists() else None
         if credentials is not None and not credentials.get("mis_agents"):
             self.stdout.write("Sending each school's MIS data through its agent ...")
-            credentials = demo.load_demo_mis_data()
+            credentials = loader.load_demo_mis_data()
             self.stdout.write("Each school's MIS agent delivered its batch over the API.")
         if credentials is not None and "recipients" not in credentials:
-            credentials = demo.load_demo_flows()
+            credentials = loader.load_demo_flows()
             self.stdout.write("Recipients requested data flows; the schools decided.")
         if credentials is not None and "parents" not in credentials:
-            credentials = demo.load_demo_portal()
+            credentials = loader.load_demo_portal()
             self.stdout.write("The schools switched on portal items and invited parents; some registered.")
         if credentials is not None and "privacy" not in credentials:
-            credentials = demo.load_demo_privacy()
+            credentials = loader.load_demo_privacy()
             self.stdout.write("The schools answered rights requests, placed a legal hold and signed an agreement.")
         if credentials:
             self._print_credentials(credentials)
@@ -49,7 +49,7 @@ class Command(BaseCommand):
             self._serve(options["bind"])
 
     def _print_credentials(self, credentials: dict[str, Any]) -> None:
-        self.stdout.write(f"\nSign in at {credentials['sign_in_url']} (credentials in {demo.CREDENTIALS_PATH}):")
+        self.stdout.write(f"\nSign in at {credentials['sign_in_url']} (credentials in {loader.CREDENTIALS_PATH}):")
         for user in credentials["users"]:
             where = ", ".join(user["schools"]) or user["organisation"]
             self.stdout.write(f"  {user['role']:<32} {user['email']:<40} {user['password']}  ({where})")
