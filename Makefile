@@ -28,6 +28,7 @@ lint: deps
 	$(RUN) ruff format --check src tests $(wildcard bench)
 	$(RUN) mypy
 	$(RUN) bandit -c pyproject.toml -q -r src
+	$(RUN) lint-imports
 
 # The browser tests drive Debian's Chromium; `playwright install` is never used (it downloads a browser
 # build of its own, which fails on a closed network). Installed only when missing; sudo only when not root.
