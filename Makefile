@@ -57,13 +57,16 @@ test: setup lint browser pdf
 # Monday, the turn of the school year (31 August 2026, also the summer bank holiday, is before the
 # real date and 1 September 2027 after it, so the test clock runs both behind and ahead of
 # PostgreSQL's), a leap day, Christmas Day and the late-May bank holiday. `tests/conftest.py` reads
-# STEWARD_TEST_TODAY; `make test-dates TEST_DATES=2030-01-01` tries another day.
+# STEWARD_TEST_TODAY; `make test-dates TEST_DATES=2030-01-01` tries another day. Two days run at
+# once (each test process has its own database); each day's output is kept in var/test-dates/ and
+# printed whole when that day fails.
 TEST_DATES ?= 2026-12-05 2026-12-06 2026-12-07 2026-08-31 2027-08-31 2027-09-01 2028-02-29 2026-12-25 2027-05-31
 test-dates: setup
-	@for day in $(TEST_DATES); do \
-		echo "== tests marked dates, as if on $$day"; \
-		STEWARD_TEST_TODAY=$$day $(RUN) pytest -m dates -q || exit 1; \
-	done
+	@mkdir -p var/test-dates
+	@printf '%s\n' $(TEST_DATES) | xargs -P 2 -I{} sh -c '\
+		if STEWARD_TEST_TODAY={} $(RUN) pytest -m dates -q -p no:cacheprovider > var/test-dates/{}.log 2>&1; \
+		then echo "tests marked dates, as if on {}: $$(tail -n 1 var/test-dates/{}.log)"; \
+		else cat var/test-dates/{}.log; echo "tests marked dates, as if on {}: FAILED"; exit 255; fi'
 
 bench: setup
 	$(RUN) python bench/ingest.py
