@@ -11,3 +11,9 @@ class PortalConfig(AppConfig):
         from steward.register.providers import register_provider
 
         register_provider(PortalPrivacyProvider())
+
+        from steward.core.events import subscribe
+        from steward.ingest.events import BatchApplied
+        from steward.portal.tasks import on_batch_applied
+
+        subscribe(BatchApplied, on_batch_applied, when="after_commit")

@@ -11,3 +11,8 @@ class RetentionConfig(AppConfig):
         from steward.retention.privacy import RetentionPrivacyProvider
 
         register_provider(RetentionPrivacyProvider())
+
+        from steward.core.events import SubjectErased, subscribe
+        from steward.retention.services import on_subject_erased
+
+        subscribe(SubjectErased, on_subject_erased, when="in_transaction")

@@ -17,6 +17,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from steward.audit.services import audit_prune, audit_record
+from steward.core.events import SubjectErased
 from steward.mis.base import MisRecord
 from steward.mis.models import MODEL_BY_TYPE, Tombstone
 from steward.mis.versions import lock_school_versions
@@ -202,9 +203,26 @@ def backup_record(
     return copy
 
 
-def record_subject_erasure(*, school_id: int, record_type: str, source_id: str) -> None:
-    """Called by erasure: after a restore, the subject is found by MIS source id and erased again."""
-    _replay(RestoreReplay.Kind.SUBJECT_ERASURE, school_id, record_type, [source_id])
+def on_subject_erased(event: SubjectErased) -> None:
+    """Subscribed inside the erasure's transaction: after a restore, the subject is found by MIS
+    source id and erased again; the log entry exists exactly when the erasure does."""
+    _replay(RestoreReplay.Kind.SUBJECT_ERASURE, event.school_id, event.record_type, [event.source_id])
+
+
+def keep_erasure_proofs(*, school_id: int, counts: list[tuple[str, int, dt.datetime]]) -> None:
+    """Keep the counts (model, rows, when) an erasure request deleted as the processor's own proofs,
+    with no names in them, so that they survive the purge of the school at the end of its contract."""
+    RetentionProof.objects.bulk_create(
+        RetentionProof(
+            run=RetentionProof.Run.ERASURE,
+            school_id=school_id,
+            policy="Erasure request (Art. 17)",
+            what=what,
+            rows=rows,
+            at=at,
+        )
+        for what, rows, at in counts
+    )
 
 
 def replay_after_restore(*, backup: BackupCopy) -> int:

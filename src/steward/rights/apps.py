@@ -11,3 +11,11 @@ class RightsConfig(AppConfig):
         from steward.rights.privacy import RightsPrivacyProvider
 
         register_provider(RightsPrivacyProvider())
+
+        from steward.core.events import subscribe
+        from steward.ingest.events import BatchApplied
+        from steward.retention.events import SchoolPurging
+        from steward.rights.services import on_batch_applied, on_school_purging
+
+        subscribe(BatchApplied, on_batch_applied, when="in_transaction")
+        subscribe(SchoolPurging, on_school_purging, when="in_transaction")
