@@ -11,3 +11,8 @@ class RegisterConfig(AppConfig):
         from steward.register.providers import register_provider
 
         register_provider(RegisterPrivacyProvider())
+
+        from steward.core.events import FlowChanged, subscribe
+        from steward.register.services import on_flow_changed
+
+        subscribe(FlowChanged, on_flow_changed, when="in_transaction")
