@@ -17,6 +17,7 @@ from django.db import connection
 from django.utils import timezone
 from psycopg import sql
 
+from steward.audit.services import audit_record
 from steward.core.events import publish
 from steward.ingest import merge, staging
 from steward.ingest.events import BatchApplied
@@ -254,8 +255,6 @@ def _publish_applied(batch: IngestBatch) -> None:
 
 
 def _audit(batch: IngestBatch) -> None:
-    from steward.audit.services import audit_record
-
     client = batch.sent_by if not batch.sent_by.startswith("cli:") else ""
     audit_record(
         action=f"ingest_{batch.status}",

@@ -20,9 +20,11 @@ from steward.audit.services import audit_prune, audit_record
 from steward.core.events import SubjectErased
 from steward.mis.base import MisRecord
 from steward.mis.models import MODEL_BY_TYPE, Tombstone
+from steward.mis.privacy import SUBJECT_MODELS
 from steward.mis.versions import lock_school_versions
 from steward.portal.models import ParentAccount, PortalNotification
 from steward.register.models import RetentionRule
+from steward.register.providers import Subject, providers
 from steward.retention.models import BackupCopy, LegalHold, RestoreReplay, RetentionProof
 from steward.retention.selectors import (
     SUBJECT_RECORD_TYPES,
@@ -244,9 +246,6 @@ def replay_after_restore(*, backup: BackupCopy) -> int:
 
 def _replay_entry(entry: RestoreReplay) -> None:
     if entry.kind == RestoreReplay.Kind.SUBJECT_ERASURE:
-        from steward.mis.privacy import SUBJECT_MODELS
-        from steward.register.providers import Subject, providers
-
         kind = next(k for k, t in SUBJECT_RECORD_TYPES.items() if t == entry.target)
         model = SUBJECT_MODELS[kind]
         for row in model.objects.filter(school_id=entry.school_id, source_id__in=entry.source_ids):
