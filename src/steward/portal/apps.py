@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 
+from steward.core.events import subscribe
+from steward.ingest.events import BatchApplied
+
 
 class PortalConfig(AppConfig):
     name = "steward.portal"
@@ -12,8 +15,6 @@ class PortalConfig(AppConfig):
 
         register_provider(PortalPrivacyProvider())
 
-        from steward.core.events import subscribe
-        from steward.ingest.events import BatchApplied
         from steward.portal.tasks import on_batch_applied
 
         subscribe(BatchApplied, on_batch_applied, when="after_commit")

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from steward.core.events import FlowChanged, subscribe
+
 
 class RegisterConfig(AppConfig):
     name = "steward.register"
@@ -12,7 +14,6 @@ class RegisterConfig(AppConfig):
 
         register_provider(RegisterPrivacyProvider())
 
-        from steward.core.events import FlowChanged, subscribe
         from steward.register.services import on_flow_changed
 
         subscribe(FlowChanged, on_flow_changed, when="in_transaction")

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from steward.core.events import SubjectErased, subscribe
+
 
 class RetentionConfig(AppConfig):
     name = "steward.retention"
@@ -12,7 +14,6 @@ class RetentionConfig(AppConfig):
 
         register_provider(RetentionPrivacyProvider())
 
-        from steward.core.events import SubjectErased, subscribe
         from steward.retention.services import on_subject_erased
 
         subscribe(SubjectErased, on_subject_erased, when="in_transaction")

@@ -1,5 +1,9 @@
 from django.apps import AppConfig
 
+from steward.core.events import subscribe
+from steward.ingest.events import BatchApplied
+from steward.retention.events import SchoolPurging
+
 
 class RightsConfig(AppConfig):
     name = "steward.rights"
@@ -12,9 +16,6 @@ class RightsConfig(AppConfig):
 
         register_provider(RightsPrivacyProvider())
 
-        from steward.core.events import subscribe
-        from steward.ingest.events import BatchApplied
-        from steward.retention.events import SchoolPurging
         from steward.rights.services import on_batch_applied, on_school_purging
 
         subscribe(BatchApplied, on_batch_applied, when="in_transaction")
