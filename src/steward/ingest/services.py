@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from psycopg import sql
 
+from steward.audit.services import audit_record
+from steward.core.events import publish
 from steward.ingest import merge, staging
+from steward.ingest.events import BatchApplied
 from steward.ingest.formats import read_csv_zip, read_json, read_ndjson
 from steward.ingest.models import IngestBatch
 from steward.ingest.records import BatchContent, BatchRejected, RecordError
@@ -98,8 +101,7 @@ def batch_ingest(
             batch.finished_at = timezone.now()
             batch.save(force_insert=True)
             _audit(batch)
-            _notify_parents_after_commit(batch)
-            _complete_rectifications(batch)
+            _publish_applied(batch)
     except BatchRejected as rejected:
         batch.status = IngestBatch.Status.REJECTED
         batch.errors = [e.as_dict() for e in rejected.errors]
@@ -236,33 +238,23 @@ def _check_source_school(content: BatchContent, school: Organisation) -> None:
         )
 
 
-def _notify_parents_after_commit(batch: IngestBatch) -> None:
-    """New homework, behaviour, achievement and attendance rows notify parents, once committed.
+def _publish_applied(batch: IngestBatch) -> None:
+    """Tell the apps above ingest that the batch is merged (parents' notifications after commit,
+    rectifications completed inside this transaction; see DESIGN.md's event table).
 
-    The merge stamps inserted rows with the transaction's `now()`, which names them for the task.
+    The merge stamps inserted rows with the transaction's `now()`, which the event carries.
     """
-    from steward.portal.tasks import batch_inserted_notifiable, notify_batch_task
-
-    if not batch_inserted_notifiable(batch.counts):
-        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT now()")
-        (since,) = cursor.fetchone()  # type: ignore[misc]
-    school_id = batch.school_id
-    transaction.on_commit(lambda: notify_batch_task.enqueue(school_id, since.isoformat()))
-
-
-def _complete_rectifications(batch: IngestBatch) -> None:
-    """A forwarded rectification is done when the MIS sends the corrected record (the MIS stays the
-    source of truth); checked in the batch's transaction, so it holds exactly when the batch does."""
-    from steward.rights.services import rectifications_corrected
-
-    rectifications_corrected(school_id=batch.school_id, batch_id=batch.id)
+        (merged_at,) = cursor.fetchone()  # type: ignore[misc]
+    publish(
+        BatchApplied(
+            school_id=batch.school_id, batch_id=batch.id, mode=batch.mode, counts=batch.counts, merged_at=merged_at
+        )
+    )
 
 
 def _audit(batch: IngestBatch) -> None:
-    from steward.audit.services import audit_record
-
     client = batch.sent_by if not batch.sent_by.startswith("cli:") else ""
     audit_record(
         action=f"ingest_{batch.status}",

@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 
+from steward.core.events import subscribe
+from steward.ingest.events import BatchApplied
+
 
 class PortalConfig(AppConfig):
     name = "steward.portal"
@@ -11,3 +14,7 @@ class PortalConfig(AppConfig):
         from steward.register.providers import register_provider
 
         register_provider(PortalPrivacyProvider())
+
+        from steward.portal.tasks import on_batch_applied
+
+        subscribe(BatchApplied, on_batch_applied, when="after_commit")

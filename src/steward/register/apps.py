@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from steward.core.events import FlowChanged, subscribe
+
 
 class RegisterConfig(AppConfig):
     name = "steward.register"
@@ -11,3 +13,7 @@ class RegisterConfig(AppConfig):
         from steward.register.providers import register_provider
 
         register_provider(RegisterPrivacyProvider())
+
+        from steward.register.services import on_flow_changed
+
+        subscribe(FlowChanged, on_flow_changed, when="in_transaction")

@@ -17,6 +17,7 @@ from django.apps import apps as django_apps
 from django.db import connection, transaction
 from django.utils import timezone
 
+from steward.core.events import FlowChanged
 from steward.register.models import NoticeVersion
 from steward.register.notices import Notice, notice_for, notice_text, services_in_force
 from steward.register.pdf import html_to_pdf
@@ -86,6 +87,12 @@ def notice_refresh(*, school: Organisation) -> list[NoticeVersion]:
         if new:
             created.append(version)
     return created
+
+
+def on_flow_changed(event: FlowChanged) -> None:
+    """Subscribed inside the flow change's transaction: the notice names the recipients of the
+    school's flows, so its new version is recorded with the change (or not at all)."""
+    notice_refresh(school=Organisation.objects.get(pk=event.school_id))
 
 
 @transaction.atomic

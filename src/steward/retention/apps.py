@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from steward.core.events import SubjectErased, subscribe
+
 
 class RetentionConfig(AppConfig):
     name = "steward.retention"
@@ -11,3 +13,7 @@ class RetentionConfig(AppConfig):
         from steward.retention.privacy import RetentionPrivacyProvider
 
         register_provider(RetentionPrivacyProvider())
+
+        from steward.retention.services import on_subject_erased
+
+        subscribe(SubjectErased, on_subject_erased, when="in_transaction")

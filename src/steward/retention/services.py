@@ -17,11 +17,14 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from steward.audit.services import audit_prune, audit_record
+from steward.core.events import SubjectErased
 from steward.mis.base import MisRecord
 from steward.mis.models import MODEL_BY_TYPE, Tombstone
+from steward.mis.privacy import SUBJECT_MODELS
 from steward.mis.versions import lock_school_versions
 from steward.portal.models import ParentAccount, PortalNotification
 from steward.register.models import RetentionRule
+from steward.register.providers import Subject, providers
 from steward.retention.models import BackupCopy, LegalHold, RestoreReplay, RetentionProof
 from steward.retention.selectors import (
     SUBJECT_RECORD_TYPES,
@@ -202,9 +205,26 @@ def backup_record(
     return copy
 
 
-def record_subject_erasure(*, school_id: int, record_type: str, source_id: str) -> None:
-    """Called by erasure: after a restore, the subject is found by MIS source id and erased again."""
-    _replay(RestoreReplay.Kind.SUBJECT_ERASURE, school_id, record_type, [source_id])
+def on_subject_erased(event: SubjectErased) -> None:
+    """Subscribed inside the erasure's transaction: after a restore, the subject is found by MIS
+    source id and erased again; the log entry exists exactly when the erasure does."""
+    _replay(RestoreReplay.Kind.SUBJECT_ERASURE, event.school_id, event.record_type, [event.source_id])
+
+
+def keep_erasure_proofs(*, school_id: int, counts: list[tuple[str, int, dt.datetime]]) -> None:
+    """Keep the counts (model, rows, when) an erasure request deleted as the processor's own proofs,
+    with no names in them, so that they survive the purge of the school at the end of its contract."""
+    RetentionProof.objects.bulk_create(
+        RetentionProof(
+            run=RetentionProof.Run.ERASURE,
+            school_id=school_id,
+            policy="Erasure request (Art. 17)",
+            what=what,
+            rows=rows,
+            at=at,
+        )
+        for what, rows, at in counts
+    )
 
 
 def replay_after_restore(*, backup: BackupCopy) -> int:
@@ -226,9 +246,6 @@ def replay_after_restore(*, backup: BackupCopy) -> int:
 
 def _replay_entry(entry: RestoreReplay) -> None:
     if entry.kind == RestoreReplay.Kind.SUBJECT_ERASURE:
-        from steward.mis.privacy import SUBJECT_MODELS
-        from steward.register.providers import Subject, providers
-
         kind = next(k for k, t in SUBJECT_RECORD_TYPES.items() if t == entry.target)
         model = SUBJECT_MODELS[kind]
         for row in model.objects.filter(school_id=entry.school_id, source_id__in=entry.source_ids):

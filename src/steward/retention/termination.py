@@ -28,10 +28,12 @@ from psycopg import sql
 
 from steward.audit.services import audit_record
 from steward.core.csvsafe import safe_column
+from steward.core.events import publish
 from steward.core.paths import VAR_DIR
 from steward.ingest.exports import ctf_export
 from steward.mis.versions import lock_school_versions
 from steward.portal.models import ParentAccount, ParentLink
+from steward.retention.events import SchoolPurging
 from steward.retention.models import ContractTermination, LegalHold, RestoreReplay, RetentionProof
 from steward.tenancy.models import ApiClient, Contract, Membership, Organisation, TenantModel, User
 from steward.tenancy.scope import processor_scope, tenant_scope
@@ -180,7 +182,7 @@ def termination_purge(
         holds = list(LegalHold.objects.filter(lifted_at__isnull=True).values_list("reason", flat=True))
         if holds:
             raise ValidationError({"termination": f"a legal hold stops the purge: {'; '.join(holds)}"})
-        _keep_erasure_proofs(school_id, now)
+        publish(SchoolPurging(school_id=school_id, at=now))
         deleted = purge_rows(school_id=school_id)
         RestoreReplay.objects.filter(school_id=school_id).delete()  # the purge entry covers them all
         RestoreReplay.objects.create(kind=RestoreReplay.Kind.SCHOOL_PURGE, school_id=school_id, at=now)
@@ -217,24 +219,6 @@ def termination_purge(
     with processor_scope():
         termination.refresh_from_db()
     return termination
-
-
-def _keep_erasure_proofs(school_id: int, now: dt.datetime) -> None:
-    """Rights proofs are tenant rows tied to requests that name people: keep their counts as our proofs."""
-    from steward.rights.models import ProofOfDeletion
-
-    RetentionProof.objects.bulk_create(
-        RetentionProof(
-            run=RetentionProof.Run.ERASURE,
-            school_id=school_id,
-            policy="Erasure request (Art. 17)",
-            what=model,
-            rows=rows,
-            at=proof.created_at,
-        )
-        for proof in ProofOfDeletion.objects.all()
-        for model, rows in sorted(proof.deleted.items())
-    )
 
 
 def purge_rows(*, school_id: int) -> dict[str, int]:

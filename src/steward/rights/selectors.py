@@ -7,6 +7,7 @@ import datetime as dt
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
+from steward.mis.privacy import SUBJECT_MODELS
 from steward.rights.models import RightsRequest, RightsRequestEvent
 from steward.tenancy.models import DataProtectionContact, Membership, Organisation, Role
 
@@ -48,8 +49,7 @@ def subject_in_school(*, school_id: int, subject_kind: str, subject_id: int) -> 
     school's contacts. Each is looked up with the school named explicitly, not only through the
     tenant scope: a request about anyone else is refused before anything is recorded.
     """
-    from steward.mis.privacy import SUBJECT_MODELS
-    from steward.portal.models import ParentLink
+    from steward.portal.models import ParentLink  # upward (process -> face): left for issue #11
 
     if subject_kind in SUBJECT_MODELS:
         return SUBJECT_MODELS[subject_kind].objects.filter(school_id=school_id, pk=subject_id).exists()

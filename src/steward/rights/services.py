@@ -14,12 +14,21 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from steward.core.events import SubjectErased, publish
+from steward.ingest.events import BatchApplied
+from steward.mis.privacy import SUBJECT_MODELS, subject_row
+from steward.notifications.email import send_email
 from steward.register.providers import ErasureReport, Subject, providers
+from steward.retention.events import SchoolPurging
+from steward.retention.selectors import hold_on_subject
+from steward.retention.services import keep_erasure_proofs
 from steward.rights import bundle, portability
 from steward.rights.deadlines import latest_extension, response_deadline
 from steward.rights.models import ErasureNotification, ProofOfDeletion, RightsRequest, RightsRequestEvent
-from steward.rights.selectors import OPEN, mis_owner_emails, subject_in_school
+from steward.rights.selectors import OPEN, due_soon_or_overdue, mis_owner_emails, reminder_emails, subject_in_school
+from steward.sharing.selectors import disclosures_of_subject
 from steward.tenancy.models import Organisation
+from steward.tenancy.scope import tenant_scope
 
 
 @transaction.atomic
@@ -125,8 +134,6 @@ def rectification_forward(*, request: RightsRequest, actor_label: str) -> list[s
     corrected record completes the request (`rectifications_corrected`). Returns the addresses."""
     _require(request, RightsRequest.Kind.RECTIFICATION)
     _require_open(request)
-    from steward.mis.privacy import subject_row
-
     row = subject_row(_subject(request))
     if row is None:
         raise ValidationError({"subject_id": "the school's MIS data holds no such record"})
@@ -154,14 +161,31 @@ def rectification_forward(*, request: RightsRequest, actor_label: str) -> list[s
     return to
 
 
+def on_batch_applied(event: BatchApplied) -> None:
+    """Subscribed in the batch's transaction: a forwarded rectification is done when the MIS sends
+    the corrected record (the MIS stays the source of truth), and holds exactly when the batch does."""
+    rectifications_corrected(school_id=event.school_id, batch_id=event.batch_id)
+
+
+def on_school_purging(event: SchoolPurging) -> None:
+    """Subscribed in the purge's transaction: the erasure proofs are tenant rows tied to requests
+    that name people, so they go with the school; their counts stay as retention's proofs."""
+    keep_erasure_proofs(
+        school_id=event.school_id,
+        counts=[
+            (model, rows, proof.created_at)
+            for proof in ProofOfDeletion.objects.filter(school_id=event.school_id)
+            for model, rows in sorted(proof.deleted.items())
+        ],
+    )
+
+
 def rectifications_corrected(*, school_id: int, batch_id: object) -> list[int]:
     """After a batch: complete each forwarded rectification whose record the batch changed.
 
-    Called inside the batch's transaction and scope; one query per subject model, whatever the
+    Runs inside the batch's transaction and scope; one query per subject model, whatever the
     number of open requests.
     """
-    from steward.mis.privacy import SUBJECT_MODELS
-
     completed: list[int] = []
     forwarded = RightsRequest.objects.filter(
         school_id=school_id,
@@ -209,7 +233,7 @@ def erasure_execute(*, request: RightsRequest, actor_label: str) -> ProofOfDelet
     if held:
         raise ValidationError({"subject_id": f"a legal hold stops erasure: {held}"})
     had_data = _recipients_that_had(subject)
-    _record_for_replay(subject)
+    _publish_erased(subject)
     reports = [p.erase_subject(subject, dry_run=False) for p in providers()]
     for recipient_id, record_types in sorted(had_data.items()):
         ErasureNotification.objects.create(
@@ -226,27 +250,19 @@ def erasure_execute(*, request: RightsRequest, actor_label: str) -> ProofOfDelet
 
 
 def _legal_hold(subject: Subject) -> str:
-    from steward.mis.privacy import subject_row
-    from steward.retention.selectors import hold_on_subject
-
     row = subject_row(subject)
     return hold_on_subject(record_type=row.record_type, source_id=row.source_id) if row is not None else ""
 
 
-def _record_for_replay(subject: Subject) -> None:
-    """So that restoring an older backup cannot bring the subject back (retention's replay log)."""
-    from steward.mis.privacy import subject_row
-    from steward.retention.services import record_subject_erasure
-
+def _publish_erased(subject: Subject) -> None:
+    """Inside the erasure's transaction: retention records it so that restoring an older backup
+    cannot bring the subject back (its replay log)."""
     row = subject_row(subject)
     if row is not None:
-        record_subject_erasure(school_id=row.school_id, record_type=row.record_type, source_id=row.source_id)
+        publish(SubjectErased(school_id=row.school_id, record_type=row.record_type, source_id=row.source_id))
 
 
 def _recipients_that_had(subject: Subject) -> dict[int, set[str]]:
-    from steward.mis.privacy import subject_row
-    from steward.sharing.selectors import disclosures_of_subject
-
     row = subject_row(subject)
     recipients: dict[int, set[str]] = {}
     if row is not None:
@@ -323,10 +339,6 @@ def reminders_send(*, today: dt.date) -> int:
     names no one: it points to the back office, where the details stay behind sign-in. Returns the
     number of requests reminded about.
     """
-    from steward.notifications.email import send_email
-    from steward.rights.selectors import due_soon_or_overdue, reminder_emails
-    from steward.tenancy.scope import tenant_scope
-
     schools = list(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("id", flat=True))
     reminded = 0
     with tenant_scope(schools):

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from steward.core.events import FlowChanged, publish
 from steward.register.models import DataCategory, ProcessingActivity, Recipient
 from steward.sharing.catalogue import fields_for_categories
 from steward.sharing.models import DataFlow, DataFlowEvent
@@ -114,10 +115,9 @@ def flow_revoke(*, flow: DataFlow, actor_label: str, note: str = "") -> DataFlow
 
 
 def _refresh_notices(flow: DataFlow) -> None:
-    # Imported here: the notice reads sharing's selectors, which read this module.
-    from steward.register.services import notice_refresh
-
-    notice_refresh(school=flow.school)
+    """The school's privacy notice names the recipients of its flows: the register records a new
+    version of it inside this transaction (it subscribes to `FlowChanged`; sharing names no notice)."""
+    publish(FlowChanged(school_id=flow.school_id, flow_id=flow.pk, status=flow.status))
 
 
 @transaction.atomic

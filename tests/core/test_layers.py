@@ -1,0 +1,57 @@
+"""The apps' subscriptions match DESIGN.md's event table, and the upward calls events replaced do
+not come back (issue #11: a lower layer never imports a higher one, not even inside a function)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import steward
+from steward.core.events import FlowChanged, SubjectErased, subscribers
+from steward.ingest.events import BatchApplied
+from steward.retention.events import SchoolPurging
+
+SRC = Path(steward.__file__).parent
+
+
+def test_the_apps_subscribe_as_the_design_says() -> None:
+    assert sorted(subscribers(BatchApplied)) == [
+        ("steward.portal.tasks.on_batch_applied", "after_commit"),
+        ("steward.rights.services.on_batch_applied", "in_transaction"),
+    ]
+    assert subscribers(SubjectErased) == [("steward.retention.services.on_subject_erased", "in_transaction")]
+    assert subscribers(SchoolPurging) == [("steward.rights.services.on_school_purging", "in_transaction")]
+    assert subscribers(FlowChanged) == [("steward.register.services.on_flow_changed", "in_transaction")]
+
+
+def _imported_apps(app: str) -> set[str]:
+    """Every steward app a module of `app` imports, at module level or inside a function."""
+    found = set()
+    for path in (SRC / app).rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "steward" and len(parts) > 1 and parts[1] != app:
+                    found.add(parts[1])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("app", "above"),
+    [
+        ("ingest", {"portal", "rights", "retention", "consents", "backoffice", "notices"}),
+        ("retention", {"rights", "backoffice", "notices"}),
+        ("sharing", {"rights", "retention", "consents", "portal", "backoffice", "notices"}),
+    ],
+)
+def test_a_process_app_does_not_import_the_apps_that_react_to_it(app: str, above: set[str]) -> None:
+    assert _imported_apps(app) & above == set()
