@@ -94,3 +94,29 @@ def test_without_useradd_anywhere_the_error_is_one_clear_line(
     assert f"user {throwaway_user!r} does not exist" in message
     assert "useradd" in message
     assert "DATABASE_URL" in message
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root creates the server's system user")
+def test_two_processes_creating_the_system_user_at_once_both_succeed(
+    throwaway_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make test-dates` starts two test processes at once on a fresh machine: the one whose
+    `useradd` loses the race finds the user the other made, rather than failing."""
+    import threading
+
+    monkeypatch.setenv("PATH", MINIMAL_PATH)
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            embedded_db.ensure_system_user(throwaway_user)
+        except BaseException as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert pwd.getpwnam(throwaway_user).pw_name == throwaway_user

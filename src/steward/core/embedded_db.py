@@ -57,6 +57,11 @@ def ensure_system_user(name: str = SYSTEM_USER) -> None:
         check=False,
     )
     if result.returncode != 0:
+        try:  # another process (a parallel test run) may have created it a moment ago
+            pwd.getpwnam(name)
+            return
+        except KeyError:
+            pass
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise EmbeddedDatabaseError(
             f"could not create the system user {name!r} for the embedded PostgreSQL with {useradd}: "
