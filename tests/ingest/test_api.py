@@ -40,17 +40,6 @@ def upload(client: Client, bearer: str, data: bytes, *, fmt: str = "csv-zip", mo
     return response.status_code, response.json()
 
 
-@pytest.fixture
-def school_a() -> Organisation:
-    return factories.school("Ash Primary")
-
-
-@pytest.fixture
-def agent_a(client: Client, school_a: Organisation) -> str:
-    _, client_id, secret = api_client_create(name="Ash MIS agent", kind=ApiClient.Kind.MIS_AGENT, school=school_a)
-    return token(client, client_id, secret)
-
-
 @pytest.mark.django_db
 def test_an_agent_sends_a_batch_and_reads_it_back(client: Client, agent_a: str, school_a: Organisation) -> None:
     status, body = upload(client, agent_a, b.csv_zip(b.small_school()))

@@ -17,25 +17,12 @@ from django.test import Client
 
 from steward.ingest.models import IngestBatch
 from steward.mis.models import Learner
-from steward.tenancy.models import ApiClient, Organisation
+from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
-from steward.tenancy.services import api_client_create
-from tests import factories
 from tests.ingest import builders as b
-from tests.ingest.test_api import token, upload
+from tests.ingest.test_api import upload
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def school_a() -> Organisation:
-    return factories.school("Ash Primary")
-
-
-@pytest.fixture
-def agent_a(client: Client, school_a: Organisation) -> str:
-    _, client_id, secret = api_client_create(name="Ash MIS agent", kind=ApiClient.Kind.MIS_AGENT, school=school_a)
-    return token(client, client_id, secret)
 
 
 def _understated(data: bytes, declared: int) -> bytes:
