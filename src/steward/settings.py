@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "steward.portal",
     "steward.consents",
     "steward.retention",
+    "steward.notices",
     "steward.audit",
     "steward.backoffice",
     "steward.demo",  # last: it loads data through every app above and nothing imports it

@@ -11,7 +11,9 @@ import pytest
 import steward
 from steward.core.events import FlowChanged, SubjectErased, subscribers
 from steward.ingest.events import BatchApplied
+from steward.register.events import CatalogueSynced
 from steward.retention.events import SchoolPurging
+from steward.tenancy.events import DataProtectionContactChanged
 
 SRC = Path(steward.__file__).parent
 
@@ -23,7 +25,11 @@ def test_the_apps_subscribe_as_the_design_says() -> None:
     ]
     assert subscribers(SubjectErased) == [("steward.retention.services.on_subject_erased", "in_transaction")]
     assert subscribers(SchoolPurging) == [("steward.rights.services.on_school_purging", "in_transaction")]
-    assert subscribers(FlowChanged) == [("steward.register.services.on_flow_changed", "in_transaction")]
+    assert subscribers(FlowChanged) == [("steward.notices.services.on_flow_changed", "in_transaction")]
+    assert subscribers(DataProtectionContactChanged) == [
+        ("steward.notices.services.on_contact_changed", "in_transaction")
+    ]
+    assert subscribers(CatalogueSynced) == [("steward.notices.services.on_catalogue_synced", "in_transaction")]
 
 
 def _imported_apps(app: str) -> set[str]:
@@ -55,3 +61,14 @@ def _imported_apps(app: str) -> set[str]:
 )
 def test_a_process_app_does_not_import_the_apps_that_react_to_it(app: str, above: set[str]) -> None:
     assert _imported_apps(app) & above == set()
+
+
+@pytest.mark.parametrize("app", ["core", "register"])
+def test_the_ground_floor_imports_no_other_app_but_core(app: str) -> None:
+    """The register's notices, its school-scoped selectors, core's privacy provider and the setup
+    command moved up (issue #11); the ground floor names no app above it, not even in a function."""
+    assert _imported_apps(app) - {"core"} == set()
+
+
+def test_tenancy_does_not_call_the_notices() -> None:
+    assert "notices" not in _imported_apps("tenancy")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from steward.core import ratelimit
 from steward.core.models import RateLimitCounter
-from steward.core.privacy import CorePrivacyProvider
+from steward.register.privacy import CorePrivacyProvider
 from steward.register.providers import Subject
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)

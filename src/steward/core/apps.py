@@ -12,11 +12,6 @@ class CoreConfig(AppConfig):
         pre_migrate.connect(_route_to_owner, sender=self)
         post_migrate.connect(_grant_after_migrate, sender=self)
 
-        from steward.core.privacy import CorePrivacyProvider
-        from steward.register.providers import register_provider
-
-        register_provider(CorePrivacyProvider())
-
 
 def _route_to_owner(**kwargs: Any) -> None:
     from steward.core.routers import set_migrating

@@ -6,8 +6,9 @@ happens in a lower app that a higher one must act on (a batch committed, a subje
 lower app publishes an event and the higher app subscribes to it in its `AppConfig.ready`; the
 lower app never names the higher one, not even inside a function.
 
-An event is a frozen dataclass subclassing `Event`, defined in the app that publishes it (or here,
-when a subscriber sits below the publisher and may not import it). The *subscription* says when
+An event is a frozen dataclass subclassing `Event` (or `BaseEvent`, when it names no school),
+defined in the app that publishes it (or here, when a subscriber sits below the publisher and may
+not import it). The *subscription* says when
 its handler runs, because one event can need both kinds: completing a rectification must commit or
 roll back with the batch that brought the correction (`in_transaction`), while telling parents
 about new homework must wait until the rows are visible to the task that sends the messages
@@ -27,15 +28,21 @@ When = Literal["in_transaction", "after_commit"]
 
 
 @dataclass(frozen=True)
-class Event:
-    """Base of every event: a frozen value naming the school it happened in."""
+class BaseEvent:
+    """Root of every event. One about the whole processor's record, which names no school (the
+    register catalogue synced), subclasses it directly; one that happened in a school, `Event`."""
+
+
+@dataclass(frozen=True)
+class Event(BaseEvent):
+    """Base of every event that happened in one school: a frozen value naming the school."""
 
     school_id: int
 
 
-E = TypeVar("E", bound=Event)
+E = TypeVar("E", bound=BaseEvent)
 
-_subscribers: dict[type[Event], list[tuple[Callable[[Any], None], When]]] = {}
+_subscribers: dict[type[BaseEvent], list[tuple[Callable[[Any], None], When]]] = {}
 
 
 def subscribe(event_type: type[E], handler: Callable[[E], None], *, when: When) -> None:
@@ -55,7 +62,7 @@ def unsubscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
     _subscribers[event_type] = [(h, w) for h, w in _subscribers.get(event_type, []) if h is not handler]
 
 
-def publish(event: Event) -> None:
+def publish(event: BaseEvent) -> None:
     """Deliver `event` to its subscribers, in the order they subscribed.
 
     An in-transaction handler that raises aborts the publisher (and so rolls its transaction back):
@@ -69,7 +76,7 @@ def publish(event: Event) -> None:
             transaction.on_commit(partial(handler, event))
 
 
-def subscribers(event_type: type[Event]) -> list[tuple[str, When]]:
+def subscribers(event_type: type[BaseEvent]) -> list[tuple[str, When]]:
     """Who listens to an event, and when: for DESIGN.md's table and the test that keeps it true."""
     return [(f"{h.__module__}.{h.__qualname__}", w) for h, w in _subscribers.get(event_type, [])]
 
@@ -85,8 +92,9 @@ class SubjectErased(Event):
 
 @dataclass(frozen=True)
 class FlowChanged(Event):
-    """A data flow was approved, suspended, resumed or revoked. Published by sharing; the register
-    (ground layer) records a new version of the school's privacy notice."""
+    """A data flow was approved, suspended, resumed or revoked. Published by sharing; the notices
+    record a new version of the school's privacy notice inside the change's transaction, so the
+    version exists exactly when the change does and is dated with it."""
 
     flow_id: int
     status: str

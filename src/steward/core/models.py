@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from steward.register.classification import PersonalData
+from steward.core.classification import PersonalData
 
 
 class RateLimitCounter(models.Model):

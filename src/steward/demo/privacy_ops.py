@@ -28,12 +28,12 @@ from steward.consents.models import Consent, MarketingPreference
 from steward.consents.services import agreement_sign, consent_give, marketing_preference_set
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Contact, Learner, LearnerContact
+from steward.notices.models import NoticeVersion
+from steward.notices.notices import services_in_force
+from steward.notices.services import notice_refresh
 from steward.portal.models import ParentAccount, ParentLink
 from steward.portal.rights_requests import portal_request, request_subjects
 from steward.portal.selectors import parent_school_ids
-from steward.register.models import NoticeVersion
-from steward.register.notices import services_in_force
-from steward.register.services import notice_refresh
 from steward.retention.services import hold_place
 from steward.rights import services as rights
 from steward.rights.deadlines import add_months, response_deadline

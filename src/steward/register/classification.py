@@ -5,40 +5,20 @@ A model declares, next to its fields,
     privacy = PersonalData(subject="learner", fields={"upn": "learner.identity", ...},
                            not_personal={"id", "school", "content_hash", ...})
 
-or `privacy = NoPersonalData("why")`. Models of third-party apps are classified in
-`THIRD_PARTY` below. `tests/register/test_classification.py` walks every installed model and
-fails for a model with no classification, a concrete field named in neither set, or a
-category code the register does not define.
+or `privacy = NoPersonalData("why")` (both defined in `core.classification`, re-exported here).
+Models of third-party apps are classified in `THIRD_PARTY` below.
+`tests/register/test_classification.py` walks every installed model and fails for a model with no
+classification, a concrete field named in neither set, or a category code the register does not
+define.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-
 from django.apps import apps
 from django.db import models
 
-
-@dataclass(frozen=True)
-class PersonalData:
-    subject: str
-    fields: Mapping[str, str]
-    not_personal: frozenset[str] = field(default_factory=frozenset)
-
-    def __init__(self, *, subject: str, fields: Mapping[str, str], not_personal: Iterable[str] = ()) -> None:
-        object.__setattr__(self, "subject", subject)
-        object.__setattr__(self, "fields", dict(fields))
-        object.__setattr__(self, "not_personal", frozenset(not_personal))
-
-    def categories(self) -> set[str]:
-        return set(self.fields.values())
-
-
-@dataclass(frozen=True)
-class NoPersonalData:
-    reason: str
-
+from steward.core.classification import NoPersonalData as NoPersonalData
+from steward.core.classification import PersonalData as PersonalData
 
 Classification = PersonalData | NoPersonalData
 

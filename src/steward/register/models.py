@@ -1,8 +1,8 @@
 """The processing register (UK GDPR Art. 30): what is processed, why, on which basis, for whom.
 
 These rows are the processor's record, shared by every school; a school's own register is the
-activities of the services in its contracts (see selectors). Nothing here is tenant data,
-except the published versions of each school's notices (`NoticeVersion`).
+activities of the services in its contracts (`tenancy.selectors.activities_for_school`). Nothing
+here is tenant data: the published versions of each school's notices are `notices.NoticeVersion`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from steward.register.classification import NoPersonalData, PersonalData
-from steward.tenancy.models import TenantModel
+from steward.register.classification import NoPersonalData
 
 
 class LawfulBasis(models.TextChoices):
@@ -194,38 +193,3 @@ class RetentionRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period_days} days {self.get_trigger_display()}"
-
-
-class NoticeVersion(TenantModel):
-    """One published version of a school's privacy notice for one service, frozen as it read then.
-
-    Tenant data, although the notice is public: it is one school's record of what it told people
-    (kept so that old versions stay readable after the register changes), it copies the school's
-    data protection contacts, and a school's rows must leave with the school when its contract
-    ends. The public pages open a scope of that one school to read it, as the live notice does.
-    """
-
-    service = models.CharField(max_length=30, choices=ProcessingActivity.Service.choices)
-    number = models.PositiveIntegerField()
-    published_at = models.DateTimeField()
-    content_hash = models.CharField(max_length=64, help_text="SHA-256 of `content`")
-    content = models.TextField(help_text="The notice as structured plain text, one statement a line")
-    # Rendering a PDF costs WeasyPrint a few hundred milliseconds of CPU, and anyone may ask for one:
-    # it is rendered once per version, on first request, and kept with the version (so it leaves
-    # with the school's rows at termination, like the text it renders).
-    pdf = models.BinaryField(null=True, editable=False, help_text="The version as PDF, rendered on first request")
-
-    privacy = PersonalData(
-        subject="staff",
-        fields={"content": "staff.work_contact", "pdf": "staff.work_contact"},
-        not_personal={"id", "school", "service", "number", "published_at", "content_hash"},
-    )
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["school", "service", "number"], name="one_notice_version_number"),
-        ]
-        indexes = [models.Index(fields=["school", "service", "-number"], name="noticeversion_school_latest")]
-
-    def __str__(self) -> str:
-        return f"{self.service} notice v{self.number}"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from steward.register.models import DataCategory, NoticeVersion, ProcessingActivity, Recipient, RetentionRule
+from steward.register.models import DataCategory, ProcessingActivity, Recipient, RetentionRule
 from steward.register.providers import PrivacyProvider, providers
-from steward.tenancy.scope import tenant_scope
-from steward.tenancy.selectors import contracted_services
 
 
 def all_activities() -> QuerySet[ProcessingActivity]:
@@ -18,11 +16,6 @@ def all_activities() -> QuerySet[ProcessingActivity]:
         "places",
         Prefetch("retention_rules", queryset=RetentionRule.objects.select_related("category")),
     ).order_by("name")
-
-
-def activities_for_school(*, school_id: int) -> QuerySet[ProcessingActivity]:
-    """The school's own register: the activities of the services its contracts cover."""
-    return all_activities().filter(service__in=contracted_services(school_id=school_id))
 
 
 def recipients() -> QuerySet[Recipient]:
@@ -50,14 +43,3 @@ def held_categories() -> set[str]:
         if isinstance(classification, PersonalData):
             held |= classification.categories()
     return held
-
-
-def notice_versions(*, school_id: int, service: str) -> list[NoticeVersion]:
-    """A school's published versions of one notice, newest first (public: opens that school's scope)."""
-    with tenant_scope([school_id]):
-        return list(NoticeVersion.objects.filter(service=service).order_by("-number"))
-
-
-def notice_version(*, school_id: int, service: str, number: int) -> NoticeVersion | None:
-    with tenant_scope([school_id]):
-        return NoticeVersion.objects.filter(service=service, number=number).first()

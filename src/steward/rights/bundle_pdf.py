@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from steward.register.pdf import html_to_pdf
+from steward.core.pdf import html_to_pdf
 from steward.rights.bundle import Table, tables
 
 # Characters across a landscape A4 page at the font size below, and the widest a column may be.

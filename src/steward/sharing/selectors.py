@@ -52,6 +52,17 @@ def releasing(flow: DataFlow) -> bool:
     return flow.status == DataFlow.Status.APPROVED and flow.recipient.may_receive
 
 
+def releasing_flows(*, school_id: int, service: str) -> list[DataFlow]:
+    """The school's flows of one service's activity that release data now, oldest first: what its
+    privacy notice must name as recipients (and nothing else)."""
+    flows = (
+        DataFlow.objects.filter(school_id=school_id, activity__service=service)
+        .select_related("recipient")
+        .order_by("id")
+    )
+    return [f for f in flows if releasing(f)]
+
+
 def release_for(flows: list[DataFlow], record_type: str) -> Release | None:
     approved = [f for f in flows if releasing(f)]
     fields: set[str] = set()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from steward.register.models import ProcessingActivity
+from steward.register.selectors import all_activities
 from steward.tenancy.models import (
     PROCESSOR_ROLES,
     SCHOOL_ROLES,
@@ -72,6 +74,12 @@ def contracted_services(*, school_id: int) -> set[str]:
     ).values_list("services", flat=True):
         services.update(row)
     return services
+
+
+def activities_for_school(*, school_id: int) -> QuerySet[ProcessingActivity]:
+    """The school's own register: the activities of the services its contracts cover. Tenancy's
+    knowledge (the contracts), not the register's, which describes services and knows no school."""
+    return all_activities().filter(service__in=contracted_services(school_id=school_id))
 
 
 def all_contracts() -> QuerySet[Contract]:

@@ -8,7 +8,9 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from steward.core.events import publish
 from steward.register.models import ProcessingActivity
+from steward.tenancy.events import DataProtectionContactChanged
 from steward.tenancy.models import (
     PROCESSOR_ROLES,
     SCHOOL_ROLES,
@@ -135,14 +137,13 @@ def data_protection_contact_set(
     *, school: Organisation, kind: str, name: str, email: str, phone: str = ""
 ) -> DataProtectionContact:
     """Create or replace the school's contact of this kind; its notices print the new one at once,
-    and a new version of each is recorded now. Call inside the school's tenant scope."""
-    from steward.register.services import notice_refresh
-
+    and (through `DataProtectionContactChanged`) a new version of each is recorded now. Call inside
+    the school's tenant scope."""
     fields = {"name": name, "email": email, "phone": phone}
     DataProtectionContact(school=school, kind=kind, **fields).full_clean(
         validate_unique=False, validate_constraints=False
     )
     contact: DataProtectionContact
     contact, _ = DataProtectionContact.objects.update_or_create(school=school, kind=kind, defaults=fields)
-    notice_refresh(school=school)
+    publish(DataProtectionContactChanged(school_id=school.id, kind=kind))
     return contact

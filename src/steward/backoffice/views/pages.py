@@ -60,7 +60,7 @@ def switch_school(request: HttpRequest) -> HttpResponse:
 def school_register(request: HttpRequest) -> HttpResponse:
     school_id = request.school_id  # type: ignore[attr-defined]
     context = {
-        "activities": register_selectors.activities_for_school(school_id=school_id),
+        "activities": tenancy_selectors.activities_for_school(school_id=school_id),
         "contracts": tenancy_selectors.contracts_for_school(school_id=school_id),
     }
     return render(request, "backoffice/school_register.html", context)

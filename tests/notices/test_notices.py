@@ -13,10 +13,11 @@ from django.conf import settings
 from django.test import Client
 from pypdf import PdfReader
 
+from steward.core import pdf
+from steward.notices.models import NoticeVersion
 from steward.portal.cookies import portal_cookies
-from steward.register import pdf
 from steward.register.classification import PersonalData, classification_of
-from steward.register.models import DataCategory, NoticeVersion, ProcessingActivity, Recipient, RetentionRule
+from steward.register.models import DataCategory, ProcessingActivity, Recipient, RetentionRule
 from steward.register.providers import providers
 from steward.register.services import catalogue_sync
 from steward.retention.selectors import unevaluated_rules

@@ -16,11 +16,11 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import cache_control
 
 from steward.core.ratelimit import per_address
-from steward.register import selectors
+from steward.notices import selectors
+from steward.notices.notice_text import diff, parse
+from steward.notices.notices import Notice, notice_for, services_in_force
+from steward.notices.services import notice_publish, notice_version_pdf
 from steward.register.models import ProcessingActivity
-from steward.register.notice_text import diff, parse
-from steward.register.notices import Notice, notice_for, services_in_force
-from steward.register.services import notice_publish, notice_version_pdf
 from steward.tenancy.models import Organisation
 
 # Anyone may read a notice; no one may keep the server busy building them (each is generated

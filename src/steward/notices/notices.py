@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from steward.portal.cookies import portal_cookies
 from steward.register.models import (
     DataCategory,
     LawfulBasis,
@@ -29,8 +30,7 @@ from steward.register.models import (
 )
 from steward.register.selectors import held_categories
 from steward.retention.selectors import rule_is_automated
-from steward.sharing.models import DataFlow
-from steward.sharing.selectors import releasing
+from steward.sharing.selectors import releasing_flows
 from steward.tenancy.models import DataProtectionContact, Organisation
 from steward.tenancy.scope import tenant_scope
 from steward.tenancy.selectors import contracted_services
@@ -111,11 +111,7 @@ def notice_for(*, school: Organisation, service: str) -> Notice | None:
     contract = school.contracts.select_related("processor").filter(services__contains=[service]).first()
     with tenant_scope([school.id]):
         contacts = list(DataProtectionContact.objects.order_by("kind"))
-        flows = [
-            f
-            for f in DataFlow.objects.filter(activity=activity).select_related("recipient").order_by("id")
-            if releasing(f)
-        ]
+        flows = releasing_flows(school_id=school.id, service=service)
     names = dict(DataCategory.objects.values_list("code", "name"))
     by_recipient: dict[int, NoticeRecipient] = {}
     for flow in flows:
@@ -168,8 +164,6 @@ def notice_for(*, school: Organisation, service: str) -> Notice | None:
 def _cookies(service: str) -> tuple[list[NoticeCookie], str]:
     """The portal's cookies from the list the portal sets them from; elsewhere only staff sign in."""
     if service == ProcessingActivity.Service.PARENT_PORTAL:
-        from steward.portal.cookies import portal_cookies
-
         return (
             [NoticeCookie(c.name, c.purpose, c.expires, c.necessary) for c in portal_cookies()],
             "steward.portal.cookies.portal_cookies(), as on the portal's cookie policy page",
