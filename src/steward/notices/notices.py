@@ -33,7 +33,7 @@ from steward.retention.selectors import rule_is_automated
 from steward.sharing.selectors import releasing_flows
 from steward.tenancy.models import DataProtectionContact, Organisation
 from steward.tenancy.scope import tenant_scope
-from steward.tenancy.selectors import contracted_services
+from steward.tenancy.selectors import contracted_services, data_protection_contacts
 
 RIGHTS = (
     ("access", "to ask for a copy of the information held about you (Article 15)"),
@@ -110,7 +110,7 @@ def notice_for(*, school: Organisation, service: str) -> Notice | None:
     activity = ProcessingActivity.objects.prefetch_related("places").get(service=service)
     contract = school.contracts.select_related("processor").filter(services__contains=[service]).first()
     with tenant_scope([school.id]):
-        contacts = list(DataProtectionContact.objects.order_by("kind"))
+        contacts = list(data_protection_contacts())
         flows = releasing_flows(school_id=school.id, service=service)
     names = dict(DataCategory.objects.values_list("code", "name"))
     by_recipient: dict[int, NoticeRecipient] = {}
