@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner, SchoolEnrolment, Tombstone
-from steward.portal.models import ParentAccount
+from steward.portal.models import ParentAccount, ParentLink
 from steward.register.catalogue import ACTIVITIES
 from steward.register.retention_targets import (
     RetentionTarget,
@@ -115,10 +115,11 @@ def test_what_the_sweep_deleted_is_deleted_again_after_a_backup_is_restored() ->
         assert not Learner.objects.filter(source_id="L1").exists()
 
     ingest(True)  # the restore brings the rows back, the account with its own id
-    ParentAccount.objects.create(
+    restored = ParentAccount.objects.create(
         id=int(account_id), email="closed@example.invalid", full_name="Closed", closed_at=closed
     )
     with tenant_scope([school.id]):
+        ParentLink.objects.create(parent=restored, school=school, contact_source_id="C2")
         assert Learner.objects.filter(source_id="L1").exclude(photo=None).exists()
         assert SchoolEnrolment.objects.filter(source_id="E1").exists()
 
@@ -129,3 +130,5 @@ def test_what_the_sweep_deleted_is_deleted_again_after_a_backup_is_restored() ->
         assert Learner.objects.filter(source_id="L2").exists()
         assert Tombstone.objects.filter(record_type="learners", source_id="L1").exists()  # recipients hear
     assert not ParentAccount.objects.filter(email="closed@example.invalid").exists()
+    with processor_scope():  # the portal deletes its account with what refers to it, not by id alone
+        assert not ParentLink.objects.filter(contact_source_id="C2").exists()
