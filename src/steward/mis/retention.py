@@ -8,6 +8,7 @@ refer to one, are left out and counted as held.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db import connection
@@ -41,7 +42,7 @@ def held_rows(model: type[Any], holds: Holds) -> Q:
     return condition
 
 
-def leavers_before(cutoff: Any) -> list[str]:
+def leavers_before(cutoff: dt.date) -> list[str]:
     """Source ids of learners whose every enrolment ended before the cutoff (inside the school's scope).
 
     Taken as a list, once, so that the target's querysets do not change under the sweep as it

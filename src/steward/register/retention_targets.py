@@ -22,6 +22,7 @@ from typing import Any, Literal
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+from steward.register.catalogue import ACTIVITIES
 from steward.register.models import RetentionRule
 
 RuleKey = tuple[str, str, str | None]
@@ -157,8 +158,6 @@ _targets: dict[RuleKey, RetentionTarget] = {}
 
 def catalogue_rule_keys() -> set[RuleKey]:
     """Every retention rule the register's catalogue states."""
-    from steward.register.catalogue import ACTIVITIES
-
     return {(a.service, r.trigger, r.category) for a in ACTIVITIES for r in a.retention}
 
 
