@@ -54,9 +54,10 @@ def _imported_apps(app: str) -> set[str]:
 @pytest.mark.parametrize(
     ("app", "above"),
     [
-        ("ingest", {"portal", "rights", "retention", "consents", "backoffice", "notices"}),
-        ("retention", {"rights", "backoffice", "notices"}),
-        ("sharing", {"rights", "retention", "consents", "portal", "backoffice", "notices"}),
+        ("ingest", {"portal", "rights", "retention", "consents", "backoffice", "notices", "api"}),
+        ("retention", {"rights", "backoffice", "notices", "portal", "api"}),
+        ("rights", {"portal", "backoffice", "api"}),
+        ("sharing", {"rights", "retention", "consents", "portal", "backoffice", "notices", "api"}),
     ],
 )
 def test_a_process_app_does_not_import_the_apps_that_react_to_it(app: str, above: set[str]) -> None:

@@ -15,8 +15,8 @@ api = NinjaAPI(
     parser=StewardParser(),
 )
 install_problem_handlers(api)
-api.add_router("/ingest", "steward.ingest.api.router")
-api.add_router("", "steward.sharing.api.router")
+api.add_router("/ingest", "steward.api.ingest.router")
+api.add_router("", "steward.api.sharing.router")
 
 
 class Health(Schema):

@@ -8,8 +8,12 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from steward.audit.privacy import AuditPrivacyProvider
+        from steward.audit.retention import TARGETS
         from steward.core.database import APPEND_ONLY_TABLES
         from steward.register.providers import register_provider
+        from steward.register.retention_targets import register_target
 
         APPEND_ONLY_TABLES.update({"audit_auditevent", "audit_auditanchor"})
         register_provider(AuditPrivacyProvider())
+        for target in TARGETS:
+            register_target(target)

@@ -151,3 +151,9 @@ def _erase_account(subject: Subject, report: ErasureReport, *, dry_run: bool) ->
         with processor_scope():
             accounts.delete()
     return report
+
+
+def account_in_school(school_id: int, account_id: int) -> bool:
+    """A portal account belongs to a school through a link to one of its contacts (the school named
+    explicitly, not only through the tenant scope); rights asks this before recording a request."""
+    return ParentLink.objects.filter(school_id=school_id, parent_id=account_id).exists()

@@ -7,6 +7,7 @@ restrict what it holds about a subject.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -73,3 +74,24 @@ def register_provider(provider: PrivacyProvider) -> None:
 
 def providers() -> list[PrivacyProvider]:
     return [_providers[label] for label in sorted(_providers)]
+
+
+# Who belongs to a school ---------------------------------------------------------------------------
+# A rights request names a subject by kind and row id; before anything is recorded, rights asks
+# whether that subject belongs to the asking school. The app that holds a kind of subject answers
+# for it (the parent portal for its accounts), so that rights, a process, need not import a face.
+
+SubjectFinder = Callable[[int, int], bool]
+"""(school id, subject row id) -> whether the subject belongs to that school."""
+
+_finders: dict[str, SubjectFinder] = {}
+
+
+def register_subject_finder(kind: SubjectKind, finder: SubjectFinder) -> None:
+    _finders[kind] = finder
+
+
+def subject_belongs(kind: str, *, school_id: int, subject_id: int) -> bool:
+    """Whether the subject of this kind belongs to the school; False for a kind no app answers for."""
+    finder = _finders.get(kind)
+    return finder(school_id, subject_id) if finder is not None else False

@@ -1,7 +1,8 @@
 """Retention: the sweep that applies the register's rules, legal holds, backups and the erasure replay log.
 
 The sweep deletes the querysets `selectors.school_targets` builds (the preview's), one school per
-transaction, set-based; MIS records go with tombstones so recipients hear of the deletion. Every
+transaction, set-based, each through the delete its owning app declared (`register.retention_targets`:
+MIS records go with tombstones so recipients hear of the deletion, the audit log is pruned by its owner). Every
 deletion writes a `RetentionProof` (counts only) and a `RestoreReplay` entry, so that restoring a
 backup older than the deletion can apply it again.
 """
@@ -9,22 +10,18 @@ backup older than the deletion can apply it again.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from steward.audit.services import audit_prune, audit_record
+from steward.audit.services import audit_record
 from steward.core.events import SubjectErased
-from steward.mis.base import MisRecord
-from steward.mis.models import MODEL_BY_TYPE, Tombstone
 from steward.mis.privacy import SUBJECT_MODELS
 from steward.mis.versions import lock_school_versions
-from steward.portal.models import ParentAccount, PortalNotification
 from steward.register.models import RetentionRule
 from steward.register.providers import Subject, providers
+from steward.register.retention_targets import targets
 from steward.retention.models import BackupCopy, LegalHold, RestoreReplay, RetentionProof
 from steward.retention.selectors import (
     SUBJECT_RECORD_TYPES,
@@ -61,13 +58,16 @@ def retention_sweep(
 def _apply(target: Target) -> RetentionProof:
     school_id = target.school.id if target.school else None
     deleted = 0
-    for qs in target.deletable:
-        deleted += _delete(target.action, qs, school_id)
+    for qs in target.found.deletable:
+        done = target.declared.delete(qs, school_id)
+        if done.replay and done.ids:
+            _replay(done.replay, school_id, done.replay_target, done.ids)
+        deleted += done.rows
     proof = RetentionProof.objects.create(
         run=RetentionProof.Run.SWEEP,
         school_id=school_id,
         policy=policy_text(target.rule),
-        category=target.rule.category.code if target.rule.category else "",
+        category=target.declared.proof_category,
         what=target.what,
         rows=deleted,
     )
@@ -85,60 +85,6 @@ def _apply(target: Target) -> RetentionProof:
 
 def policy_text(rule: RetentionRule) -> str:
     return f"{rule.activity.name}: {rule.period_days} days {rule.get_trigger_display()}"
-
-
-def _delete(action: str, qs: QuerySet[Any], school_id: int | None) -> int:
-    model = qs.model
-    if action == "audit_events":
-        # As the owner, with an anchor. No replay entry: a restored backup brings back the events
-        # with the anchors of its own time, so its chain verifies, and the next sweep prunes again.
-        through = qs.aggregate(through=Max("id"))["through"]
-        return audit_prune(through_id=through).events_pruned if through is not None else 0
-    if action == "mis_records":
-        assert school_id is not None  # noqa: S101 - MIS records are always one school's target
-        ids = delete_with_tombstones(model, qs, school_id=school_id)
-        _replay(RestoreReplay.Kind.MIS_RECORDS, school_id, model.record_type, ids)
-        return len(ids)
-    if action == "photos":
-        update = f"UPDATE {model._meta.db_table} SET photo = NULL WHERE id IN ({{ids}}) RETURNING source_id"  # noqa: S608  # nosec B608
-        ids = _returning(update, qs)
-        _replay(RestoreReplay.Kind.PHOTOS, school_id, "learners", ids)
-        return len(ids)
-    if model is ParentAccount:
-        notifications = PortalNotification.objects.filter(parent__in=qs.values("pk"))
-        notifications._raw_delete(notifications.db)
-        ids = [str(pk) for pk in qs.values_list("pk", flat=True)]
-        qs.delete()  # the ORM, for the links and push subscriptions that cascade
-    else:
-        ids = _returning(f"DELETE FROM {model._meta.db_table} WHERE id IN ({{ids}}) RETURNING id::text", qs)  # noqa: S608  # nosec B608
-    _replay(RestoreReplay.Kind.ROWS, school_id, model._meta.db_table, ids)
-    return len(ids)
-
-
-def _returning(statement: str, qs: QuerySet[Any]) -> list[str]:
-    sql, params = qs.values("pk").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(statement.format(ids=sql), params)
-        return [row[0] for row in cursor.fetchall()]
-
-
-def delete_with_tombstones(model: type[MisRecord], qs: QuerySet[Any], *, school_id: int) -> list[str]:
-    """Delete one school's rows, leave a tombstone for each (recipients see the deletion); the source ids gone.
-
-    Under the school's version lock, so the tombstones' versions commit in order with ingest's."""
-    lock_school_versions(school_id=school_id)
-    sql, params = qs.values("pk").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH gone AS (DELETE FROM {model._meta.db_table} WHERE school_id = %s AND id IN ({sql}) "  # noqa: S608  # nosec B608
-            "RETURNING school_id, source_id), "
-            f"stone AS (INSERT INTO {Tombstone._meta.db_table} "
-            "(school_id, record_type, source_id, change_version, deleted_at) "
-            "SELECT school_id, %s, source_id, nextval('mis_change_version'), now() FROM gone) "
-            "SELECT source_id FROM gone",
-            [school_id, *params, model.record_type],
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 def _replay(kind: str, school_id: int | None, target: str, ids: list[str]) -> None:
@@ -245,6 +191,8 @@ def replay_after_restore(*, backup: BackupCopy) -> int:
 
 
 def _replay_entry(entry: RestoreReplay) -> None:
+    """Erase a subject again through every provider; any other entry through the retention target
+    that made it (`RetentionTarget.replay`); rows no target claims by plain id."""
     if entry.kind == RestoreReplay.Kind.SUBJECT_ERASURE:
         kind = next(k for k, t in SUBJECT_RECORD_TYPES.items() if t == entry.target)
         model = SUBJECT_MODELS[kind]
@@ -252,23 +200,16 @@ def _replay_entry(entry: RestoreReplay) -> None:
             subject = Subject(kind, row.pk, row.school_id)  # type: ignore[arg-type]
             for provider in providers():
                 provider.erase_subject(subject, dry_run=False)
-    elif entry.kind == RestoreReplay.Kind.MIS_RECORDS:
-        model = MODEL_BY_TYPE[entry.target]
-        assert entry.school_id is not None  # noqa: S101 - checked for every kind but ROWS above
-        delete_with_tombstones(model, model.objects.filter(source_id__in=entry.source_ids), school_id=entry.school_id)
-    elif entry.kind == RestoreReplay.Kind.PHOTOS:
-        MODEL_BY_TYPE["learners"].objects.filter(source_id__in=entry.source_ids).update(photo=None)
-    elif entry.target == ParentAccount._meta.db_table:
-        accounts = ParentAccount.objects.filter(pk__in=[int(i) for i in entry.source_ids])
-        notifications = PortalNotification.objects.filter(parent__in=accounts.values("pk"))
-        notifications._raw_delete(notifications.db)
-        accounts.delete()
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {connection.ops.quote_name(entry.target)} WHERE id = ANY(%s::bigint[])",  # noqa: S608  # nosec B608
-                [entry.source_ids],
-            )
+        return
+    if any(t.replay(entry.kind, entry.target, entry.source_ids, entry.school_id) for t in targets()):
+        return
+    if entry.kind != RestoreReplay.Kind.ROWS:
+        raise LookupError(f"no retention target replays {entry.kind} of {entry.target}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {connection.ops.quote_name(entry.target)} WHERE id = ANY(%s::bigint[])",  # noqa: S608  # nosec B608
+            [entry.source_ids],
+        )
 
 
 def replay_prune(*, now: dt.datetime) -> int:

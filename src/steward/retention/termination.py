@@ -3,9 +3,11 @@ certificate of deletion.
 
 The purge does not pick tables by hand: it walks every `TenantModel` (children before parents) and
 the few shared tables that name the school, in one transaction under the school's tenant scope, then
-counts every one of them again and refuses to commit unless each count is 0. Steward accounts whose
-only roles were at the school go with their memberships; anyone with a role elsewhere stays. Kept: the
-processor's accountability records (`KEPT`), which hold no personal data of the school's subjects.
+counts every one of them again and refuses to commit unless each count is 0. A shared table is
+declared by the app that owns it (`register.retention_targets.SchoolRows`: the portal's links).
+Steward accounts whose only roles were at the school go with their memberships; anyone with a role
+elsewhere stays. Kept: the processor's accountability records (`KEPT`), which hold no personal data
+of the school's subjects.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from steward.core.events import publish
 from steward.core.paths import VAR_DIR
 from steward.ingest.exports import ctf_export
 from steward.mis.versions import lock_school_versions
-from steward.portal.models import ParentAccount, ParentLink
+from steward.register.retention_targets import school_rows
 from steward.retention.events import SchoolPurging
 from steward.retention.models import ContractTermination, LegalHold, RestoreReplay, RetentionProof
 from steward.tenancy.models import ApiClient, Contract, Membership, Organisation, TenantModel, User
@@ -235,14 +237,9 @@ def purge_rows(*, school_id: int) -> dict[str, int]:
                 sql.SQL("DELETE FROM {} WHERE school_id = %s").format(sql.Identifier(table)).as_string(), [school_id]
             )
             deleted[table] = cursor.rowcount
-    # Under the processor scope: an account is an orphan only if it has no link at any school, and
-    # the school's scope alone would hide its links elsewhere (deleting it would then fail).
-    with processor_scope():
-        had_links = list(ParentLink.objects.filter(school_id=school_id).values_list("parent_id", flat=True))
-        deleted[ParentLink._meta.db_table] = ParentLink.objects.filter(school_id=school_id).delete()[0]
-        orphans = ParentAccount.objects.filter(pk__in=had_links, links__isnull=True)
-        deleted[ParentAccount._meta.db_table] = orphans.count()
-        orphans.delete()
+    # Shared tables that name the school (a parent's links), declared by the apps that own them.
+    for rows in school_rows():
+        deleted.update(rows.purge(school_id))
     clients = ApiClient.objects.filter(school_id=school_id)
     deleted[ApiClient._meta.db_table] = clients.count()
     from oauth2_provider.models import get_application_model
@@ -276,7 +273,8 @@ def rows_left(*, school_id: int) -> dict[str, int]:
                 [school_id],
             )
             left[table] = cursor.fetchone()[0]
-    left[ParentLink._meta.db_table] = ParentLink.objects.filter(school_id=school_id).count()
+    for rows in school_rows():
+        left.update(rows.count(school_id))
     left[ApiClient._meta.db_table] = ApiClient.objects.filter(school_id=school_id).count()
     left[Membership._meta.db_table] = Membership.objects.filter(organisation_id=school_id).count()
     return left

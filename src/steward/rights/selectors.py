@@ -8,6 +8,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from steward.mis.privacy import SUBJECT_MODELS
+from steward.register.providers import subject_belongs
 from steward.rights.models import RightsRequest, RightsRequestEvent
 from steward.tenancy.models import DataProtectionContact, Membership, Organisation, Role
 
@@ -46,18 +47,15 @@ def subject_in_school(*, school_id: int, subject_kind: str, subject_id: int) -> 
 
     A learner, contact or staff member is a row of the school's MIS data; a Steward user belongs
     through a membership of the school; a parent portal account through a link to one of the
-    school's contacts. Each is looked up with the school named explicitly, not only through the
-    tenant scope: a request about anyone else is refused before anything is recorded.
+    school's contacts, which the portal answers for (`register.providers.subject_belongs`). Each is
+    looked up with the school named explicitly, not only through the tenant scope: a request about
+    anyone else is refused before anything is recorded.
     """
-    from steward.portal.models import ParentLink  # upward (process -> face): left for issue #11
-
     if subject_kind in SUBJECT_MODELS:
         return SUBJECT_MODELS[subject_kind].objects.filter(school_id=school_id, pk=subject_id).exists()
     if subject_kind == RightsRequest.SubjectKind.SCHOOL_USER:
         return Membership.objects.filter(organisation_id=school_id, user_id=subject_id).exists()
-    if subject_kind == RightsRequest.SubjectKind.PARENT_USER:
-        return ParentLink.objects.filter(school_id=school_id, parent_id=subject_id).exists()
-    return False
+    return subject_belongs(subject_kind, school_id=school_id, subject_id=subject_id)
 
 
 def _member_emails(school_id: int, roles: tuple[str, ...]) -> list[str]:

@@ -8,6 +8,10 @@ class SharingConfig(AppConfig):
 
     def ready(self) -> None:
         from steward.register.providers import register_provider
+        from steward.register.retention_targets import register_target
         from steward.sharing.privacy import SharingPrivacyProvider
+        from steward.sharing.retention import TARGETS
 
         register_provider(SharingPrivacyProvider())
+        for target in TARGETS:
+            register_target(target)

@@ -68,7 +68,12 @@ def _recipient(request: HttpRequest) -> Recipient:
     return Recipient.objects.get(code=client.recipient_code)
 
 
-@router.get("/schools", response=list[SchoolOut], summary="Schools with an approved flow to this recipient")
+@router.get(
+    "/schools",
+    response=list[SchoolOut],
+    summary="Schools with an approved flow to this recipient",
+    operation_id="steward_sharing_api_schools",
+)
 def schools(request: HttpRequest) -> list[SchoolOut]:
     recipient = _recipient(request)
     school_ids = list(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("id", flat=True))
@@ -119,6 +124,7 @@ def _school_flows(request: HttpRequest, urn: int) -> tuple[Organisation, Recipie
     "/schools/{urn}/deletes",
     response={200: RecordsPage, 403: Problem, 404: Problem},
     summary="Deleted records (tombstones) of the types released to this recipient",
+    operation_id="steward_sharing_api_deletes",
 )
 def deletes(request: HttpRequest, urn: int, page: Query[PageParams]) -> Status[Any]:
     found = _school_flows(request, urn)
@@ -141,6 +147,7 @@ def deletes(request: HttpRequest, urn: int, page: Query[PageParams]) -> Status[A
     "/schools/{urn}/{record_type}",
     response={200: RecordsPage, 403: Problem, 404: Problem},
     summary="Records of one type changed since a change version, in version order",
+    operation_id="steward_sharing_api_records",
 )
 def records(
     request: HttpRequest,
@@ -202,6 +209,7 @@ class FlowRequestOut(Schema):
     "/flows",
     response={201: FlowRequestOut, 404: Problem, 422: Problem},
     summary="Ask a school for a data flow; the school approves, narrows or declines it",
+    operation_id="steward_sharing_api_request_flow",
 )
 def request_flow(request: HttpRequest, body: FlowRequestIn) -> Status[Any]:
     recipient = _recipient(request)

@@ -77,6 +77,7 @@ def _out(batch: IngestBatch, *, duplicate: bool = False) -> BatchOut:
     "/batches",
     response={200: BatchOut, 201: BatchOut, 400: BatchProblem, 403: BatchProblem, 413: BatchProblem, 422: BatchProblem},
     summary="Send a batch of the school's MIS data",
+    operation_id="steward_ingest_api_send_batch",
     description=(
         "Multipart upload: `file`, `format` (ctf, csv-zip, json, ndjson) and `mode` (full: what a record type's "
         "file omits is deleted; delta: changes plus listed deletions). One transaction: applied whole or not at "
@@ -120,7 +121,12 @@ def send_batch(
     return Status(200 if result.duplicate else 201, _out(result.batch, duplicate=result.duplicate))
 
 
-@router.get("/batches/{batch_id}", response={200: BatchOut, 404: Problem}, summary="Read a batch back")
+@router.get(
+    "/batches/{batch_id}",
+    response={200: BatchOut, 404: Problem},
+    summary="Read a batch back",
+    operation_id="steward_ingest_api_read_batch",
+)
 def read_batch(request: HttpRequest, batch_id: uuid.UUID) -> Status[Any]:
     client: ApiClient = request.auth  # type: ignore[attr-defined]
     assert client.school_id is not None
