@@ -156,17 +156,12 @@ def records(
     if release is None:
         return problem_status(request, 403, f"No approved flow releases {record_type} of this school to you")
     with tenant_scope([school.id]):
-        result = selectors.records_page_json(
-            school_id=school.id, release=release, since=page.since, limit=_limit(page.limit)
-        )
-        selectors.record_disclosure(
+        result = services.read_records_page(
             school_id=school.id,
             recipient_id=recipient.id,
             release=release,
             since=page.since,
-            next_since=result.next_since,
-            record_ids=result.record_ids,
-            subject_ids=result.subject_ids,
+            limit=_limit(page.limit),
             channel=Disclosure.Channel.API,
         )
     # PostgreSQL wrote the records' JSON; wrapping it costs a string join, not a thousand Python

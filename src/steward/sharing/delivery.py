@@ -30,7 +30,7 @@ from django.utils import timezone
 from steward.core.csvsafe import safe_cell
 from steward.core.outbound import outbound_refusal
 from steward.core.sealed import seal, unseal
-from steward.sharing import selectors
+from steward.sharing import selectors, services
 from steward.sharing.models import DataFlow, DeliveryAttempt, DeliveryTarget, Disclosure, FlowDelivery
 from steward.sharing.selectors import Page, Release
 from steward.tenancy.models import Organisation
@@ -197,7 +197,7 @@ def _deliver(flow: DataFlow, target: DeliveryTarget, batch: _Batch) -> int:
 def _disclose(flow: DataFlow, batch: _Batch, since: int, page: Page, channel: str) -> None:
     if batch.release is not None:
         record_ids, subject_ids = selectors.page_ids(batch.record_type, page)
-        selectors.record_disclosure(
+        services.record_disclosure(
             school_id=flow.school_id,
             recipient_id=flow.recipient_id,
             release=batch.release,
