@@ -25,7 +25,7 @@ from steward.register.models import RetentionRule
 from steward.retention.models import LegalHold, RetentionProof
 from steward.sharing.models import Disclosure
 from steward.tenancy.models import Contract, Organisation
-from steward.tenancy.scope import processor_scope, tenant_scope
+from steward.tenancy.scope import estate_scope, processor_scope, tenant_scope
 
 Action = Literal["mis_records", "photos", "rows", "audit_events"]
 SUBJECT_RECORD_TYPES = {"learner": "learners", "contact": "contacts", "staff": "staff"}
@@ -135,17 +135,13 @@ def retention_preview(*, today: dt.date, schools: list[Organisation], processor_
         with tenant_scope([school.id]):
             due += [t.due() for t in school_targets(rules, school, today)]
     if processor_wide:
-        with tenant_scope(_all_school_ids()), processor_scope():
+        with estate_scope(), processor_scope():
             due += [t.due() for t in processor_targets(rules, today)]
     return due
 
 
 def _rules() -> list[RetentionRule]:
     return list(RetentionRule.objects.select_related("activity", "category").order_by("id"))
-
-
-def _all_school_ids() -> list[int]:
-    return list(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("id", flat=True))
 
 
 def school_targets(rules: list[RetentionRule], school: Organisation, today: dt.date) -> list[Target]:

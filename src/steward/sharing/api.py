@@ -21,7 +21,7 @@ from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import selectors, services
 from steward.sharing.models import DataFlow, Disclosure
 from steward.tenancy.models import ApiClient, Organisation
-from steward.tenancy.scope import tenant_scope
+from steward.tenancy.scope import estate_scope, tenant_scope
 from steward.tenancy.selectors import contracted_services
 
 router = Router(tags=["sharing"], auth=recipient_client)
@@ -71,8 +71,7 @@ def _recipient(request: HttpRequest) -> Recipient:
 @router.get("/schools", response=list[SchoolOut], summary="Schools with an approved flow to this recipient")
 def schools(request: HttpRequest) -> list[SchoolOut]:
     recipient = _recipient(request)
-    school_ids = list(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("id", flat=True))
-    with tenant_scope(school_ids):
+    with estate_scope():
         approved = DataFlow.objects.filter(recipient=recipient, status=DataFlow.Status.APPROVED)
         flows = [f for f in approved.select_related("recipient").order_by("id") if selectors.releasing(f)]
     by_school: dict[int, list[DataFlow]] = {}

@@ -142,7 +142,13 @@ def _check_register(
 
 
 def read_records_page(
-    *, school_id: int, recipient_id: int, release: Release, since: int, limit: int, channel: str = Disclosure.Channel.API
+    *,
+    school_id: int,
+    recipient_id: int,
+    release: Release,
+    since: int,
+    limit: int,
+    channel: str = Disclosure.Channel.API,
 ) -> JsonPage:
     """Read one page of what the release lets this recipient have, and log it as one disclosure.
 
