@@ -11,7 +11,7 @@ import json
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from steward.api.auth import recipient_client
@@ -20,7 +20,8 @@ from steward.ingest.schema import record_types
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import selectors, services
 from steward.sharing.models import DataFlow, Disclosure
-from steward.tenancy.models import ApiClient, Organisation
+from steward.tenancy.http import ApiRequest
+from steward.tenancy.models import Organisation
 from steward.tenancy.scope import estate_scope, tenant_scope
 from steward.tenancy.selectors import contracted_services
 
@@ -63,13 +64,13 @@ class RecordsPage(Schema):
     more: bool
 
 
-def _recipient(request: HttpRequest) -> Recipient:
-    client: ApiClient = request.auth  # type: ignore[attr-defined]
+def _recipient(request: ApiRequest) -> Recipient:
+    client = request.auth
     return Recipient.objects.get(code=client.recipient_code)
 
 
 @router.get("/schools", response=list[SchoolOut], summary="Schools with an approved flow to this recipient")
-def schools(request: HttpRequest) -> list[SchoolOut]:
+def schools(request: ApiRequest) -> list[SchoolOut]:
     recipient = _recipient(request)
     with estate_scope():
         approved = DataFlow.objects.filter(recipient=recipient, status=DataFlow.Status.APPROVED)
@@ -102,7 +103,7 @@ def schools(request: HttpRequest) -> list[SchoolOut]:
     return result
 
 
-def _school_flows(request: HttpRequest, urn: int) -> tuple[Organisation, Recipient, list[DataFlow]] | Status[Any]:
+def _school_flows(request: ApiRequest, urn: int) -> tuple[Organisation, Recipient, list[DataFlow]] | Status[Any]:
     recipient = _recipient(request)
     school = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL, urn=urn).first()
     if school is None:
@@ -119,7 +120,7 @@ def _school_flows(request: HttpRequest, urn: int) -> tuple[Organisation, Recipie
     response={200: RecordsPage, 403: Problem, 404: Problem},
     summary="Deleted records (tombstones) of the types released to this recipient",
 )
-def deletes(request: HttpRequest, urn: int, page: Query[PageParams]) -> Status[Any]:
+def deletes(request: ApiRequest, urn: int, page: Query[PageParams]) -> Status[Any]:
     found = _school_flows(request, urn)
     if isinstance(found, Status):
         return found
@@ -142,7 +143,7 @@ def deletes(request: HttpRequest, urn: int, page: Query[PageParams]) -> Status[A
     summary="Records of one type changed since a change version, in version order",
 )
 def records(
-    request: HttpRequest,
+    request: ApiRequest,
     urn: int,
     record_type: RecordType,  # type: ignore[valid-type]
     page: Query[PageParams],
@@ -197,7 +198,7 @@ class FlowRequestOut(Schema):
     response={201: FlowRequestOut, 404: Problem, 422: Problem},
     summary="Ask a school for a data flow; the school approves, narrows or declines it",
 )
-def request_flow(request: HttpRequest, body: FlowRequestIn) -> Status[Any]:
+def request_flow(request: ApiRequest, body: FlowRequestIn) -> Status[Any]:
     recipient = _recipient(request)
     school = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL, urn=body.school_urn).first()
     activity = ProcessingActivity.objects.filter(service=body.activity).first()
