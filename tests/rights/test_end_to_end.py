@@ -96,7 +96,7 @@ def disclose_attendance(school: Organisation) -> Disclosure:
         assert release is not None
         page = sharing.records_page(school_id=school.id, release=release, since=0, limit=100)
         record_ids, subject_ids = sharing.page_ids("session-attendance", page)
-        disclosure = sharing.record_disclosure(
+        disclosure = flows.record_disclosure(
             school_id=school.id,
             recipient_id=recipient.id,
             release=release,

@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from django.http import HttpRequest
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -15,7 +14,7 @@ from steward.api.problems import PROBLEM_TYPE, Problem, problem_status
 from steward.ingest.models import IngestBatch
 from steward.ingest.records import BatchRejected
 from steward.ingest.services import BatchRejectedWithBatch, batch_ingest
-from steward.tenancy.models import ApiClient
+from steward.tenancy.http import ApiRequest
 from steward.tenancy.scope import tenant_scope
 
 router = Router(tags=["ingest"], auth=mis_agent)
@@ -86,12 +85,12 @@ def _out(batch: IngestBatch, *, duplicate: bool = False) -> BatchOut:
     ),
 )
 def send_batch(
-    request: HttpRequest,
+    request: ApiRequest,
     file: File[UploadedFile],
     format: Form[Literal["ctf", "csv-zip", "json", "ndjson"]],
     mode: Form[Literal["full", "delta"]] = "delta",
 ) -> Status[Any]:
-    client: ApiClient = request.auth  # type: ignore[attr-defined]
+    client = request.auth
     assert client.school is not None
     assert file.file is not None
     try:
@@ -127,8 +126,8 @@ def send_batch(
     summary="Read a batch back",
     operation_id="steward_ingest_api_read_batch",
 )
-def read_batch(request: HttpRequest, batch_id: uuid.UUID) -> Status[Any]:
-    client: ApiClient = request.auth  # type: ignore[attr-defined]
+def read_batch(request: ApiRequest, batch_id: uuid.UUID) -> Status[Any]:
+    client = request.auth
     assert client.school_id is not None
     with tenant_scope([client.school_id]):
         batch = IngestBatch.objects.filter(pk=batch_id).first()

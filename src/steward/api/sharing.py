@@ -11,7 +11,7 @@ import json
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from steward.api.auth import recipient_client
@@ -20,8 +20,9 @@ from steward.ingest.schema import record_types
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import selectors, services
 from steward.sharing.models import DataFlow, Disclosure
-from steward.tenancy.models import ApiClient, Organisation
-from steward.tenancy.scope import tenant_scope
+from steward.tenancy.http import ApiRequest
+from steward.tenancy.models import Organisation
+from steward.tenancy.scope import estate_scope, tenant_scope
 from steward.tenancy.selectors import contracted_services
 
 router = Router(tags=["sharing"], auth=recipient_client)
@@ -63,8 +64,8 @@ class RecordsPage(Schema):
     more: bool
 
 
-def _recipient(request: HttpRequest) -> Recipient:
-    client: ApiClient = request.auth  # type: ignore[attr-defined]
+def _recipient(request: ApiRequest) -> Recipient:
+    client = request.auth
     return Recipient.objects.get(code=client.recipient_code)
 
 
@@ -74,10 +75,9 @@ def _recipient(request: HttpRequest) -> Recipient:
     summary="Schools with an approved flow to this recipient",
     operation_id="steward_sharing_api_schools",
 )
-def schools(request: HttpRequest) -> list[SchoolOut]:
+def schools(request: ApiRequest) -> list[SchoolOut]:
     recipient = _recipient(request)
-    school_ids = list(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("id", flat=True))
-    with tenant_scope(school_ids):
+    with estate_scope():
         approved = DataFlow.objects.filter(recipient=recipient, status=DataFlow.Status.APPROVED)
         flows = [f for f in approved.select_related("recipient").order_by("id") if selectors.releasing(f)]
     by_school: dict[int, list[DataFlow]] = {}
@@ -108,7 +108,7 @@ def schools(request: HttpRequest) -> list[SchoolOut]:
     return result
 
 
-def _school_flows(request: HttpRequest, urn: int) -> tuple[Organisation, Recipient, list[DataFlow]] | Status[Any]:
+def _school_flows(request: ApiRequest, urn: int) -> tuple[Organisation, Recipient, list[DataFlow]] | Status[Any]:
     recipient = _recipient(request)
     school = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL, urn=urn).first()
     if school is None:
@@ -126,7 +126,7 @@ def _school_flows(request: HttpRequest, urn: int) -> tuple[Organisation, Recipie
     summary="Deleted records (tombstones) of the types released to this recipient",
     operation_id="steward_sharing_api_deletes",
 )
-def deletes(request: HttpRequest, urn: int, page: Query[PageParams]) -> Status[Any]:
+def deletes(request: ApiRequest, urn: int, page: Query[PageParams]) -> Status[Any]:
     found = _school_flows(request, urn)
     if isinstance(found, Status):
         return found
@@ -150,7 +150,7 @@ def deletes(request: HttpRequest, urn: int, page: Query[PageParams]) -> Status[A
     operation_id="steward_sharing_api_records",
 )
 def records(
-    request: HttpRequest,
+    request: ApiRequest,
     urn: int,
     record_type: RecordType,  # type: ignore[valid-type]
     page: Query[PageParams],
@@ -163,17 +163,12 @@ def records(
     if release is None:
         return problem_status(request, 403, f"No approved flow releases {record_type} of this school to you")
     with tenant_scope([school.id]):
-        result = selectors.records_page_json(
-            school_id=school.id, release=release, since=page.since, limit=_limit(page.limit)
-        )
-        selectors.record_disclosure(
+        result = services.read_records_page(
             school_id=school.id,
             recipient_id=recipient.id,
             release=release,
             since=page.since,
-            next_since=result.next_since,
-            record_ids=result.record_ids,
-            subject_ids=result.subject_ids,
+            limit=_limit(page.limit),
             channel=Disclosure.Channel.API,
         )
     # PostgreSQL wrote the records' JSON; wrapping it costs a string join, not a thousand Python
@@ -211,7 +206,7 @@ class FlowRequestOut(Schema):
     summary="Ask a school for a data flow; the school approves, narrows or declines it",
     operation_id="steward_sharing_api_request_flow",
 )
-def request_flow(request: HttpRequest, body: FlowRequestIn) -> Status[Any]:
+def request_flow(request: ApiRequest, body: FlowRequestIn) -> Status[Any]:
     recipient = _recipient(request)
     school = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL, urn=body.school_urn).first()
     activity = ProcessingActivity.objects.filter(service=body.activity).first()

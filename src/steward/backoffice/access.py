@@ -7,9 +7,10 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 
+from steward.core.http import StewardRequest
 from steward.tenancy.selectors import processor_roles
 
 View = Callable[..., HttpResponse]
@@ -19,8 +20,9 @@ def staff_required(view: View) -> View:
     """Signed in with a password *and* a second factor."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated or not request.user.is_verified():  # type: ignore[attr-defined]
+    def wrapped(request: StewardRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # django-otp's middleware adds `is_verified`; without it nobody counts as verified.
+        if not request.user.is_authenticated or not getattr(request.user, "is_verified", lambda: False)():
             return redirect(f"/sign-in/?next={request.path}")
         return view(request, *args, **kwargs)
 
@@ -33,10 +35,10 @@ def school_role_required(*roles: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @staff_required
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not getattr(request, "school_id", None):
+        def wrapped(request: StewardRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.school_id:
                 return redirect("backoffice:choose-school")
-            if not set(roles) & request.school_roles:  # type: ignore[attr-defined]
+            if not set(roles) & request.school_roles:
                 raise PermissionDenied("You do not hold a role in this school that may open this page.")
             return view(request, *args, **kwargs)
 
@@ -49,7 +51,7 @@ def processor_role_required(*roles: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @staff_required
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: StewardRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not set(roles) & processor_roles(user=request.user):  # type: ignore[arg-type]
                 raise PermissionDenied("This page is for the ICT service's staff.")
             return view(request, *args, **kwargs)
@@ -57,3 +59,11 @@ def processor_role_required(*roles: str) -> Callable[[View], View]:
         return wrapped
 
     return decorator
+
+
+def chosen_school(request: StewardRequest) -> int:
+    """The school a school page works in; `school_role_required` lets no request through without
+    one, and if a view is ever reached without it this refuses rather than guess."""
+    if not request.school_id:
+        raise PermissionDenied("Choose a school first.")
+    return request.school_id

@@ -5,16 +5,18 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from steward.core.http import StewardRequest
+
 
 class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: StewardRequest) -> HttpResponse:
         supplied = request.headers.get("X-Request-Id", "")
-        request.request_id = supplied[:64] if _valid(supplied) else uuid.uuid4().hex  # type: ignore[attr-defined]
+        request.request_id = supplied[:64] if _valid(supplied) else uuid.uuid4().hex
         response = self.get_response(request)
-        response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
+        response["X-Request-Id"] = request.request_id
         return response
 
 

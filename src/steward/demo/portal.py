@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from steward.mis.models import Contact, LearnerContact
+from steward.mis.names import display_name
 from steward.mis.selectors import enrolments_on_roll
 from steward.portal import selectors
 from steward.portal.services import eligible_contacts, invitation_accept, invite_contacts, settings_update
@@ -59,7 +60,7 @@ def load_demo_portal(schools: list[Organisation], admins: dict[int, User]) -> di
             password = "demo-" + secrets.token_urlsafe(12)
             parent = invitation_accept(token=report.tokens[source_id], full_name=name, password=password)
             with tenant_scope([school.id]):
-                children = [_child_name(c) for c in selectors.children_of(parent.pk)]
+                children = [display_name(c) for c in selectors.children_of(parent.pk)]
             accounts.append(
                 {
                     "name": name,
@@ -94,9 +95,3 @@ def _choose_contacts(school_id: int, count: int) -> list[str]:
     )
     order = {sid: n for n, sid in enumerate(eligible)}
     return sorted(eligible, key=lambda sid: (-min(children[sid], 2), order[sid]))[:count]
-
-
-def _child_name(child: Any) -> str:
-    forename = child.preferred_forename or child.legal_forename
-    surname = child.preferred_surname or child.legal_surname
-    return f"{forename} {surname}"

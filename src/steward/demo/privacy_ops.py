@@ -28,6 +28,7 @@ from steward.consents.models import Consent, MarketingPreference
 from steward.consents.services import agreement_sign, consent_give, marketing_preference_set
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Contact, Learner, LearnerContact
+from steward.mis.names import display_name
 from steward.notices.models import NoticeVersion
 from steward.notices.notices import services_in_force
 from steward.notices.services import notice_refresh
@@ -235,7 +236,7 @@ def _learners(school: Organisation, count: int) -> list[Learner]:
 
 
 def _log(school: Organisation, kind: str, learner: Learner, received: dt.date, actor: str, note: str) -> RightsRequest:
-    name = f"{learner.preferred_forename or learner.legal_forename} {learner.legal_surname}"
+    name = display_name(learner)
     return rights.request_log(
         school=school,
         kind=kind,

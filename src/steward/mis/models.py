@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from steward.mis.base import MisRecord, NextChangeVersion
+from steward.mis.names import display_name
 from steward.register.classification import NoPersonalData, PersonalData
 from steward.tenancy.models import TenantModel
 
@@ -97,6 +98,11 @@ class Learner(MisRecord):
 
     class Meta(MisRecord.Meta):
         pass
+
+    @property
+    def display_name(self) -> str:
+        """The name the learner is known by (`mis.names.display_name`), for templates."""
+        return display_name(self)
 
 
 class Contact(MisRecord):

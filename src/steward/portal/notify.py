@@ -31,6 +31,7 @@ from steward.mis.models import (
     LearnerContact,
     SessionAttendance,
 )
+from steward.mis.names import known_forename
 from steward.mis.selectors import enrolments_on_roll
 from steward.portal.items import ITEMS_BY_CODE, NOTIFICATION_ITEM
 from steward.portal.models import ParentAccount, ParentLink, PortalNotification, PushSubscription
@@ -115,8 +116,8 @@ def plan_messages(school_id: int, since: dt.datetime) -> list[Message]:
         enrolments_on_roll(school_id).filter(learner_source_id__in=learners).values_list("learner_source_id", flat=True)
     )
     names = {
-        source: preferred or legal
-        for source, preferred, legal in Learner.objects.filter(school_id=school_id, source_id__in=on_roll).values_list(
+        learner.source_id: known_forename(learner)
+        for learner in Learner.objects.filter(school_id=school_id, source_id__in=on_roll).only(
             "source_id", "preferred_forename", "legal_forename"
         )
     }

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from steward.audit.services import audit_record
 from steward.mis.models import Contact
+from steward.mis.names import display_name
 from steward.portal.models import ParentAccount, ParentLink
 from steward.portal.selectors import children_of
 from steward.rights.models import RightsRequest
@@ -77,7 +78,7 @@ def request_subjects(parent: ParentAccount) -> list[Choice]:
                 )
             )
     for child in children_of(parent.pk):
-        name = f"{child.preferred_forename or child.legal_forename} {child.legal_surname}".strip()
+        name = display_name(child)
         choices.append(
             Choice(f"learner-{child.pk}", f"{name}, at {child.school.name}", child.school_id, "learner", child.pk, name)
         )

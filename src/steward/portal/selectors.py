@@ -32,7 +32,7 @@ from steward.mis.models import (
     SessionAttendance,
 )
 from steward.portal.items import ITEMS, ITEMS_BY_CODE, SWITCHES, Item
-from steward.portal.models import ParentAccount, PortalInvitation, PortalSettings
+from steward.portal.models import ParentAccount, ParentLink, PortalInvitation, PortalSettings
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import current_school_ids
 
@@ -57,6 +57,16 @@ def parent_for_request(parent_id: int) -> ParentAccount | None:
         )
     )
     return found[0] if found else None
+
+
+def parent_links(parent: ParentAccount) -> list[ParentLink]:
+    """The account's links to contacts at schools, with each school, by school name."""
+    return list(ParentLink.objects.filter(parent=parent).select_related("school").order_by("school__name"))
+
+
+def parent_link(parent: ParentAccount, link_id: int) -> ParentLink | None:
+    """One of the account's own links; None for another account's (or no) link."""
+    return ParentLink.objects.select_related("school").filter(pk=link_id, parent=parent).first()
 
 
 def parent_school_ids(parent_id: int) -> list[int]:

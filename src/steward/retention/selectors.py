@@ -29,7 +29,7 @@ from steward.register.retention_targets import (
 )
 from steward.retention.models import LegalHold, RetentionProof
 from steward.tenancy.models import Organisation
-from steward.tenancy.scope import processor_scope, tenant_scope
+from steward.tenancy.scope import estate_scope, processor_scope, tenant_scope
 
 __all__ = ["Holds", "rule_is_automated", "rule_key"]
 
@@ -111,17 +111,13 @@ def retention_preview(*, today: dt.date, schools: list[Organisation], processor_
         with tenant_scope([school.id]):
             due += [t.due() for t in school_targets(rules, school, today)]
     if processor_wide:
-        with tenant_scope(_all_school_ids()), processor_scope():
+        with estate_scope(), processor_scope():
             due += [t.due() for t in processor_targets(rules, today)]
     return due
 
 
 def _rules() -> list[RetentionRule]:
     return list(RetentionRule.objects.select_related("activity", "category").order_by("id"))
-
-
-def _all_school_ids() -> list[int]:
-    return list(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("id", flat=True))
 
 
 def _declared(rules: list[RetentionRule], scope: str) -> list[tuple[RetentionRule, RetentionTarget]]:

@@ -26,13 +26,12 @@ from steward.retention.models import BackupCopy, LegalHold, RestoreReplay, Reten
 from steward.retention.selectors import (
     SUBJECT_RECORD_TYPES,
     Target,
-    _all_school_ids,
     _rules,
     processor_targets,
     school_targets,
 )
 from steward.tenancy.models import Organisation
-from steward.tenancy.scope import processor_scope, tenant_scope
+from steward.tenancy.scope import estate_scope, processor_scope, tenant_scope
 
 BACKUP_LONGEST_KEPT = dt.timedelta(days=2555)  # the register's seven years for the backup vault
 
@@ -50,7 +49,7 @@ def retention_sweep(
             proofs += [_apply(t) for t in school_targets(rules, school, today) if t.rows]
     if processor_wide:
         # The processor scope too: the audit log's prefix and the replay entries of no school.
-        with tenant_scope(_all_school_ids()), processor_scope():
+        with estate_scope(), processor_scope():
             proofs += [_apply(t) for t in processor_targets(rules, today) if t.rows]
     return proofs
 
@@ -181,10 +180,10 @@ def replay_after_restore(*, backup: BackupCopy) -> int:
         entries = list(RestoreReplay.objects.filter(at__gte=backup.taken_at).order_by("at", "id"))
     for entry in entries:
         assert entry.school_id is not None or entry.kind == RestoreReplay.Kind.ROWS  # noqa: S101
-        scope = [entry.school_id] if entry.school_id else _all_school_ids()
-        with tenant_scope(scope), processor_scope():
-            if entry.kind == RestoreReplay.Kind.SCHOOL_PURGE:
-                purge_rows(school_id=scope[0])
+        # An entry of no school (rows of the processor's own records) replays across the estate.
+        with tenant_scope([entry.school_id]) if entry.school_id else estate_scope(), processor_scope():
+            if entry.kind == RestoreReplay.Kind.SCHOOL_PURGE and entry.school_id is not None:
+                purge_rows(school_id=entry.school_id)
             else:
                 _replay_entry(entry)
     return len(entries)

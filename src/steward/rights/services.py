@@ -28,7 +28,7 @@ from steward.rights.models import ErasureNotification, ProofOfDeletion, RightsRe
 from steward.rights.selectors import OPEN, due_soon_or_overdue, mis_owner_emails, reminder_emails, subject_in_school
 from steward.sharing.selectors import disclosures_of_subject
 from steward.tenancy.models import Organisation
-from steward.tenancy.scope import tenant_scope
+from steward.tenancy.scope import estate_scope
 
 
 @transaction.atomic
@@ -339,9 +339,8 @@ def reminders_send(*, today: dt.date) -> int:
     names no one: it points to the back office, where the details stay behind sign-in. Returns the
     number of requests reminded about.
     """
-    schools = list(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("id", flat=True))
     reminded = 0
-    with tenant_scope(schools):
+    with estate_scope():
         by_school: dict[int, list[RightsRequest]] = {}
         for request in due_soon_or_overdue(today=today):
             by_school.setdefault(request.school_id, []).append(request)

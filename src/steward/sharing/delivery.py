@@ -30,11 +30,10 @@ from django.utils import timezone
 from steward.core.csvsafe import safe_cell
 from steward.core.outbound import outbound_refusal
 from steward.core.sealed import seal, unseal
-from steward.sharing import selectors
+from steward.sharing import selectors, services
 from steward.sharing.models import DataFlow, DeliveryAttempt, DeliveryTarget, Disclosure, FlowDelivery
 from steward.sharing.selectors import Page, Release
-from steward.tenancy.models import Organisation
-from steward.tenancy.scope import tenant_scope
+from steward.tenancy.scope import estate_scope, tenant_scope
 
 PAGE_SIZE = 5000
 WEBHOOK_TIMEOUT_SECONDS = 30.0
@@ -86,8 +85,7 @@ def delivery_target_set(
 
 def due_flow_ids(*, frequency: str) -> list[int]:
     """Approved export and webhook flows of this frequency, in every school."""
-    schools = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("id", flat=True)
-    with tenant_scope(schools):
+    with estate_scope():
         return list(
             DataFlow.objects.filter(status=DataFlow.Status.APPROVED, frequency=frequency, delivery__in=PUSHED)
             .order_by("id")
@@ -126,8 +124,7 @@ def deliver_flow(*, flow_id: int) -> DeliveryAttempt | None:
 
 
 def _school_of(flow_id: int) -> int | None:
-    schools = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).values_list("id", flat=True)
-    with tenant_scope(schools):
+    with estate_scope():
         school_id: int | None = DataFlow.objects.filter(pk=flow_id).values_list("school_id", flat=True).first()
     return school_id
 
@@ -197,7 +194,7 @@ def _deliver(flow: DataFlow, target: DeliveryTarget, batch: _Batch) -> int:
 def _disclose(flow: DataFlow, batch: _Batch, since: int, page: Page, channel: str) -> None:
     if batch.release is not None:
         record_ids, subject_ids = selectors.page_ids(batch.record_type, page)
-        selectors.record_disclosure(
+        services.record_disclosure(
             school_id=flow.school_id,
             recipient_id=flow.recipient_id,
             release=batch.release,

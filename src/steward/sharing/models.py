@@ -176,3 +176,15 @@ class DeliveryAttempt(TenantModel):
 
     class Meta:
         indexes = [models.Index(fields=["school", "flow", "started_at"], name="sharing_attempt_flow_time")]
+
+
+# Which status may follow which: a new status -> the statuses a flow may have before it. The
+# services enforce it; the flow page offers only these moves (here so both can read it).
+FLOW_TRANSITIONS: dict[str, frozenset[str]] = {
+    DataFlow.Status.APPROVED: frozenset({DataFlow.Status.REQUESTED, DataFlow.Status.SUSPENDED}),
+    DataFlow.Status.DECLINED: frozenset({DataFlow.Status.REQUESTED}),
+    DataFlow.Status.SUSPENDED: frozenset({DataFlow.Status.APPROVED}),
+    DataFlow.Status.REVOKED: frozenset(
+        {DataFlow.Status.APPROVED, DataFlow.Status.SUSPENDED, DataFlow.Status.REQUESTED}
+    ),
+}

@@ -1,7 +1,8 @@
 """What a recipient may read, read straight from SQL rows in change-version order.
 
-Only fields of approved flows are selected (absent, never null), restricted subjects are filtered
-in the same statement, and every page read is recorded as a Disclosure.
+Only fields of approved flows are selected (absent, never null) and restricted subjects are filtered
+in the same statement. These functions only read: a page released to a recipient is logged as a
+Disclosure by `services.read_records_page` (the API) or the delivery (exports, webhooks).
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ from steward.ingest.schema import spec_for
 from steward.mis.models import ProcessingRestriction, Tombstone
 from steward.register.models import DataCategory, LawfulBasis, SpecialCondition
 from steward.sharing.catalogue import field_categories, released_types, subject_fields
-from steward.sharing.models import DataFlow, DataFlowEvent, DeliveryAttempt, Disclosure
-
-# The one statement of which status may follow which (the service enforces it; pages only offer it).
-from steward.sharing.services import _TRANSITIONS
+from steward.sharing.models import FLOW_TRANSITIONS, DataFlow, DataFlowEvent, DeliveryAttempt, Disclosure
 
 
 @dataclass(frozen=True)
@@ -187,35 +185,6 @@ def deletes_page(*, school_id: int, record_types: set[str], since: int, limit: i
     return Page([dict(r) for r in rows], rows[-1]["change_version"] if rows else since, more)
 
 
-def record_disclosure(
-    *,
-    school_id: int,
-    recipient_id: int,
-    release: Release,
-    since: int,
-    next_since: int,
-    record_ids: list[str],
-    subject_ids: list[str],
-    channel: str,
-) -> Disclosure | None:
-    """Log one release of records (nothing when the page was empty)."""
-    if not record_ids:
-        return None
-    disclosure: Disclosure = Disclosure.objects.create(
-        school_id=school_id,
-        recipient_id=recipient_id,
-        flows=list(release.flow_ids),
-        record_type=release.record_type,
-        channel=channel,
-        record_count=len(record_ids),
-        version_from=since,
-        version_to=next_since,
-        record_ids=record_ids,
-        subject_ids=subject_ids,
-    )
-    return disclosure
-
-
 def disclosures_of_subject(*, school_id: int, source_id: str) -> list[Disclosure]:
     """Every disclosure by this school that included this learner's, contact's or staff member's
     data (source ids are the MIS's, unique only within a school)."""
@@ -311,6 +280,6 @@ def flow_detail(*, flow_id: int) -> FlowDetail | None:
         ],
         fields=fields,
         events=list(DataFlowEvent.objects.filter(flow=flow).order_by("at", "id")),
-        next_statuses=frozenset(s for s, sources in _TRANSITIONS.items() if flow.status in sources),
+        next_statuses=frozenset(s for s, sources in FLOW_TRANSITIONS.items() if flow.status in sources),
         deliveries=list(DeliveryAttempt.objects.filter(flow=flow).order_by("-started_at", "-id")[:20]),
     )

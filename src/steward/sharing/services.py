@@ -16,16 +16,11 @@ from django.utils import timezone
 
 from steward.core.events import FlowChanged, publish
 from steward.register.models import DataCategory, ProcessingActivity, Recipient
+from steward.sharing import selectors
 from steward.sharing.catalogue import fields_for_categories
-from steward.sharing.models import DataFlow, DataFlowEvent
+from steward.sharing.models import FLOW_TRANSITIONS, DataFlow, DataFlowEvent, Disclosure
+from steward.sharing.selectors import JsonPage, Release
 from steward.tenancy.models import Organisation
-
-_TRANSITIONS = {
-    DataFlow.Status.APPROVED: {DataFlow.Status.REQUESTED, DataFlow.Status.SUSPENDED},
-    DataFlow.Status.DECLINED: {DataFlow.Status.REQUESTED},
-    DataFlow.Status.SUSPENDED: {DataFlow.Status.APPROVED},
-    DataFlow.Status.REVOKED: {DataFlow.Status.APPROVED, DataFlow.Status.SUSPENDED, DataFlow.Status.REQUESTED},
-}
 
 
 @transaction.atomic
@@ -122,7 +117,7 @@ def _refresh_notices(flow: DataFlow) -> None:
 
 @transaction.atomic
 def _move(flow: DataFlow, status: str, actor_label: str, note: str, extra: list[str] | None = None) -> DataFlow:
-    if flow.status not in _TRANSITIONS[DataFlow.Status(status)]:
+    if flow.status not in FLOW_TRANSITIONS[DataFlow.Status(status)]:
         raise ValidationError({"status": f"a {flow.get_status_display().lower()} flow cannot become {status}"})
     flow.status = status
     flow.decided_at = timezone.now()
@@ -144,3 +139,63 @@ def _check_register(
     outside = [c for c in categories if c not in held]
     if not categories or outside:
         raise ValidationError({"categories": f"not processed by {activity.name}: {', '.join(outside) or 'none given'}"})
+
+
+def read_records_page(
+    *,
+    school_id: int,
+    recipient_id: int,
+    release: Release,
+    since: int,
+    limit: int,
+    channel: str = Disclosure.Channel.API,
+) -> JsonPage:
+    """Read one page of what the release lets this recipient have, and log it as one disclosure.
+
+    The read and its disclosure are one transaction: a page that was read is always in the log,
+    and a disclosure is never logged for a page that failed to be read. Call it inside the
+    school's tenant scope; the selector it reads with writes nothing, so nothing else can release
+    records without this log.
+    """
+    with transaction.atomic():
+        page = selectors.records_page_json(school_id=school_id, release=release, since=since, limit=limit)
+        record_disclosure(
+            school_id=school_id,
+            recipient_id=recipient_id,
+            release=release,
+            since=since,
+            next_since=page.next_since,
+            record_ids=page.record_ids,
+            subject_ids=page.subject_ids,
+            channel=channel,
+        )
+    return page
+
+
+def record_disclosure(
+    *,
+    school_id: int,
+    recipient_id: int,
+    release: Release,
+    since: int,
+    next_since: int,
+    record_ids: list[str],
+    subject_ids: list[str],
+    channel: str,
+) -> Disclosure | None:
+    """Log one release of records (nothing when the page was empty)."""
+    if not record_ids:
+        return None
+    disclosure: Disclosure = Disclosure.objects.create(
+        school_id=school_id,
+        recipient_id=recipient_id,
+        flows=list(release.flow_ids),
+        record_type=release.record_type,
+        channel=channel,
+        record_count=len(record_ids),
+        version_from=since,
+        version_to=next_since,
+        record_ids=record_ids,
+        subject_ids=subject_ids,
+    )
+    return disclosure

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from steward.core.http import StewardRequest
 from steward.tenancy.scope import tenant_scope
 from steward.tenancy.selectors import school_roles
 
@@ -20,9 +21,9 @@ class TenantScopeMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.school_id = None  # type: ignore[attr-defined]
-        request.school_roles = set()  # type: ignore[attr-defined]
+    def __call__(self, request: StewardRequest) -> HttpResponse:
+        request.school_id = None
+        request.school_roles = set()
         if request.path_info.startswith("/portal/"):
             # The parent portal scopes each request to the parent's own schools
             # (`steward.portal.auth.parent_required`); outside it, tenant tables stay closed.
@@ -33,10 +34,10 @@ class TenantScopeMiddleware:
             if chosen is not None:
                 roles = school_roles(user=user, school_id=int(chosen))  # type: ignore[arg-type]
                 if roles:
-                    request.school_id = int(chosen)  # type: ignore[attr-defined]
-                    request.school_roles = roles  # type: ignore[attr-defined]
+                    request.school_id = int(chosen)
+                    request.school_roles = roles
                 else:
                     del request.session[SESSION_KEY]
-        ids = [request.school_id] if request.school_id else []  # type: ignore[attr-defined]
+        ids = [request.school_id] if request.school_id else []
         with tenant_scope(ids):
             return self.get_response(request)

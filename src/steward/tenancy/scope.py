@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.apps import apps
 from django.db import connections, transaction
 
 _current: ContextVar[tuple[int, ...] | None] = ContextVar("steward_school_ids", default=None)
@@ -19,6 +20,11 @@ _current: ContextVar[tuple[int, ...] | None] = ContextVar("steward_school_ids", 
 
 class TenantScopeMissing(RuntimeError):
     """A tenant table was queried outside `tenant_scope`."""
+
+
+class EstateScopeRefused(RuntimeError):
+    """`estate_scope` was asked for inside a scope that names schools (a school user's or a
+    parent's request): widening it to every school would show them other schools' rows."""
 
 
 def current_school_ids() -> tuple[int, ...]:
@@ -46,6 +52,28 @@ def tenant_scope(school_ids: Iterable[int], *, using: str = "default") -> Iterat
                 _set_db_scope(outer or (), using)
     finally:
         _current.reset(token)
+
+
+@contextmanager
+def estate_scope(*, using: str = "default") -> Iterator[tuple[int, ...]]:
+    """Run the block in one tenant scope over every school of the estate: processor-side work only.
+
+    The one way to open all schools' rows at once, for work the processor does across the estate
+    (scheduled deliveries, rights reminders, the retention sweep's processor-wide part, restore
+    replay, and the recipient API's list of the schools that release data to it). It is never for
+    a page a school's staff or a parent opens: inside a scope that already names schools (the
+    middleware's scope of the chosen school, `parent_required`'s scope of a parent's schools) it
+    raises `EstateScopeRefused` instead of widening it, so a call that strays into such a request
+    fails closed. The processor's own pages and the API run in an empty scope and may open it.
+    """
+    if _current.get():
+        raise EstateScopeRefused(
+            "estate_scope() inside a scope of named schools: it is for processor-side work, never a school's request"
+        )
+    organisation = apps.get_model("tenancy", "Organisation")
+    school_ids = organisation.objects.using(using).filter(kind="school").values_list("id", flat=True)
+    with tenant_scope(list(school_ids), using=using) as ids:
+        yield ids
 
 
 @contextmanager

@@ -9,16 +9,17 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from steward.audit.services import audit_request
-from steward.backoffice.access import school_role_required, staff_required
+from steward.backoffice.access import chosen_school, school_role_required, staff_required
 from steward.consents import selectors, services
 from steward.consents.models import Consent, DataUseAgreement, MarketingPreference
 from steward.consents.services import SPECIAL_CATEGORIES
+from steward.core.http import StewardRequest
 from steward.mis.models import RECORD_MODELS
 from steward.tenancy.models import Organisation, Role, User
 
@@ -119,8 +120,8 @@ def _end_of(day: dt.date | None) -> dt.datetime | None:
 
 
 @school_role_required(*_SCHOOL_ROLES)
-def school_consents(request: HttpRequest) -> HttpResponse:
-    school_id: int = request.school_id  # type: ignore[attr-defined]
+def school_consents(request: StewardRequest) -> HttpResponse:
+    school_id = chosen_school(request)
     form = ConsentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -153,8 +154,8 @@ def school_consents(request: HttpRequest) -> HttpResponse:
     return _page(request, form, AgreementForm(school_id=school_id, initial={"signed_by": request.user.pk}))
 
 
-def _page(request: HttpRequest, form: ConsentForm, agreement_form: AgreementForm) -> HttpResponse:
-    school_id: int = request.school_id  # type: ignore[attr-defined]
+def _page(request: StewardRequest, form: ConsentForm, agreement_form: AgreementForm) -> HttpResponse:
+    school_id = chosen_school(request)
     now = timezone.now()
     consents = list(selectors.consents_for_school(school_id=school_id))
     agreements = list(selectors.agreements_for_school(school_id=school_id))
@@ -180,9 +181,9 @@ def _page(request: HttpRequest, form: ConsentForm, agreement_form: AgreementForm
 
 @require_POST
 @school_role_required(*_SCHOOL_ROLES)
-def school_agreement_sign(request: HttpRequest) -> HttpResponse:
+def school_agreement_sign(request: StewardRequest) -> HttpResponse:
     """Record a data use agreement the school has signed (only under one is a pseudonymised copy made)."""
-    school_id: int = request.school_id  # type: ignore[attr-defined]
+    school_id = chosen_school(request)
     form = AgreementForm(request.POST, school_id=school_id)
     if form.is_valid():
         data = form.cleaned_data
@@ -220,8 +221,8 @@ def school_agreement_sign(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @school_role_required(*_SCHOOL_ROLES)
-def school_agreement_revoke(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    agreement = get_object_or_404(DataUseAgreement, pk=agreement_id, school_id=request.school_id)  # type: ignore[attr-defined]
+def school_agreement_revoke(request: StewardRequest, agreement_id: int) -> HttpResponse:
+    agreement = get_object_or_404(DataUseAgreement, pk=agreement_id, school_id=chosen_school(request))
     already = agreement.revoked_at is not None
     services.agreement_revoke(agreement=agreement)
     if not already:
@@ -237,8 +238,8 @@ def school_agreement_revoke(request: HttpRequest, agreement_id: int) -> HttpResp
 
 @require_POST
 @school_role_required(*_SCHOOL_ROLES)
-def school_consent_withdraw(request: HttpRequest, consent_id: int) -> HttpResponse:
-    consent = get_object_or_404(Consent, pk=consent_id, school_id=request.school_id)  # type: ignore[attr-defined]
+def school_consent_withdraw(request: StewardRequest, consent_id: int) -> HttpResponse:
+    consent = get_object_or_404(Consent, pk=consent_id, school_id=chosen_school(request))
     already = consent.withdrawn_at is not None
     services.consent_withdraw(consent=consent, withdrawn_by=request.user)  # type: ignore[arg-type]
     if not already:
@@ -253,7 +254,7 @@ def school_consent_withdraw(request: HttpRequest, consent_id: int) -> HttpRespon
 
 
 @staff_required
-def account_marketing(request: HttpRequest) -> HttpResponse:
+def account_marketing(request: StewardRequest) -> HttpResponse:
     """A Steward user's own choice about the ICT service's news: nothing is sent without an opt-in."""
     user: User = request.user  # type: ignore[assignment]
     channel = MarketingPreference.Channel.EMAIL

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from steward.audit import selectors as audit_selectors
 from steward.audit.services import audit_request
-from steward.backoffice.access import processor_role_required, school_role_required, staff_required
+from steward.backoffice.access import chosen_school, processor_role_required, school_role_required, staff_required
+from steward.core.http import StewardRequest
 from steward.ingest import selectors as ingest_selectors
 from steward.register import selectors as register_selectors
 from steward.tenancy import selectors as tenancy_selectors
@@ -22,8 +23,8 @@ ALL_PROCESSOR_ROLES = tuple(PROCESSOR_ROLES)
 
 
 @staff_required
-def home(request: HttpRequest) -> HttpResponse:
-    if getattr(request, "school_id", None):
+def home(request: StewardRequest) -> HttpResponse:
+    if request.school_id:
         return redirect("backoffice:school-register")
     if tenancy_selectors.processor_roles(user=request.user):  # type: ignore[arg-type]
         return redirect("backoffice:processor-schools")
@@ -31,14 +32,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-def choose_school(request: HttpRequest) -> HttpResponse:
+def choose_school(request: StewardRequest) -> HttpResponse:
     schools = tenancy_selectors.schools_for_user(user=request.user)  # type: ignore[arg-type]
     return render(request, "backoffice/choose_school.html", {"schools": schools})
 
 
 @require_POST
 @staff_required
-def switch_school(request: HttpRequest) -> HttpResponse:
+def switch_school(request: StewardRequest) -> HttpResponse:
     raw = request.POST.get("school", "")
     school_id = int(raw) if raw.isdigit() else 0
     if not tenancy_selectors.school_roles(user=request.user, school_id=school_id):  # type: ignore[arg-type]
@@ -57,8 +58,8 @@ def switch_school(request: HttpRequest) -> HttpResponse:
 
 
 @school_role_required(*ALL_SCHOOL_ROLES)
-def school_register(request: HttpRequest) -> HttpResponse:
-    school_id = request.school_id  # type: ignore[attr-defined]
+def school_register(request: StewardRequest) -> HttpResponse:
+    school_id = chosen_school(request)
     context = {
         "activities": tenancy_selectors.activities_for_school(school_id=school_id),
         "contracts": tenancy_selectors.contracts_for_school(school_id=school_id),
@@ -67,8 +68,8 @@ def school_register(request: HttpRequest) -> HttpResponse:
 
 
 @school_role_required(*ALL_SCHOOL_ROLES)
-def school_people(request: HttpRequest) -> HttpResponse:
-    school_id = request.school_id  # type: ignore[attr-defined]
+def school_people(request: StewardRequest) -> HttpResponse:
+    school_id = chosen_school(request)
     memberships = list(tenancy_selectors.school_people(school_id=school_id))
     contacts = list(tenancy_selectors.data_protection_contacts())
     audit_request(
@@ -82,8 +83,8 @@ def school_people(request: HttpRequest) -> HttpResponse:
 
 
 @school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
-def school_audit(request: HttpRequest) -> HttpResponse:
-    events = list(audit_selectors.events_for_school(school_id=request.school_id))  # type: ignore[attr-defined]
+def school_audit(request: StewardRequest) -> HttpResponse:
+    events = list(audit_selectors.events_for_school(school_id=chosen_school(request)))
     audit_request(
         request,
         action="view",
@@ -95,13 +96,13 @@ def school_audit(request: HttpRequest) -> HttpResponse:
 
 
 @school_role_required(*ALL_SCHOOL_ROLES)
-def school_batches(request: HttpRequest) -> HttpResponse:
+def school_batches(request: StewardRequest) -> HttpResponse:
     """What the school's MIS sent, applied or rejected with every error (no personal data shown)."""
     return render(request, "backoffice/school_batches.html", {"batches": ingest_selectors.batches_for_school()})
 
 
 @school_role_required(*ALL_SCHOOL_ROLES)
-def school_batch(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+def school_batch(request: StewardRequest, batch_id: uuid.UUID) -> HttpResponse:
     batch = ingest_selectors.batch_for_school(batch_id=str(batch_id))
     if batch is None:
         raise Http404("No such batch for this school")
@@ -109,7 +110,7 @@ def school_batch(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
 
 
 @processor_role_required(*ALL_PROCESSOR_ROLES)
-def processor_schools(request: HttpRequest) -> HttpResponse:
+def processor_schools(request: StewardRequest) -> HttpResponse:
     return render(
         request,
         "backoffice/processor_schools.html",
@@ -120,7 +121,7 @@ def processor_schools(request: HttpRequest) -> HttpResponse:
 
 
 @processor_role_required(*ALL_PROCESSOR_ROLES)
-def processor_contracts(request: HttpRequest) -> HttpResponse:
+def processor_contracts(request: StewardRequest) -> HttpResponse:
     return render(
         request,
         "backoffice/processor_contracts.html",
@@ -131,7 +132,7 @@ def processor_contracts(request: HttpRequest) -> HttpResponse:
 
 
 @processor_role_required(*ALL_PROCESSOR_ROLES)
-def processor_register(request: HttpRequest) -> HttpResponse:
+def processor_register(request: StewardRequest) -> HttpResponse:
     return render(
         request,
         "backoffice/processor_register.html",
@@ -145,7 +146,7 @@ def processor_register(request: HttpRequest) -> HttpResponse:
 
 
 @processor_role_required(Role.PROCESSOR_ADMIN)
-def processor_audit(request: HttpRequest) -> HttpResponse:
+def processor_audit(request: StewardRequest) -> HttpResponse:
     events = list(audit_selectors.recent_events())
     report = audit_selectors.audit_chain_verify()
     audit_request(

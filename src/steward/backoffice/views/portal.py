@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Exists, OuterRef
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
-from steward.backoffice.access import school_role_required
+from steward.backoffice.access import chosen_school, school_role_required
+from steward.core.http import StewardRequest
 from steward.mis.models import Contact, LearnerContact, SchoolGroup
 from steward.mis.selectors import enrolments_on_roll
 from steward.portal.forms import InviteForm
@@ -39,8 +40,8 @@ def _status_rows(school_id: int) -> list[dict[str, Any]]:
 
 
 @school_role_required(Role.SCHOOL_ADMIN)
-def school_portal(request: HttpRequest) -> HttpResponse:
-    school_id: int = request.school_id  # type: ignore[attr-defined]
+def school_portal(request: StewardRequest) -> HttpResponse:
+    school_id = chosen_school(request)
     school = Organisation.objects.get(pk=school_id)
     settings = school_settings(school_id)
     form = InviteForm(request.POST if request.POST.get("action") == "invite" else None)

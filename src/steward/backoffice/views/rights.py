@@ -11,13 +11,14 @@ from typing import IO, Any, cast
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from steward.audit.services import audit_request
-from steward.backoffice.access import school_role_required
+from steward.backoffice.access import chosen_school, school_role_required
+from steward.core.http import StewardRequest
 from steward.rights import selectors, services
 from steward.rights.deadlines import latest_extension
 from steward.rights.models import RightsRequest
@@ -50,12 +51,12 @@ class RequestForm(forms.Form):
 
 
 @school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
-def rights_requests(request: HttpRequest) -> HttpResponse:
+def rights_requests(request: StewardRequest) -> HttpResponse:
     form = RequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             logged = services.request_log(
-                school=Organisation.objects.get(pk=request.school_id),  # type: ignore[attr-defined]
+                school=Organisation.objects.get(pk=chosen_school(request)),
                 actor_label=str(request.user),
                 **form.cleaned_data,
             )
@@ -160,7 +161,7 @@ def _run(rights_request: RightsRequest, action: str, post: Any, actor: str) -> H
 
 
 @school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
-def rights_request(request: HttpRequest, request_id: int) -> HttpResponse:
+def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
     rights_request = _load(request_id)
     allowed = COMMON_ACTIONS + ACTIONS_BY_KIND[rights_request.kind]
     errors: list[str] = []

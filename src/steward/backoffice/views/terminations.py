@@ -7,22 +7,23 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from steward.backoffice.access import processor_role_required, school_role_required
+from steward.backoffice.access import chosen_school, processor_role_required, school_role_required
+from steward.core.http import StewardRequest
 from steward.retention import selectors, termination
 from steward.tenancy import selectors as tenancy_selectors
 from steward.tenancy.models import SCHOOL_ROLES, Contract, Role
 
 
-def _actor(request: HttpRequest) -> str:
+def _actor(request: StewardRequest) -> str:
     return str(request.user)
 
 
 @processor_role_required(Role.PROCESSOR_ADMIN)
-def processor_terminations(request: HttpRequest) -> HttpResponse:
+def processor_terminations(request: StewardRequest) -> HttpResponse:
     ending = {t.contract_id for t in selectors.terminations()}
     contracts = [c for c in tenancy_selectors.all_contracts() if c.pk not in ending]
     context = {"contracts": contracts, "terminations": selectors.terminations(), "window": termination.window_days()}
@@ -31,7 +32,7 @@ def processor_terminations(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @processor_role_required(Role.PROCESSOR_ADMIN)
-def termination_start(request: HttpRequest, contract_id: int) -> HttpResponse:
+def termination_start(request: StewardRequest, contract_id: int) -> HttpResponse:
     contract = get_object_or_404(Contract, pk=contract_id)
     try:
         termination.termination_start(contract=contract, requested_by=_actor(request))
@@ -42,7 +43,7 @@ def termination_start(request: HttpRequest, contract_id: int) -> HttpResponse:
 
 @require_POST
 @processor_role_required(Role.PROCESSOR_ADMIN)
-def termination_purge(request: HttpRequest, termination_id: int) -> HttpResponse:
+def termination_purge(request: StewardRequest, termination_id: int) -> HttpResponse:
     record = selectors.termination(termination_id)
     if record is None:
         raise Http404("No such termination")
@@ -55,7 +56,7 @@ def termination_purge(request: HttpRequest, termination_id: int) -> HttpResponse
 
 
 @processor_role_required(Role.PROCESSOR_ADMIN)
-def termination_certificate(request: HttpRequest, termination_id: int) -> HttpResponse:
+def termination_certificate(request: StewardRequest, termination_id: int) -> HttpResponse:
     record = selectors.termination(termination_id, purged=True)
     if record is None:
         raise Http404("No such purged termination")
@@ -68,9 +69,9 @@ def termination_certificate(request: HttpRequest, termination_id: int) -> HttpRe
 
 
 @school_role_required(*SCHOOL_ROLES)
-def school_termination_export(request: HttpRequest) -> HttpResponse:
+def school_termination_export(request: StewardRequest) -> HttpResponse:
     """The school's own complete export, downloadable until the purge."""
-    record = selectors.open_termination_for_school(school_id=request.school_id)  # type: ignore[attr-defined]
+    record = selectors.open_termination_for_school(school_id=chosen_school(request))
     if record is None:
         raise Http404("No export is waiting for this school")
     path = Path(record.export_file)

@@ -10,22 +10,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from steward.mis.models import Learner
+from steward.mis.names import display_name
 from steward.portal import selectors
 from steward.portal.auth import parent_required, portal_audit
+from steward.portal.http import ParentRequest
 from steward.portal.items import ITEMS_BY_CODE
 from steward.portal.selectors import ItemSwitchedOff
 
 
-def _audit_view(request: HttpRequest, children: list[Learner], item: str) -> None:
+def _audit_view(request: ParentRequest, children: list[Learner], item: str) -> None:
     school_ids = {c.school_id for c in children}
     portal_audit(
         request,
         "portal_view",
-        parent_id=request.parent.pk,  # type: ignore[attr-defined]
+        parent_id=request.parent.pk,
         school_id=school_ids.pop() if len(school_ids) == 1 else None,
         object_type="mis.Learner",
         object_ids=[c.source_id for c in children],
@@ -33,14 +35,10 @@ def _audit_view(request: HttpRequest, children: list[Learner], item: str) -> Non
     )
 
 
-def _name(child: Learner) -> str:
-    return f"{child.preferred_forename or child.legal_forename} {child.preferred_surname or child.legal_surname}"
-
-
 @parent_required
-def home(request: HttpRequest) -> HttpResponse:
-    children = list(selectors.children_of(request.parent.pk))  # type: ignore[attr-defined]
-    rows = [{"child": c, "name": _name(c)} for c in children]
+def home(request: ParentRequest) -> HttpResponse:
+    children = list(selectors.children_of(request.parent.pk))
+    rows = [{"child": c, "name": display_name(c)} for c in children]
     response = render(request, "portal/home.html", {"children": rows})
     if children:
         _audit_view(request, children, "list")
@@ -48,8 +46,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @parent_required
-def child(request: HttpRequest, learner_id: int) -> HttpResponse:
-    learner = selectors.child_of(request.parent.pk, learner_id)  # type: ignore[attr-defined]
+def child(request: ParentRequest, learner_id: int) -> HttpResponse:
+    learner = selectors.child_of(request.parent.pk, learner_id)
     settings = selectors.portal_settings(learner)
     groups = selectors.child_groups(learner)
     response = render(request, "portal/child.html", _context(learner, settings) | {"groups": groups})
@@ -60,7 +58,7 @@ def child(request: HttpRequest, learner_id: int) -> HttpResponse:
 def _context(learner: Learner, settings: Any) -> dict[str, Any]:
     return {
         "child": learner,
-        "name": _name(learner),
+        "name": display_name(learner),
         "items": [i for i in selectors.visible_items(settings) if i.code not in {"details", "photo"}],
         "show_photo": settings.show_photo,
     }
@@ -78,10 +76,10 @@ ITEM_READERS: dict[str, Callable[[Learner], dict[str, Any]]] = {
 
 
 @parent_required
-def child_item(request: HttpRequest, learner_id: int, item: str) -> HttpResponse:
+def child_item(request: ParentRequest, learner_id: int, item: str) -> HttpResponse:
     if item not in ITEM_READERS:
         raise Http404("No such item")
-    learner = selectors.child_of(request.parent.pk, learner_id)  # type: ignore[attr-defined]
+    learner = selectors.child_of(request.parent.pk, learner_id)
     settings = selectors.portal_settings(learner)
     selectors.require_item(settings, item)  # before anything of the item is read
     data = ITEM_READERS[item](learner)
@@ -92,8 +90,8 @@ def child_item(request: HttpRequest, learner_id: int, item: str) -> HttpResponse
 
 
 @parent_required
-def child_photo(request: HttpRequest, learner_id: int) -> HttpResponse:
-    learner = selectors.child_of(request.parent.pk, learner_id)  # type: ignore[attr-defined]
+def child_photo(request: ParentRequest, learner_id: int) -> HttpResponse:
+    learner = selectors.child_of(request.parent.pk, learner_id)
     settings = selectors.portal_settings(learner)
     try:
         photo = selectors.child_photo(learner, settings)

@@ -7,13 +7,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from steward.portal.accounts import remember_analytics_choice
 from steward.portal.auth import SESSION_KEY
 from steward.portal.cookies import analytics_accepted, portal_cookies, remember_choice
-from steward.portal.models import ParentAccount
+from steward.portal.http import ParentRequest
 from steward.portal.selectors import parent_for_request
 
 
-def cookies(request: HttpRequest) -> HttpResponse:
+def cookies(request: ParentRequest) -> HttpResponse:
     if request.method == "POST":
         choice = request.POST.get("analytics") == "yes"
         back = request.POST.get("next", "")
@@ -23,11 +24,12 @@ def cookies(request: HttpRequest) -> HttpResponse:
         remember_choice(request, response, analytics=choice)
         parent_id = request.session.get(SESSION_KEY)
         if parent_id:
-            ParentAccount.objects.filter(pk=parent_id).update(analytics_cookies=choice)
+            remember_analytics_choice(parent_id, accepted=choice)
         return response
     parent_id = request.session.get(SESSION_KEY)
-    if parent_id:  # signed in: the page keeps the portal's menu and sign-out
-        request.parent = parent_for_request(parent_id)  # type: ignore[attr-defined]
+    parent = parent_for_request(parent_id) if parent_id else None
+    if parent is not None:  # signed in: the page keeps the portal's menu and sign-out
+        request.parent = parent
     context = {
         "necessary": [c for c in portal_cookies() if c.necessary],
         "optional": [c for c in portal_cookies() if not c.necessary],

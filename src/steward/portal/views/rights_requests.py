@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from steward.portal.auth import parent_required
-from steward.portal.models import ParentAccount
+from steward.portal.http import ParentRequest
 from steward.portal.rights_requests import PORTAL_KINDS, portal_request, request_subjects
 from steward.rights.models import RightsRequest
 
@@ -34,12 +34,14 @@ class PortalRequestForm(forms.Form):
 
     def __init__(self, *args: object, choices: list[tuple[str, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["about"].choices = choices  # type: ignore[attr-defined]
+        about = self.fields["about"]
+        assert isinstance(about, forms.ChoiceField)  # noqa: S101 - declared just above; narrows the type
+        about.choices = choices
 
 
 @parent_required
-def new_request(request: HttpRequest) -> HttpResponse:
-    parent: ParentAccount = request.parent  # type: ignore[attr-defined]
+def new_request(request: ParentRequest) -> HttpResponse:
+    parent = request.parent
     subjects = request_subjects(parent)
     form = PortalRequestForm(request.POST or None, choices=[(s.value, s.label) for s in subjects])
     if request.method == "POST" and form.is_valid():
