@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from steward.audit.actor import Actor
 from steward.audit.models import AuditEvent
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import services
@@ -221,7 +222,7 @@ def test_a_failed_delivery_shows_on_the_flow(signed_in_a: Client, school_a: Orga
 
     flow = request_flow(school_a, delivery="export")
     with tenant_scope([school_a.id]):
-        services.flow_approve(flow=flow, actor_label="DPO")
+        services.flow_approve(flow=flow, actor=Actor.system("DPO"))
         delivery.delivery_target_set(flow=flow, export_folder=str(tmp_path / "missing"))
     attempt = delivery.deliver_flow(flow_id=flow.id)
     assert attempt is not None and attempt.status == "failed"

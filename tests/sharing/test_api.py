@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from steward.audit.actor import Actor
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner
 from steward.mis.privacy import MisPrivacyProvider
@@ -35,7 +36,7 @@ def approved(school: Organisation, attendance_service: Recipient, exchange: Proc
     with tenant_scope([school.id]):
         return services.flow_approve(
             flow=flow,
-            actor_label="DPO",
+            actor=Actor.system("DPO"),
             fields=[
                 "learners.legal_forename",
                 "learners.legal_surname",
@@ -107,7 +108,7 @@ def test_suspended_and_revoked_flows_stop_at_once(
 ) -> None:
     assert get(client, bearer, f"/api/v1/schools/{school.urn}/learners")[0] == 200
     with tenant_scope([school.id]):
-        action(flow=approved, actor_label="DPO")
+        action(flow=approved, actor=Actor.system("DPO"))
     assert get(client, bearer, f"/api/v1/schools/{school.urn}/learners")[0] == 403
     assert get(client, bearer, "/api/v1/schools")[1] == []
 
@@ -220,7 +221,7 @@ def test_a_withdrawn_transfer_safeguard_stops_an_approved_overseas_flow(
     overseas.save()
     flow = request_flow(school, overseas, exchange, lawful_basis="6.1.e", categories=["learner.identity"])
     with tenant_scope([school.id]):
-        services.flow_approve(flow=flow, actor_label="DPO")
+        services.flow_approve(flow=flow, actor=Actor.system("DPO"))
     _, client_id, secret = api_client_create(
         name="app", kind=ApiClient.Kind.RECIPIENT, recipient_code="overseas-learning-app"
     )
