@@ -29,7 +29,7 @@ def request_flow(school: Organisation, **kwargs: object) -> DataFlow:
         "purpose": PURPOSE,
         "lawful_basis": "6.1.c",
         "categories": CATEGORIES,
-        "actor_label": "LA attendance officer",
+        "actor": Actor.system("LA attendance officer"),
         **kwargs,
     }
     with tenant_scope([school.id]):
@@ -259,6 +259,11 @@ def test_processor_staff_record_a_recipients_request_for_the_school_to_decide(
     assert "not processed by" in refused.content.decode()
     with tenant_scope([school_a.id]):
         assert DataFlow.objects.count() == 1
+    # Audited by the sharing service, as a request through the API is (tests/sharing/test_api.py).
+    with processor_scope():
+        event = AuditEvent.objects.get(action="flow_request_recorded")
+    assert (event.school_id, event.object_type, event.object_ids) == (school_a.id, "sharing.DataFlow", [str(flow.id)])
+    assert (event.actor_user_id, event.actor_label) == (staff.id, f"{staff} for {flow.recipient.name}")
 
 
 def test_school_staff_cannot_record_requests(signed_in_a: Client) -> None:

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from steward.audit.actor import Actor
+from steward.audit.models import AuditEvent
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner
 from steward.mis.privacy import MisPrivacyProvider
@@ -20,7 +21,7 @@ from steward.sharing import services
 from steward.sharing.models import DataFlow, Disclosure
 from steward.sharing.selectors import disclosures_of_subject
 from steward.tenancy.models import ApiClient, Organisation
-from steward.tenancy.scope import tenant_scope
+from steward.tenancy.scope import processor_scope, tenant_scope
 from steward.tenancy.services import api_client_create
 from tests import factories
 from tests.ingest import builders as b
@@ -317,3 +318,41 @@ def test_a_school_urn_beyond_any_integer_is_a_404_or_422(client: Client, bearer:
     for path in ("learners", "deletes"):
         response = client.get(f"/api/v1/schools/{'9' * 30}/{path}", HTTP_AUTHORIZATION=f"Bearer {bearer}")
         assert response.status_code in (404, 422), response.content
+
+
+def test_a_flow_request_through_the_api_is_audited_like_one_recorded_in_the_back_office(
+    client: Client, school: Organisation
+) -> None:
+    """The sharing service audits the request, so the API path writes the same event as the back
+    office's (`flow_request_recorded`, the flow, the school), naming the client that asked."""
+    _, client_id, secret = api_client_create(
+        name="LA attendance", kind=ApiClient.Kind.RECIPIENT, recipient_code="la-attendance"
+    )
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    bearer = client.post(
+        "/oauth/token/", {"grant_type": "client_credentials", "scope": "read"}, HTTP_AUTHORIZATION=f"Basic {basic}"
+    ).json()["access_token"]
+    body = {
+        "school_urn": school.urn,
+        "activity": "data_exchange",
+        "purpose": "Attendance casework",
+        "lawful_basis": "6.1.c",
+        "categories": ["learner.identity", "learner.attendance"],
+    }
+    auth = {"content_type": "application/json", "HTTP_AUTHORIZATION": f"Bearer {bearer}", "HTTP_USER_AGENT": "la/2"}
+    response = client.post("/api/v1/flows", body, **auth)  # type: ignore[arg-type]
+    assert response.status_code == 201, response.content
+    refused = client.post("/api/v1/flows", {**body, "categories": ["learner.photo"]}, **auth)  # type: ignore[arg-type]
+    assert refused.status_code == 422
+    with processor_scope():
+        events = list(AuditEvent.objects.filter(action="flow_request_recorded"))
+    assert len(events) == 1, "the refused request changed nothing and is not audited as recorded"
+    event = events[0]
+    assert (event.school_id, event.object_type, event.object_ids) == (
+        school.id,
+        "sharing.DataFlow",
+        [str(response.json()["id"])],
+    )
+    label = f"{Recipient.objects.get(code='la-attendance').name} (API)"
+    assert (event.actor_client, event.actor_user_id, event.actor_label) == (client_id, None, label)
+    assert (event.ip_address, event.user_agent) == ("127.0.0.1", "la/2")
