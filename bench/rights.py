@@ -34,6 +34,7 @@ from django.core.serializers.json import DjangoJSONEncoder  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from steward.audit.actor import Actor  # noqa: E402
 from steward.mis.models import Learner, SessionAttendance  # noqa: E402
 from steward.mis.privacy import dependents  # noqa: E402
 from steward.rights import bundle, services  # noqa: E402
@@ -81,9 +82,9 @@ def access_request(learner: Learner) -> RightsRequest:
             subject_label="bench",
             requested_by="bench",
             received_on=timezone.localdate(),
-            actor_label="bench",
+            actor=Actor.system("bench"),
         )
-        return services.request_mark_identity_checked(request=request, actor_label="bench")
+        return services.request_mark_identity_checked(request=request, actor=Actor.system("bench"))
 
 
 def time_bundle(request: RightsRequest) -> tuple[float, int]:
@@ -91,7 +92,7 @@ def time_bundle(request: RightsRequest) -> tuple[float, int]:
     started = time.perf_counter()
     with tenant_scope([request.school_id]):
         out = io.BytesIO()
-        services.access_bundle(request=request, actor_label="bench", out=out)
+        services.access_bundle(request=request, actor=Actor.system("bench"), out=out)
     return time.perf_counter() - started, out.tell()
 
 

@@ -28,6 +28,7 @@ django.setup()
 import httpx  # noqa: E402
 from django.db import connections  # noqa: E402
 
+from steward.audit.actor import Actor  # noqa: E402
 from steward.demo.mis import _serving  # noqa: E402
 from steward.register.models import ProcessingActivity, Recipient  # noqa: E402
 from steward.sharing import services  # noqa: E402
@@ -51,9 +52,9 @@ def approve_flows(schools: list[Organisation]) -> None:
                 purpose="Benchmark pull",
                 lawful_basis="6.1.c",
                 categories=categories,
-                actor_label="bench",
+                actor=Actor.system("bench"),
             )
-            services.flow_approve(flow=flow, actor_label="bench")
+            services.flow_approve(flow=flow, actor=Actor.system("bench"))
 
 
 def raw_copy_to(schools: list[Organisation]) -> tuple[int, float]:

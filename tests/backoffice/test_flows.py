@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from steward.audit.actor import Actor
 from steward.audit.models import AuditEvent
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import services
@@ -28,7 +29,7 @@ def request_flow(school: Organisation, **kwargs: object) -> DataFlow:
         "purpose": PURPOSE,
         "lawful_basis": "6.1.c",
         "categories": CATEGORIES,
-        "actor_label": "LA attendance officer",
+        "actor": Actor.system("LA attendance officer"),
         **kwargs,
     }
     with tenant_scope([school.id]):
@@ -144,7 +145,9 @@ def test_a_refused_action_changes_nothing(
     assert message in response.content.decode()
     assert stored(flow) == ("requested", flow.fields, 1)
     with processor_scope():  # behind RLS: outside a scope a read sees nothing
-        assert not AuditEvent.objects.filter(object_type="sharing.DataFlow").exists()
+        # The request itself is audited (by the service, when it was made); no decision is.
+        decisions = AuditEvent.objects.filter(object_type="sharing.DataFlow").exclude(action="flow_request_recorded")
+        assert not decisions.exists()
 
 
 def test_another_schools_flow_is_not_found_and_cannot_be_decided(signed_in_a: Client, school_b: Organisation) -> None:
@@ -180,6 +183,7 @@ def test_a_dpo_can_suspend_and_revoke(client: Client, school_a: Organisation) ->
         ]
     with tenant_scope([school_a.id]):
         assert [e.action for e in AuditEvent.objects.filter(object_type="sharing.DataFlow").order_by("id")] == [
+            "flow_request_recorded",
             "flow_approve",
             "flow_suspend",
             "flow_revoke",
@@ -202,7 +206,9 @@ def test_processor_support_can_neither_read_nor_decide(client: Client, school_a:
     assert client.post(f"/school/flows/{flow.id}/approve/", {"fields": flow.fields}).status_code == 302
     assert stored(flow) == ("requested", flow.fields, 1)
     with processor_scope():  # behind RLS: outside a scope a read sees nothing
-        assert not AuditEvent.objects.filter(object_type="sharing.DataFlow").exists()
+        # The request itself is audited (by the service, when it was made); no decision is.
+        decisions = AuditEvent.objects.filter(object_type="sharing.DataFlow").exclude(action="flow_request_recorded")
+        assert not decisions.exists()
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client: Client, school_a: Organisation) -> None:
@@ -221,7 +227,7 @@ def test_a_failed_delivery_shows_on_the_flow(signed_in_a: Client, school_a: Orga
 
     flow = request_flow(school_a, delivery="export")
     with tenant_scope([school_a.id]):
-        services.flow_approve(flow=flow, actor_label="DPO")
+        services.flow_approve(flow=flow, actor=Actor.system("DPO"))
         delivery.delivery_target_set(flow=flow, export_folder=str(tmp_path / "missing"))
     attempt = delivery.deliver_flow(flow_id=flow.id)
     assert attempt is not None and attempt.status == "failed"
@@ -258,6 +264,11 @@ def test_processor_staff_record_a_recipients_request_for_the_school_to_decide(
     assert "not processed by" in refused.content.decode()
     with tenant_scope([school_a.id]):
         assert DataFlow.objects.count() == 1
+    # Audited by the sharing service, as a request through the API is (tests/sharing/test_api.py).
+    with processor_scope():
+        event = AuditEvent.objects.get(action="flow_request_recorded")
+    assert (event.school_id, event.object_type, event.object_ids) == (school_a.id, "sharing.DataFlow", [str(flow.id)])
+    assert (event.actor_user_id, event.actor_label) == (staff.id, f"{staff} for {flow.recipient.name}")
 
 
 def test_school_staff_cannot_record_requests(signed_in_a: Client) -> None:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from playwright.sync_api import Page
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from steward.audit.actor import Actor
 from steward.consents import services as consents
 from steward.consents.models import Consent
 from steward.retention import termination
@@ -73,11 +74,11 @@ def _log(school: Organisation, kind: str, learner: str, *, days_ago: int = 1, ch
             subject_label={"L1": "Sam Jones", "L2": "Priya Shah", "L3": "Olu Jones"}[learner],
             requested_by="Alex Jones (parent)",
             received_on=timezone.localdate() - dt.timedelta(days=days_ago),
-            actor_label="DPO",
+            actor=Actor.system("DPO"),
             note="My phone number is 01234 000000" if kind == "rectification" else "",
         )
         if checked:
-            rights.request_mark_identity_checked(request=logged, actor_label="DPO")
+            rights.request_mark_identity_checked(request=logged, actor=Actor.system("DPO"))
     return logged
 
 
@@ -95,7 +96,7 @@ def test_the_schools_rights_portal_consent_and_marketing_pages_are_accessible(pa
     restriction = _log(school, "restriction", "L3")
     lifted = _log(school, "restriction", "L1")
     with tenant_scope([school.id]):
-        rights.restriction_apply(request=lifted, restricted=True, actor_label="DPO")
+        rights.restriction_apply(request=lifted, restricted=True, actor=Actor.system("DPO"))
     rectification = _log(school, "rectification", "L1")
     with tenant_scope([school.id]):
         consents.consent_give(
@@ -104,6 +105,7 @@ def test_the_schools_rights_portal_consent_and_marketing_pages_are_accessible(pa
             kind="standing",
             recipient=Consent.Recipient.PROCESSOR,
             record_types=["learners"],
+            actor=Actor.of_user(admin),
         )
     staff_sign_in(page, admin, school)
 

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
+from steward.audit.actor import Actor
 from steward.audit.models import AuditEvent
 from steward.consents import services
 from steward.consents.models import Consent, DataUseAgreement, MarketingPreference
@@ -29,7 +30,11 @@ INVESTIGATION = Consent.Purpose.INVESTIGATION
 def _give(school: Organisation, user: User, **terms: Any) -> Consent:
     with tenant_scope([school.id]):
         return services.consent_give(
-            school=school, given_by=user, record_types=terms.pop("record_types", ["learners"]), **terms
+            school=school,
+            given_by=user,
+            record_types=terms.pop("record_types", ["learners"]),
+            **terms,
+            actor=Actor.of_user(user),
         )
 
 
@@ -39,7 +44,7 @@ def test_a_standing_consent_is_in_force_until_withdrawn(school_a: Organisation, 
     assert services.consent_in_force(school_a, INVESTIGATION, P, ticket="T-1") == consent
     assert services.consent_in_force(school_a, INVESTIGATION, V) is None
     with tenant_scope([school_a.id]):
-        services.consent_withdraw(consent=consent, withdrawn_by=admin_a)
+        services.consent_withdraw(consent=consent, withdrawn_by=admin_a, actor=Actor.of_user(admin_a))
     assert services.consent_in_force(school_a, INVESTIGATION, P) is None
 
 
@@ -148,10 +153,18 @@ def test_people_without_a_school_role_are_kept_out(client: Client, school_a: Org
 
 def test_marketing_goes_only_to_users_who_opted_in(mailoutbox: list[Any], school_a: Organisation) -> None:
     yes, no, changed, silent = (factories.user(Role.SCHOOL_ADMIN, school_a) for _ in range(4))
-    services.marketing_preference_set(user=yes, channel="email", opted_in=True, source="account_page")
-    services.marketing_preference_set(user=no, channel="email", opted_in=False, source="account_page")
-    services.marketing_preference_set(user=changed, channel="email", opted_in=True, source="account_page")
-    services.marketing_preference_set(user=changed, channel="email", opted_in=False, source="unsubscribe")
+    services.marketing_preference_set(
+        user=yes, channel="email", opted_in=True, source="account_page", actor=Actor.of_user(yes)
+    )
+    services.marketing_preference_set(
+        user=no, channel="email", opted_in=False, source="account_page", actor=Actor.of_user(no)
+    )
+    services.marketing_preference_set(
+        user=changed, channel="email", opted_in=True, source="account_page", actor=Actor.of_user(changed)
+    )
+    services.marketing_preference_set(
+        user=changed, channel="email", opted_in=False, source="unsubscribe", actor=Actor.of_user(changed)
+    )
     sent = services.send_marketing([yes, no, changed, silent], "Spring update", "What is new in Steward")
     assert sent == [yes]
     assert [(m.to, m.subject) for m in mailoutbox] == [([yes.email], "Spring update")]
@@ -190,7 +203,9 @@ def test_the_marketing_page_needs_a_signed_in_user(client: Client) -> None:
 def test_privacy_provider_exports_and_erases_preferences_but_keeps_consents(
     school_a: Organisation, admin_a: User
 ) -> None:
-    services.marketing_preference_set(user=admin_a, channel="email", opted_in=True, source="account_page")
+    services.marketing_preference_set(
+        user=admin_a, channel="email", opted_in=True, source="account_page", actor=Actor.of_user(admin_a)
+    )
     _give(school_a, admin_a, kind="standing", recipient=P)
     subject = Subject("school_user", admin_a.id, school_a.id)
     provider = ConsentsPrivacyProvider()
@@ -274,7 +289,7 @@ def test_another_school_cannot_revoke_an_agreement(
         agreement = services.agreement_sign(
             school=school_a, signed_by=admin_a, record_types=["learners"], purpose="Testing", recipient="Dev team",
             starts_on=timezone.localdate(), expires_on=timezone.localdate() + dt.timedelta(days=5),
-        )  # fmt: skip
+            actor=Actor.of_user(admin_a))  # fmt: skip
     sign_in(client, admin_b)
     choose(client, school_b)
     assert client.post(f"/school/consents/agreements/{agreement.id}/revoke/").status_code == 404

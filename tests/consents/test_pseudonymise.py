@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 from django.utils import timezone
 
+from steward.audit.actor import Actor
 from steward.audit.models import AuditEvent
 from steward.consents import services
 from steward.consents.models import DataUseAgreement, PseudonymisedCopy
@@ -126,7 +127,7 @@ def _sign(school: Organisation, dpo: User, **overrides: Any) -> DataUseAgreement
         **overrides,
     }
     with tenant_scope([school.id]):
-        return services.agreement_sign(school=school, signed_by=dpo, **terms)
+        return services.agreement_sign(school=school, signed_by=dpo, **terms, actor=Actor.of_user(dpo))
 
 
 def _rows(table: str) -> list[dict[str, Any]]:
@@ -266,7 +267,7 @@ def test_no_copy_without_an_agreement_in_force(school: Organisation, dpo: User, 
         agreement = _sign(school, dpo, **terms)
         if revoke:
             with tenant_scope([school.id]):
-                services.agreement_revoke(agreement=agreement)
+                services.agreement_revoke(agreement=agreement, actor=Actor.system("test"))
     with pytest.raises(CommandError, match="refused: no data use agreement is in force"):
         _pseudonymise(school)
     with connections["owner"].cursor() as cursor:

@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
+from steward.audit.actor import Actor
 from steward.register.models import ProcessingActivity, Recipient
 from steward.rights.models import RightsRequest
 from steward.sharing import services as flows
@@ -117,9 +118,9 @@ def test_the_recipient_apis_record_pages_are_not_stored(client: Client, school: 
             purpose="Monitor attendance",
             lawful_basis="6.1.c",
             categories=["learner.identity", "learner.attendance"],
-            actor_label="LA",
+            actor=Actor.system("LA"),
         )
-        flows.flow_approve(flow=flow, actor_label="DPO")
+        flows.flow_approve(flow=flow, actor=Actor.system("DPO"))
     _, client_id, secret = api_client_create(
         name="LA attendance", kind=ApiClient.Kind.RECIPIENT, recipient_code="la-attendance"
     )

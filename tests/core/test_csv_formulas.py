@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from psycopg import sql
 
+from steward.audit.actor import Actor
 from steward.core.csvsafe import safe_cell, safe_column
 from steward.mis.models import Learner
 from steward.register.models import ProcessingActivity, Recipient
@@ -112,7 +113,7 @@ def test_an_export_folders_csv_is_inert_and_a_json_export_exact(school: Organisa
             categories=["learner.identity", "learner.contact_details"],
         )
         with tenant_scope([school.id]):
-            flow = services.flow_approve(flow=flow, actor_label="DPO", fields=fields)
+            flow = services.flow_approve(flow=flow, actor=Actor.system("DPO"), fields=fields)
             delivery.delivery_target_set(flow=flow, export_folder=str(folder), export_format=file_format)
         delivery.deliver_flow(flow_id=flow.id)
         [written[file_format]] = [p for p in folder.iterdir() if "-learners-" in p.name]

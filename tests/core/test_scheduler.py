@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 
+from steward.audit.actor import Actor
 from steward.core.schedule import run_due
 from steward.sharing.models import DeliveryAttempt
 from steward.tenancy.scope import tenant_scope
@@ -36,9 +37,9 @@ def test_at_two_in_the_morning_daily_export_flows_are_delivered(
             categories=["learner.identity"],
             frequency="daily",
             delivery="export",
-            actor_label="LA",
+            actor=Actor.system("LA"),
         )
-        services.flow_approve(flow=flow, actor_label="DPO")
+        services.flow_approve(flow=flow, actor=Actor.system("DPO"))
         delivery.delivery_target_set(flow=flow, export_folder=str(tmp_path))
     assert run_due(dt.datetime(2026, 11, 25, 1, 59, tzinfo=LONDON)) == []
     with tenant_scope([school.id]):

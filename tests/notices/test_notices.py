@@ -13,6 +13,7 @@ from django.conf import settings
 from django.test import Client
 from pypdf import PdfReader
 
+from steward.audit.actor import Actor
 from steward.core import pdf
 from steward.notices.models import NoticeVersion
 from steward.portal.cookies import portal_cookies
@@ -50,12 +51,12 @@ def school() -> Organisation:
                 purpose=f"Purpose of {code}",
                 lawful_basis="6.1.e",
                 categories=["learner.identity"],
-                actor_label="recipient",
+                actor=Actor.system("recipient"),
             )
             if outcome == "approved":
-                services.flow_approve(flow=flow, actor_label="DPO")
+                services.flow_approve(flow=flow, actor=Actor.system("DPO"))
             elif outcome == "declined":
-                services.flow_decline(flow=flow, actor_label="DPO")
+                services.flow_decline(flow=flow, actor=Actor.system("DPO"))
     return school
 
 
@@ -97,7 +98,7 @@ def test_the_notice_names_controller_processor_basis_retention_and_rights(client
 
 def test_a_suspended_flow_leaves_the_notice_at_once(client: Client, school: Organisation) -> None:
     with tenant_scope([school.id]):
-        services.flow_suspend(flow=DataFlow.objects.get(status="approved"), actor_label="DPO")
+        services.flow_suspend(flow=DataFlow.objects.get(status="approved"), actor=Actor.system("DPO"))
     page = _text(client.get(f"/privacy/{school.urn}/data_exchange/").content.decode())
     assert "Purpose of la-attendance" not in page
     assert "Nobody outside the school and its ICT service receives this information." in page
@@ -219,7 +220,7 @@ def test_a_suspended_flow_records_a_new_version_with_a_readable_diff(client: Cli
     attendance = Recipient.objects.get(code="la-attendance").name
     client.get(f"/privacy/{school.urn}/data_exchange/")
     with tenant_scope([school.id]):
-        services.flow_suspend(flow=DataFlow.objects.get(status="approved"), actor_label="DPO")
+        services.flow_suspend(flow=DataFlow.objects.get(status="approved"), actor=Actor.system("DPO"))
     assert [n for n, _ in _versions(school, "data_exchange")] == [1, 2]  # recorded by the event, not a render
 
     listing = _text(client.get(f"/privacy/{school.urn}/data_exchange/versions/").content.decode())
@@ -301,7 +302,7 @@ def test_a_notice_pdf_is_rendered_once_per_version_and_says_what_the_version_say
     assert f"{attendance}: Purpose of la-attendance" in v1 and "Purpose of la-attendance" in text
 
     with tenant_scope([school.id]):
-        services.flow_suspend(flow=DataFlow.objects.get(status="approved"), actor_label="DPO")
+        services.flow_suspend(flow=DataFlow.objects.get(status="approved"), actor=Actor.system("DPO"))
         stored_v1 = bytes(NoticeVersion.objects.get(service="data_exchange", number=1).pdf)
     third = client.get(url)
     assert (third.status_code, pdf.renders - before) == (200, 2)  # a new version, a new PDF

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
+from steward.audit.actor import Actor
 from steward.core.schedule import SCHEDULE
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Contact, Learner, LearnerContact, SchoolEnrolment, SessionAttendance, Tombstone
@@ -133,12 +134,12 @@ def test_erasure_is_refused_for_a_held_subject(school: Organisation) -> None:
         learner = Learner.objects.get(source_id="L1")
         request = rights.request_log(
             school=school, kind="erasure", subject_kind="learner", subject_id=learner.pk, subject_label="L1",
-            requested_by="parent", received_on=TODAY - dt.timedelta(days=400), actor_label="DPO",
+            requested_by="parent", received_on=TODAY - dt.timedelta(days=400), actor=Actor.system("DPO"),
         )  # fmt: skip
         request.identity_checked = True
         request.save()
         with pytest.raises(ValidationError, match="legal hold"):
-            rights.erasure_execute(request=request, actor_label="DPO")
+            rights.erasure_execute(request=request, actor=Actor.system("DPO"))
         assert Learner.objects.filter(source_id="L1").exists()
 
 
@@ -172,11 +173,11 @@ def test_erasures_are_replayed_after_a_backup_is_restored(school: Organisation) 
         learner = Learner.objects.get(source_id="L2")
         request = rights.request_log(
             school=school, kind="erasure", subject_kind="learner", subject_id=learner.pk, subject_label="L2",
-            requested_by="parent", received_on=TODAY - dt.timedelta(days=400), actor_label="DPO",
+            requested_by="parent", received_on=TODAY - dt.timedelta(days=400), actor=Actor.system("DPO"),
         )  # fmt: skip
         request.identity_checked = True
         request.save()
-        rights.erasure_execute(request=request, actor_label="DPO")
+        rights.erasure_execute(request=request, actor=Actor.system("DPO"))
         gone = SessionAttendance.objects.filter(learner_source_id="L2").count()
         assert not Learner.objects.filter(source_id="L2").exists()
     with tenant_scope([school.id]):

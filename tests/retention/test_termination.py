@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from steward.audit.actor import Actor
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner
 from steward.portal.models import ParentAccount, ParentLink
@@ -43,11 +44,11 @@ def _populate(school: Organisation) -> None:
         learner = Learner.objects.get(source_id="L2")
         request = rights.request_log(
             school=school, kind="erasure", subject_kind="learner", subject_id=learner.pk, subject_label="L2",
-            requested_by="parent", received_on=timezone.localdate(), actor_label="DPO",
+            requested_by="parent", received_on=timezone.localdate(), actor=Actor.system("DPO"),
         )  # fmt: skip
         request.identity_checked = True
         request.save()
-        rights.erasure_execute(request=request, actor_label="DPO")
+        rights.erasure_execute(request=request, actor=Actor.system("DPO"))
 
 
 @pytest.fixture

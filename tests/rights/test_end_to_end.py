@@ -20,6 +20,7 @@ from django.test import Client
 from django.utils import timezone
 from pypdf import PdfReader
 
+from steward.audit.actor import Actor
 from steward.ingest.ctf import parse_ctf
 from steward.mis.models import Contact, Learner, ProcessingRestriction, Tombstone
 from steward.portal.models import ParentAccount
@@ -87,9 +88,9 @@ def disclose_attendance(school: Organisation) -> Disclosure:
             purpose="Monitor attendance",
             lawful_basis="6.1.c",
             categories=["learner.identity", "learner.attendance"],
-            actor_label="LA",
+            actor=Actor.system("LA"),
         )
-        flows.flow_approve(flow=flow, actor_label="DPO")
+        flows.flow_approve(flow=flow, actor=Actor.system("DPO"))
         release = sharing.release_for(
             sharing.flows_between(school_id=school.id, recipient_id=recipient.id), "session-attendance"
         )
@@ -200,11 +201,11 @@ def test_a_contacts_bundle_holds_their_portal_invitation(school: Organisation, p
             subject_label="Alex Jones",
             requested_by="Alex Jones",
             received_on=timezone.localdate(),
-            actor_label="DPO",
+            actor=Actor.system("DPO"),
         )
-        services.request_mark_identity_checked(request=request, actor_label="DPO")
+        services.request_mark_identity_checked(request=request, actor=Actor.system("DPO"))
         out = io.BytesIO()
-        services.access_bundle(request=request, actor_label="DPO", out=out)
+        services.access_bundle(request=request, actor=Actor.system("DPO"), out=out)
     held = json.loads(zipfile.ZipFile(out).read("bundle.json"))["held"]
     assert [r["email"] for r in held["portal"]["portal.PortalInvitation"]] == ["alex@example.invalid"]
     assert [r["source_id"] for r in held["mis"]["mis.Contact"]] == ["C1"]
@@ -362,7 +363,7 @@ def test_another_schools_request_is_a_404_and_nothing_changes(office: Client, sc
             subject_label="Someone",
             requested_by="Someone",
             received_on=timezone.localdate(),
-            actor_label="DPO",
+            actor=Actor.system("DPO"),
         )
     assert office.get(f"/school/rights/{theirs.id}/").status_code == 404
     assert act(office, theirs, "identity").status_code == 404
@@ -383,7 +384,7 @@ def due_requests(school: Organisation, admin: User) -> dict[str, RightsRequest]:
                 subject_label="Sam",
                 requested_by="Alex",
                 received_on=today - dt.timedelta(days=days_ago),
-                actor_label="DPO",
+                actor=Actor.system("DPO"),
             )
             for name, days_ago in (("overdue", 40), ("due_soon", 26), ("later", 2))
         }

@@ -10,6 +10,7 @@ import zipfile
 import pytest
 from django.core.exceptions import ValidationError
 
+from steward.audit.actor import Actor
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner, ProcessingRestriction
 from steward.rights import services
@@ -59,7 +60,7 @@ def _log(school: Organisation, kind: str, received_on: dt.date = dt.date(2026, 1
             subject_label="Sam Jones",
             requested_by="Alex Jones (parent)",
             received_on=received_on,
-            actor_label="DPO",
+            actor=Actor.system("DPO"),
         )
 
 
@@ -68,10 +69,14 @@ def test_an_extension_needs_a_reason_and_stays_within_three_months(school: Organ
     request = _log(school, "access")
     with tenant_scope([school.id]):
         with pytest.raises(ValidationError, match="record why"):
-            services.request_extend(request=request, to=dt.date(2027, 1, 2), reason=" ", actor_label="DPO")
+            services.request_extend(request=request, to=dt.date(2027, 1, 2), reason=" ", actor=Actor.system("DPO"))
         with pytest.raises(ValidationError, match="no later than 02 February 2027"):
-            services.request_extend(request=request, to=dt.date(2027, 2, 3), reason="complex", actor_label="DPO")
-        services.request_extend(request=request, to=dt.date(2027, 2, 2), reason="Numerous records", actor_label="DPO")
+            services.request_extend(
+                request=request, to=dt.date(2027, 2, 3), reason="complex", actor=Actor.system("DPO")
+            )
+        services.request_extend(
+            request=request, to=dt.date(2027, 2, 2), reason="Numerous records", actor=Actor.system("DPO")
+        )
         assert request.due == dt.date(2027, 2, 2)
 
 
@@ -89,10 +94,10 @@ def test_an_access_bundle_gathers_every_app_once_identity_is_checked(school: Org
     request = _log(school, "access")
     with tenant_scope([school.id]):
         with pytest.raises(ValidationError, match="identity"):
-            services.access_bundle(request=request, actor_label="DPO", out=io.BytesIO())
-        services.request_mark_identity_checked(request=request, actor_label="DPO")
+            services.access_bundle(request=request, actor=Actor.system("DPO"), out=io.BytesIO())
+        services.request_mark_identity_checked(request=request, actor=Actor.system("DPO"))
         bundle = io.BytesIO()
-        services.access_bundle(request=request, actor_label="DPO", out=bundle)
+        services.access_bundle(request=request, actor=Actor.system("DPO"), out=bundle)
         request.refresh_from_db()
     document = json.loads(zipfile.ZipFile(bundle).read("bundle.json"))
     held = document["held"]
@@ -107,8 +112,8 @@ def test_an_access_bundle_gathers_every_app_once_identity_is_checked(school: Org
 def test_a_restriction_request_reaches_every_provider(school: Organisation) -> None:
     request = _log(school, "restriction")
     with tenant_scope([school.id]):
-        services.request_mark_identity_checked(request=request, actor_label="DPO")
-        services.restriction_apply(request=request, restricted=True, actor_label="DPO")
+        services.request_mark_identity_checked(request=request, actor=Actor.system("DPO"))
+        services.restriction_apply(request=request, restricted=True, actor=Actor.system("DPO"))
         assert list(ProcessingRestriction.objects.values_list("source_id", flat=True)) == ["L1"]
         assert [e.action for e in request.events.all()] == ["logged", "identity_checked", "restricted", "completed"]
 
@@ -143,12 +148,12 @@ def test_erasure_previews_then_erases_notifies_recipients_and_keeps_a_proof(scho
         )
     request = _log(school, "erasure")
     with tenant_scope([school.id]):
-        services.request_mark_identity_checked(request=request, actor_label="DPO")
+        services.request_mark_identity_checked(request=request, actor=Actor.system("DPO"))
         preview = services.erasure_preview(request=request)
         assert preview["mis"].deleted["mis.Learner"] == 1
         assert "sharing.Disclosure" in preview["sharing"].kept
         assert Learner.objects.filter(source_id="L1").exists()
-        proof = services.erasure_execute(request=request, actor_label="DPO")
+        proof = services.erasure_execute(request=request, actor=Actor.system("DPO"))
         assert not Learner.objects.filter(source_id="L1").exists()
         assert ("learners", "L1") in set(Tombstone.objects.values_list("record_type", "source_id"))
         assert list(request.notifications.values_list("recipient__code", "record_types")) == [

@@ -236,7 +236,7 @@ def test_a_parent_can_ask_only_about_themselves_and_their_own_children(meadowban
         assert response.status_code == 400, about
     assert all_requests(meadowbank.school, riverside.school) == 0
     with processor_scope():  # behind RLS: outside a scope a read sees nothing
-        assert not AuditEvent.objects.filter(action="portal_rights_request").exists()
+        assert not AuditEvent.objects.filter(action="rights_request_logged").exists()
     sent = portal.post("/portal/account/requests/new/", {"kind": "access", "about": f"learner-{meadowbank.learner}"})
     assert sent.status_code == 200
     with tenant_scope([meadowbank.school.id]):

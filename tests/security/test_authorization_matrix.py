@@ -25,6 +25,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from steward.audit.actor import Actor
 from steward.consents.models import Consent
 from steward.consents.services import agreement_sign, consent_give
 from steward.ingest.models import IngestBatch
@@ -151,7 +152,7 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
                 subject_label="A learner",
                 requested_by="A parent",
                 received_on=timezone.localdate(),
-                actor_label="DPO",
+                actor=Actor.system("DPO"),
             ).pk
         )
         ids["consent_id"] = str(
@@ -161,6 +162,7 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
                 kind=Consent.Kind.STANDING,
                 recipient=Consent.Recipient.PROCESSOR,
                 record_types=["learners"],
+                actor=Actor.of_user(owner),
             ).pk
         )
         ids["agreement_id"] = str(
@@ -172,6 +174,7 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
                 recipient="ICT service development team",
                 starts_on=timezone.localdate(),
                 expires_on=timezone.localdate() + dt.timedelta(days=30),
+                actor=Actor.of_user(owner),
             ).pk
         )
         ids["learner_id"] = str(f.learner_id(school, "L1"))

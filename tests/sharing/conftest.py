@@ -4,6 +4,7 @@ import io
 
 import pytest
 
+from steward.audit.actor import Actor
 from steward.ingest.services import batch_ingest
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import services
@@ -40,7 +41,7 @@ def request_flow(
         "purpose": "Monitor attendance and act on persistent absence (Working together to improve school attendance)",
         "lawful_basis": "6.1.c",
         "categories": ["learner.identity", "learner.attendance"],
-        "actor_label": "LA attendance officer",
+        "actor": Actor.system("LA attendance officer"),
         **kwargs,
     }
     with tenant_scope([school.id]):

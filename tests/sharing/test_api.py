@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from steward.audit.actor import Actor
+from steward.audit.models import AuditEvent
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner
 from steward.mis.privacy import MisPrivacyProvider
@@ -19,7 +21,7 @@ from steward.sharing import services
 from steward.sharing.models import DataFlow, Disclosure
 from steward.sharing.selectors import disclosures_of_subject
 from steward.tenancy.models import ApiClient, Organisation
-from steward.tenancy.scope import tenant_scope
+from steward.tenancy.scope import processor_scope, tenant_scope
 from steward.tenancy.services import api_client_create
 from tests import factories
 from tests.ingest import builders as b
@@ -35,7 +37,7 @@ def approved(school: Organisation, attendance_service: Recipient, exchange: Proc
     with tenant_scope([school.id]):
         return services.flow_approve(
             flow=flow,
-            actor_label="DPO",
+            actor=Actor.system("DPO"),
             fields=[
                 "learners.legal_forename",
                 "learners.legal_surname",
@@ -107,7 +109,7 @@ def test_suspended_and_revoked_flows_stop_at_once(
 ) -> None:
     assert get(client, bearer, f"/api/v1/schools/{school.urn}/learners")[0] == 200
     with tenant_scope([school.id]):
-        action(flow=approved, actor_label="DPO")
+        action(flow=approved, actor=Actor.system("DPO"))
     assert get(client, bearer, f"/api/v1/schools/{school.urn}/learners")[0] == 403
     assert get(client, bearer, "/api/v1/schools")[1] == []
 
@@ -220,7 +222,7 @@ def test_a_withdrawn_transfer_safeguard_stops_an_approved_overseas_flow(
     overseas.save()
     flow = request_flow(school, overseas, exchange, lawful_basis="6.1.e", categories=["learner.identity"])
     with tenant_scope([school.id]):
-        services.flow_approve(flow=flow, actor_label="DPO")
+        services.flow_approve(flow=flow, actor=Actor.system("DPO"))
     _, client_id, secret = api_client_create(
         name="app", kind=ApiClient.Kind.RECIPIENT, recipient_code="overseas-learning-app"
     )
@@ -316,3 +318,41 @@ def test_a_school_urn_beyond_any_integer_is_a_404_or_422(client: Client, bearer:
     for path in ("learners", "deletes"):
         response = client.get(f"/api/v1/schools/{'9' * 30}/{path}", HTTP_AUTHORIZATION=f"Bearer {bearer}")
         assert response.status_code in (404, 422), response.content
+
+
+def test_a_flow_request_through_the_api_is_audited_like_one_recorded_in_the_back_office(
+    client: Client, school: Organisation
+) -> None:
+    """The sharing service audits the request, so the API path writes the same event as the back
+    office's (`flow_request_recorded`, the flow, the school), naming the client that asked."""
+    _, client_id, secret = api_client_create(
+        name="LA attendance", kind=ApiClient.Kind.RECIPIENT, recipient_code="la-attendance"
+    )
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    bearer = client.post(
+        "/oauth/token/", {"grant_type": "client_credentials", "scope": "read"}, HTTP_AUTHORIZATION=f"Basic {basic}"
+    ).json()["access_token"]
+    body = {
+        "school_urn": school.urn,
+        "activity": "data_exchange",
+        "purpose": "Attendance casework",
+        "lawful_basis": "6.1.c",
+        "categories": ["learner.identity", "learner.attendance"],
+    }
+    auth = {"content_type": "application/json", "HTTP_AUTHORIZATION": f"Bearer {bearer}", "HTTP_USER_AGENT": "la/2"}
+    response = client.post("/api/v1/flows", body, **auth)  # type: ignore[arg-type]
+    assert response.status_code == 201, response.content
+    refused = client.post("/api/v1/flows", {**body, "categories": ["learner.photo"]}, **auth)  # type: ignore[arg-type]
+    assert refused.status_code == 422
+    with processor_scope():
+        events = list(AuditEvent.objects.filter(action="flow_request_recorded"))
+    assert len(events) == 1, "the refused request changed nothing and is not audited as recorded"
+    event = events[0]
+    assert (event.school_id, event.object_type, event.object_ids) == (
+        school.id,
+        "sharing.DataFlow",
+        [str(response.json()["id"])],
+    )
+    label = f"{Recipient.objects.get(code='la-attendance').name} (API)"
+    assert (event.actor_client, event.actor_user_id, event.actor_label) == (client_id, None, label)
+    assert (event.ip_address, event.user_agent) == ("127.0.0.1", "la/2")

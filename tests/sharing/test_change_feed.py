@@ -25,6 +25,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.db.models import Model
 
+from steward.audit.actor import Actor
 from steward.ingest.models import IngestBatch
 from steward.ingest.schema import record_types, spec_for
 from steward.ingest.services import batch_ingest
@@ -83,7 +84,7 @@ def _erasure(school: Organisation) -> None:
     """Erases L2 (a logged, identity-checked request) with everything that refers to it."""
     with tenant_scope([school.id]):
         request = RightsRequest.objects.get(subject_label="L2")
-        rights.erasure_execute(request=request, actor_label="DPO")
+        rights.erasure_execute(request=request, actor=Actor.system("DPO"))
 
 
 def _sweep(school: Organisation) -> None:
@@ -185,9 +186,9 @@ def school(committed_db: None) -> Organisation:
             subject_label="L2",
             requested_by="L2's parent",
             received_on=dt.date(2026, 11, 2),
-            actor_label="DPO",
+            actor=Actor.system("DPO"),
         )
-        rights.request_mark_identity_checked(request=request, actor_label="DPO")
+        rights.request_mark_identity_checked(request=request, actor=Actor.system("DPO"))
     return school
 
 

@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Max
 
+from steward.audit.actor import Actor
 from steward.core.schedule import SCHEDULE, due
 from steward.core.sealed import unseal
 from steward.ingest.services import batch_ingest
@@ -58,7 +59,7 @@ def approve(
 ) -> DataFlow:
     flow = request_flow(school, recipient, activity, delivery=delivery_, frequency="daily")
     with tenant_scope([school.id]):
-        flow = services.flow_approve(flow=flow, actor_label="DPO", fields=APPROVED_FIELDS)
+        flow = services.flow_approve(flow=flow, actor=Actor.system("DPO"), fields=APPROVED_FIELDS)
         delivery.delivery_target_set(flow=flow, **target)
     return flow
 
@@ -335,7 +336,7 @@ def test_a_webhook_at_an_ipv6_form_of_an_inside_address_is_refused(
 
 def test_a_suspended_flow_delivers_nothing(school: Organisation, export_flow: DataFlow, tmp_path: Path) -> None:
     with tenant_scope([school.id]):
-        services.flow_suspend(flow=export_flow, actor_label="DPO")
+        services.flow_suspend(flow=export_flow, actor=Actor.system("DPO"))
 
     assert delivery.deliver_flow(flow_id=export_flow.id) is None
     assert list(tmp_path.iterdir()) == []
@@ -363,7 +364,7 @@ def test_the_daily_sweep_enqueues_due_export_and_webhook_flows(
 ) -> None:
     api_flow = request_flow(school, attendance_service, exchange, frequency="daily")
     with tenant_scope([school.id]):
-        services.flow_approve(flow=api_flow, actor_label="DPO", fields=APPROVED_FIELDS)
+        services.flow_approve(flow=api_flow, actor=Actor.system("DPO"), fields=APPROVED_FIELDS)
 
     assert delivery.due_flow_ids(frequency="daily") == [export_flow.id]
     assert delivery.due_flow_ids(frequency="weekly") == []

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from steward.audit.actor import Actor
 from steward.demo.synthetic import generate
 from steward.ingest.schema import record_types
 from steward.ingest.services import batch_ingest
@@ -72,10 +73,10 @@ def test_every_type_releases_exactly_the_approved_fields_and_never_a_restricted_
             lawful_basis="6.1.e",
             categories=categories,
             special_condition="9.2.g",
-            actor_label="test",
+            actor=Actor.system("test"),
         )
         withheld = _withheld(set(flow.fields))
-        services.flow_approve(flow=flow, actor_label="DPO", fields=set(flow.fields) - withheld)
+        services.flow_approve(flow=flow, actor=Actor.system("DPO"), fields=set(flow.fields) - withheld)
         learner = Learner.objects.order_by("source_id").first()
         assert learner is not None
         MisPrivacyProvider().restrict_subject(Subject("learner", learner.id, school.id), restricted=True)
@@ -115,9 +116,9 @@ def test_deletes_of_every_released_type_reach_the_recipient(client: Client, load
             purpose="Off-site backup",
             lawful_basis="6.1.e",
             categories=["learner.identity", "learner.attendance", "contact.relationship"],
-            actor_label="test",
+            actor=Actor.system("test"),
         )
-        services.flow_approve(flow=flow, actor_label="DPO")
+        services.flow_approve(flow=flow, actor=Actor.system("DPO"))
         gone = Learner.objects.order_by("source_id").first()
         assert gone is not None
         MisPrivacyProvider().erase_subject(Subject("learner", gone.id, school.id), dry_run=False)

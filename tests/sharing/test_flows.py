@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from steward.audit.actor import Actor
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import services
 from steward.sharing.catalogue import fields_for_categories
@@ -69,7 +70,7 @@ def test_special_categories_need_an_article_9_condition(
 ) -> None:
     flow = request_flow(school, attendance_service, exchange, categories=["learner.identity", "learner.special.sen"])
     with tenant_scope([school.id]), pytest.raises(ValidationError, match="Art. 9 condition"):
-        services.flow_approve(flow=flow, actor_label="DPO")
+        services.flow_approve(flow=flow, actor=Actor.system("DPO"))
     flow = request_flow(
         school,
         attendance_service,
@@ -78,7 +79,7 @@ def test_special_categories_need_an_article_9_condition(
         special_condition="9.2.g",
     )
     with tenant_scope([school.id]):
-        assert services.flow_approve(flow=flow, actor_label="DPO").status == "approved"
+        assert services.flow_approve(flow=flow, actor=Actor.system("DPO")).status == "approved"
 
 
 def test_a_recipient_outside_the_uk_without_a_safeguard_is_refused(
@@ -92,7 +93,7 @@ def test_a_recipient_outside_the_uk_without_a_safeguard_is_refused(
         categories=["learner.identity"],
     )
     with tenant_scope([school.id]), pytest.raises(ValidationError, match="outside the UK and EEA"):
-        services.flow_approve(flow=flow, actor_label="DPO")
+        services.flow_approve(flow=flow, actor=Actor.system("DPO"))
 
 
 def test_approval_may_narrow_but_never_widen(
@@ -101,9 +102,9 @@ def test_approval_may_narrow_but_never_widen(
     flow = request_flow(school, attendance_service, exchange)
     with tenant_scope([school.id]):
         with pytest.raises(ValidationError, match="only narrow"):
-            services.flow_approve(flow=flow, actor_label="DPO", fields=[*flow.fields, "learners.ethnicity"])
+            services.flow_approve(flow=flow, actor=Actor.system("DPO"), fields=[*flow.fields, "learners.ethnicity"])
         services.flow_approve(
-            flow=flow, actor_label="DPO", fields=["learners.legal_surname", "session-attendance.mark"]
+            flow=flow, actor=Actor.system("DPO"), fields=["learners.legal_surname", "session-attendance.mark"]
         )
         assert flow.fields == ["learners.legal_surname", "session-attendance.mark"]
 
@@ -113,15 +114,15 @@ def test_status_moves_only_along_the_allowed_paths(
 ) -> None:
     flow = request_flow(school, attendance_service, exchange)
     with tenant_scope([school.id]):
-        services.flow_decline(flow=flow, actor_label="DPO", note="not needed")
+        services.flow_decline(flow=flow, actor=Actor.system("DPO"), note="not needed")
         with pytest.raises(ValidationError, match="cannot become approved"):
-            services.flow_approve(flow=flow, actor_label="DPO")
+            services.flow_approve(flow=flow, actor=Actor.system("DPO"))
     flow = request_flow(school, attendance_service, exchange)
     with tenant_scope([school.id]):
-        services.flow_approve(flow=flow, actor_label="DPO")
-        services.flow_suspend(flow=flow, actor_label="DPO")
-        services.flow_approve(flow=flow, actor_label="DPO")
-        services.flow_revoke(flow=flow, actor_label="DPO")
+        services.flow_approve(flow=flow, actor=Actor.system("DPO"))
+        services.flow_suspend(flow=flow, actor=Actor.system("DPO"))
+        services.flow_approve(flow=flow, actor=Actor.system("DPO"))
+        services.flow_revoke(flow=flow, actor=Actor.system("DPO"))
         with pytest.raises(ValidationError):
-            services.flow_approve(flow=flow, actor_label="DPO")
+            services.flow_approve(flow=flow, actor=Actor.system("DPO"))
         assert [e.status for e in flow.events.all()] == ["requested", "approved", "suspended", "approved", "revoked"]

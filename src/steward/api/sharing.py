@@ -16,6 +16,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from steward.api.auth import recipient_client
 from steward.api.problems import Problem, problem_status
+from steward.audit.actor import actor_from_request
 from steward.ingest.schema import record_types
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import selectors, services
@@ -233,7 +234,7 @@ def request_flow(request: ApiRequest, body: FlowRequestIn) -> Status[Any]:
                 frequency=body.frequency,
                 delivery=body.delivery,
                 review_date=body.review_date,
-                actor_label=f"{recipient.name} (API)",
+                actor=actor_from_request(request).labelled(f"{recipient.name} (API)"),
             )
     except ValidationError as refused:
         detail = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in refused.message_dict.items())

@@ -9,6 +9,7 @@ from django.db import connections, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from steward.audit.actor import Actor
 from steward.audit.chain import GENESIS, event_hash
 from steward.audit.models import AuditAnchor, AuditEvent
 from steward.tenancy.scope import processor_scope
@@ -107,6 +108,38 @@ def audit_prune(*, through_id: int) -> AuditAnchor:
     return anchor
 
 
+def audit_action(
+    actor: Actor,
+    *,
+    action: str,
+    school_id: int | None,
+    object_type: str,
+    object_ids: Iterable[object] = (),
+    purpose: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Record what a service did, for whom (`school_id`, the school whose data changed) and by whom.
+
+    Called by the service itself inside its own transaction, so the change and its event commit or
+    roll back together, whichever edge (back office, API, portal, command) called the service.
+    """
+    return audit_record(
+        action=action,
+        actor_user_id=actor.user_id,
+        actor_client=actor.client,
+        actor_label=actor.label,
+        organisation_id=actor.organisation_id,
+        school_id=school_id,
+        object_type=object_type,
+        object_ids=object_ids,
+        purpose=purpose,
+        request_id=actor.request_id,
+        ip_address=actor.ip_address,
+        user_agent=actor.user_agent,
+        detail=detail,
+    )
+
+
 def audit_request(
     request: HttpRequest,
     *,
@@ -118,7 +151,10 @@ def audit_request(
     user_id: int | None = None,
     actor_label: str = "",
 ) -> AuditEvent:
-    """Record an event for a web request: who, for which organisation and school, from where."""
+    """Record an event for a web request: who, for which organisation and school, from where.
+
+    For what the edge itself does (a page viewed, a school switched, a sign-in); an action of a
+    service is audited by the service with `audit_action`."""
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
     school_id = getattr(request, "school_id", None)

@@ -2,7 +2,7 @@
 
 `consent_in_force` is the check the service desk makes before any copy of school data leaves
 for an investigation: it answers from the school's own register of consents, so a withdrawn or
-expired consent stops the next copy at once.
+expired consent stops the next copy at once. Every change is audited here, in its own transaction.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import secrets
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from steward.audit.actor import Actor
+from steward.audit.services import audit_action
 from steward.consents.models import Consent, DataUseAgreement, MarketingPreference
 from steward.mis.models import MODEL_BY_TYPE
 from steward.notifications.email import send_email
@@ -24,6 +27,7 @@ from steward.tenancy.scope import tenant_scope
 
 SPECIAL_CATEGORIES = frozenset(c.code for c in CATEGORIES if c.special_category)
 _CATEGORY_CODES = frozenset(c.code for c in CATEGORIES)
+_PURPOSE = "consents and agreements"
 
 
 def _check_record_types(record_types: Iterable[str]) -> list[str]:
@@ -34,10 +38,12 @@ def _check_record_types(record_types: Iterable[str]) -> list[str]:
     return chosen
 
 
+@transaction.atomic
 def consent_give(
     *,
     school: Organisation,
     given_by: User,
+    actor: Actor,
     kind: str,
     recipient: str,
     record_types: Iterable[str],
@@ -79,15 +85,34 @@ def consent_give(
         given_at=now,
         expires_at=expires_at,
     )
+    audit_action(
+        actor,
+        action="consent_given",
+        school_id=school.pk,
+        object_type="consents.Consent",
+        object_ids=[consent.pk],
+        purpose=_PURPOSE,
+        detail={"kind": consent.kind, "recipient": consent.recipient, "ticket": consent.ticket_reference},
+    )
     return consent
 
 
-def consent_withdraw(*, consent: Consent, withdrawn_by: User) -> Consent:
-    """Withdraw at once; withdrawing twice keeps the first withdrawal's time and person."""
+@transaction.atomic
+def consent_withdraw(*, consent: Consent, withdrawn_by: User, actor: Actor) -> Consent:
+    """Withdraw at once; withdrawing twice keeps the first withdrawal's time and person (and is
+    audited once: the second changed nothing)."""
     if consent.withdrawn_at is None:
         consent.withdrawn_at = timezone.now()
         consent.withdrawn_by = withdrawn_by
         consent.save(update_fields=["withdrawn_at", "withdrawn_by"])
+        audit_action(
+            actor,
+            action="consent_withdrawn",
+            school_id=consent.school_id,
+            object_type="consents.Consent",
+            object_ids=[consent.pk],
+            purpose=_PURPOSE,
+        )
     return consent
 
 
@@ -111,10 +136,12 @@ def consent_in_force(school: Organisation, purpose: str, recipient: str, ticket:
         return candidates.filter(kind=Consent.Kind.STANDING).order_by("-given_at").first()
 
 
+@transaction.atomic
 def agreement_sign(
     *,
     school: Organisation,
     signed_by: User,
+    actor: Actor,
     record_types: Iterable[str],
     purpose: str,
     recipient: str,
@@ -144,13 +171,37 @@ def agreement_sign(
         expires_on=expires_on,
         secret_key=secrets.token_hex(32),
     )
+    audit_action(
+        actor,
+        action="agreement_signed",
+        school_id=school.pk,
+        object_type="consents.DataUseAgreement",
+        object_ids=[agreement.pk],
+        purpose=_PURPOSE,
+        detail={
+            "record_types": agreement.record_types,
+            "special_categories": agreement.special_categories,
+            "starts_on": str(agreement.starts_on),
+            "expires_on": str(agreement.expires_on),
+        },
+    )
     return agreement
 
 
-def agreement_revoke(*, agreement: DataUseAgreement) -> DataUseAgreement:
+@transaction.atomic
+def agreement_revoke(*, agreement: DataUseAgreement, actor: Actor) -> DataUseAgreement:
+    """Revoke at once; revoking twice keeps the first time (and is audited once)."""
     if agreement.revoked_at is None:
         agreement.revoked_at = timezone.now()
         agreement.save(update_fields=["revoked_at"])
+        audit_action(
+            actor,
+            action="agreement_revoked",
+            school_id=agreement.school_id,
+            object_type="consents.DataUseAgreement",
+            object_ids=[agreement.pk],
+            purpose=_PURPOSE,
+        )
     return agreement
 
 
@@ -166,12 +217,23 @@ def agreement_in_force(*, school: Organisation, today: dt.date) -> DataUseAgreem
     return found
 
 
-def marketing_preference_set(*, user: User, channel: str, opted_in: bool, source: str) -> MarketingPreference:
+@transaction.atomic
+def marketing_preference_set(
+    *, user: User, channel: str, opted_in: bool, source: str, actor: Actor
+) -> MarketingPreference:
     """Add the user's choice; the newest row per channel is the one in force."""
     if channel not in MarketingPreference.Channel.values or source not in MarketingPreference.Source.values:
         raise ValidationError("unknown channel or source")
     preference: MarketingPreference = MarketingPreference.objects.create(
         user=user, channel=channel, opted_in=opted_in, source=source
+    )
+    audit_action(
+        actor,
+        action="marketing_opt_in" if opted_in else "marketing_opt_out",
+        school_id=None,
+        object_type="consents.MarketingPreference",
+        object_ids=[preference.pk],
+        purpose="the ICT service's mailing list",
     )
     return preference
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from steward.audit.actor import Actor
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import services
 from steward.sharing.models import DataFlow, DataFlowEvent
@@ -135,17 +136,19 @@ def _flow(school: Organisation, spec: DemoFlow) -> None:
         lawful_basis=spec.lawful_basis,
         categories=spec.categories,
         frequency=spec.frequency,
-        actor_label=f"{Recipient.objects.get(code=spec.recipient).name} (demo request)",
+        actor=Actor.system(f"{Recipient.objects.get(code=spec.recipient).name} (demo request)"),
     )
     if spec.outcome == "approved":
-        services.flow_approve(flow=flow, actor_label="School DPO (demo)")
+        services.flow_approve(flow=flow, actor=Actor.system("School DPO (demo)"))
     elif spec.outcome == "declined":
         services.flow_decline(
-            flow=flow, actor_label="School DPO (demo)", note="Device monitoring is arranged by the trust directly."
+            flow=flow,
+            actor=Actor.system("School DPO (demo)"),
+            note="Device monitoring is arranged by the trust directly.",
         )
     elif spec.outcome == "blocked":
         try:
-            services.flow_approve(flow=flow, actor_label="School DPO (demo)")
+            services.flow_approve(flow=flow, actor=Actor.system("School DPO (demo)"))
         except ValidationError as refused:
             DataFlowEvent.objects.create(
                 school=school,

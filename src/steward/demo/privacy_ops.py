@@ -23,7 +23,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from steward.audit.services import audit_record
+from steward.audit.actor import Actor
 from steward.consents.models import Consent, MarketingPreference
 from steward.consents.services import agreement_sign, consent_give, marketing_preference_set
 from steward.ingest.services import batch_ingest
@@ -143,14 +143,14 @@ def _primary_requests(primary: Organisation, staff: dict[str, User], today: dt.d
         access = _log(
             primary, "access", learners[0], today - dt.timedelta(days=12), actor, "A copy of my child's records."
         )
-        rights.request_mark_identity_checked(request=access, actor_label=actor)
-        rights.access_bundle(request=access, actor_label=actor, out=io.BytesIO())
+        rights.request_mark_identity_checked(request=access, actor=Actor.system(actor))
+        rights.access_bundle(request=access, actor=Actor.system(actor), out=io.BytesIO())
         made.append(_done(access, "bundle"))
         restriction = _log(
             primary, "restriction", learners[1], today - dt.timedelta(days=8), actor, "The address is disputed."
         )
-        rights.request_mark_identity_checked(request=restriction, actor_label=actor)
-        rights.restriction_apply(request=restriction, restricted=True, actor_label=actor)
+        rights.request_mark_identity_checked(request=restriction, actor=Actor.system(actor))
+        rights.restriction_apply(request=restriction, restricted=True, actor=Actor.system(actor))
         made.append(_done(restriction, "restrict"))
     return made
 
@@ -171,29 +171,29 @@ def _secondary_requests(secondary: Organisation, staff: dict[str, User], today: 
             subject_label=f"{contact.forename} {contact.surname}",
             requested_by=f"{contact.forename} {contact.surname}",
             received_on=today - dt.timedelta(days=40),
-            actor_label=actor,
+            actor=Actor.system(actor),
             note="My mobile number is wrong: it should be 07700 900123.",
         )
-        rights.request_mark_identity_checked(request=rectification, actor_label=actor)
-        rights.rectification_forward(request=rectification, actor_label=actor)
+        rights.request_mark_identity_checked(request=rectification, actor=Actor.system(actor))
+        rights.rectification_forward(request=rectification, actor=Actor.system(actor))
         rights.request_extend(
             request=rectification,
             to=add_months(response_deadline(rectification.received_on), 1),
             reason="The MIS supplier must correct the number in the archived census returns as well.",
-            actor_label=actor,
+            actor=Actor.system(actor),
         )
         made.append(_done(rectification, "forward"))
         objector = _learners(secondary, 1)[0]
         objection = _log(
             secondary, "objection", objector, today - dt.timedelta(days=15), actor, "Stop sending data to the LA."
         )
-        rights.request_mark_identity_checked(request=objection, actor_label=actor)
+        rights.request_mark_identity_checked(request=objection, actor=Actor.system(actor))
         rights.objection_decide(
             request=objection,
             upheld=False,
             reason="Attendance returns to the LA are a legal obligation (Education Act 1996 s.436A and the "
             "attendance regulations), which override the objection.",
-            actor_label=actor,
+            actor=Actor.system(actor),
         )
         made.append(_done(objection, "reject"))
     return made
@@ -206,7 +206,7 @@ def _special_requests(special: Organisation, staff: dict[str, User], today: dt.d
         actor = str(staff["special-dpo"])
         erased, portable = _learners(special, 2)
         erasure = _log(special, "erasure", erased, today - dt.timedelta(days=20), actor, "Please delete my records.")
-        rights.request_mark_identity_checked(request=erasure, actor_label=actor)
+        rights.request_mark_identity_checked(request=erasure, actor=Actor.system(actor))
         rights.erasure_preview(request=erasure)  # the DPO reads what would go; nothing is erased yet
         made.append(_done(erasure, "identity"))
         portability = _log(
@@ -245,23 +245,13 @@ def _log(school: Organisation, kind: str, learner: Learner, received: dt.date, a
         subject_label=name,
         requested_by=f"Parent of {name}",
         received_on=received,
-        actor_label=actor,
+        actor=Actor.system(actor),
         note=note,
     )
 
 
 def _done(request: RightsRequest, action: str) -> dict[str, Any]:
-    """Audit the action as the back office page does, and describe the request for the credentials file."""
-    if action:
-        audit_record(
-            action=f"rights_request_{action}",
-            actor_label="demo",
-            organisation_id=request.school_id,
-            school_id=request.school_id,
-            object_type="rights.RightsRequest",
-            object_ids=[request.id],
-            purpose="subject rights",
-        )
+    """Describe the request for the credentials file (the rights services audited each action)."""
     request.refresh_from_db()
     return {
         "school": request.school.name,
@@ -296,6 +286,7 @@ def _consents(primary: Organisation, special: Organisation, staff: dict[str, Use
             record_types=["learners", "school-enrolments", "session-attendance"],
             categories=["learner.identity", "learner.enrolment", "learner.attendance"],
             expires_at=timezone.now() + dt.timedelta(days=365),
+            actor=Actor.of_user(staff["special-admin"]),
         )
     with tenant_scope([primary.id]):
         agreement_sign(
@@ -306,10 +297,23 @@ def _consents(primary: Organisation, special: Organisation, staff: dict[str, Use
             recipient="Demo County ICT Service development team",
             starts_on=today,
             expires_on=today + dt.timedelta(days=365),
+            actor=Actor.of_user(staff["primary-dpo"]),
         )
     source = MarketingPreference.Source.ACCOUNT_PAGE
-    marketing_preference_set(user=staff["primary-admin"], channel="email", opted_in=True, source=source)
-    marketing_preference_set(user=staff["secondary-admin"], channel="email", opted_in=False, source=source)
+    marketing_preference_set(
+        user=staff["primary-admin"],
+        channel="email",
+        opted_in=True,
+        source=source,
+        actor=Actor.of_user(staff["primary-admin"]),
+    )
+    marketing_preference_set(
+        user=staff["secondary-admin"],
+        channel="email",
+        opted_in=False,
+        source=source,
+        actor=Actor.of_user(staff["secondary-admin"]),
+    )
 
 
 def _notices(schools: list[Organisation], secondary: Organisation) -> None:
@@ -320,7 +324,7 @@ def _notices(schools: list[Organisation], secondary: Organisation) -> None:
         flow = DataFlow.objects.get(school=secondary, recipient__code="la-admissions")
         flow_suspend(
             flow=flow,
-            actor_label="Riverside DPO (demo)",
+            actor=Actor.system("Riverside DPO (demo)"),
             note="The trust now co-ordinates in-year admissions itself.",
         )
 

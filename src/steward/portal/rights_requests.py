@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from steward.audit.services import audit_record
+from steward.audit.actor import Actor
 from steward.mis.models import Contact
 from steward.mis.names import display_name
 from steward.portal.models import ParentAccount, ParentLink
@@ -104,17 +104,13 @@ def portal_request(*, parent: ParentAccount, kind: str, about: str, note: str) -
         subject_label=choice.subject_label,
         requested_by=f"{parent.full_name} (parent portal)",
         received_on=timezone.localdate(),
-        actor_label=f"parent account {parent.pk}",
+        # The rights service audits the request (`rights_request_logged`) as made by the parent.
+        actor=parent_actor(parent),
         note=note.strip()[:2000],
     )
-    audit_record(
-        action="portal_rights_request",
-        actor_label=f"parent account {parent.pk}",
-        organisation_id=school.pk,
-        school_id=school.pk,
-        object_type="rights.RightsRequest",
-        object_ids=[logged.id],
-        purpose="subject rights",
-        detail={"kind": kind},
-    )
     return logged
+
+
+def parent_actor(parent: ParentAccount) -> Actor:
+    """A parent acting through the portal, named by account (the portal's audit label for parents)."""
+    return Actor(label=f"parent account {parent.pk}")

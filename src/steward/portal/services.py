@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from steward.audit.actor import Actor
 from steward.audit.services import audit_record
 from steward.mis.models import Contact, GroupEnrolment, LearnerContact
 from steward.mis.selectors import enrolments_on_roll
@@ -234,6 +235,6 @@ def correction_request(*, parent: ParentAccount, link: ParentLink, correction: s
             subject_label=f"{contact.forename} {contact.surname}",
             requested_by=f"{parent.full_name} (parent portal)",
             received_on=timezone.localdate(),
-            actor_label=f"parent account {parent.pk}",
+            actor=Actor(label=f"parent account {parent.pk}"),
             note=correction.strip()[:2000],
         )

@@ -147,6 +147,13 @@ def backup_record(
     copy: BackupCopy = BackupCopy.objects.create(
         taken_at=taken_at, kept_until=kept_until, place=place, location=location, school_ids=sorted(school_ids)
     )
+    audit_record(
+        action="backup_recorded",
+        actor_label="backup",
+        object_type="retention.BackupCopy",
+        object_ids=[copy.pk],
+        detail={"place": place, "schools": len(school_ids), "kept_until": kept_until.isoformat()},
+    )
     return copy
 
 
@@ -186,6 +193,14 @@ def replay_after_restore(*, backup: BackupCopy) -> int:
                 purge_rows(school_id=entry.school_id)
             else:
                 _replay_entry(entry)
+    with processor_scope():
+        audit_record(
+            action="restore_replayed",
+            actor_label="backup restore",
+            object_type="retention.BackupCopy",
+            object_ids=[backup.pk],
+            detail={"entries": len(entries), "taken_at": backup.taken_at.isoformat()},
+        )
     return len(entries)
 
 

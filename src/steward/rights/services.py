@@ -1,5 +1,6 @@
 """Commands on rights requests. Execution goes through every app's privacy provider: nothing is
-picked by hand per request."""
+picked by hand per request. Each command audits itself (`rights_request_<action>`) in its own
+transaction, whether the back office, the portal, a command or the demo called it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from steward.audit.actor import Actor
+from steward.audit.services import audit_action
 from steward.core.events import SubjectErased, publish
 from steward.ingest.events import BatchApplied
 from steward.mis.privacy import SUBJECT_MODELS, subject_row
@@ -41,7 +44,7 @@ def request_log(
     subject_label: str,
     requested_by: str,
     received_on: dt.date,
-    actor_label: str,
+    actor: Actor,
     note: str = "",
 ) -> RightsRequest:
     if received_on > timezone.localdate():
@@ -57,11 +60,13 @@ def request_log(
         received_on=received_on,
         deadline=response_deadline(received_on),
     )
-    _event(request, "logged", actor_label, note)
+    _event(request, "logged", actor.label, note)
+    _audit(actor, request, "logged", kind=kind)
     return request
 
 
-def request_extend(*, request: RightsRequest, to: dt.date, reason: str, actor_label: str) -> RightsRequest:
+@transaction.atomic
+def request_extend(*, request: RightsRequest, to: dt.date, reason: str, actor: Actor) -> RightsRequest:
     """Extend (Art. 12(3)): by at most two further months, for a recorded reason."""
     if not reason.strip():
         raise ValidationError({"extension_reason": "record why the request is complex or numerous"})
@@ -76,59 +81,75 @@ def request_extend(*, request: RightsRequest, to: dt.date, reason: str, actor_la
         )
     request.extended_deadline, request.extension_reason = to, reason
     request.save(update_fields=["extended_deadline", "extension_reason"])
-    _event(request, "extended", actor_label, reason)
+    _event(request, "extended", actor.label, reason)
+    _audit(actor, request, "extend", to=str(to))
     return request
 
 
-def request_mark_identity_checked(*, request: RightsRequest, actor_label: str) -> RightsRequest:
+@transaction.atomic
+def request_mark_identity_checked(*, request: RightsRequest, actor: Actor) -> RightsRequest:
     request.identity_checked = True
     request.status = RightsRequest.Status.IN_PROGRESS
     request.save(update_fields=["identity_checked", "status"])
-    _event(request, "identity_checked", actor_label)
+    _event(request, "identity_checked", actor.label)
+    _audit(actor, request, "identity")
     return request
 
 
-def access_bundle(*, request: RightsRequest, actor_label: str, out: IO[bytes]) -> list[str]:
+@transaction.atomic
+def access_bundle(*, request: RightsRequest, actor: Actor, out: IO[bytes]) -> list[str]:
     """Write the subject-access zip to `out` once identity is checked (see `bundle`); the first
     bundle completes the request, a later one is recorded as sent again."""
     _require(request, RightsRequest.Kind.ACCESS)
     _subject(request)
     document = bundle.gather(request)
     names = bundle.write_bundle(document, out)
-    _complete_or_note(request, actor_label, f"bundle of {len(document['held'])} app(s): {', '.join(names)}")
+    _complete_or_note(request, actor.label, f"bundle of {len(document['held'])} app(s): {', '.join(names)}")
+    _audit(actor, request, "bundle", files=names)
     return names
 
 
-def portability_bundle(*, request: RightsRequest, actor_label: str, out: IO[bytes]) -> list[str]:
+@transaction.atomic
+def portability_bundle(*, request: RightsRequest, actor: Actor, out: IO[bytes]) -> list[str]:
     """Write the portable zip (CTF for a learner, JSON and CSV) to `out`; completes the request."""
     _require(request, RightsRequest.Kind.PORTABILITY)
     names = portability.write_portable(school=request.school, subject=_subject(request), out=out)
-    _complete_or_note(request, actor_label, ", ".join(names))
+    _complete_or_note(request, actor.label, ", ".join(names))
+    _audit(actor, request, "portable", files=names)
     return names
 
 
-def request_refuse(*, request: RightsRequest, reason: str, actor_label: str) -> RightsRequest:
+@transaction.atomic
+def request_refuse(*, request: RightsRequest, reason: str, actor: Actor) -> RightsRequest:
     """Refuse (Art. 12(5): manifestly unfounded or excessive), with the reason the requester is told."""
     if not reason.strip():
         raise ValidationError({"reason": "record why the request is refused"})
     _require_open(request)
+    _refuse(request, reason, actor.label)
+    _audit(actor, request, "refuse")
+    return request
+
+
+def _refuse(request: RightsRequest, reason: str, actor_label: str) -> None:
     request.status = RightsRequest.Status.REFUSED
     request.completed_at = timezone.now()
     request.save(update_fields=["status", "completed_at"])
     _event(request, "refused", actor_label, reason.strip())
-    return request
 
 
-def request_complete(*, request: RightsRequest, note: str, actor_label: str) -> RightsRequest:
+@transaction.atomic
+def request_complete(*, request: RightsRequest, note: str, actor: Actor) -> RightsRequest:
     """Mark done by hand (a rectification made in the MIS that no batch has brought yet, say)."""
     _require_open(request)
     if not request.identity_checked:
         raise ValidationError({"identity_checked": "check the requester's identity first"})
-    _complete(request, actor_label, note.strip())
+    _complete(request, actor.label, note.strip())
+    _audit(actor, request, "complete")
     return request
 
 
-def rectification_forward(*, request: RightsRequest, actor_label: str) -> list[str]:
+@transaction.atomic
+def rectification_forward(*, request: RightsRequest, actor: Actor) -> list[str]:
     """Send the requested correction to the school's MIS owners: the MIS is the source of truth, so
     the correction is made there. The record's change version is kept, so the batch that brings the
     corrected record completes the request (`rectifications_corrected`). Returns the addresses."""
@@ -144,7 +165,8 @@ def rectification_forward(*, request: RightsRequest, actor_label: str) -> list[s
     request.forwarded_version = row.change_version
     request.status = RightsRequest.Status.IN_PROGRESS
     request.save(update_fields=["forwarded_version", "status"])
-    _event(request, "forwarded", actor_label, f"to {', '.join(to)}")
+    _event(request, "forwarded", actor.label, f"to {', '.join(to)}")
+    _audit(actor, request, "forward", to=to)
     message = EmailMessage(
         subject=f"Correction requested for {request.subject_label} (rights request {request.id})",
         body=(
@@ -199,11 +221,13 @@ def rectifications_corrected(*, school_id: int, batch_id: object) -> list[int]:
         )
         for request in forwarded.filter(subject_kind=kind).filter(Exists(changed)).select_related("school"):
             _complete(request, "MIS", f"corrected in MIS batch {batch_id}")
+            _audit(Actor.system("MIS", organisation_id=school_id), request, "complete", batch=str(batch_id))
             completed.append(request.id)
     return completed
 
 
-def objection_decide(*, request: RightsRequest, upheld: bool, reason: str, actor_label: str) -> RightsRequest:
+@transaction.atomic
+def objection_decide(*, request: RightsRequest, upheld: bool, reason: str, actor: Actor) -> RightsRequest:
     """Art. 21: an upheld objection stops the processing (a restriction through every provider); a
     rejected one needs the compelling legitimate grounds recorded and is refused."""
     _require(request, RightsRequest.Kind.OBJECTION)
@@ -211,9 +235,12 @@ def objection_decide(*, request: RightsRequest, upheld: bool, reason: str, actor
     if not reason.strip():
         raise ValidationError({"reason": "record the grounds of the decision"})
     if not upheld:
-        return request_refuse(request=request, reason=f"objection not upheld: {reason}", actor_label=actor_label)
-    _event(request, "objection_upheld", actor_label, reason.strip())
-    restriction_apply(request=request, restricted=True, actor_label=actor_label)
+        _refuse(request, f"objection not upheld: {reason}", actor.label)
+        _audit(actor, request, "reject")
+        return request
+    _event(request, "objection_upheld", actor.label, reason.strip())
+    _restrict(request, _subject(request), True, actor.label)
+    _audit(actor, request, "uphold")
     return request
 
 
@@ -225,7 +252,7 @@ def erasure_preview(*, request: RightsRequest) -> dict[str, ErasureReport]:
 
 
 @transaction.atomic
-def erasure_execute(*, request: RightsRequest, actor_label: str) -> ProofOfDeletion:
+def erasure_execute(*, request: RightsRequest, actor: Actor) -> ProofOfDeletion:
     """Erase through every provider; tell each recipient that had the data (Art. 19); keep a proof."""
     _require(request, RightsRequest.Kind.ERASURE)
     subject = _subject(request)
@@ -245,7 +272,8 @@ def erasure_execute(*, request: RightsRequest, actor_label: str) -> ProofOfDelet
         deleted={m: n for r in reports for m, n in r.deleted.items() if n},
         kept={m: why for r in reports for m, why in r.kept.items()},
     )
-    _complete(request, actor_label, f"erased; {len(had_data)} recipient(s) notified")
+    _complete(request, actor.label, f"erased; {len(had_data)} recipient(s) notified")
+    _audit(actor, request, "erase", deleted=proof.deleted, recipients_notified=len(had_data))
     return proof
 
 
@@ -271,10 +299,15 @@ def _recipients_that_had(subject: Subject) -> dict[int, set[str]]:
     return recipients
 
 
-def restriction_apply(*, request: RightsRequest, restricted: bool, actor_label: str) -> None:
+@transaction.atomic
+def restriction_apply(*, request: RightsRequest, restricted: bool, actor: Actor) -> None:
     """Restrict (or lift): every provider stops processing the subject other than storing it."""
     _require(request, RightsRequest.Kind.RESTRICTION, RightsRequest.Kind.OBJECTION)
-    subject = _subject(request)
+    _restrict(request, _subject(request), restricted, actor.label)
+    _audit(actor, request, "restrict" if restricted else "lift")
+
+
+def _restrict(request: RightsRequest, subject: Subject, restricted: bool, actor_label: str) -> None:
     for provider in providers():
         provider.restrict_subject(subject, restricted=restricted)
     _event(request, "restricted" if restricted else "restriction_lifted", actor_label)
@@ -325,6 +358,19 @@ def _complete(request: RightsRequest, actor_label: str, note: str) -> None:
     _event(request, "completed", actor_label, note)
 
 
+def _audit(actor: Actor, request: RightsRequest, verb: str, **detail: object) -> None:
+    """The audit event of a command, named as the back office's action buttons are."""
+    audit_action(
+        actor,
+        action=f"rights_request_{verb}",
+        school_id=request.school_id,
+        object_type="rights.RightsRequest",
+        object_ids=[request.pk],
+        purpose="subject rights",
+        detail=detail or None,
+    )
+
+
 def _event(request: RightsRequest, action: str, actor_label: str, note: str = "") -> None:
     RightsRequestEvent.objects.create(
         school_id=request.school_id, request=request, action=action, actor_label=actor_label, note=note
@@ -371,4 +417,6 @@ def reminders_send(*, today: dt.date) -> int:
             ]
             reminded += len(requests)
         RightsRequestEvent.objects.bulk_create(events)
+        for event in events:
+            _audit(Actor.system(), event.request, "reminded", to=event.note)
     return reminded

@@ -2,7 +2,9 @@
 
 The rules a DPO would check by hand are enforced here: the recipient and the purpose must be in
 the register; the categories must belong to the activity; a special category needs an Art. 9
-condition; a recipient outside the UK/EEA needs a recorded transfer safeguard.
+condition; a recipient outside the UK/EEA needs a recorded transfer safeguard. Each command
+audits itself (`flow_request_recorded`, `flow_approve`, ...) in its own transaction, so a request
+made through the API is audited like one recorded in the back office.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from steward.audit.actor import Actor
+from steward.audit.services import audit_action
 from steward.core.events import FlowChanged, publish
 from steward.register.models import DataCategory, ProcessingActivity, Recipient
 from steward.sharing import selectors
@@ -37,7 +41,7 @@ def flow_request(
     frequency: str = DataFlow.Frequency.ON_DEMAND,
     delivery: str = DataFlow.Delivery.API,
     review_date: dt.date | None = None,
-    actor_label: str,
+    actor: Actor,
 ) -> DataFlow:
     chosen = sorted(set(categories))
     _check_register(recipient=recipient, activity=activity, lawful_basis=lawful_basis, categories=chosen)
@@ -61,12 +65,21 @@ def flow_request(
         delivery=delivery,
         review_date=review_date,
     )
-    DataFlowEvent.objects.create(school=school, flow=flow, status=flow.status, actor_label=actor_label)
+    DataFlowEvent.objects.create(school=school, flow=flow, status=flow.status, actor_label=actor.label)
+    audit_action(
+        actor,
+        action="flow_request_recorded",
+        school_id=school.pk,
+        object_type="sharing.DataFlow",
+        object_ids=[flow.pk],
+        purpose=purpose[:200],
+        detail={"school": school.pk, "recipient": recipient.code, "categories": chosen},
+    )
     return flow
 
 
 @transaction.atomic
-def flow_approve(*, flow: DataFlow, actor_label: str, fields: Iterable[str] | None = None, note: str = "") -> DataFlow:
+def flow_approve(*, flow: DataFlow, actor: Actor, fields: Iterable[str] | None = None, note: str = "") -> DataFlow:
     """Approve (optionally narrowing the fields). Takes effect at once."""
     if fields is not None:
         narrowed = set(fields)
@@ -86,25 +99,25 @@ def flow_approve(*, flow: DataFlow, actor_label: str, fields: Iterable[str] | No
                 )
             }
         )
-    _move(flow, DataFlow.Status.APPROVED, actor_label, note, extra=["fields"])
+    _move(flow, DataFlow.Status.APPROVED, actor, note, extra=["fields"])
     _refresh_notices(flow)  # the recipient now appears in the school's notice
     return flow
 
 
-def flow_decline(*, flow: DataFlow, actor_label: str, note: str = "") -> DataFlow:
-    return _move(flow, DataFlow.Status.DECLINED, actor_label, note)
+def flow_decline(*, flow: DataFlow, actor: Actor, note: str = "") -> DataFlow:
+    return _move(flow, DataFlow.Status.DECLINED, actor, note)
 
 
 @transaction.atomic
-def flow_suspend(*, flow: DataFlow, actor_label: str, note: str = "") -> DataFlow:
-    _move(flow, DataFlow.Status.SUSPENDED, actor_label, note)
+def flow_suspend(*, flow: DataFlow, actor: Actor, note: str = "") -> DataFlow:
+    _move(flow, DataFlow.Status.SUSPENDED, actor, note)
     _refresh_notices(flow)  # a flow that releases nothing leaves the notice
     return flow
 
 
 @transaction.atomic
-def flow_revoke(*, flow: DataFlow, actor_label: str, note: str = "") -> DataFlow:
-    _move(flow, DataFlow.Status.REVOKED, actor_label, note)
+def flow_revoke(*, flow: DataFlow, actor: Actor, note: str = "") -> DataFlow:
+    _move(flow, DataFlow.Status.REVOKED, actor, note)
     _refresh_notices(flow)
     return flow
 
@@ -116,13 +129,22 @@ def _refresh_notices(flow: DataFlow) -> None:
 
 
 @transaction.atomic
-def _move(flow: DataFlow, status: str, actor_label: str, note: str, extra: list[str] | None = None) -> DataFlow:
+def _move(flow: DataFlow, status: str, actor: Actor, note: str, extra: list[str] | None = None) -> DataFlow:
     if flow.status not in FLOW_TRANSITIONS[DataFlow.Status(status)]:
         raise ValidationError({"status": f"a {flow.get_status_display().lower()} flow cannot become {status}"})
     flow.status = status
     flow.decided_at = timezone.now()
     flow.save(update_fields=["status", "decided_at", *(extra or [])])
-    DataFlowEvent.objects.create(school_id=flow.school_id, flow=flow, status=status, actor_label=actor_label, note=note)
+    DataFlowEvent.objects.create(school_id=flow.school_id, flow=flow, status=status, actor_label=actor.label, note=note)
+    verb = {"approved": "approve", "declined": "decline", "suspended": "suspend", "revoked": "revoke"}[status]
+    audit_action(
+        actor,
+        action=f"flow_{verb}",
+        school_id=flow.school_id,
+        object_type="sharing.DataFlow",
+        object_ids=[flow.pk],
+        detail={"note": note} if note else None,
+    )
     return flow
 
 

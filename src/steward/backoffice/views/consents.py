@@ -1,6 +1,6 @@
 """The school's consents to investigation copies (give, withdraw, list), its data use agreements
-(record, revoke, list), and a Steward user's own marketing preference. Every change is audited; so
-is every listing of the school's consents."""
+(record, revoke, list), and a Steward user's own marketing preference. Every change is audited by
+the consents services; every listing of the school's consents is audited here (a page view)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from steward.audit.actor import actor_from_request
 from steward.audit.services import audit_request
 from steward.backoffice.access import chosen_school, school_role_required, staff_required
 from steward.consents import selectors, services
 from steward.consents.models import Consent, DataUseAgreement, MarketingPreference
 from steward.consents.services import SPECIAL_CATEGORIES
 from steward.core.http import StewardRequest
+from steward.core.forms import add_refusal
 from steward.mis.models import RECORD_MODELS
 from steward.tenancy.models import Organisation, Role, User
 
@@ -126,9 +128,10 @@ def school_consents(request: StewardRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            consent = services.consent_give(
+            services.consent_give(
                 school=Organisation.objects.get(pk=school_id),
                 given_by=request.user,  # type: ignore[arg-type]
+                actor=actor_from_request(request),
                 kind=data["kind"],
                 recipient=data["recipient"],
                 vendor_name=data["vendor_name"],
@@ -137,19 +140,8 @@ def school_consents(request: StewardRequest) -> HttpResponse:
                 expires_at=_end_of(data["expires_on"]),
             )
         except ValidationError as refused:
-            for field, messages in refused.message_dict.items():
-                form.add_error(
-                    "expires_on" if field == "expires_at" else field if field in form.fields else None, messages
-                )
+            add_refusal(form, refused, rename={"expires_at": "expires_on"})
         else:
-            audit_request(
-                request,
-                action="consent_given",
-                object_type="consents.Consent",
-                object_ids=[consent.id],
-                purpose=_PURPOSE,
-                detail={"kind": consent.kind, "recipient": consent.recipient, "ticket": consent.ticket_reference},
-            )
             return redirect("backoffice:school-consents")
     return _page(request, form, AgreementForm(school_id=school_id, initial={"signed_by": request.user.pk}))
 
@@ -188,9 +180,10 @@ def school_agreement_sign(request: StewardRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            agreement = services.agreement_sign(
+            services.agreement_sign(
                 school=Organisation.objects.get(pk=school_id),
                 signed_by=data["signed_by"],
+                actor=actor_from_request(request),
                 record_types=data["record_types"],
                 special_categories=data["special_categories"],
                 purpose=data["purpose"],
@@ -199,22 +192,8 @@ def school_agreement_sign(request: StewardRequest) -> HttpResponse:
                 expires_on=data["expires_on"],
             )
         except ValidationError as refused:
-            for field, messages in refused.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
+            add_refusal(form, refused)
         else:
-            audit_request(
-                request,
-                action="agreement_signed",
-                object_type="consents.DataUseAgreement",
-                object_ids=[agreement.id],
-                purpose=_PURPOSE,
-                detail={
-                    "record_types": agreement.record_types,
-                    "special_categories": agreement.special_categories,
-                    "starts_on": str(agreement.starts_on),
-                    "expires_on": str(agreement.expires_on),
-                },
-            )
             return redirect("backoffice:school-consents")
     return _page(request, ConsentForm(), form)
 
@@ -223,16 +202,7 @@ def school_agreement_sign(request: StewardRequest) -> HttpResponse:
 @school_role_required(*_SCHOOL_ROLES)
 def school_agreement_revoke(request: StewardRequest, agreement_id: int) -> HttpResponse:
     agreement = get_object_or_404(DataUseAgreement, pk=agreement_id, school_id=chosen_school(request))
-    already = agreement.revoked_at is not None
-    services.agreement_revoke(agreement=agreement)
-    if not already:
-        audit_request(
-            request,
-            action="agreement_revoked",
-            object_type="consents.DataUseAgreement",
-            object_ids=[agreement.id],
-            purpose=_PURPOSE,
-        )
+    services.agreement_revoke(agreement=agreement, actor=actor_from_request(request))
     return redirect("backoffice:school-consents")
 
 
@@ -240,16 +210,11 @@ def school_agreement_revoke(request: StewardRequest, agreement_id: int) -> HttpR
 @school_role_required(*_SCHOOL_ROLES)
 def school_consent_withdraw(request: StewardRequest, consent_id: int) -> HttpResponse:
     consent = get_object_or_404(Consent, pk=consent_id, school_id=chosen_school(request))
-    already = consent.withdrawn_at is not None
-    services.consent_withdraw(consent=consent, withdrawn_by=request.user)  # type: ignore[arg-type]
-    if not already:
-        audit_request(
-            request,
-            action="consent_withdrawn",
-            object_type="consents.Consent",
-            object_ids=[consent.id],
-            purpose=_PURPOSE,
-        )
+    services.consent_withdraw(
+        consent=consent,
+        withdrawn_by=request.user,  # type: ignore[arg-type]
+        actor=actor_from_request(request),
+    )
     return redirect("backoffice:school-consents")
 
 
@@ -260,15 +225,12 @@ def account_marketing(request: StewardRequest) -> HttpResponse:
     channel = MarketingPreference.Channel.EMAIL
     if request.method == "POST":
         opted_in = request.POST.get("email") == "yes"
-        preference = services.marketing_preference_set(
-            user=user, channel=channel, opted_in=opted_in, source=MarketingPreference.Source.ACCOUNT_PAGE
-        )
-        audit_request(
-            request,
-            action="marketing_opt_in" if opted_in else "marketing_opt_out",
-            object_type="consents.MarketingPreference",
-            object_ids=[preference.id],
-            purpose="the ICT service's mailing list",
+        services.marketing_preference_set(
+            user=user,
+            channel=channel,
+            opted_in=opted_in,
+            source=MarketingPreference.Source.ACCOUNT_PAGE,
+            actor=actor_from_request(request),
         )
         return redirect("/account/marketing/?saved=1")
     current = selectors.marketing_preference(user=user, channel=channel)

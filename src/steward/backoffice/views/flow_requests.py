@@ -8,8 +8,9 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from steward.audit.services import audit_request
+from steward.audit.actor import actor_from_request
 from steward.backoffice.access import processor_role_required
+from steward.core.forms import add_refusal
 from steward.register.models import DataCategory, LawfulBasis, ProcessingActivity, Recipient
 from steward.sharing import services
 from steward.tenancy.models import Organisation, Role
@@ -56,19 +57,11 @@ def record_flow_request(request: HttpRequest) -> HttpResponse:
                     purpose=data["purpose"],
                     lawful_basis=data["lawful_basis"],
                     categories=data["categories"],
-                    actor_label=f"{request.user} for {data['recipient'].name}",
+                    actor=actor_from_request(request).labelled(f"{request.user} for {data['recipient'].name}"),
                 )
         except ValidationError as refused:
-            for field, messages in refused.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
+            add_refusal(form, refused)
         else:
-            audit_request(
-                request,
-                action="flow_request_recorded",
-                object_type="sharing.DataFlow",
-                object_ids=[created.id],
-                detail={"school": school.id},
-            )
             form = FlowRequestForm()
     status = 400 if request.method == "POST" and created is None else 200
     return render(request, "backoffice/flow_request_form.html", {"form": form, "created": created}, status=status)

@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from steward.audit.services import audit_request
+from steward.audit.actor import Actor, actor_from_request
 from steward.backoffice.access import school_role_required
 from steward.sharing import selectors, services
 from steward.sharing.models import DataFlow
@@ -23,24 +23,24 @@ from steward.tenancy.models import Role
 DECIDERS = (Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
 
 
-def _approve(request: HttpRequest, flow: DataFlow, actor_label: str) -> DataFlow:
+def _approve(request: HttpRequest, flow: DataFlow, actor: Actor) -> DataFlow:
     fields = request.POST.getlist("fields")
-    return services.flow_approve(flow=flow, actor_label=actor_label, fields=fields, note=_note(request))
+    return services.flow_approve(flow=flow, actor=actor, fields=fields, note=_note(request))
 
 
-def _decline(request: HttpRequest, flow: DataFlow, actor_label: str) -> DataFlow:
-    return services.flow_decline(flow=flow, actor_label=actor_label, note=_note(request))
+def _decline(request: HttpRequest, flow: DataFlow, actor: Actor) -> DataFlow:
+    return services.flow_decline(flow=flow, actor=actor, note=_note(request))
 
 
-def _suspend(request: HttpRequest, flow: DataFlow, actor_label: str) -> DataFlow:
-    return services.flow_suspend(flow=flow, actor_label=actor_label, note=_note(request))
+def _suspend(request: HttpRequest, flow: DataFlow, actor: Actor) -> DataFlow:
+    return services.flow_suspend(flow=flow, actor=actor, note=_note(request))
 
 
-def _revoke(request: HttpRequest, flow: DataFlow, actor_label: str) -> DataFlow:
-    return services.flow_revoke(flow=flow, actor_label=actor_label, note=_note(request))
+def _revoke(request: HttpRequest, flow: DataFlow, actor: Actor) -> DataFlow:
+    return services.flow_revoke(flow=flow, actor=actor, note=_note(request))
 
 
-ACTIONS: dict[str, Callable[[HttpRequest, DataFlow, str], DataFlow]] = {
+ACTIONS: dict[str, Callable[[HttpRequest, DataFlow, Actor], DataFlow]] = {
     "approve": _approve,
     "decline": _decline,
     "suspend": _suspend,
@@ -70,10 +70,10 @@ def school_flow_action(request: HttpRequest, flow_id: int, action: str) -> HttpR
     if decide is None or flow is None:
         raise Http404("No such flow for this school")
     try:
-        decide(request, flow, request.user.full_name)  # type: ignore[union-attr]
+        # The flow's history names the person (not their email): the label the event rows always had.
+        decide(request, flow, actor_from_request(request).labelled(request.user.full_name))  # type: ignore[union-attr]
     except ValidationError as refused:
         return _render_detail(request, flow_id, errors=_messages(refused), status=400)
-    audit_request(request, action=f"flow_{action}", object_type="sharing.DataFlow", object_ids=[flow.id])
     return redirect("backoffice:school-flow", flow_id=flow.id)
 
 

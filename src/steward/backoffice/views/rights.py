@@ -1,6 +1,6 @@
 """Subject rights requests in the back office: log one, see what is due and what is overdue, and
-answer one through the actions its type allows (each executed by the rights services through every
-app's privacy provider, and audited)."""
+answer one through the actions its type allows (each executed, and audited, by the rights services
+through every app's privacy provider; the pages viewed are audited here)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from steward.audit.actor import Actor, actor_from_request
 from steward.audit.services import audit_request
 from steward.backoffice.access import chosen_school, school_role_required
 from steward.core.http import StewardRequest
+from steward.core.forms import add_refusal
 from steward.rights import selectors, services
 from steward.rights.deadlines import latest_extension
 from steward.rights.models import RightsRequest
@@ -55,22 +57,14 @@ def rights_requests(request: StewardRequest) -> HttpResponse:
     form = RequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            logged = services.request_log(
+            services.request_log(
                 school=Organisation.objects.get(pk=chosen_school(request)),
-                actor_label=str(request.user),
+                actor=actor_from_request(request),
                 **form.cleaned_data,
             )
         except ValidationError as refused:
-            for field, messages in refused.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
+            add_refusal(form, refused)
         else:
-            audit_request(
-                request,
-                action="rights_request_logged",
-                object_type="rights.RightsRequest",
-                object_ids=[logged.id],
-                purpose="subject rights",
-            )
             return redirect("backoffice:school-rights")
     today = timezone.localdate()
     open_requests = list(selectors.open_requests())
@@ -124,38 +118,38 @@ def _zip_response(fill: Callable[[IO[bytes]], object], filename: str) -> FileRes
     return FileResponse(spool, as_attachment=True, filename=filename, content_type="application/zip")
 
 
-def _run(rights_request: RightsRequest, action: str, post: Any, actor: str) -> HttpResponseBase | None:
+def _run(rights_request: RightsRequest, action: str, post: Any, actor: Actor) -> HttpResponseBase | None:
     """Carry out one action; a download answers with the file, any other action with None."""
     if action == "identity":
-        services.request_mark_identity_checked(request=rights_request, actor_label=actor)
+        services.request_mark_identity_checked(request=rights_request, actor=actor)
     elif action == "extend":
         to = forms.DateField().clean(post.get("extend_to", ""))
-        services.request_extend(request=rights_request, to=to, reason=post.get("reason", ""), actor_label=actor)
+        services.request_extend(request=rights_request, to=to, reason=post.get("reason", ""), actor=actor)
     elif action == "refuse":
-        services.request_refuse(request=rights_request, reason=post.get("reason", ""), actor_label=actor)
+        services.request_refuse(request=rights_request, reason=post.get("reason", ""), actor=actor)
     elif action == "bundle":
         return _zip_response(
-            lambda out: services.access_bundle(request=rights_request, actor_label=actor, out=out),
+            lambda out: services.access_bundle(request=rights_request, actor=actor, out=out),
             f"subject-access-{rights_request.id}.zip",
         )
     elif action == "portable":
         return _zip_response(
-            lambda out: services.portability_bundle(request=rights_request, actor_label=actor, out=out),
+            lambda out: services.portability_bundle(request=rights_request, actor=actor, out=out),
             f"portable-data-{rights_request.id}.zip",
         )
     elif action == "erase":
         if post.get("confirm") != "yes":
             raise ValidationError({"confirm": "confirm that you have read what will be deleted"})
-        services.erasure_execute(request=rights_request, actor_label=actor)
+        services.erasure_execute(request=rights_request, actor=actor)
     elif action in ("restrict", "lift"):
-        services.restriction_apply(request=rights_request, restricted=action == "restrict", actor_label=actor)
+        services.restriction_apply(request=rights_request, restricted=action == "restrict", actor=actor)
     elif action == "forward":
-        services.rectification_forward(request=rights_request, actor_label=actor)
+        services.rectification_forward(request=rights_request, actor=actor)
     elif action == "complete":
-        services.request_complete(request=rights_request, note=post.get("reason", ""), actor_label=actor)
+        services.request_complete(request=rights_request, note=post.get("reason", ""), actor=actor)
     elif action in ("uphold", "reject"):
         services.objection_decide(
-            request=rights_request, upheld=action == "uphold", reason=post.get("reason", ""), actor_label=actor
+            request=rights_request, upheld=action == "uphold", reason=post.get("reason", ""), actor=actor
         )
     return None
 
@@ -172,14 +166,7 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
             raise PermissionDenied(f"{action!r} is not an action on a {rights_request.get_kind_display()} request")
         try:
             with transaction.atomic():
-                response = _run(rights_request, action, request.POST, str(request.user))
-                audit_request(
-                    request,
-                    action=f"rights_request_{action}",
-                    object_type="rights.RightsRequest",
-                    object_ids=[rights_request.id],
-                    purpose="subject rights",
-                )
+                response = _run(rights_request, action, request.POST, actor_from_request(request))
         except ValidationError as refused:
             errors = list(refused.messages)
             by_field = refused.message_dict if hasattr(refused, "error_dict") else {}

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import render
 
+from steward.core.forms import add_refusal
 from steward.portal.auth import parent_required
 from steward.portal.http import ParentRequest
 from steward.portal.rights_requests import PORTAL_KINDS, portal_request, request_subjects
@@ -48,8 +49,7 @@ def new_request(request: ParentRequest) -> HttpResponse:
         try:
             logged = portal_request(parent=parent, **form.cleaned_data)
         except ValidationError as refused:
-            for field, messages in refused.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
+            add_refusal(form, refused)
         else:
             return render(request, "portal/rights_request_sent.html", {"logged": logged})
     kinds = [(k.value, k.label, KIND_HINTS[k]) for k in PORTAL_KINDS]

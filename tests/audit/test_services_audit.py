@@ -1,0 +1,494 @@
+"""Every service that changes something audits itself (DESIGN.md "Services audit; views don't").
+
+The walk calls each writing service with real data, as a command would (no request, no view),
+and finds its audit event: the right action, the right actor and the right school. The census
+fails when a public function appears in a `services` module that is neither walked here nor
+listed below as not writing (or as covered elsewhere) with a reason, so a new writing service
+cannot forget its audit event unnoticed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import inspect
+import io
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.db.models import F
+from django.test import TestCase
+
+import steward
+from steward.audit.actor import Actor
+from steward.audit.models import AuditEvent
+from steward.consents import services as consents
+from steward.consents.models import Consent, MarketingPreference
+from steward.ingest.services import batch_ingest
+from steward.mis.models import Contact, Learner
+from steward.portal import services as portal
+from steward.portal.models import ParentAccount, ParentLink
+from steward.register.models import ProcessingActivity, Recipient
+from steward.retention import services as retention
+from steward.rights import services as rights
+from steward.rights.models import RightsRequest
+from steward.sharing import services as sharing
+from steward.sharing.models import DataFlow
+from steward.tenancy.models import Organisation, Role, User
+from steward.tenancy.scope import processor_scope, tenant_scope
+from tests import factories
+from tests.ingest import builders as b
+
+# Requests are received on fixed days and a consent must end in the future: today is set.
+TODAY = dt.date(2026, 11, 25)
+pytestmark = [pytest.mark.time_machine(dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)), pytest.mark.dates]
+
+# Public functions of services modules that change nothing (or nothing of anyone's data), and why.
+NOT_WRITING: dict[str, str] = {
+    "audit.services.audit_record": "the audit log's own writer",
+    "audit.services.audit_action": "the audit log's own writer, for services",
+    "audit.services.audit_request": "the audit log's own writer, for what an edge does (page views)",
+    "audit.services.audit_prune": "prunes the log itself, called by the retention sweep, which audits the deletion",
+    "consents.services.consent_in_force": "a read",
+    "consents.services.agreement_in_force": "a read",
+    "consents.services.marketing_opted_in": "a read",
+    "consents.services.send_marketing": "sends mail to those who opted in; changes no row",
+    "ingest.services.file_sha256": "a pure function",
+    "ingest.services.read_batch": "parses a file; changes nothing",
+    "portal.services.eligible_contacts": "a read",
+    "portal.services.invitation_for_token": "a read",
+    "register.services.notice_version_pdf": "renders a stored version",
+    "register.services.notice_publish": (
+        "records the version of a public notice a reader was shown (public, append-only, versioned); "
+        "register is below audit in the layers and cannot audit"
+    ),
+    "register.services.notice_refresh": "as notice_publish: a new notice version after an audited flow change",
+    "register.services.on_flow_changed": "subscriber of FlowChanged: the flow service audits the change",
+    "register.services.catalogue_sync": "loads the register catalogue at deploy (`steward setup`); no one's data",
+    "retention.services.policy_text": "a pure function",
+    "retention.services.delete_with_tombstones": "a step of the sweep and of restore replay, which audit",
+    "retention.services.on_subject_erased": "subscriber inside an erasure, which the rights service audits",
+    "retention.services.keep_erasure_proofs": "subscriber inside a school's purge, which the termination audits",
+    "retention.services.replay_prune": "forgets replay-log entries no kept backup needs; no one's data",
+    "rights.services.erasure_preview": "a dry run: changes nothing",
+    "rights.services.on_batch_applied": "subscriber: calls rectifications_corrected, which is walked",
+    "rights.services.on_school_purging": "subscriber inside a school's purge, which the termination audits",
+    # Provisioning: only the demo loader and the test factories call these today; the first view,
+    # API or command that provisions must give them an actor and an audit event.
+    "tenancy.services.school_create": "provisioning (demo loader and test factories only)",
+    "tenancy.services.contract_create": "provisioning (demo loader and test factories only)",
+    "tenancy.services.membership_grant": "provisioning (demo loader and test factories only)",
+    "tenancy.services.user_create": "provisioning (demo loader and test factories only)",
+    "tenancy.services.api_client_create": "provisioning (demo loader and test factories only)",
+    "tenancy.services.data_protection_contact_set": "provisioning (demo loader and test factories only)",
+}
+
+# Writing services audited, and checked, by another test.
+COVERED_ELSEWHERE: dict[str, str] = {
+    "retention.services.retention_sweep": "tests/retention/test_sweep.py (needs data past its retention period)",
+}
+
+# Sign-in and its audit events live outside services modules and are rebuilt by another change:
+# backoffice/views/sign_in.py, portal/views/sign_in.py and portal/auth.py audit at the edge.
+SIGN_IN_ELSEWHERE = ("backoffice/views/sign_in.py", "portal/views/sign_in.py", "portal/auth.py")
+
+
+@dataclass
+class World:
+    school: Organisation
+    admin: User
+    actor: Actor
+
+    def learner_id(self, source_id: str = "L1") -> int:
+        with tenant_scope([self.school.id]):
+            return int(Learner.objects.get(source_id=source_id).pk)
+
+
+@dataclass
+class Expect:
+    action: str
+    school_id: int | None
+    label: str
+    by_actor: bool = True  # the service took `world.actor`: user, address and request id are checked too
+
+
+Scenario = Callable[[World], Expect]
+WALK: dict[str, Scenario] = {}
+
+
+def walks(name: str) -> Callable[[Scenario], Scenario]:
+    def register(scenario: Scenario) -> Scenario:
+        WALK[name] = scenario
+        return scenario
+
+    return register
+
+
+# --- sharing -------------------------------------------------------------------------------------
+
+
+def _flow(w: World) -> DataFlow:
+    with tenant_scope([w.school.id]):
+        return sharing.flow_request(
+            school=w.school,
+            recipient=Recipient.objects.get(code="la-attendance"),
+            activity=ProcessingActivity.objects.get(service="data_exchange"),
+            purpose="Act on persistent absence",
+            lawful_basis="6.1.c",
+            categories=["learner.identity", "learner.attendance"],
+            actor=w.actor,
+        )
+
+
+def _approved(w: World) -> DataFlow:
+    flow = _flow(w)
+    with tenant_scope([w.school.id]):
+        return sharing.flow_approve(flow=flow, actor=w.actor)
+
+
+@walks("sharing.services.flow_request")
+def _flow_request(w: World) -> Expect:
+    _flow(w)
+    return Expect("flow_request_recorded", w.school.id, w.actor.label)
+
+
+@walks("sharing.services.flow_approve")
+def _flow_approve(w: World) -> Expect:
+    _approved(w)
+    return Expect("flow_approve", w.school.id, w.actor.label)
+
+
+@walks("sharing.services.flow_decline")
+def _flow_decline(w: World) -> Expect:
+    flow = _flow(w)
+    with tenant_scope([w.school.id]):
+        sharing.flow_decline(flow=flow, actor=w.actor, note="not needed")
+    return Expect("flow_decline", w.school.id, w.actor.label)
+
+
+@walks("sharing.services.flow_suspend")
+def _flow_suspend(w: World) -> Expect:
+    flow = _approved(w)
+    with tenant_scope([w.school.id]):
+        sharing.flow_suspend(flow=flow, actor=w.actor)
+    return Expect("flow_suspend", w.school.id, w.actor.label)
+
+
+@walks("sharing.services.flow_revoke")
+def _flow_revoke(w: World) -> Expect:
+    flow = _approved(w)
+    with tenant_scope([w.school.id]):
+        sharing.flow_revoke(flow=flow, actor=w.actor)
+    return Expect("flow_revoke", w.school.id, w.actor.label)
+
+
+# --- consents ------------------------------------------------------------------------------------
+
+
+def _consent(w: World) -> Consent:
+    with tenant_scope([w.school.id]):
+        return consents.consent_give(
+            school=w.school,
+            given_by=w.admin,
+            actor=w.actor,
+            kind=Consent.Kind.STANDING,
+            recipient=Consent.Recipient.PROCESSOR,
+            record_types=["learners"],
+        )
+
+
+@walks("consents.services.consent_give")
+def _consent_give(w: World) -> Expect:
+    _consent(w)
+    return Expect("consent_given", w.school.id, w.actor.label)
+
+
+@walks("consents.services.consent_withdraw")
+def _consent_withdraw(w: World) -> Expect:
+    consent = _consent(w)
+    with tenant_scope([w.school.id]):
+        consents.consent_withdraw(consent=consent, withdrawn_by=w.admin, actor=w.actor)
+    return Expect("consent_withdrawn", w.school.id, w.actor.label)
+
+
+def _agreement_sign(w: World) -> Expect:
+    with tenant_scope([w.school.id]):
+        consents.agreement_sign(
+            school=w.school,
+            signed_by=w.admin,
+            actor=w.actor,
+            record_types=["learners"],
+            purpose="Test dashboards",
+            recipient="Development team",
+            starts_on=TODAY,
+            expires_on=TODAY + dt.timedelta(days=30),
+        )
+    return Expect("agreement_signed", w.school.id, w.actor.label)
+
+
+walks("consents.services.agreement_sign")(_agreement_sign)
+
+
+@walks("consents.services.agreement_revoke")
+def _agreement_revoke(w: World) -> Expect:
+    _agreement_sign(w)
+    with tenant_scope([w.school.id]):
+        agreement = consents.DataUseAgreement.objects.get()
+        consents.agreement_revoke(agreement=agreement, actor=w.actor)
+    return Expect("agreement_revoked", w.school.id, w.actor.label)
+
+
+@walks("consents.services.marketing_preference_set")
+def _marketing(w: World) -> Expect:
+    consents.marketing_preference_set(
+        user=w.admin, channel="email", opted_in=True, source=MarketingPreference.Source.ACCOUNT_PAGE, actor=w.actor
+    )
+    return Expect("marketing_opt_in", None, w.actor.label)
+
+
+# --- rights --------------------------------------------------------------------------------------
+
+
+def _request(w: World, kind: str, *, checked: bool = True, received: dt.date = dt.date(2026, 11, 2)) -> RightsRequest:
+    with tenant_scope([w.school.id]):
+        logged = rights.request_log(
+            school=w.school,
+            kind=kind,
+            subject_kind="learner",
+            subject_id=w.learner_id(),
+            subject_label="Sam Jones",
+            requested_by="Alex Jones",
+            received_on=received,
+            actor=w.actor,
+            note="Sam's forename is Samuel",
+        )
+        if checked:
+            rights.request_mark_identity_checked(request=logged, actor=w.actor)
+        return logged
+
+
+def _rights(action: str, w: World) -> Expect:
+    return Expect(f"rights_request_{action}", w.school.id, w.actor.label)
+
+
+def _rights_walk(name: str, action: str, kind: str, act: Callable[[World, RightsRequest], object]) -> None:
+    def scenario(w: World) -> Expect:
+        request = _request(w, kind, checked=name != "request_mark_identity_checked" and name != "request_log")
+        if name not in ("request_log", "request_mark_identity_checked"):
+            with tenant_scope([w.school.id]):
+                act(w, request)
+        elif name == "request_mark_identity_checked":
+            with tenant_scope([w.school.id]):
+                rights.request_mark_identity_checked(request=request, actor=w.actor)
+        return _rights(action, w)
+
+    WALK[f"rights.services.{name}"] = scenario
+
+
+_rights_walk("request_log", "logged", "access", lambda w, r: None)
+_rights_walk("request_mark_identity_checked", "identity", "access", lambda w, r: None)
+_rights_walk(
+    "request_extend",
+    "extend",
+    "access",
+    lambda w, r: rights.request_extend(request=r, to=r.deadline + dt.timedelta(days=7), reason="many", actor=w.actor),
+)
+_rights_walk(
+    "access_bundle", "bundle", "access", lambda w, r: rights.access_bundle(request=r, actor=w.actor, out=io.BytesIO())
+)
+_rights_walk(
+    "portability_bundle",
+    "portable",
+    "portability",
+    lambda w, r: rights.portability_bundle(request=r, actor=w.actor, out=io.BytesIO()),
+)
+_rights_walk(
+    "request_refuse",
+    "refuse",
+    "access",
+    lambda w, r: rights.request_refuse(request=r, reason="excessive", actor=w.actor),
+)
+_rights_walk(
+    "request_complete",
+    "complete",
+    "rectification",
+    lambda w, r: rights.request_complete(request=r, note="done in the MIS", actor=w.actor),
+)
+_rights_walk(
+    "rectification_forward",
+    "forward",
+    "rectification",
+    lambda w, r: rights.rectification_forward(request=r, actor=w.actor),
+)
+_rights_walk(
+    "objection_decide",
+    "uphold",
+    "objection",
+    lambda w, r: rights.objection_decide(request=r, upheld=True, reason="no compelling grounds", actor=w.actor),
+)
+_rights_walk("erasure_execute", "erase", "erasure", lambda w, r: rights.erasure_execute(request=r, actor=w.actor))
+_rights_walk(
+    "restriction_apply",
+    "restrict",
+    "restriction",
+    lambda w, r: rights.restriction_apply(request=r, restricted=True, actor=w.actor),
+)
+
+
+@walks("rights.services.rectifications_corrected")
+def _corrected(w: World) -> Expect:
+    request = _request(w, "rectification")
+    with tenant_scope([w.school.id]):
+        rights.rectification_forward(request=request, actor=w.actor)
+        # The MIS sends the corrected record: its change version moves past the forwarded one.
+        Learner.objects.filter(pk=request.subject_id).update(change_version=F("change_version") + 1000)
+        assert rights.rectifications_corrected(school_id=w.school.id, batch_id="walk") == [request.id]
+    return Expect("rights_request_complete", w.school.id, "MIS", by_actor=False)
+
+
+@walks("rights.services.reminders_send")
+def _reminders(w: World) -> Expect:
+    _request(w, "access", received=TODAY - dt.timedelta(days=27))  # due within the week
+    assert rights.reminders_send(today=TODAY) == 1
+    return Expect("rights_request_reminded", w.school.id, "Steward", by_actor=False)
+
+
+# --- ingest, portal, retention (services that name their actor their own way) ---------------------
+
+
+@walks("ingest.services.batch_ingest")
+def _ingest(w: World) -> Expect:
+    records = b.small_school()
+    records["learners"][0]["legal_forename"] = "Samuel"  # not the setup's file again (that is a duplicate)
+    batch = io.BytesIO(b.csv_zip(records))
+    batch_ingest(school=w.school, stream=batch, format="csv-zip", mode="full", sent_by="agent-7")
+    return Expect("ingest_applied", w.school.id, "agent-7", by_actor=False)
+
+
+def _invite(w: World) -> str:
+    with TestCase.captureOnCommitCallbacks(execute=False), tenant_scope([w.school.id]):
+        report = portal.invite_contacts(
+            school=w.school, contacts=Contact.objects.filter(source_id="C1"), invited_by=w.admin, base_url="http://t"
+        )
+    return str(report.tokens["C1"])
+
+
+@walks("portal.services.invite_contacts")
+def _invite_contacts(w: World) -> Expect:
+    _invite(w)
+    return Expect("portal_invitations_sent", w.school.id, str(w.admin), by_actor=False)
+
+
+@walks("portal.services.invitation_accept")
+def _invitation_accept(w: World) -> Expect:
+    parent = portal.invitation_accept(token=_invite(w), full_name="Alex Jones", password="a-long-parent-password-42")
+    return Expect("portal_invitation_accepted", w.school.id, f"parent account {parent.pk}", by_actor=False)
+
+
+@walks("portal.services.settings_update")
+def _settings(w: World) -> Expect:
+    with tenant_scope([w.school.id]):
+        portal.settings_update(school_id=w.school.id, values={"show_diary": True}, by=w.admin)
+    return Expect("portal_settings_changed", w.school.id, str(w.admin), by_actor=False)
+
+
+@walks("portal.services.correction_request")
+def _correction(w: World) -> Expect:
+    parent = ParentAccount.objects.create(email="alex@example.invalid", full_name="Alex Jones")
+    with tenant_scope([w.school.id]), processor_scope():
+        link = ParentLink.objects.create(parent=parent, school=w.school, contact_source_id="C1")
+    portal.correction_request(parent=parent, link=link, correction="My mobile is 07700 900123")
+    return Expect("rights_request_logged", w.school.id, f"parent account {parent.pk}", by_actor=False)
+
+
+@walks("retention.services.hold_place")
+def _hold_place(w: World) -> Expect:
+    retention.hold_place(school=w.school, reason="litigation", placed_by="Processor DPO")
+    return Expect("legal_hold_placed", w.school.id, "Processor DPO", by_actor=False)
+
+
+@walks("retention.services.hold_lift")
+def _hold_lift(w: World) -> Expect:
+    hold = retention.hold_place(school=w.school, reason="litigation", placed_by="Processor DPO")
+    retention.hold_lift(hold=hold, lifted_by="Processor DPO (lift)")
+    return Expect("legal_hold_lifted", w.school.id, "Processor DPO (lift)", by_actor=False)
+
+
+@walks("retention.services.backup_record")
+def _backup_record(w: World) -> Expect:
+    taken = dt.datetime(2026, 11, 24, 2, tzinfo=dt.UTC)
+    retention.backup_record(taken_at=taken, place="vault", location="s3://walk", school_ids=[w.school.id])
+    return Expect("backup_recorded", None, "backup", by_actor=False)
+
+
+@walks("retention.services.replay_after_restore")
+def _replay(w: World) -> Expect:
+    taken = dt.datetime(2026, 11, 24, 2, tzinfo=dt.UTC)
+    backup = retention.backup_record(taken_at=taken, place="vault", location="s3://walk", school_ids=[w.school.id])
+    retention.replay_after_restore(backup=backup)
+    return Expect("restore_replayed", None, "backup restore", by_actor=False)
+
+
+# --- the census and the walk ---------------------------------------------------------------------
+
+
+def _public_service_functions() -> set[str]:
+    names = set()
+    for app in pkgutil.iter_modules(steward.__path__):
+        if not app.ispkg:
+            continue
+        try:
+            module = importlib.import_module(f"steward.{app.name}.services")
+        except ModuleNotFoundError:
+            continue
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__ == module.__name__ and not name.startswith("_"):
+                names.add(f"{app.name}.services.{name}")
+    return names
+
+
+def test_every_public_service_function_is_walked_or_listed_with_a_reason() -> None:
+    public = _public_service_functions()
+    listed = set(WALK) | set(NOT_WRITING) | set(COVERED_ELSEWHERE)
+    missing = public - listed
+    assert not missing, f"walk these services here, or list them as not writing with a reason: {missing}"
+    assert not listed - public, f"listed but no longer a public service function: {listed - public}"
+    assert not set(WALK) & (set(NOT_WRITING) | set(COVERED_ELSEWHERE))
+    assert all(reason.strip() for reason in [*NOT_WRITING.values(), *COVERED_ELSEWHERE.values()])
+
+
+@pytest.fixture
+def world() -> World:
+    school = factories.school("Walk Primary", services_=("hosted_mis", "data_exchange", "parent_portal"))
+    batch_ingest(
+        school=school, stream=io.BytesIO(b.csv_zip(b.small_school())), format="csv-zip", mode="full", sent_by="setup"
+    )
+    admin = factories.user(Role.SCHOOL_ADMIN, school)
+    actor = Actor(
+        label="Walk Tester",
+        user_id=admin.pk,
+        organisation_id=school.id,
+        request_id="walk-request-1",
+        ip_address="192.0.2.7",
+        user_agent="walker/1",
+    )
+    return World(school=school, admin=admin, actor=actor)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(WALK))
+def test_a_writing_service_audits_itself_with_its_actor_and_school(name: str, world: World) -> None:
+    with processor_scope():
+        before = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    expect = WALK[name](world)
+    with processor_scope():
+        events = list(AuditEvent.objects.filter(id__gt=before, action=expect.action))
+    assert events, f"{name} wrote no {expect.action!r} audit event"
+    event = events[-1]
+    assert (event.school_id, event.actor_label) == (expect.school_id, expect.label)
+    if expect.by_actor:
+        actor = world.actor
+        assert (event.actor_user_id, event.organisation_id) == (actor.user_id, actor.organisation_id)
+        assert (event.ip_address, event.request_id, event.user_agent) == ("192.0.2.7", "walk-request-1", "walker/1")
