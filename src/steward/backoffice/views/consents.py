@@ -20,8 +20,8 @@ from steward.backoffice.access import chosen_school, school_role_required, staff
 from steward.consents import selectors, services
 from steward.consents.models import Consent, DataUseAgreement, MarketingPreference
 from steward.consents.services import SPECIAL_CATEGORIES
-from steward.core.http import StewardRequest
 from steward.core.forms import add_refusal
+from steward.core.http import StewardRequest
 from steward.mis.models import RECORD_MODELS
 from steward.tenancy.models import Organisation, Role, User
 

@@ -19,8 +19,8 @@ from django.utils import timezone
 from steward.audit.actor import Actor, actor_from_request
 from steward.audit.services import audit_request
 from steward.backoffice.access import chosen_school, school_role_required
-from steward.core.http import StewardRequest
 from steward.core.forms import add_refusal
+from steward.core.http import StewardRequest
 from steward.rights import selectors, services
 from steward.rights.deadlines import latest_extension
 from steward.rights.models import RightsRequest
