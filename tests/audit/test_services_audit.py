@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import pytest
 from django.db.models import F
-from django.test import TestCase
+from django.test import TestCase, override_settings
+from django_otp.oath import TOTP
 
 import steward
 from steward.audit.actor import Actor
@@ -28,6 +29,7 @@ from steward.consents import services as consents
 from steward.consents.models import Consent, MarketingPreference
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Contact, Learner
+from steward.portal import accounts
 from steward.portal import services as portal
 from steward.portal.models import ParentAccount, ParentLink
 from steward.register.models import ProcessingActivity, Recipient
@@ -59,6 +61,9 @@ NOT_WRITING: dict[str, str] = {
     "ingest.services.read_batch": "parses a file; changes nothing",
     "portal.services.eligible_contacts": "a read",
     "portal.services.invitation_for_token": "a read",
+    "portal.accounts.pending_two_factor_key": "a key to scan, not yet in use: turning two-factor on is audited",
+    "portal.accounts.push_public_key": "a read",
+    "portal.accounts.remember_analytics_choice": "the parent's cookie choice, also kept in their browser; no data",
     "register.services.notice_version_pdf": "renders a stored version",
     "register.services.notice_publish": (
         "records the version of a public notice a reader was shown (public, append-only, versioned); "
@@ -403,6 +408,41 @@ def _correction(w: World) -> Expect:
     return Expect("rights_request_logged", w.school.id, f"parent account {parent.pk}", by_actor=False)
 
 
+def _parent() -> ParentAccount:
+    return ParentAccount.objects.create(email="robin@example.invalid", full_name="Robin Jones")
+
+
+@walks("portal.accounts.save_preferences")
+def _preferences(w: World) -> Expect:
+    accounts.save_preferences(
+        _parent(), notify_kinds=["homework"], notify_by_email=True, notify_by_push=False, actor=w.actor
+    )
+    return Expect("portal_preferences_changed", None, w.actor.label)
+
+
+@walks("portal.accounts.toggle_two_factor")
+def _two_factor(w: World) -> Expect:
+    parent = _parent()
+    accounts.pending_two_factor_key(parent, fresh=True)
+    accounts.toggle_two_factor(parent, f"{TOTP(bytes.fromhex(parent.totp_key)).token():06d}", actor=w.actor)
+    return Expect("portal_two_factor_on", None, w.actor.label)
+
+
+@walks("portal.accounts.subscribe_push")
+def _push(w: World) -> Expect:
+    with override_settings(OUTBOUND_ALLOWED_PRIVATE=["127.0.0.1"]):  # the test's push service
+        accounts.subscribe_push(
+            _parent(), endpoint="http://127.0.0.1:9/push/robin", p256dh="k", auth="a", actor=w.actor
+        )
+    return Expect("portal_push_subscribed", None, w.actor.label)
+
+
+@walks("portal.accounts.close_account")
+def _close(w: World) -> Expect:
+    accounts.close_account(_parent(), actor=w.actor)
+    return Expect("portal_account_closed", None, w.actor.label)
+
+
 @walks("retention.services.hold_place")
 def _hold_place(w: World) -> Expect:
     retention.hold_place(school=w.school, reason="litigation", placed_by="Processor DPO")
@@ -434,18 +474,21 @@ def _replay(w: World) -> Expect:
 # --- the census and the walk ---------------------------------------------------------------------
 
 
+# Command modules not named `services` (each app's `services.py` is found by itself).
+OTHER_COMMAND_MODULES = ("portal.accounts",)
+
+
 def _public_service_functions() -> set[str]:
+    modules = [f"{app.name}.services" for app in pkgutil.iter_modules(steward.__path__) if app.ispkg]
     names = set()
-    for app in pkgutil.iter_modules(steward.__path__):
-        if not app.ispkg:
-            continue
+    for dotted in [*modules, *OTHER_COMMAND_MODULES]:
         try:
-            module = importlib.import_module(f"steward.{app.name}.services")
+            module = importlib.import_module(f"steward.{dotted}")
         except ModuleNotFoundError:
             continue
         for name, function in inspect.getmembers(module, inspect.isfunction):
             if function.__module__ == module.__name__ and not name.startswith("_"):
-                names.add(f"{app.name}.services.{name}")
+                names.add(f"{dotted}.{name}")
     return names
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.db import DataError, connection
 from django.test.utils import CaptureQueriesContext
 
+from steward.audit.actor import Actor
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import selectors, services
 from steward.sharing.models import Disclosure
@@ -23,7 +24,7 @@ FIELDS = ["session-attendance.learner_source_id", "session-attendance.date", "se
 def release(school: Organisation, attendance_service: Recipient, exchange: ProcessingActivity) -> Release:
     flow = request_flow(school, attendance_service, exchange)
     with tenant_scope([school.id]):
-        approved = services.flow_approve(flow=flow, actor_label="DPO", fields=FIELDS)
+        approved = services.flow_approve(flow=flow, actor=Actor.system("DPO"), fields=FIELDS)
         found = selectors.release_for([approved], "session-attendance")
     assert found is not None
     return found

@@ -2,8 +2,8 @@
 
 The rules live here, not in the views, so that a view only reads its form, calls one of these and
 renders; each returns what the page needs to say and raises `AccountRefused` (with the HTTP status
-the refusal deserves) when the request breaks a rule. The views keep the audit calls, which need
-the request.
+the refusal deserves) when the request breaks a rule. Each change writes its own audit event, with
+the parent account as the actor (`portal.http.parent_actor`), in the same transaction.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from steward.audit.actor import Actor
+from steward.audit.services import audit_action
 from steward.core.outbound import outbound_refusal
 from steward.notifications.push import vapid_public_key
 from steward.portal.auth import totp_verify
@@ -29,14 +31,21 @@ class AccountRefused(Exception):
         self.status = status
 
 
+def _audit(actor: Actor, action: str, detail: dict[str, object] | None = None) -> None:
+    audit_action(actor, action=action, school_id=None, object_type="", purpose="parent_portal", detail=detail)
+
+
+@transaction.atomic
 def save_preferences(
-    parent: ParentAccount, *, notify_kinds: Iterable[str], notify_by_email: bool, notify_by_push: bool
+    parent: ParentAccount, *, notify_kinds: Iterable[str], notify_by_email: bool, notify_by_push: bool, actor: Actor
 ) -> None:
     """Store which news the parent wants and by which channels."""
     parent.notify_kinds = sorted(notify_kinds)
     parent.notify_by_email = notify_by_email
     parent.notify_by_push = notify_by_push
     parent.save(update_fields=["notify_kinds", "notify_by_email", "notify_by_push"])
+    detail = {"notify_kinds": list(notify_kinds), "notify_by_email": notify_by_email, "notify_by_push": notify_by_push}
+    _audit(actor, "portal_preferences_changed", detail)
 
 
 def pending_two_factor_key(parent: ParentAccount, *, fresh: bool) -> None:
@@ -50,7 +59,8 @@ def pending_two_factor_key(parent: ParentAccount, *, fresh: bool) -> None:
         parent.save(update_fields=["totp_key", "totp_confirmed"])
 
 
-def toggle_two_factor(parent: ParentAccount, token: str) -> bool:
+@transaction.atomic
+def toggle_two_factor(parent: ParentAccount, token: str, *, actor: Actor) -> bool:
     """Turn two-factor on (pending key) or off (confirmed key) if the code is right; returns the new state.
 
     Raises `AccountRefused` for a wrong or expired code, changing nothing.
@@ -62,11 +72,12 @@ def toggle_two_factor(parent: ParentAccount, token: str) -> bool:
     if not turning_on:
         parent.totp_key = ""
     parent.save(update_fields=["totp_confirmed", "totp_key"])
+    _audit(actor, "portal_two_factor_on" if turning_on else "portal_two_factor_off")
     return turning_on
 
 
 @transaction.atomic
-def subscribe_push(parent: ParentAccount, *, endpoint: str, p256dh: str, auth: str) -> PushSubscription:
+def subscribe_push(parent: ParentAccount, *, endpoint: str, p256dh: str, auth: str, actor: Actor) -> PushSubscription:
     """Store the browser's push subscription for this account and turn push notifications on.
 
     Refuses an endpoint Steward must not call (private addresses, plain HTTP: `outbound_refusal`)
@@ -81,6 +92,7 @@ def subscribe_push(parent: ParentAccount, *, endpoint: str, p256dh: str, auth: s
         endpoint=endpoint, parent=parent, defaults={"p256dh": p256dh, "auth": auth}
     )
     ParentAccount.objects.filter(pk=parent.pk).update(notify_by_push=True)
+    _audit(actor, "portal_push_subscribed")
     return subscription
 
 
@@ -90,12 +102,13 @@ def push_public_key() -> str:
 
 
 @transaction.atomic
-def close_account(parent: ParentAccount) -> None:
+def close_account(parent: ParentAccount, *, actor: Actor) -> None:
     """Close the account: it can no longer sign in, and its links to children and devices go."""
     parent.closed_at, parent.is_active = timezone.now(), False
     parent.save(update_fields=["closed_at", "is_active"])
     ParentLink.objects.filter(parent=parent).delete()
     PushSubscription.objects.filter(parent=parent).delete()
+    _audit(actor, "portal_account_closed")
 
 
 def remember_analytics_choice(parent_id: int, *, accepted: bool) -> None:

@@ -16,15 +16,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from steward.portal import accounts
-from steward.portal.auth import parent_required, portal_audit
+from steward.portal.auth import parent_required
 from steward.portal.forms import CodeForm, CorrectionForm, PreferencesForm
-from steward.portal.http import ParentRequest
+from steward.portal.http import ParentRequest, parent_actor
 from steward.portal.selectors import parent_link, parent_links
 from steward.portal.services import correction_request
-
-
-def _audit(request: ParentRequest, action: str, **detail: object) -> None:
-    portal_audit(request, action, parent_id=request.parent.pk, detail=dict(detail))
 
 
 @parent_required
@@ -42,8 +38,8 @@ def account(request: ParentRequest) -> HttpResponse:
             notify_kinds=form.cleaned_data["notify_kinds"],
             notify_by_email=form.cleaned_data["notify_by_email"],
             notify_by_push=form.cleaned_data["notify_by_push"],
+            actor=parent_actor(request),
         )
-        _audit(request, "portal_preferences_changed", **form.cleaned_data)
         return redirect("/portal/account/?saved=1")
     context = {"form": form, "parent": parent, "links": parent_links(parent), "saved": "saved" in request.GET}
     return render(request, "portal/account.html", context)
@@ -58,11 +54,10 @@ def two_factor(request: ParentRequest) -> HttpResponse:
     error = ""
     if request.method == "POST" and form.is_valid():
         try:
-            turned_on = accounts.toggle_two_factor(parent, form.cleaned_data["token"])
+            accounts.toggle_two_factor(parent, form.cleaned_data["token"], actor=parent_actor(request))
         except accounts.AccountRefused as refused:
             error = refused.message
         else:
-            _audit(request, "portal_two_factor_on" if turned_on else "portal_two_factor_off")
             return redirect("portal:account")
     context: dict[str, object] = {"form": form, "error": error, "enabled": parent.totp_confirmed}
     if not parent.totp_confirmed:
@@ -103,10 +98,11 @@ def push_subscribe(request: ParentRequest) -> HttpResponse:
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"error": "expected {endpoint, keys: {p256dh, auth}}"}, status=400)
     try:
-        accounts.subscribe_push(request.parent, endpoint=endpoint, p256dh=p256dh, auth=auth)
+        accounts.subscribe_push(
+            request.parent, endpoint=endpoint, p256dh=p256dh, auth=auth, actor=parent_actor(request)
+        )
     except accounts.AccountRefused as refused:
         return JsonResponse({"error": refused.message}, status=refused.status)
-    _audit(request, "portal_push_subscribed")
     return JsonResponse({"subscribed": True}, status=201)
 
 
@@ -118,8 +114,7 @@ def push_key(request: ParentRequest) -> HttpResponse:
 @parent_required
 def close_account(request: ParentRequest) -> HttpResponse:
     if request.method == "POST":
-        accounts.close_account(request.parent)
-        _audit(request, "portal_account_closed")
+        accounts.close_account(request.parent, actor=parent_actor(request))
         request.session.flush()
         return render(request, "portal/closed.html")
     return render(request, "portal/close_account.html")
