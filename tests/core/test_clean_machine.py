@@ -157,3 +157,17 @@ def _stop(pgdata: Path) -> None:
             check=False,
             timeout=60,
         )
+
+
+@pytest.mark.parametrize(("written", "repaired"), [("", True), ("[12, 3", True), ("[12, 34]", False), (None, False)])
+def test_an_unreadable_pid_list_left_by_a_killed_start_is_emptied(
+    tmp_path: Path, written: str | None, repaired: bool
+) -> None:
+    path = tmp_path / ".handle_pids.json"
+    if written is not None:
+        path.write_text(written)
+    assert embedded_db.repair_pid_list(path) is repaired
+    if written is None:
+        assert not path.exists()
+    else:
+        assert path.read_text() == ("[]" if repaired else written)

