@@ -64,16 +64,21 @@ NOT_WRITING: dict[str, str] = {
     "portal.accounts.pending_two_factor_key": "a key to scan, not yet in use: turning two-factor on is audited",
     "portal.accounts.push_public_key": "a read",
     "portal.accounts.remember_analytics_choice": "the parent's cookie choice, also kept in their browser; no data",
-    "register.services.notice_version_pdf": "renders a stored version",
-    "register.services.notice_publish": (
+    "notices.services.notice_version_pdf": "renders a stored version",
+    "notices.services.notice_publish": (
         "records the version of a public notice a reader was shown (public, append-only, versioned); "
-        "register is below audit in the layers and cannot audit"
+        "no one's personal data, and the change that made a new version is audited where it happened"
     ),
-    "register.services.notice_refresh": "as notice_publish: a new notice version after an audited flow change",
-    "register.services.on_flow_changed": "subscriber of FlowChanged: the flow service audits the change",
+    "notices.services.notice_refresh": "as notice_publish: a new notice version after an audited change",
+    "notices.services.on_flow_changed": "subscriber of FlowChanged: the flow service audits the change",
+    "notices.services.on_contact_changed": "subscriber of DataProtectionContactChanged: a new notice version",
+    "notices.services.on_catalogue_synced": "subscriber of CatalogueSynced (deploy): new notice versions",
+    "sharing.services.record_disclosure": (
+        "writes the disclosure log, which is itself the record of what a recipient was given"
+    ),
+    "sharing.services.read_records_page": "a recipient's read; its record is the disclosure log (record_disclosure)",
     "register.services.catalogue_sync": "loads the register catalogue at deploy (`steward setup`); no one's data",
     "retention.services.policy_text": "a pure function",
-    "retention.services.delete_with_tombstones": "a step of the sweep and of restore replay, which audit",
     "retention.services.on_subject_erased": "subscriber inside an erasure, which the rights service audits",
     "retention.services.keep_erasure_proofs": "subscriber inside a school's purge, which the termination audits",
     "retention.services.replay_prune": "forgets replay-log entries no kept backup needs; no one's data",
