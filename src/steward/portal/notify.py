@@ -33,6 +33,7 @@ from steward.mis.models import (
 )
 from steward.mis.names import known_forename
 from steward.mis.selectors import enrolments_on_roll
+from steward.notifications.push import send_push
 from steward.portal.items import ITEMS_BY_CODE, NOTIFICATION_ITEM
 from steward.portal.models import ParentAccount, ParentLink, PortalNotification, PushSubscription
 from steward.portal.selectors import NOT_POSSIBLE_MARKS, PRESENT_MARKS, school_settings
@@ -160,7 +161,6 @@ def plan_messages(school_id: int, since: dt.datetime) -> list[Message]:
 
 def notify_new_records(school_id: int, since: dt.datetime) -> list[PortalNotification]:
     """Plan, log and send the summaries for one school's batch. Returns what was logged."""
-    from steward.notifications.push import send_push
 
     with tenant_scope([school_id]):
         messages = plan_messages(school_id, since)
