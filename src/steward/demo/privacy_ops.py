@@ -26,6 +26,7 @@ from django.utils import timezone
 from steward.audit.services import audit_record
 from steward.consents.models import Consent, MarketingPreference
 from steward.consents.services import agreement_sign, consent_give, marketing_preference_set
+from steward.demo.loader import DEFAULT_BASE_URL
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Contact, Learner, LearnerContact
 from steward.portal.models import ParentAccount, ParentLink
@@ -43,7 +44,9 @@ from steward.sharing.services import flow_suspend
 from steward.tenancy.models import Organisation, User
 from steward.tenancy.scope import tenant_scope
 
-BASE_URL = "http://127.0.0.1:8000"
+# The URLs are written with the default address; `loader.rebase` moves them to the one served.
+BASE_URL = DEFAULT_BASE_URL
+
 LEAVER_SOURCE_ID = "DEMO-LEAVER-1"
 # A few bytes that start and end like a JPEG: the retention rule cares that a photograph is held.
 PHOTO = base64.b64encode(b"\xff\xd8\xff\xe0demo photograph\xff\xd9").decode()
