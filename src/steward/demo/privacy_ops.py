@@ -27,6 +27,7 @@ from steward.audit.services import audit_record
 from steward.consents.models import Consent, MarketingPreference
 from steward.consents.services import agreement_sign, consent_give, marketing_preference_set
 from steward.demo.loader import DEFAULT_BASE_URL
+from steward.demo.synthetic import academic_year_of
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Contact, Learner, LearnerContact
 from steward.portal.models import ParentAccount, ParentLink
@@ -89,7 +90,9 @@ def load_demo_privacy(schools: list[Organisation], staff: dict[str, User], paren
 
 
 def _send_leaver(school: Organisation, today: dt.date) -> None:
-    """A learner who left two months ago with their photograph still held: due for deletion."""
+    """A learner who left two months ago with their photograph still held: due for deletion.
+    Their dates follow the day the demo is loaded, so they are a Year 6 pupil's on any day."""
+    year = academic_year_of(today - dt.timedelta(days=60))
     batch = {
         "school": {"urn": school.urn},
         "records": {
@@ -98,7 +101,7 @@ def _send_leaver(school: Organisation, today: dt.date) -> None:
                     "source_id": LEAVER_SOURCE_ID,
                     "legal_forename": "Morgan",
                     "legal_surname": "Leaver",
-                    "date_of_birth": "2015-03-14",
+                    "date_of_birth": dt.date(year - 10, 3, 14).isoformat(),
                     "gender": "F",
                     "ethnicity": "WBRI",
                     "first_language": "ENG",
@@ -109,7 +112,7 @@ def _send_leaver(school: Organisation, today: dt.date) -> None:
                 {
                     "source_id": f"{LEAVER_SOURCE_ID}-E",
                     "learner_source_id": LEAVER_SOURCE_ID,
-                    "entry_date": "2019-09-04",
+                    "entry_date": dt.date(year - 6, 9, 4).isoformat(),
                     "leaving_date": (today - dt.timedelta(days=60)).isoformat(),
                     "enrolment_status": "C",
                     "year_group": "6",

@@ -29,7 +29,7 @@ def served_url(bind: str) -> str:
         return os.environ["STEWARD_BASE_URL"].rstrip("/")
     host, _, port = bind.rpartition(":")
     host = host.strip("[]")
-    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - compared, not bound  # nosec B104
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - compared, not bound
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
