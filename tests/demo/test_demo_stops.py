@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from steward.core import embedded_db
+from steward.demo.management.commands.demo import served_url
 from tests.demo.test_demo import _free_port, _wait_until_serving
 
 
@@ -86,3 +87,20 @@ def test_interrupting_the_demo_stops_the_server_it_started_and_staying_is_asked_
     assert "Stopped the embedded PostgreSQL" not in kept.stdout
     assert embedded_db.running_pid(pgdata) is not None  # asked to stay: still running
     assert "Sign in at http://127.0.0.1:8000/sign-in/" in kept.stdout  # the default address again
+
+
+@pytest.mark.parametrize(
+    ("bind", "printed"),
+    [
+        ("127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("0.0.0.0:8080", "http://127.0.0.1:8080"),  # every interface: loopback answers too
+        ("[::]:9000", "http://127.0.0.1:9000"),
+        ("[::1]:8001", "http://[::1]:8001"),
+        ("demo.school.invalid:80", "http://demo.school.invalid:80"),
+    ],
+)
+def test_the_printed_address_is_the_one_bound(bind: str, printed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STEWARD_BASE_URL", raising=False)
+    assert served_url(bind) == printed
+    monkeypatch.setenv("STEWARD_BASE_URL", "https://steward.county.invalid/")
+    assert served_url(bind) == "https://steward.county.invalid"  # a proxy's public address wins

@@ -124,6 +124,6 @@ def test_on_the_day_the_tests_run_the_loaded_demo_is_this_school_year(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`make test-dates` runs this as if on weekends, bank holidays and the turn of the year."""
-    schools = load_on(None, tmp_path, monkeypatch)
+    schools = load_on(None, tmp_path, monkeypatch, schools_with_data=1)
 
     check_this_school_year(schools, dt.datetime.now(LONDON).date())

@@ -8,6 +8,7 @@ command. A server that was already running (a test run, a `steward serve` elsewh
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import signal
 import subprocess
@@ -29,8 +30,9 @@ def served_url(bind: str) -> str:
         return os.environ["STEWARD_BASE_URL"].rstrip("/")
     host, _, port = bind.rpartition(":")
     host = host.strip("[]")
-    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - compared, not bound
-        host = "127.0.0.1"
+    with contextlib.suppress(ValueError):  # a host name is not an address: kept as it is
+        if not host or ipaddress.ip_address(host).is_unspecified:
+            host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
