@@ -72,7 +72,7 @@ def check_this_school_year(schools: list[Organisation], today: dt.date) -> dict[
         assert not [d for d in marked if d.weekday() >= 5], f"{school.name} has weekend marks"
         last_year = {d for d in marked if dt.date(year - 1, 9, 1) <= d <= dt.date(year, 8, 31)}
         assert len(last_year) == SCHOOL_DAYS_A_YEAR, f"{school.name}: last school year has {len(last_year)} days"
-        assert min(last_year) <= dt.date(year - 1, 9, 8) and max(last_year) >= dt.date(year, 7, 15)
+        assert min(last_year) <= dt.date(year - 1, 9, 8) and max(last_year) >= dt.date(year, 7, 10)
         assert min(marked) == min(last_year)  # nothing older than last school year
         with tenant_scope([school.id]):
             contract = Contract.objects.get(school=school)
