@@ -6,8 +6,10 @@ RUN := $(UV) run --frozen
 
 .PHONY: demo test test-dates lint setup deps assets browser pdf bench clean-db
 
+# `make demo DEMO_ARGS="--bind 0.0.0.0:8080 --keep-database"` passes options to `steward demo`.
+DEMO_ARGS ?=
 demo: setup
-	$(RUN) steward demo
+	$(RUN) steward demo $(DEMO_ARGS)
 
 setup: deps assets pdf
 

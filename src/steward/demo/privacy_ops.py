@@ -26,6 +26,8 @@ from django.utils import timezone
 from steward.audit.actor import Actor
 from steward.consents.models import Consent, MarketingPreference
 from steward.consents.services import agreement_sign, consent_give, marketing_preference_set
+from steward.demo.loader import DEFAULT_BASE_URL
+from steward.demo.synthetic import academic_year_of
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Contact, Learner, LearnerContact
 from steward.mis.names import display_name
@@ -44,7 +46,9 @@ from steward.sharing.services import flow_suspend
 from steward.tenancy.models import Organisation, User
 from steward.tenancy.scope import tenant_scope
 
-BASE_URL = "http://127.0.0.1:8000"
+# The URLs are written with the default address; `loader.rebase` moves them to the one served.
+BASE_URL = DEFAULT_BASE_URL
+
 LEAVER_SOURCE_ID = "DEMO-LEAVER-1"
 # A few bytes that start and end like a JPEG: the retention rule cares that a photograph is held.
 PHOTO = base64.b64encode(b"\xff\xd8\xff\xe0demo photograph\xff\xd9").decode()
@@ -87,7 +91,9 @@ def load_demo_privacy(schools: list[Organisation], staff: dict[str, User], paren
 
 
 def _send_leaver(school: Organisation, today: dt.date) -> None:
-    """A learner who left two months ago with their photograph still held: due for deletion."""
+    """A learner who left two months ago with their photograph still held: due for deletion.
+    Their dates follow the day the demo is loaded, so they are a Year 6 pupil's on any day."""
+    year = academic_year_of(today - dt.timedelta(days=60))
     batch = {
         "school": {"urn": school.urn},
         "records": {
@@ -96,7 +102,7 @@ def _send_leaver(school: Organisation, today: dt.date) -> None:
                     "source_id": LEAVER_SOURCE_ID,
                     "legal_forename": "Morgan",
                     "legal_surname": "Leaver",
-                    "date_of_birth": "2015-03-14",
+                    "date_of_birth": dt.date(year - 10, 3, 14).isoformat(),
                     "gender": "F",
                     "ethnicity": "WBRI",
                     "first_language": "ENG",
@@ -107,7 +113,7 @@ def _send_leaver(school: Organisation, today: dt.date) -> None:
                 {
                     "source_id": f"{LEAVER_SOURCE_ID}-E",
                     "learner_source_id": LEAVER_SOURCE_ID,
-                    "entry_date": "2019-09-04",
+                    "entry_date": dt.date(year - 6, 9, 4).isoformat(),
                     "leaving_date": (today - dt.timedelta(days=60)).isoformat(),
                     "enrolment_status": "C",
                     "year_group": "6",

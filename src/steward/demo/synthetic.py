@@ -1523,6 +1523,13 @@ class School:
         closures += [start for start, end in holidays(year) if (end - start).days == 4]
         for day in closures:
             on(day, "08:30", "15:30", "INSET day - school closed to pupils", "Closure")
+        # The term dates, which every diary has, so that the weeks around a holiday are never empty
+        # (no random draw: the rest of the diary is unchanged).
+        breaks = [(start, end) for start, end in holidays(year) if (end - start).days > 4]
+        for day in [max(d for d in days if d < start) for start, _ in breaks] + [days[-1]]:
+            on(day, "08:45", "13:30", "Last day of term - school closes at 13:30", "Term dates")
+        for day in [min(d for d in days if d > end) for _, end in breaks]:
+            on(day, "08:45", None, "First day of term", "Term dates")
         for month in (10, 2, 6):
             day = days[rng.choice([i for i, d in enumerate(days) if d.month == month])]
             on(day, "15:30", "19:00", "Parents' evening", "Parents")

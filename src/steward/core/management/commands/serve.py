@@ -18,7 +18,9 @@ import os
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from steward.core.readiness import setup_problem
 
 
 class Command(BaseCommand):
@@ -30,6 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=int(workers))
 
     def handle(self, *args: Any, **options: Any) -> None:
+        problem = setup_problem()  # asked here, once: gunicorn's workers would answer 500s instead
+        if problem:
+            raise CommandError(problem)
         argv = [
             sys.executable,
             "-m",

@@ -1,8 +1,15 @@
-"""`steward demo`: set up, load the demo local authority, print how to sign in, serve with the worker."""
+"""`steward demo`: set up, load the demo local authority, print how to sign in, serve with the worker.
+
+The embedded PostgreSQL is stopped when the demo ends if the demo started it, so `make demo` leaves
+no server behind; `--keep-database` (or STEWARD_KEEP_DATABASE=1) leaves it running for the next
+command. A server that was already running (a test run, a `steward serve` elsewhere) is left alone.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import os
 import signal
 import subprocess
 import sys
@@ -10,24 +17,67 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import connections
 
+from steward.core import embedded_db
 from steward.demo import loader
 
 
+def served_url(bind: str) -> str:
+    """The address to print for `--bind`: STEWARD_BASE_URL when set (a proxy in front), else the
+    bound address, with a wildcard host (0.0.0.0, ::) shown as loopback, where it also answers."""
+    if os.environ.get("STEWARD_BASE_URL"):
+        return os.environ["STEWARD_BASE_URL"].rstrip("/")
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]")
+    with contextlib.suppress(ValueError):  # a host name is not an address: kept as it is
+        if not host or ipaddress.ip_address(host).is_unspecified:
+            host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 class Command(BaseCommand):
-    help = "Set up the database, load the demo local authority and serve on http://127.0.0.1:8000."
+    help = "Set up the database, load the demo local authority and serve it (--bind, default 127.0.0.1:8000)."
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--setup-only", action="store_true", help="everything except serving")
-        parser.add_argument("--bind", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--bind",
+            default=os.environ.get("STEWARD_BIND", "127.0.0.1:8000"),
+            help="HOST:PORT to serve on (default 127.0.0.1:8000, or STEWARD_BIND)",
+        )
+        parser.add_argument(
+            "--keep-database",
+            action="store_true",
+            default=os.environ.get("STEWARD_KEEP_DATABASE") == "1",
+            help="leave the embedded PostgreSQL running when the demo ends (or STEWARD_KEEP_DATABASE=1)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        embedded = not os.environ.get("DATABASE_URL")
+        started_here = embedded and embedded_db.running_pid() is None
+        try:
+            self._run(options)
+        finally:
+            if started_here and not options["keep_database"]:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+                connections.close_all()
+                if embedded_db.stop():
+                    self.stdout.write(
+                        f"Stopped the embedded PostgreSQL (data kept in {embedded_db.PGDATA}; "
+                        "--keep-database leaves it running)."
+                    )
+
+    def _run(self, options: dict[str, Any]) -> None:
+        base_url = served_url(options["bind"])
         call_command("setup", verbosity=0)
         if loader.demo_loaded():
             self.stdout.write("The demo local authority is already loaded (data kept).")
         else:
-            loader.load_demo()
+            loader.load_demo(base_url)
             self.stdout.write("Loaded the demo local authority.")
         credentials = loader.read_credentials() if loader.CREDENTIALS_PATH.exists() else None
         if credentials is not None and not credentials.get("mis_agents"):
@@ -38,15 +88,16 @@ class Command(BaseCommand):
             credentials = loader.load_demo_flows()
             self.stdout.write("Recipients requested data flows; the schools decided.")
         if credentials is not None and "parents" not in credentials:
-            credentials = loader.load_demo_portal()
+            credentials = loader.load_demo_portal(base_url)
             self.stdout.write("The schools switched on portal items and invited parents; some registered.")
         if credentials is not None and "privacy" not in credentials:
-            credentials = loader.load_demo_privacy()
+            credentials = loader.load_demo_privacy(base_url)
             self.stdout.write("The schools answered rights requests, placed a legal hold and signed an agreement.")
         if credentials:
+            credentials = loader.rebase(credentials, base_url)
             self._print_credentials(credentials)
         if not options["setup_only"]:
-            self._serve(options["bind"])
+            self._serve(options["bind"], base_url)
 
     def _print_credentials(self, credentials: dict[str, Any]) -> None:
         self.stdout.write(f"\nSign in at {credentials['sign_in_url']} (credentials in {loader.CREDENTIALS_PATH}):")
@@ -97,15 +148,22 @@ class Command(BaseCommand):
                 )
         self.stdout.write(f"\n{privacy['note']}\n")
 
-    def _serve(self, bind: str) -> None:
-        """Run the web server and the task worker until Ctrl-C, then stop both."""
+    def _serve(self, bind: str, base_url: str) -> None:
+        """Run the web server, the task worker and the scheduler until Ctrl-C, then stop them.
+
+        They get STEWARD_BASE_URL, so the links in the emails they send use the address served."""
+        env = {**os.environ, "STEWARD_BASE_URL": base_url}
         server = subprocess.Popen(
-            [sys.executable, "-m", "steward", "serve", "--bind", bind]
+            [sys.executable, "-m", "steward", "serve", "--bind", bind], env=env
         )  # our own interpreter and module  # nosec B603
-        worker = subprocess.Popen([sys.executable, "-m", "steward", "worker"])  # our own interpreter and module  # nosec B603
-        scheduler = subprocess.Popen([sys.executable, "-m", "steward", "scheduler"])  # our own interpreter and module  # nosec B603
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "steward", "worker"], env=env
+        )  # our own interpreter and module  # nosec B603
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "steward", "scheduler"], env=env
+        )  # our own interpreter and module  # nosec B603
         processes = (server, worker, scheduler)
-        self.stdout.write(f"Serving on http://{bind}/ with the task worker and scheduler. Press Ctrl-C to stop.")
+        self.stdout.write(f"Serving on {base_url}/ with the task worker and scheduler. Press Ctrl-C to stop.")
         try:
             while all(p.poll() is None for p in processes):
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -113,6 +171,7 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stop below is bounded; a second Ctrl-C waits
             for process in processes:
                 if process.poll() is None:
                     process.send_signal(signal.SIGTERM)
