@@ -1,5 +1,9 @@
 """Parent sign-in: Argon2 passwords, django-axes throttling, optional TOTP, a session of its own.
 
+This is the portal's sign-in service: the checks and every audit event of signing in (success,
+failure, lock-out, code) and of recovering a password (`PARENT_RECOVERY`, the rules being
+`core/recovery.py`'s) are written here, never by the views.
+
 Parents never become Django `User`s: `ParentBackend` answers `authenticate(parent_email=...)`
 (so axes counts and locks out parents' failures exactly as staff's), and the portal keeps the
 account id under its own session key. `parent_required` loads the account and its schools in
@@ -8,18 +12,25 @@ one query and runs the view inside the tenant scope of those schools only.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
+from axes.utils import reset as axes_reset
+from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import make_password
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django_otp.oath import TOTP
 
 from steward.audit.services import audit_record
+from steward.core import ratelimit
+from steward.core.recovery import Recovery
 from steward.portal.cookies import analytics_accepted, count_page_view
 from steward.portal.models import ParentAccount
 from steward.portal.selectors import parent_for_request
@@ -97,6 +108,105 @@ def portal_audit(
         request_id=getattr(request, "request_id", ""),
         detail=detail or {},
     )
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The outcome of the password step: the account, or why not (a refusal is a 429 page)."""
+
+    parent: ParentAccount | None = None
+    refused: ratelimit.Decision | None = None
+    axes_locked: bool = False
+
+
+def check_password(request: HttpRequest, email: str, password: str, *, audit_failure: bool = True) -> PasswordCheck:
+    """The address's spraying limit, then django-axes and the password. A wrong password counts
+    against the address too; `audit_failure` is off where the page audits its own outcome
+    (an invitation accepted by an existing account)."""
+    address = ratelimit.address_key(request)
+    if not (refused := ratelimit.refusal("sign_in_address", address)).allowed:
+        return PasswordCheck(refused=refused)
+    email = email.lower()
+    account = authenticate(request, parent_email=email, password=password)
+    if isinstance(account, ParentAccount):
+        return PasswordCheck(parent=account)
+    if getattr(request, "axes_locked_out", False):
+        return PasswordCheck(axes_locked=True)  # axes refused without checking: not one more wrong password
+    if ratelimit.hit("sign_in_address", address).just_locked:
+        portal_audit(request, "portal_sign_in_address_locked", parent_id=None, detail={"email": email})
+    if audit_failure:
+        portal_audit(request, "portal_sign_in_failed", parent_id=None, detail={"email": email})
+    return PasswordCheck()
+
+
+def check_code(request: HttpRequest, parent: ParentAccount, token: str) -> tuple[bool, ratelimit.Decision | None]:
+    """(passed, refusal): counted before it is checked, so parallel guesses cannot all pass
+    under the limit; the right code clears the count; the locking attempt is audited once."""
+    key = f"parent:{parent.pk}"
+    attempt = ratelimit.hit("two_factor", key)
+    if not attempt.allowed:
+        return False, attempt
+    if totp_verify(parent, token):
+        ratelimit.clear("two_factor", key)
+        return True, None
+    portal_audit(request, "portal_sign_in_failed", parent_id=parent.pk, detail={"reason": "wrong two-factor code"})
+    if attempt.just_locked:
+        portal_audit(
+            request, "portal_two_factor_locked", parent_id=parent.pk, detail={"minutes": attempt.retry_after // 60}
+        )
+        return False, attempt
+    return False, None
+
+
+def signed_in(request: HttpRequest, parent: ParentAccount, *, two_factor: bool) -> None:
+    """Every step passed: stamp the sign-in (which also spends any reset link), forget axes's
+    failures, audit."""
+    ParentAccount.objects.filter(pk=parent.pk).update(last_sign_in_at=timezone.now())
+    axes_reset(username=parent.email)
+    portal_audit(request, "portal_sign_in", parent_id=parent.pk, detail={"two_factor": two_factor})
+
+
+def signed_out(request: HttpRequest, parent_id: int) -> None:
+    portal_audit(request, "portal_sign_out", parent_id=parent_id)
+
+
+# --- Password reset by email (the rules are core/recovery.py's)
+
+
+def _find(email: str) -> ParentAccount | None:
+    return ParentAccount.objects.filter(email__iexact=email, is_active=True, closed_at__isnull=True).first()
+
+
+def _get(parent_id: int) -> ParentAccount | None:
+    return ParentAccount.objects.filter(pk=parent_id, is_active=True, closed_at__isnull=True).first()
+
+
+def _last_sign_in(parent: ParentAccount) -> dt.datetime | None:
+    return parent.last_sign_in_at
+
+
+def _save_password(parent: ParentAccount, password: str) -> None:
+    parent.set_password(password)
+    parent.save(update_fields=["password"])
+    axes_reset(username=parent.email)
+
+
+def _audit(request: HttpRequest, action: str, parent: ParentAccount | None, detail: dict[str, object]) -> None:
+    portal_audit(request, f"portal_{action}", parent_id=parent.pk if parent else None, detail=detail)
+
+
+PARENT_RECOVERY: Recovery[ParentAccount] = Recovery(
+    kind="parent",
+    service="parent portal",
+    find=_find,
+    get=_get,
+    last_sign_in=_last_sign_in,
+    save_password=_save_password,
+    audit=_audit,
+    link_path=lambda token: f"/portal/sign-in/password/{token}/",
+    sign_in_path="/portal/sign-in/",
+    portal=True,
+)
 
 
 def parent_required(view: View) -> View:
