@@ -72,6 +72,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:school-rights": SCHOOL,
     "backoffice:school-rights-request": SCHOOL,
     "backoffice:school-portal": SCHOOL,
+    "backoffice:school-parent-authenticators": frozenset({"school_admin"}),
+    "backoffice:school-parent-authenticator-reset": frozenset({"school_admin"}),
     "backoffice:school-consents": SCHOOL,
     "backoffice:school-consent-withdraw": SCHOOL,
     "backoffice:school-agreement-sign": SCHOOL,
@@ -206,6 +208,7 @@ def world(committed_db: None) -> World:
         link = ParentLink.objects.filter(parent=registered_b).first()
         assert link is not None
         ids_b["link_id"] = str(link.pk)
+    ids_b["parent_id"] = str(registered_b.pk)
     return World(a=a, b=b, users=users, parent_email=parent.email, ids=ids_b)
 
 

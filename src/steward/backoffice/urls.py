@@ -6,6 +6,7 @@ from steward.backoffice.views import (
     flow_requests,
     flows,
     pages,
+    parent_authenticators,
     portal,
     recovery,
     rights,
@@ -33,6 +34,16 @@ urlpatterns = [
     path("school/rights/", rights.rights_requests, name="school-rights"),
     path("school/rights/<int:request_id>/", rights.rights_request, name="school-rights-request"),
     path("school/portal/", portal.school_portal, name="school-portal"),
+    path(
+        "school/portal/authenticators/",
+        parent_authenticators.school_parent_authenticators,
+        name="school-parent-authenticators",
+    ),
+    path(
+        "school/portal/authenticators/<int:parent_id>/reset/",
+        parent_authenticators.school_parent_authenticator_reset,
+        name="school-parent-authenticator-reset",
+    ),
     path("school/consents/", consents.school_consents, name="school-consents"),
     path(
         "school/consents/<int:consent_id>/withdraw/", consents.school_consent_withdraw, name="school-consent-withdraw"

@@ -22,17 +22,19 @@ from urllib.parse import quote
 from axes.utils import reset as axes_reset
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import make_password
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django_otp.oath import TOTP
 
-from steward.audit.services import audit_record
+from steward.audit.services import audit_record, audit_request
 from steward.core import ratelimit
 from steward.core.recovery import Recovery
+from steward.notifications.email import send_email
 from steward.portal.cookies import analytics_accepted, count_page_view
-from steward.portal.models import ParentAccount
+from steward.portal.models import ParentAccount, ParentLink
 from steward.portal.selectors import parent_for_request
 from steward.tenancy.scope import tenant_scope
 
@@ -228,3 +230,54 @@ def parent_required(view: View) -> View:
         return response
 
     return wrapped
+
+
+# --- A parent's lost authenticator, reset by an administrator of one of their schools
+
+
+def parents_with_two_factor(school_id: int) -> list[ParentAccount]:
+    """The school's parent accounts that sign in with a code (call in the school's scope: the
+    links are read under row-level security)."""
+    linked = ParentLink.objects.filter(school_id=school_id).values("parent_id")
+    return list(
+        ParentAccount.objects.filter(pk__in=linked, is_active=True, closed_at__isnull=True, totp_confirmed=True)
+        .exclude(totp_key="")
+        .order_by("full_name", "email")
+    )
+
+
+def parent_at_school(school_id: int, parent_id: int) -> ParentAccount | None:
+    """The account, only if it is linked to this school (another school's parent is None)."""
+    linked = ParentLink.objects.filter(school_id=school_id, parent_id=parent_id).exists()
+    return (
+        ParentAccount.objects.filter(pk=parent_id, is_active=True, closed_at__isnull=True).first() if linked else None
+    )
+
+
+def parent_authenticator_reset(request: HttpRequest, *, parent: ParentAccount, school_id: int) -> None:
+    """Turn the parent's two-factor sign-in off, so that they can sign in with their password and
+    set up a new authenticator under *Your account*; their code counter is cleared, they are told
+    by email after commit, and it is audited in the school's log with the staff member as actor."""
+    with transaction.atomic():
+        ParentAccount.objects.filter(pk=parent.pk).update(totp_key="", totp_confirmed=False, totp_last_t=-1)
+        ratelimit.clear("two_factor", f"parent:{parent.pk}")
+        audit_request(
+            request,
+            action="portal_authenticator_reset",
+            object_type="portal.ParentAccount",
+            object_ids=[parent.pk],
+            detail={"school_id": school_id},
+        )
+        transaction.on_commit(lambda: _tell_parent(parent))
+
+
+def _tell_parent(parent: ParentAccount) -> None:
+    send_email(
+        parent.email,
+        "Your parent portal two-factor sign-in was reset",
+        f"{parent.full_name}, your school reset the two-factor sign-in of your parent portal account, "
+        "as happens when an authenticator app is lost.\n\n"
+        "You can now sign in with your password alone. To use a code again, open Your account and set "
+        "up two-factor sign-in with your new authenticator app.\n\n"
+        "If you did not ask for this, contact the school office at once.\n",
+    )
