@@ -113,9 +113,9 @@ def request_reset(recovery: Recovery[A], request: HttpRequest, email: str, base_
     account = recovery.find(email)
     to_mailbox = ratelimit.hit("password_reset_email", f"{recovery.kind}:{email}")
     if to_mailbox.allowed:
-        if account is not None:
+        if account is not None:  # to the address on the account, however the person typed it
             link = base_url.rstrip("/") + recovery.link_path(make_token(recovery, account))
-            send_email(email, f"Reset your {recovery.service} password", _link_body(recovery, link))
+            send_email(cast(Any, account).email, f"Reset your {recovery.service} password", _link_body(recovery, link))
         else:
             send_email(email, f"Reset your {recovery.service} password", _no_account_body(recovery))
     detail: dict[str, object] = {"email": email, "account_found": account is not None, "sent": to_mailbox.allowed}

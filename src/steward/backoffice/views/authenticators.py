@@ -36,5 +36,5 @@ def authenticator_reset_confirm(request: HttpRequest, user_id: int) -> HttpRespo
                 done = f"{person.full_name}'s authenticator is reset: they set up a new one when they next sign in."
                 messages.success(request, done)
                 return redirect("backoffice:processor-staff")
-    context = {"person": person, "error": error, "error_field": "confirm"}
+    context = {"person": person, "error": error}
     return render(request, "backoffice/authenticator_reset.html", context, status=400 if error else 200)
