@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils.http import urlsafe_base64_encode
 from pytest_django.fixtures import Settings as SettingsWrapper
 from time_machine import TimeMachineFixture
 
@@ -118,6 +119,8 @@ def test_a_tampered_or_foreign_link_is_refused(client: Client, admin_a: User, sm
     uid, _, secret = path.rstrip("/").rsplit("/", 1)[-1].partition(".")
     assert client.get(path.replace(secret, secret[:-1] + ("0" if secret[-1] != "0" else "1"))).status_code == 410
     assert client.get("/sign-in/password/not-a-link/").status_code == 410
+    too_big = urlsafe_base64_encode(str(2**64).encode())  # an id PostgreSQL's bigint cannot hold
+    assert client.get(f"/sign-in/password/{too_big}.{secret}/").status_code == 410
     # the same token at the portal is a parent link for another account kind: refused
     assert client.get(f"/portal/sign-in/password/{uid}.{secret}/").status_code == 410
 

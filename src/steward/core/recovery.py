@@ -50,7 +50,7 @@ class Recovery(Generic[A]):
     """One face's accounts, as recovery sees them."""
 
     kind: str  # "staff" or "parent": salts the token and prefixes the rate-limit keys
-    service: str  # the service's name in emails ("Steward", "the parent portal")
+    service: str  # the service's name in emails ("Steward", "parent portal")
     find: Callable[[str], A | None]  # the active account with this (lower-cased) email
     get: Callable[[int], A | None]  # the active account with this id
     last_sign_in: Callable[[A], dt.datetime | None]  # part of the token: signing in spends it
@@ -96,6 +96,8 @@ def account_for_token(recovery: Recovery[A], token: str) -> A | None:
     try:
         account_id = int(force_str(urlsafe_base64_decode(uid)))
     except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+    if not 0 < account_id < 2**63:  # a bigint key: anything else names no account (and is no 500)
         return None
     account = recovery.get(account_id)
     if account is None or not _Tokens(recovery.kind, recovery.last_sign_in).check_token(cast(Any, account), secret):
