@@ -140,6 +140,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/sign-in/"
+# A password-reset link works once and for an hour (core/recovery.py).
+PASSWORD_RESET_TIMEOUT = 60 * 60
 LOGIN_REDIRECT_URL = "/"
 
 AXES_FAILURE_LIMIT = 5
@@ -162,6 +164,8 @@ RATE_LIMITS: dict[str, tuple[int, int]] = {
     "oauth_token_address": (30, 900),  # refused token requests from one address, whichever client
     "invitation_address": (20, 900),  # invitation links from one address that do not exist
     "public_notice_address": (120, 60),  # public privacy-notice pages and PDFs from one address, a minute
+    "password_reset_address": (10, 900),  # password-reset requests from one address, every one counted
+    "password_reset_email": (3, 3600),  # reset emails to one mailbox an hour (past it: same page, no email)
 }
 # A deployment changes any of them with STEWARD_RATE_LIMITS="sign_in_address=60/900,two_factor=5/900"
 # (e.g. a school whose staff all reach Steward from one address).

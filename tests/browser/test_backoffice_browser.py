@@ -33,7 +33,7 @@ def test_the_sign_in_page_renders_is_accessible_and_works_with_the_keyboard(page
     for _ in range(5):
         page.keyboard.press("Tab")
         focused.append(page.evaluate(_FOCUSED))
-    assert focused == ["Skip to main content", "Steward", "email", "password", "Continue"]
+    assert focused == ["Skip to main content", "Steward", "id_email", "id_password", "Continue"]
     screenshot(page, "backoffice-sign-in")
 
 

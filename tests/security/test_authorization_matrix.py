@@ -57,6 +57,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:sign-in": PUBLIC,
     "backoffice:sign-in-verify": PUBLIC,
     "backoffice:sign-out": PUBLIC,
+    "backoffice:password-forgotten": PUBLIC,
+    "backoffice:password-reset": PUBLIC,  # the link's token is the credential
     "backoffice:choose-school": STAFF,
     "backoffice:switch-school": STAFF,
     "backoffice:account-marketing": STAFF,
@@ -71,6 +73,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:school-rights": SCHOOL,
     "backoffice:school-rights-request": SCHOOL,
     "backoffice:school-portal": SCHOOL,
+    "backoffice:school-parent-authenticators": frozenset({"school_admin"}),
+    "backoffice:school-parent-authenticator-reset": frozenset({"school_admin"}),
     "backoffice:school-consents": SCHOOL,
     "backoffice:school-consent-withdraw": SCHOOL,
     "backoffice:school-agreement-sign": SCHOOL,
@@ -85,10 +89,14 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:termination-purge": PROCESSOR,
     "backoffice:termination-certificate": PROCESSOR,
     "backoffice:processor-flow-request": PROCESSOR,
+    "backoffice:processor-staff": frozenset({"processor_admin"}),
+    "backoffice:processor-authenticator-reset": frozenset({"processor_admin"}),
     "portal:home": PARENT,
     "portal:sign-in": PUBLIC,
     "portal:sign-in-code": PUBLIC,
     "portal:sign-out": PUBLIC,
+    "portal:password-forgotten": PUBLIC,
+    "portal:password-reset": PUBLIC,  # the link's token is the credential
     "portal:invitation": PUBLIC,  # the link's secret is the credential
     "portal:child": PARENT,
     "portal:child-photo": PARENT,
@@ -136,7 +144,7 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
     school = factories.school(name, services_=("hosted_mis", "parent_portal", "data_exchange"))
     f.send(school, f.family_records(prefix), mode="full")
     owner = dpo or factories.user(Role.SCHOOL_DPO, school)
-    ids: dict[str, str] = {"urn": str(school.urn)}
+    ids: dict[str, str] = {"urn": str(school.urn), "user_id": str(owner.pk)}
     exchange = ProcessingActivity.objects.get(service="data_exchange")
     flow = request_flow(school, Recipient.objects.get(code="la-attendance"), exchange)
     now = timezone.now()
@@ -203,6 +211,7 @@ def world(committed_db: None) -> World:
         link = ParentLink.objects.filter(parent=registered_b).first()
         assert link is not None
         ids_b["link_id"] = str(link.pk)
+    ids_b["parent_id"] = str(registered_b.pk)
     return World(a=a, b=b, users=users, parent_email=parent.email, ids=ids_b)
 
 

@@ -1,6 +1,18 @@
 from django.urls import path
 
-from steward.backoffice.views import consents, flow_requests, flows, pages, portal, rights, sign_in, terminations
+from steward.backoffice.views import (
+    authenticators,
+    consents,
+    flow_requests,
+    flows,
+    pages,
+    parent_authenticators,
+    portal,
+    recovery,
+    rights,
+    sign_in,
+    terminations,
+)
 
 app_name = "backoffice"
 
@@ -9,6 +21,8 @@ urlpatterns = [
     path("sign-in/", sign_in.sign_in, name="sign-in"),
     path("sign-in/verify/", sign_in.sign_in_verify, name="sign-in-verify"),
     path("sign-out/", sign_in.sign_out, name="sign-out"),
+    path("sign-in/password/", recovery.password_forgotten, name="password-forgotten"),
+    path("sign-in/password/<str:token>/", recovery.password_reset, name="password-reset"),
     path("schools/", pages.choose_school, name="choose-school"),
     path("schools/switch/", pages.switch_school, name="switch-school"),
     path("school/register/", pages.school_register, name="school-register"),
@@ -20,6 +34,16 @@ urlpatterns = [
     path("school/rights/", rights.rights_requests, name="school-rights"),
     path("school/rights/<int:request_id>/", rights.rights_request, name="school-rights-request"),
     path("school/portal/", portal.school_portal, name="school-portal"),
+    path(
+        "school/portal/authenticators/",
+        parent_authenticators.school_parent_authenticators,
+        name="school-parent-authenticators",
+    ),
+    path(
+        "school/portal/authenticators/<int:parent_id>/reset/",
+        parent_authenticators.school_parent_authenticator_reset,
+        name="school-parent-authenticator-reset",
+    ),
     path("school/consents/", consents.school_consents, name="school-consents"),
     path(
         "school/consents/<int:consent_id>/withdraw/", consents.school_consent_withdraw, name="school-consent-withdraw"
@@ -37,6 +61,12 @@ urlpatterns = [
     path("processor/contracts/", pages.processor_contracts, name="processor-contracts"),
     path("processor/register/", pages.processor_register, name="processor-register"),
     path("processor/audit/", pages.processor_audit, name="processor-audit"),
+    path("processor/staff/", authenticators.processor_staff, name="processor-staff"),
+    path(
+        "processor/staff/<int:user_id>/authenticator/reset/",
+        authenticators.authenticator_reset_confirm,
+        name="processor-authenticator-reset",
+    ),
     path("processor/terminations/", terminations.processor_terminations, name="processor-terminations"),
     path("processor/contracts/<int:contract_id>/end/", terminations.termination_start, name="termination-start"),
     path(

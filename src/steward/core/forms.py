@@ -1,11 +1,85 @@
-"""Showing a service's refusal on the form that asked for the change."""
+"""The forms both faces (back office and parent portal) ask people to fill in to get in.
+
+They live on the ground floor because staff and parents sign in, give a code and recover an
+account the same way: one definition keeps the labels, limits and error messages identical, and
+the shared templates (`templates/_errors.html`, `templates/_field.html`) render them. Nothing here
+knows which kind of account is asking; the faces' auth services do. `add_refusal` shows a service's
+refusal on the form that asked for the change.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, cast
 
 from django import forms
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+
+
+class SignInForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address", max_length=254, error_messages={"required": "Enter your email address"}
+    )
+    password = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput, error_messages={"required": "Enter your password"}
+    )
+
+
+class CodeForm(forms.Form):
+    token = forms.RegexField(
+        label="Security code",
+        regex=r"^\d{6}$",
+        error_messages={
+            "invalid": "Enter the 6-digit code from your authenticator app",
+            "required": "Enter the 6-digit code from your authenticator app",
+        },
+        max_length=6,
+    )
+
+
+class ForgottenPasswordForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        error_messages={
+            "required": "Enter the email address you sign in with",
+            "invalid": "Enter an email address in the correct format, like name@example.com",
+        },
+    )
+
+
+class NewPasswordForm(forms.Form):
+    """A new password, typed twice, checked by `AUTH_PASSWORD_VALIDATORS` against the account
+    (`account` may be any object with an `email`: the similarity check reads it)."""
+
+    password = forms.CharField(
+        label="New password", strip=False, widget=forms.PasswordInput, error_messages={"required": "Enter a password"}
+    )
+    password_again = forms.CharField(
+        label="Type the new password again",
+        strip=False,
+        widget=forms.PasswordInput,
+        error_messages={"required": "Type the new password again"},
+    )
+
+    def __init__(self, *args: Any, account: object, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.account = account
+
+    def clean_password(self) -> str:
+        password = str(self.cleaned_data["password"])
+        try:
+            validate_password(password, user=cast(Any, self.account))
+        except ValidationError as e:
+            raise ValidationError(e.messages) from e
+        return password
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", "The passwords do not match")
+        return data
 
 
 def add_refusal(form: forms.Form, refused: ValidationError, *, rename: Mapping[str, str] | None = None) -> None:

@@ -1,5 +1,9 @@
 """Parent sign-in: Argon2 passwords, django-axes throttling, optional TOTP, a session of its own.
 
+This is the portal's sign-in service: the checks and every audit event of signing in (success,
+failure, lock-out, code) and of recovering a password (`PARENT_RECOVERY`, the rules being
+`core/recovery.py`'s) are written here, never by the views.
+
 Parents never become Django `User`s: `ParentBackend` answers `authenticate(parent_email=...)`
 (so axes counts and locks out parents' failures exactly as staff's), and the portal keeps the
 account id under its own session key. `parent_required` loads the account and its schools in
@@ -8,20 +12,29 @@ one query and runs the view inside the tenant scope of those schools only.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
+from axes.utils import reset as axes_reset
+from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import make_password
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django_otp.oath import TOTP
 
-from steward.audit.services import audit_record
+from steward.audit.services import audit_record, audit_request
+from steward.core import ratelimit
+from steward.core.recovery import Recovery
+from steward.notifications.email import send_email
 from steward.portal.cookies import analytics_accepted, count_page_view
-from steward.portal.models import ParentAccount
+from steward.portal.models import ParentAccount, ParentLink
 from steward.portal.selectors import parent_for_request
 from steward.tenancy.scope import tenant_scope
 
@@ -99,6 +112,105 @@ def portal_audit(
     )
 
 
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The outcome of the password step: the account, or why not (a refusal is a 429 page)."""
+
+    parent: ParentAccount | None = None
+    refused: ratelimit.Decision | None = None
+    axes_locked: bool = False
+
+
+def check_password(request: HttpRequest, email: str, password: str, *, audit_failure: bool = True) -> PasswordCheck:
+    """The address's spraying limit, then django-axes and the password. A wrong password counts
+    against the address too; `audit_failure` is off where the page audits its own outcome
+    (an invitation accepted by an existing account)."""
+    address = ratelimit.address_key(request)
+    if not (refused := ratelimit.refusal("sign_in_address", address)).allowed:
+        return PasswordCheck(refused=refused)
+    email = email.lower()
+    account = authenticate(request, parent_email=email, password=password)
+    if isinstance(account, ParentAccount):
+        return PasswordCheck(parent=account)
+    if getattr(request, "axes_locked_out", False):
+        return PasswordCheck(axes_locked=True)  # axes refused without checking: not one more wrong password
+    if ratelimit.hit("sign_in_address", address).just_locked:
+        portal_audit(request, "portal_sign_in_address_locked", parent_id=None, detail={"email": email})
+    if audit_failure:
+        portal_audit(request, "portal_sign_in_failed", parent_id=None, detail={"email": email})
+    return PasswordCheck()
+
+
+def check_code(request: HttpRequest, parent: ParentAccount, token: str) -> tuple[bool, ratelimit.Decision | None]:
+    """(passed, refusal): counted before it is checked, so parallel guesses cannot all pass
+    under the limit; the right code clears the count; the locking attempt is audited once."""
+    key = f"parent:{parent.pk}"
+    attempt = ratelimit.hit("two_factor", key)
+    if not attempt.allowed:
+        return False, attempt
+    if totp_verify(parent, token):
+        ratelimit.clear("two_factor", key)
+        return True, None
+    portal_audit(request, "portal_sign_in_failed", parent_id=parent.pk, detail={"reason": "wrong two-factor code"})
+    if attempt.just_locked:
+        portal_audit(
+            request, "portal_two_factor_locked", parent_id=parent.pk, detail={"minutes": attempt.retry_after // 60}
+        )
+        return False, attempt
+    return False, None
+
+
+def signed_in(request: HttpRequest, parent: ParentAccount, *, two_factor: bool) -> None:
+    """Every step passed: stamp the sign-in (which also spends any reset link), forget axes's
+    failures, audit."""
+    ParentAccount.objects.filter(pk=parent.pk).update(last_sign_in_at=timezone.now())
+    axes_reset(username=parent.email)
+    portal_audit(request, "portal_sign_in", parent_id=parent.pk, detail={"two_factor": two_factor})
+
+
+def signed_out(request: HttpRequest, parent_id: int) -> None:
+    portal_audit(request, "portal_sign_out", parent_id=parent_id)
+
+
+# --- Password reset by email (the rules are core/recovery.py's)
+
+
+def _find(email: str) -> ParentAccount | None:
+    return ParentAccount.objects.filter(email__iexact=email, is_active=True, closed_at__isnull=True).first()
+
+
+def _get(parent_id: int) -> ParentAccount | None:
+    return ParentAccount.objects.filter(pk=parent_id, is_active=True, closed_at__isnull=True).first()
+
+
+def _last_sign_in(parent: ParentAccount) -> dt.datetime | None:
+    return parent.last_sign_in_at
+
+
+def _save_password(parent: ParentAccount, password: str) -> None:
+    parent.set_password(password)
+    parent.save(update_fields=["password"])
+    axes_reset(username=parent.email)
+
+
+def _audit(request: HttpRequest, action: str, parent: ParentAccount | None, detail: dict[str, object]) -> None:
+    portal_audit(request, f"portal_{action}", parent_id=parent.pk if parent else None, detail=detail)
+
+
+PARENT_RECOVERY: Recovery[ParentAccount] = Recovery(
+    kind="parent",
+    service="parent portal",
+    find=_find,
+    get=_get,
+    last_sign_in=_last_sign_in,
+    save_password=_save_password,
+    audit=_audit,
+    link_path=lambda token: f"/portal/sign-in/password/{token}/",
+    sign_in_path="/portal/sign-in/",
+    portal=True,
+)
+
+
 def parent_required(view: View) -> View:
     """Signed in as an active parent account; the view runs in the scope of the parent's schools."""
 
@@ -118,3 +230,54 @@ def parent_required(view: View) -> View:
         return response
 
     return wrapped
+
+
+# --- A parent's lost authenticator, reset by an administrator of one of their schools
+
+
+def parents_with_two_factor(school_id: int) -> list[ParentAccount]:
+    """The school's parent accounts that sign in with a code (call in the school's scope: the
+    links are read under row-level security)."""
+    linked = ParentLink.objects.filter(school_id=school_id).values("parent_id")
+    return list(
+        ParentAccount.objects.filter(pk__in=linked, is_active=True, closed_at__isnull=True, totp_confirmed=True)
+        .exclude(totp_key="")
+        .order_by("full_name", "email")
+    )
+
+
+def parent_at_school(school_id: int, parent_id: int) -> ParentAccount | None:
+    """The account, only if it is linked to this school (another school's parent is None)."""
+    linked = ParentLink.objects.filter(school_id=school_id, parent_id=parent_id).exists()
+    return (
+        ParentAccount.objects.filter(pk=parent_id, is_active=True, closed_at__isnull=True).first() if linked else None
+    )
+
+
+def parent_authenticator_reset(request: HttpRequest, *, parent: ParentAccount, school_id: int) -> None:
+    """Turn the parent's two-factor sign-in off, so that they can sign in with their password and
+    set up a new authenticator under *Your account*; their code counter is cleared, they are told
+    by email after commit, and it is audited in the school's log with the staff member as actor."""
+    with transaction.atomic():
+        ParentAccount.objects.filter(pk=parent.pk).update(totp_key="", totp_confirmed=False, totp_last_t=-1)
+        ratelimit.clear("two_factor", f"parent:{parent.pk}")
+        audit_request(
+            request,
+            action="portal_authenticator_reset",
+            object_type="portal.ParentAccount",
+            object_ids=[parent.pk],
+            detail={"school_id": school_id},
+        )
+        transaction.on_commit(lambda: _tell_parent(parent))
+
+
+def _tell_parent(parent: ParentAccount) -> None:
+    send_email(
+        parent.email,
+        "Your parent portal two-factor sign-in was reset",
+        f"{parent.full_name}, your school reset the two-factor sign-in of your parent portal account, "
+        "as happens when an authenticator app is lost.\n\n"
+        "You can now sign in with your password alone. To use a code again, open Your account and set "
+        "up two-factor sign-in with your new authenticator app.\n\n"
+        "If you did not ask for this, contact the school office at once.\n",
+    )

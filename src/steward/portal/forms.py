@@ -1,20 +1,10 @@
 from django import forms
 
+# Sign-in and code forms are shared with the back office (core/forms.py); named here too for
+# the portal's own pages that ask for a code.
+from steward.core.forms import CodeForm as CodeForm
+from steward.core.forms import SignInForm as SignInForm
 from steward.portal.models import NOTIFICATION_KINDS
-
-
-class SignInForm(forms.Form):
-    email = forms.EmailField(label="Email address", max_length=254)
-    password = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput)
-
-
-class CodeForm(forms.Form):
-    token = forms.RegexField(
-        label="Security code",
-        regex=r"^\d{6}$",
-        error_messages={"invalid": "Enter the 6-digit code from your authenticator app"},
-        max_length=6,
-    )
 
 
 class RegisterForm(forms.Form):

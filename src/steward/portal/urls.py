@@ -1,6 +1,6 @@
 from django.urls import path
 
-from steward.portal.views import account, children, cookies, rights_requests, sign_in
+from steward.portal.views import account, children, cookies, recovery, rights_requests, sign_in
 
 app_name = "portal"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("sign-in/", sign_in.sign_in, name="sign-in"),
     path("sign-in/code/", sign_in.sign_in_code, name="sign-in-code"),
     path("sign-out/", sign_in.sign_out, name="sign-out"),
+    path("sign-in/password/", recovery.password_forgotten, name="password-forgotten"),
+    path("sign-in/password/<str:token>/", recovery.password_reset, name="password-reset"),
     path("invitation/<str:token>/", sign_in.invitation, name="invitation"),
     path("children/<int:learner_id>/", children.child, name="child"),
     path("children/<int:learner_id>/photo.jpg", children.child_photo, name="child-photo"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from steward.register.models import ProcessingActivity
 from steward.register.selectors import all_activities
@@ -93,3 +94,15 @@ def school_people(*, school_id: int) -> QuerySet[Membership]:
 def data_protection_contacts() -> QuerySet[DataProtectionContact]:
     """The current school's DPO and data lead (tenant-scoped)."""
     return DataProtectionContact.objects.order_by("kind")
+
+
+def staff_accounts() -> QuerySet[User]:
+    """Every active staff account with its memberships and whether it has a confirmed
+    authenticator, for the processor's staff list (where a lost authenticator is reset)."""
+    confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    return (
+        User.objects.filter(is_active=True)
+        .annotate(has_authenticator=Exists(confirmed))
+        .prefetch_related("memberships__organisation")
+        .order_by("full_name", "email")
+    )

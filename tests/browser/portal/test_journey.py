@@ -19,11 +19,11 @@ def _admin_invites(page: Page, school: Organisation, contact_source_id: str) -> 
     """A school admin signs in to the back office (password, then TOTP code) and invites one contact."""
     admin = factories.user(Role.SCHOOL_ADMIN, school, email="admin@browser-primary.invalid")
     page.goto("/sign-in/")
-    page.locator("#email").fill(admin.email)
-    page.locator("#password").fill(factories.PASSWORD)
+    page.locator("#id_email").fill(admin.email)
+    page.locator("#id_password").fill(factories.PASSWORD)
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/sign-in/verify/")
-    page.locator("#token").fill(factories.current_code(admin))
+    page.locator("#id_token").fill(factories.current_code(admin))
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
     page.goto("/school/portal/")

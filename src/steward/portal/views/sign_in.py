@@ -1,30 +1,28 @@
-"""Parent sign-in, two-factor code, sign-out, and accepting an invitation."""
+"""Parent sign-in, two-factor code, sign-out, and accepting an invitation.
+
+The checks and their audit events are `portal/auth.py`'s; these views read forms and pick pages.
+"""
 
 from __future__ import annotations
 
 import time
 
-from axes.utils import reset as axes_reset
-from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from steward.core import ratelimit
-from steward.portal.auth import PENDING_KEY, PENDING_SECONDS, SESSION_KEY, portal_audit, totp_verify
-from steward.portal.forms import CodeForm, RegisterForm, SignInForm
+from steward.core.forms import CodeForm, SignInForm
+from steward.portal import auth
+from steward.portal.auth import PENDING_KEY, PENDING_SECONDS, SESSION_KEY, portal_audit
+from steward.portal.forms import RegisterForm
 from steward.portal.models import ParentAccount
 from steward.portal.services import InvitationError, invitation_accept, invitation_for_token
 
 TOO_MANY_CODES = "Too many wrong codes from your authenticator app: signing in to this account is paused."
 TOO_MANY_LINKS = "Too many invitation links from your network did not work: opening invitations from here is paused."
-
-
-def _audit(request: HttpRequest, action: str, parent_id: int | None, **detail: object) -> None:
-    portal_audit(request, action, parent_id=parent_id, detail=dict(detail))
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -35,24 +33,13 @@ def _safe_next(request: HttpRequest) -> str:
     return target if ok else "/portal/"
 
 
-def _authenticate(request: HttpRequest, email: str, password: str) -> ParentAccount | None:
-    """The account, or None; a wrong password counts against the address too (spraying)."""
-    account = authenticate(request, parent_email=email, password=password)
-    if isinstance(account, ParentAccount):
-        return account
-    if getattr(request, "axes_locked_out", False):
-        return None  # axes refused without checking: not one more wrong password
-    if ratelimit.hit("sign_in_address", ratelimit.address_key(request)).just_locked:
-        _audit(request, "portal_sign_in_address_locked", None, email=email)
+def _refused(request: HttpRequest, check: auth.PasswordCheck) -> HttpResponse | None:
+    """The 429 page for an address that failed too often, or for the pair axes locked."""
+    if check.refused is not None:
+        return ratelimit.too_many_attempts(request, check.refused, portal=True, reason=ratelimit.SIGN_IN_FROM_ADDRESS)
+    if check.axes_locked:
+        return HttpResponse(status=429)  # AxesMiddleware swaps in the lock-out page
     return None
-
-
-def _address_refusal(request: HttpRequest) -> HttpResponse | None:
-    """The page for an address that has failed too often, whichever accounts it tried."""
-    refused = ratelimit.refusal("sign_in_address", ratelimit.address_key(request))
-    if refused.allowed:
-        return None
-    return ratelimit.too_many_attempts(request, refused, portal=True, reason=ratelimit.SIGN_IN_FROM_ADDRESS)
 
 
 def _start_session(request: HttpRequest, parent: ParentAccount, next_url: str) -> HttpResponse:
@@ -66,9 +53,7 @@ def _start_session(request: HttpRequest, parent: ParentAccount, next_url: str) -
 def _complete(request: HttpRequest, parent: ParentAccount, next_url: str, *, two_factor: bool) -> HttpResponse:
     request.session.pop(PENDING_KEY, None)
     request.session[SESSION_KEY] = parent.pk
-    ParentAccount.objects.filter(pk=parent.pk).update(last_sign_in_at=timezone.now())
-    axes_reset(username=parent.email)
-    _audit(request, "portal_sign_in", parent.pk, two_factor=two_factor)
+    auth.signed_in(request, parent, two_factor=two_factor)
     return redirect(next_url)
 
 
@@ -78,15 +63,11 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
-        if refused := _address_refusal(request):
+        check = auth.check_password(request, form.cleaned_data["email"], form.cleaned_data["password"])
+        if refused := _refused(request, check):
             return refused
-        email = form.cleaned_data["email"].lower()
-        parent = _authenticate(request, email, form.cleaned_data["password"])
-        if getattr(request, "axes_locked_out", False):
-            return HttpResponse(status=429)  # AxesMiddleware swaps in the lock-out page
-        if parent is not None:
-            return _start_session(request, parent, _safe_next(request))
-        _audit(request, "portal_sign_in_failed", None, email=email)
+        if check.parent is not None:
+            return _start_session(request, check.parent, _safe_next(request))
         error = "Enter a correct email address and password"
     return render(request, "portal/sign_in.html", {"form": form, "error": error}, status=400 if error else 200)
 
@@ -102,17 +83,11 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
-        # Counted before it is checked, so parallel guesses cannot all pass under the limit.
-        attempt = ratelimit.hit("two_factor", f"parent:{parent.pk}")
-        if not attempt.allowed:
-            return ratelimit.too_many_attempts(request, attempt, portal=True, reason=TOO_MANY_CODES)
-        if totp_verify(parent, form.cleaned_data["token"]):
-            ratelimit.clear("two_factor", f"parent:{parent.pk}")
+        passed, refused = auth.check_code(request, parent, form.cleaned_data["token"])
+        if refused is not None:
+            return ratelimit.too_many_attempts(request, refused, portal=True, reason=TOO_MANY_CODES)
+        if passed:
             return _complete(request, parent, pending["next"], two_factor=True)
-        _audit(request, "portal_sign_in_failed", parent.pk, reason="wrong two-factor code")
-        if attempt.just_locked:
-            _audit(request, "portal_two_factor_locked", parent.pk, minutes=attempt.retry_after // 60)
-            return ratelimit.too_many_attempts(request, attempt, portal=True, reason=TOO_MANY_CODES)
         error = "The code is wrong or has expired: try the newest code"
     return render(request, "portal/sign_in_code.html", {"form": form, "error": error}, status=400 if error else 200)
 
@@ -121,7 +96,7 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
 def sign_out(request: HttpRequest) -> HttpResponse:
     parent_id = request.session.get(SESSION_KEY)
     if parent_id:
-        _audit(request, "portal_sign_out", parent_id)
+        auth.signed_out(request, parent_id)
     request.session.flush()
     return redirect("portal:sign-in")
 
@@ -133,7 +108,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         return ratelimit.too_many_attempts(request, guessing, portal=True, reason=TOO_MANY_LINKS)
     found = invitation_for_token(token)
     if found is None and ratelimit.hit("invitation_address", address).just_locked:
-        _audit(request, "portal_invitation_guessing_locked", None)
+        portal_audit(request, "portal_invitation_guessing_locked", parent_id=None)
     if found is None or not found.usable:
         return render(request, "portal/invitation_invalid.html", status=404 if found is None else 410)
     has_account = ParentAccount.objects.filter(email__iexact=found.email).exists()
@@ -142,11 +117,12 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     if has_account:
         form = SignInForm(request.POST or None, initial={"email": found.email})
         if request.method == "POST" and form.is_valid():
-            if spraying := _address_refusal(request):
-                return spraying
-            parent = _authenticate(request, form.cleaned_data["email"].lower(), form.cleaned_data["password"])
-            if getattr(request, "axes_locked_out", False):
-                return HttpResponse(status=429)
+            check = auth.check_password(
+                request, form.cleaned_data["email"], form.cleaned_data["password"], audit_failure=False
+            )
+            if refused := _refused(request, check):
+                return refused
+            parent = check.parent
             if parent is None or parent.email.lower() != found.email.lower():
                 error = "Enter the email address and password of your existing account"
             else:
