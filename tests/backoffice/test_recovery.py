@@ -1,6 +1,6 @@
 """Staff password reset by email: the link arrives over real SMTP, works once and for an hour,
 an unknown address gets the same answer and the same work, and both limits hold. The rules are
-core/recovery.py's; the portal's tests (tests/portal/test_recovery.py) run them with parents."""
+tenancy/recovery.py's; the portal's tests (tests/portal/test_recovery.py) run them with parents."""
 
 from __future__ import annotations
 

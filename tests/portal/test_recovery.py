@@ -1,5 +1,5 @@
 """Parent password reset by email, through the portal's own pages: the same rules as staff
-(core/recovery.py, tested in depth in tests/backoffice/test_recovery.py), with parent accounts,
+(tenancy/recovery.py, tested in depth in tests/backoffice/test_recovery.py), with parent accounts,
 the portal's look, a closed account treated as no account, and the two-factor code kept."""
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from steward.audit.services import audit_request
 from steward.core import ratelimit
-from steward.core.recovery import Recovery
 from steward.notifications.email import send_email
 from steward.tenancy.models import User
+from steward.tenancy.recovery import Recovery
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def locked_out(request: HttpRequest, email: str) -> None:
     audit_request(request, action="sign_in_locked_out", detail={"email": email[:254]})
 
 
-# --- Password reset by email (the rules are core/recovery.py's)
+# --- Password reset by email (the rules are tenancy/recovery.py's)
 
 
 def _find(email: str) -> User | None:

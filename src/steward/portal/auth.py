@@ -2,7 +2,7 @@
 
 This is the portal's sign-in service: the checks and every audit event of signing in (success,
 failure, lock-out, code) and of recovering a password (`PARENT_RECOVERY`, the rules being
-`core/recovery.py`'s) are written here, never by the views.
+`tenancy/recovery.py`'s) are written here, never by the views.
 
 Parents never become Django `User`s: `ParentBackend` answers `authenticate(parent_email=...)`
 (so axes counts and locks out parents' failures exactly as staff's), and the portal keeps the
@@ -31,11 +31,11 @@ from django_otp.oath import TOTP
 
 from steward.audit.services import audit_record, audit_request
 from steward.core import ratelimit
-from steward.core.recovery import Recovery
 from steward.notifications.email import send_email
 from steward.portal.cookies import analytics_accepted, count_page_view
 from steward.portal.models import ParentAccount, ParentLink
 from steward.portal.selectors import parent_for_request
+from steward.tenancy.recovery import Recovery
 from steward.tenancy.scope import tenant_scope
 
 SESSION_KEY = "portal_parent"
@@ -172,7 +172,7 @@ def signed_out(request: HttpRequest, parent_id: int) -> None:
     portal_audit(request, "portal_sign_out", parent_id=parent_id)
 
 
-# --- Password reset by email (the rules are core/recovery.py's)
+# --- Password reset by email (the rules are tenancy/recovery.py's)
 
 
 def _find(email: str) -> ParentAccount | None:

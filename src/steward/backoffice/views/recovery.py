@@ -1,11 +1,11 @@
-"""Staff password reset by email: the shared pages (`core/recovery_views.py`) with staff accounts."""
+"""Staff password reset by email: the shared pages (`tenancy/recovery_views.py`) with staff accounts."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
 from steward.backoffice.auth import STAFF_RECOVERY
-from steward.core import recovery_views
+from steward.tenancy import recovery_views
 
 
 def password_forgotten(request: HttpRequest) -> HttpResponse:

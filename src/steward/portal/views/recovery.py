@@ -1,11 +1,11 @@
-"""Parent password reset by email: the shared pages (`core/recovery_views.py`) with parent accounts."""
+"""Parent password reset by email: the shared pages (`tenancy/recovery_views.py`) with parent accounts."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from steward.core import recovery_views
 from steward.portal.auth import PARENT_RECOVERY
+from steward.tenancy import recovery_views
 
 
 def password_forgotten(request: HttpRequest) -> HttpResponse:

@@ -1,4 +1,4 @@
-"""The recovery pages both faces serve (`core/recovery.py` holds the rules).
+"""The recovery pages both faces serve (`tenancy/recovery.py` holds the rules).
 
 Each face routes its own URLs to these with its `Recovery`; the templates under
 `templates/recovery/` extend that face's base template, so a parent never sees staff chrome.
@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 
 from steward.core import ratelimit
 from steward.core.forms import ForgottenPasswordForm, NewPasswordForm
-from steward.core.recovery import Recovery, account_for_token, request_reset, reset_password
+from steward.tenancy.recovery import Recovery, account_for_token, request_reset, reset_password
 
 TOO_MANY_RESETS = "Too many password resets were asked for from your network: asking from here is paused."
 CHANGED_MESSAGE = "Your password has been changed. Sign in with your new password."

@@ -75,7 +75,7 @@ class _Tokens(PasswordResetTokenGenerator):
 
     def __init__(self, kind: str, last_sign_in: Callable[[Any], dt.datetime | None]) -> None:
         super().__init__()
-        self.key_salt = f"steward.core.recovery.{kind}"
+        self.key_salt = f"steward.tenancy.recovery.{kind}"
         self._last_sign_in = last_sign_in
 
     def _make_hash_value(self, user: Any, timestamp: int) -> str:
