@@ -10,7 +10,6 @@ before any of its rows are read.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
+from steward.mis.attendance import YearFigures, school_year_start, year_figures
 from steward.mis.models import (
     Achievement,
     Behaviour,
@@ -75,7 +75,9 @@ SELECT l.id, l.school_id, l.source_id, l.upn, l.legal_forename, l.middle_names, 
        (SELECT e.year_group FROM mis_schoolenrolment e
          WHERE e.school_id = l.school_id AND e.learner_source_id = l.source_id AND e.leaving_date IS NULL
          ORDER BY e.entry_date DESC LIMIT 1) AS year_group,
-       (SELECT json_build_object({switches}) FROM portal_portalsettings s WHERE s.school_id = l.school_id) AS switches
+       (SELECT json_build_object({switches}) FROM portal_portalsettings s WHERE s.school_id = l.school_id) AS switches,
+       (coalesce(octet_length(l.photo), 0) > 0 AND EXISTS (SELECT 1 FROM portal_portalsettings s
+                                                            WHERE s.school_id = l.school_id AND s.show_photo)) AS has_photo
   FROM mis_learner l
   JOIN tenancy_organisation o ON o.id = l.school_id
  WHERE l.school_id = ANY(%(schools)s) {one}
@@ -96,8 +98,10 @@ _SWITCH_PAIRS = ", ".join(f"'{name}', s.{name}" for name in SWITCHES)
 
 def children_of(parent_id: int, *, learner_id: int | None = None) -> list[Learner]:
     """Learners the parent holds parental responsibility for (through the MIS link of a contact the
-    account stands for), on roll today and not restricted, with school, year group and the school's
-    portal switches. Call inside the tenant scope of the parent's schools."""
+    account stands for), on roll today and not restricted, with school, year group, the school's
+    portal switches and whether there is a photo to show (asked only where the school shows photos,
+    so a page never links to a photo that is not there: no broken image). Call inside the tenant
+    scope of the parent's schools."""
     sql = _CHILDREN_SQL.format(switches=_SWITCH_PAIRS, one="AND l.id = %(learner)s" if learner_id else "")
     params = {
         "schools": list(current_school_ids()),
@@ -117,6 +121,12 @@ def child_of(parent_id: int, learner_id: int) -> Learner:
     if not found:
         raise Http404("No such child")
     return found[0]
+
+
+def parent_schools() -> list[Organisation]:
+    """The schools of the request's scope (the parent's linked schools), by name: each has its own
+    privacy notice for the portal, which the portal links to."""
+    return list(Organisation.objects.filter(id__in=current_school_ids()).order_by("name").only("id", "name", "urn"))
 
 
 def school_settings(school_id: int) -> PortalSettings:
@@ -200,12 +210,6 @@ def diary(child: Learner, *, limit: int = 50) -> list[dict[str, Any]]:
     )
 
 
-# Marks that count as present or as attending an approved educational activity; marks that do
-# not count as a possible session at all. Every other mark is an absence.
-PRESENT_MARKS = frozenset({"/", "\\", "L", "K", "V", "P", "W", "B", "D", "J"})
-NOT_POSSIBLE_MARKS = frozenset({"X", "Z", "#", "Y", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7"})
-
-
 @dataclass
 class AttendanceWeek:
     week_start: dt.date
@@ -213,56 +217,36 @@ class AttendanceWeek:
     minutes_late: int = 0
 
 
-@dataclass
-class AttendanceSummary:
-    since: dt.date
-    possible: int
-    present: int
-    late_count: int
-    minutes_late: int
-    weeks: list[AttendanceWeek]
-
-    @property
-    def percentage(self) -> float | None:
-        return round(100 * self.present / self.possible, 1) if self.possible else None
-
-
 def academic_year_start(today: dt.date) -> dt.date:
-    return dt.date(today.year if today.month >= 9 else today.year - 1, 9, 1)
+    return school_year_start(today)
 
 
-def session_attendance(child: Learner) -> AttendanceSummary:
-    """This academic year's marks: percentage, marks by week (newest first) and minutes late."""
-    since = academic_year_start(timezone.localdate())
+def attendance_figures(child: Learner, start: dt.date) -> YearFigures:
+    """The child's percentage and monthly figures for the school year from `start`: one aggregate
+    query (`mis.attendance.year_figures`), whatever the number of marks."""
+    return year_figures(school_id=child.school_id, learner_source_id=child.source_id, start=start)
+
+
+def attendance_weeks(child: Learner, start: dt.date) -> list[AttendanceWeek]:
+    """The school year's marks from `start`, by week, newest week first (the figures are not counted
+    here: `attendance_figures` counts them in SQL)."""
     rows = (
-        SessionAttendance.objects.filter(school_id=child.school_id, learner_source_id=child.source_id, date__gte=since)
+        SessionAttendance.objects.filter(
+            school_id=child.school_id,
+            learner_source_id=child.source_id,
+            date__gte=start,
+            date__lt=start.replace(year=start.year + 1),
+        )
         .order_by("date", "session")
         .values_list("date", "session", "mark", "minutes_late")
     )
     weeks: dict[dt.date, AttendanceWeek] = {}
-    counts: Counter[str] = Counter()
     for date, session, mark, late in rows:
-        week = weeks.setdefault(
-            date - dt.timedelta(days=date.weekday()), AttendanceWeek(date - dt.timedelta(days=date.weekday()))
-        )
+        monday = date - dt.timedelta(days=date.weekday())
+        week = weeks.setdefault(monday, AttendanceWeek(monday))
         week.marks.append((date, session, mark))
         week.minutes_late += late or 0
-        counts["late_minutes"] += late or 0
-        if mark in NOT_POSSIBLE_MARKS:
-            continue
-        counts["possible"] += 1
-        if mark in PRESENT_MARKS:
-            counts["present"] += 1
-        if mark in {"L", "U"}:
-            counts["late"] += 1
-    return AttendanceSummary(
-        since=since,
-        possible=counts["possible"],
-        present=counts["present"],
-        late_count=counts["late"],
-        minutes_late=counts["late_minutes"],
-        weeks=sorted(weeks.values(), key=lambda w: w.week_start, reverse=True),
-    )
+    return sorted(weeks.values(), key=lambda w: w.week_start, reverse=True)
 
 
 def lesson_attendance(child: Learner, *, days_back: int = 28) -> list[dict[str, Any]]:

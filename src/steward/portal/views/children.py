@@ -12,15 +12,17 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from steward.mis.models import Learner
 from steward.portal import selectors
+from steward.portal.attendance import AttendanceView, YearNotAvailable, attendance_view, chosen_year
 from steward.portal.auth import parent_required, portal_audit
 from steward.portal.items import ITEMS_BY_CODE
 from steward.portal.selectors import ItemSwitchedOff
 
 
-def _audit_view(request: HttpRequest, children: list[Learner], item: str) -> None:
+def _audit_view(request: HttpRequest, children: list[Learner], item: str, **more: Any) -> None:
     school_ids = {c.school_id for c in children}
     portal_audit(
         request,
@@ -29,7 +31,7 @@ def _audit_view(request: HttpRequest, children: list[Learner], item: str) -> Non
         school_id=school_ids.pop() if len(school_ids) == 1 else None,
         object_type="mis.Learner",
         object_ids=[c.source_id for c in children],
-        detail={"item": item},
+        detail={"item": item, **more},
     )
 
 
@@ -41,7 +43,8 @@ def _name(child: Learner) -> str:
 def home(request: HttpRequest) -> HttpResponse:
     children = list(selectors.children_of(request.parent.pk))  # type: ignore[attr-defined]
     rows = [{"child": c, "name": _name(c)} for c in children]
-    response = render(request, "portal/home.html", {"children": rows})
+    context = {"children": rows, "schools": selectors.parent_schools()}
+    response = render(request, "portal/home.html", context)
     if children:
         _audit_view(request, children, "list")
     return response
@@ -49,31 +52,55 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @parent_required
 def child(request: HttpRequest, learner_id: int) -> HttpResponse:
+    """The child's own page: who they are and, where the school shows attendance, this school
+    year's percentage and chart (the attendance item's reader, so its switch gates both)."""
     learner = selectors.child_of(request.parent.pk, learner_id)  # type: ignore[attr-defined]
     settings = selectors.portal_settings(learner)
     groups = selectors.child_groups(learner)
-    response = render(request, "portal/child.html", _context(learner, settings) | {"groups": groups})
-    _audit_view(request, [learner], "details")
+    context = _context(learner, settings) | {"groups": groups, "attendance": None}
+    if settings.show_session_attendance:
+        context["attendance"] = _attendance(learner, None)
+    response = render(request, "portal/child.html", context)
+    shown = {"also": ["attendance"]} if context["attendance"] else {}
+    _audit_view(request, [learner], "details", **shown)
     return response
+
+
+def _initials(child: Learner) -> str:
+    return "".join(n[:1].upper() for n in _name(child).split()[:2] if n)
 
 
 def _context(learner: Learner, settings: Any) -> dict[str, Any]:
     return {
         "child": learner,
         "name": _name(learner),
+        "initials": _initials(learner),
         "items": [i for i in selectors.visible_items(settings) if i.code not in {"details", "photo"}],
-        "show_photo": settings.show_photo,
+        "show_photo": settings.show_photo and bool(getattr(learner, "has_photo", False)),
     }
 
 
-ITEM_READERS: dict[str, Callable[[Learner], dict[str, Any]]] = {
-    "school": lambda c: {"details": selectors.school_details(c)},
-    "homework": lambda c: {"rows": selectors.homework(c)},
-    "diary": lambda c: {"rows": selectors.diary(c)},
-    "attendance": lambda c: {"summary": selectors.session_attendance(c)},
-    "lessons": lambda c: {"rows": selectors.lesson_attendance(c)},
-    "achievements": lambda c: {"rows": selectors.achievements(c)},
-    "behaviour": lambda c: {"rows": selectors.behaviour(c)},
+def _attendance(learner: Learner, year_param: str | None) -> AttendanceView:
+    """This school year's figures, or the last one's (`?year=` its first year); the year is checked
+    before anything is read (`YearNotAvailable`, a 400)."""
+    today = timezone.localdate()
+    year = chosen_year(year_param, today)
+    return attendance_view(selectors.attendance_figures(learner, year.start), year, today)
+
+
+def _attendance_item(learner: Learner, request: HttpRequest) -> dict[str, Any]:
+    view = _attendance(learner, request.GET.get("year"))
+    return {"attendance": view, "weeks": selectors.attendance_weeks(learner, view.year.start)}
+
+
+ITEM_READERS: dict[str, Callable[[Learner, HttpRequest], dict[str, Any]]] = {
+    "school": lambda c, r: {"details": selectors.school_details(c)},
+    "homework": lambda c, r: {"rows": selectors.homework(c)},
+    "diary": lambda c, r: {"rows": selectors.diary(c)},
+    "attendance": _attendance_item,
+    "lessons": lambda c, r: {"rows": selectors.lesson_attendance(c)},
+    "achievements": lambda c, r: {"rows": selectors.achievements(c)},
+    "behaviour": lambda c, r: {"rows": selectors.behaviour(c)},
 }
 
 
@@ -84,10 +111,14 @@ def child_item(request: HttpRequest, learner_id: int, item: str) -> HttpResponse
     learner = selectors.child_of(request.parent.pk, learner_id)  # type: ignore[attr-defined]
     settings = selectors.portal_settings(learner)
     selectors.require_item(settings, item)  # before anything of the item is read
-    data = ITEM_READERS[item](learner)
-    context = _context(learner, settings) | data | {"item": ITEMS_BY_CODE[item]}
-    response = render(request, f"portal/item_{item}.html", context)
-    _audit_view(request, [learner], item)
+    context = _context(learner, settings) | {"item": ITEMS_BY_CODE[item]}
+    try:
+        data = ITEM_READERS[item](learner, request)
+    except YearNotAvailable as refused:
+        return render(request, "portal/year_not_available.html", context | {"message": str(refused)}, status=400)
+    response = render(request, f"portal/item_{item}.html", context | data)
+    shown = {"school_year": data["attendance"].year.start.year} if item == "attendance" else {}
+    _audit_view(request, [learner], item, **shown)
     return response
 
 
