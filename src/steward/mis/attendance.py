@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 
@@ -87,7 +88,7 @@ SELECT date_trunc('month', a.date)::date AS month,
 def year_figures(*, school_id: int, learner_source_id: str, start: dt.date) -> YearFigures:
     """The learner's figures for the school year beginning `start` (1 September). One query; call it
     inside the school's tenant scope (row-level security reads the same school)."""
-    params = {
+    params: dict[str, Any] = {
         "school": school_id,
         "learner": learner_source_id,
         "start": start,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -76,8 +76,9 @@ SELECT l.id, l.school_id, l.source_id, l.upn, l.legal_forename, l.middle_names, 
          WHERE e.school_id = l.school_id AND e.learner_source_id = l.source_id AND e.leaving_date IS NULL
          ORDER BY e.entry_date DESC LIMIT 1) AS year_group,
        (SELECT json_build_object({switches}) FROM portal_portalsettings s WHERE s.school_id = l.school_id) AS switches,
-       (coalesce(octet_length(l.photo), 0) > 0 AND EXISTS (SELECT 1 FROM portal_portalsettings s
-                                                            WHERE s.school_id = l.school_id AND s.show_photo)) AS has_photo
+       (EXISTS (SELECT 1 FROM portal_portalsettings s WHERE s.school_id = l.school_id AND s.show_photo)
+        AND coalesce(octet_length(l.photo), 0) > 0) AS has_photo
+       {groups}
   FROM mis_learner l
   JOIN tenancy_organisation o ON o.id = l.school_id
  WHERE l.school_id = ANY(%(schools)s) {one}
@@ -94,15 +95,26 @@ SELECT l.id, l.school_id, l.source_id, l.upn, l.legal_forename, l.middle_names, 
  ORDER BY l.date_of_birth, l.id
 """
 _SWITCH_PAIRS = ", ".join(f"'{name}', s.{name}" for name in SWITCHES)
+# The child's current classes and groups, for the child's own page only (a column, not a query more).
+_GROUPS = """, (SELECT coalesce(json_agg(g.name ORDER BY g.group_type, g.name), '[]')
+           FROM mis_schoolgroup g
+          WHERE g.school_id = l.school_id
+            AND g.source_id IN (SELECT ge.group_source_id FROM mis_groupenrolment ge
+                                 WHERE ge.school_id = l.school_id AND ge.learner_source_id = l.source_id
+                                   AND (ge.end_date IS NULL OR ge.end_date >= %(today)s))) AS group_names"""
 
 
-def children_of(parent_id: int, *, learner_id: int | None = None) -> list[Learner]:
+def children_of(parent_id: int, *, learner_id: int | None = None, with_groups: bool = False) -> list[Learner]:
     """Learners the parent holds parental responsibility for (through the MIS link of a contact the
     account stands for), on roll today and not restricted, with school, year group, the school's
     portal switches and whether there is a photo to show (asked only where the school shows photos,
     so a page never links to a photo that is not there: no broken image). Call inside the tenant
     scope of the parent's schools."""
-    sql = _CHILDREN_SQL.format(switches=_SWITCH_PAIRS, one="AND l.id = %(learner)s" if learner_id else "")
+    sql = _CHILDREN_SQL.format(
+        switches=_SWITCH_PAIRS,
+        one="AND l.id = %(learner)s" if learner_id else "",
+        groups=_GROUPS if with_groups else "",
+    )
     params = {
         "schools": list(current_school_ids()),
         "parent": parent_id,
@@ -115,9 +127,10 @@ def children_of(parent_id: int, *, learner_id: int | None = None) -> list[Learne
     return children
 
 
-def child_of(parent_id: int, learner_id: int) -> Learner:
-    """One child of the parent, or 404 (another family's child looks exactly like a missing one)."""
-    found = children_of(parent_id, learner_id=learner_id)
+def child_of(parent_id: int, learner_id: int, *, with_groups: bool = False) -> Learner:
+    """One child of the parent, or 404 (another family's child looks exactly like a missing one).
+    `with_groups`: with `group_names`, the child's current classes and groups (`child_groups`)."""
+    found = children_of(parent_id, learner_id=learner_id, with_groups=with_groups)
     if not found:
         raise Http404("No such child")
     return found[0]
@@ -164,15 +177,9 @@ def require_item(settings: PortalSettings, code: str) -> Item:
 
 
 def child_groups(child: Learner) -> list[str]:
-    today = timezone.localdate()
-    current = GroupEnrolment.objects.filter(school_id=child.school_id, learner_source_id=child.source_id).filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=today)
-    )
-    return list(
-        SchoolGroup.objects.filter(school_id=child.school_id, source_id__in=current.values("group_source_id"))
-        .order_by("group_type", "name")
-        .values_list("name", flat=True)
-    )
+    """The names of the child's current classes and groups, read with the child (`child_of(...,
+    with_groups=True)`): the child's page spends its query on the attendance figures instead."""
+    return list(getattr(child, "group_names", None) or [])
 
 
 def child_photo(child: Learner, settings: PortalSettings) -> bytes | None:

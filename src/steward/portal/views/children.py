@@ -54,7 +54,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def child(request: HttpRequest, learner_id: int) -> HttpResponse:
     """The child's own page: who they are and, where the school shows attendance, this school
     year's percentage and chart (the attendance item's reader, so its switch gates both)."""
-    learner = selectors.child_of(request.parent.pk, learner_id)  # type: ignore[attr-defined]
+    learner = selectors.child_of(request.parent.pk, learner_id, with_groups=True)  # type: ignore[attr-defined]
     settings = selectors.portal_settings(learner)
     groups = selectors.child_groups(learner)
     context = _context(learner, settings) | {"groups": groups, "attendance": None}
