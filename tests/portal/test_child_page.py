@@ -145,10 +145,14 @@ def test_last_school_year_is_a_link_away(school: Organisation, client: Client) -
     _switch(school, show_session_attendance=True)
     sam = f.learner_id(school, "L1")
 
-    html = client.get(f"/portal/children/{sam}/attendance/?year=2024").content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(f"/portal/children/{sam}/attendance/?year=2024").content.decode()
 
+    reads = [q["sql"] for q in queries.captured_queries if "mis_sessionattendance" in q["sql"]]
+    assert len(reads) == 1  # the figures and the marks by week come from one statement
     text = _text(html)
     assert "Last school year: 2024 to 2025" in text
+    assert "25 Aug / 0" in text and "2 Sep / N 0" in text  # marks by week, newest first
     assert "66.7% attendance in 2024 to 2025" in text
     assert "2 of 3 possible sessions attended." in text
     rows = _rows(html)

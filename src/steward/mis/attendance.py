@@ -41,6 +41,14 @@ def school_year_start(day: dt.date) -> dt.date:
 
 
 @dataclass(frozen=True)
+class Mark:
+    date: dt.date
+    session: str
+    mark: str
+    minutes_late: int | None
+
+
+@dataclass(frozen=True)
 class MonthFigures:
     """One month's sessions: possible, attended, and the percentage (None when none was possible)."""
 
@@ -61,6 +69,7 @@ class YearFigures:
     late: int
     minutes_late: int
     months: tuple[MonthFigures, ...]  # only months that hold a mark, oldest first
+    marks: tuple[Mark, ...] = ()  # every mark, oldest first, when asked for (`with_marks`)
 
     @property
     def recorded(self) -> bool:
@@ -68,7 +77,11 @@ class YearFigures:
 
 
 # GROUPING SETS gives the year's total and each month's figures from one scan of the learner's marks
-# (the index leads with school, learner and date).
+# (the index leads with school, learner and date); the total's row can carry the marks themselves,
+# so a page that lists them needs no second query.
+_MARKS = """CASE WHEN GROUPING(date_trunc('month', a.date)) = 1
+            THEN json_agg(json_build_array(a.date, a.session, a.mark, a.minutes_late) ORDER BY a.date, a.session)
+       END"""
 _YEAR_SQL = """
 SELECT date_trunc('month', a.date)::date AS month,
        count(*) FILTER (WHERE NOT a.mark = ANY(%(not_possible)s)) AS possible,
@@ -76,7 +89,8 @@ SELECT date_trunc('month', a.date)::date AS month,
        round(100.0 * count(*) FILTER (WHERE a.mark = ANY(%(attended)s))
              / NULLIF(count(*) FILTER (WHERE NOT a.mark = ANY(%(not_possible)s)), 0), 1) AS percentage,
        count(*) FILTER (WHERE a.mark = ANY(%(late)s)) AS late,
-       coalesce(sum(a.minutes_late), 0) AS minutes_late
+       coalesce(sum(a.minutes_late), 0) AS minutes_late,
+       {marks} AS marks
   FROM mis_sessionattendance a
  WHERE a.school_id = %(school)s AND a.learner_source_id = %(learner)s
    AND a.date >= %(start)s AND a.date < %(end)s
@@ -85,9 +99,10 @@ SELECT date_trunc('month', a.date)::date AS month,
 """
 
 
-def year_figures(*, school_id: int, learner_source_id: str, start: dt.date) -> YearFigures:
-    """The learner's figures for the school year beginning `start` (1 September). One query; call it
-    inside the school's tenant scope (row-level security reads the same school)."""
+def year_figures(*, school_id: int, learner_source_id: str, start: dt.date, with_marks: bool = False) -> YearFigures:
+    """The learner's figures for the school year beginning `start` (1 September), and with `with_marks`
+    the marks too. One query; call it inside the school's tenant scope (row-level security reads the
+    same school)."""
     params: dict[str, Any] = {
         "school": school_id,
         "learner": learner_source_id,
@@ -98,10 +113,11 @@ def year_figures(*, school_id: int, learner_source_id: str, start: dt.date) -> Y
         "late": sorted(LATE_MARKS),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_YEAR_SQL, params)
+        cursor.execute(_YEAR_SQL.format(marks=_MARKS if with_marks else "NULL"), params)
         rows = cursor.fetchall()
     total = rows[0]  # the empty grouping set: one row even when there is no mark
-    months = tuple(MonthFigures(month, possible, attended, pct) for month, possible, attended, pct, _, _ in rows[1:])
+    months = tuple(MonthFigures(month, possible, attended, pct) for month, possible, attended, pct, *_ in rows[1:])
+    marks = tuple(Mark(dt.date.fromisoformat(d), session, mark, late) for d, session, mark, late in total[6] or ())
     return YearFigures(
         start=start,
         possible=total[1],
@@ -110,4 +126,5 @@ def year_figures(*, school_id: int, learner_source_id: str, start: dt.date) -> Y
         late=total[4],
         minutes_late=total[5],
         months=months,
+        marks=marks,
     )

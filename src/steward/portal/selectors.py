@@ -29,7 +29,6 @@ from steward.mis.models import (
     LessonAttendance,
     SchoolDetails,
     SchoolGroup,
-    SessionAttendance,
 )
 from steward.portal.items import ITEMS, ITEMS_BY_CODE, SWITCHES, Item
 from steward.portal.models import ParentAccount, PortalInvitation, PortalSettings
@@ -228,31 +227,22 @@ def academic_year_start(today: dt.date) -> dt.date:
     return school_year_start(today)
 
 
-def attendance_figures(child: Learner, start: dt.date) -> YearFigures:
-    """The child's percentage and monthly figures for the school year from `start`: one aggregate
-    query (`mis.attendance.year_figures`), whatever the number of marks."""
-    return year_figures(school_id=child.school_id, learner_source_id=child.source_id, start=start)
-
-
-def attendance_weeks(child: Learner, start: dt.date) -> list[AttendanceWeek]:
-    """The school year's marks from `start`, by week, newest week first (the figures are not counted
-    here: `attendance_figures` counts them in SQL)."""
-    rows = (
-        SessionAttendance.objects.filter(
-            school_id=child.school_id,
-            learner_source_id=child.source_id,
-            date__gte=start,
-            date__lt=start.replace(year=start.year + 1),
-        )
-        .order_by("date", "session")
-        .values_list("date", "session", "mark", "minutes_late")
+def attendance_figures(child: Learner, start: dt.date, *, with_marks: bool = False) -> YearFigures:
+    """The child's percentage and monthly figures for the school year from `start` (and its marks,
+    `with_marks`): one aggregate query (`mis.attendance.year_figures`), whatever the number of marks."""
+    return year_figures(
+        school_id=child.school_id, learner_source_id=child.source_id, start=start, with_marks=with_marks
     )
+
+
+def attendance_weeks(figures: YearFigures) -> list[AttendanceWeek]:
+    """The year's marks (read with the figures) by week, newest week first."""
     weeks: dict[dt.date, AttendanceWeek] = {}
-    for date, session, mark, late in rows:
-        monday = date - dt.timedelta(days=date.weekday())
+    for m in figures.marks:
+        monday = m.date - dt.timedelta(days=m.date.weekday())
         week = weeks.setdefault(monday, AttendanceWeek(monday))
-        week.marks.append((date, session, mark))
-        week.minutes_late += late or 0
+        week.marks.append((m.date, m.session, m.mark))
+        week.minutes_late += m.minutes_late or 0
     return sorted(weeks.values(), key=lambda w: w.week_start, reverse=True)
 
 

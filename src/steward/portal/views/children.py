@@ -80,17 +80,18 @@ def _context(learner: Learner, settings: Any) -> dict[str, Any]:
     }
 
 
-def _attendance(learner: Learner, year_param: str | None) -> AttendanceView:
+def _attendance(learner: Learner, year_param: str | None, *, with_marks: bool = False) -> AttendanceView:
     """This school year's figures, or the last one's (`?year=` its first year); the year is checked
     before anything is read (`YearNotAvailable`, a 400)."""
     today = timezone.localdate()
     year = chosen_year(year_param, today)
-    return attendance_view(selectors.attendance_figures(learner, year.start), year, today)
+    figures = selectors.attendance_figures(learner, year.start, with_marks=with_marks)
+    return attendance_view(figures, year, today)
 
 
 def _attendance_item(learner: Learner, request: HttpRequest) -> dict[str, Any]:
-    view = _attendance(learner, request.GET.get("year"))
-    return {"attendance": view, "weeks": selectors.attendance_weeks(learner, view.year.start)}
+    view = _attendance(learner, request.GET.get("year"), with_marks=True)
+    return {"attendance": view, "weeks": selectors.attendance_weeks(view.figures)}
 
 
 ITEM_READERS: dict[str, Callable[[Learner, HttpRequest], dict[str, Any]]] = {
