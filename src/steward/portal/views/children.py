@@ -58,12 +58,21 @@ def child(request: HttpRequest, learner_id: int) -> HttpResponse:
     settings = selectors.portal_settings(learner)
     groups = selectors.child_groups(learner)
     context = _context(learner, settings) | {"groups": groups, "attendance": None}
-    if settings.show_session_attendance:
+    if _shown(settings, "attendance"):
         context["attendance"] = _attendance(learner, None)
     response = render(request, "portal/child.html", context)
     shown = {"also": ["attendance"]} if context["attendance"] else {}
     _audit_view(request, [learner], "details", **shown)
     return response
+
+
+def _shown(settings: Any, item: str) -> bool:
+    """The item's own gate (`require_item`), asked before anything of it is read."""
+    try:
+        selectors.require_item(settings, item)
+    except ItemSwitchedOff:
+        return False
+    return True
 
 
 def _initials(child: Learner) -> str:
