@@ -244,4 +244,4 @@ def test_the_attendance_page_counts_this_school_years_marks_on_any_day(school: O
 
     page = client.get(f"/portal/children/{sam}/attendance/").content.decode()
 
-    assert "2 of 2 sessions attended. Late 1 time, 12 minutes in all." in page
+    assert "2 of 2 possible sessions attended. Late 1 time, 12 minutes in all." in page

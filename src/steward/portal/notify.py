@@ -22,6 +22,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from steward.mis.attendance import ATTENDED_MARKS, NOT_POSSIBLE_MARKS
 from steward.mis.models import (
     Achievement,
     Behaviour,
@@ -36,7 +37,7 @@ from steward.mis.selectors import enrolments_on_roll
 from steward.notifications.push import send_push
 from steward.portal.items import ITEMS_BY_CODE, NOTIFICATION_ITEM
 from steward.portal.models import ParentAccount, ParentLink, PortalNotification, PushSubscription
-from steward.portal.selectors import NOT_POSSIBLE_MARKS, PRESENT_MARKS, school_settings
+from steward.portal.selectors import school_settings
 from steward.tenancy.scope import tenant_scope
 
 # The record types whose new rows notify, by kind (the batch hook reads it to skip other batches).
@@ -95,7 +96,7 @@ def _new_events(kind: str, school_id: int, since: dt.datetime) -> list[tuple[str
         rows = (
             SessionAttendance.objects.filter(school_id=school_id, created_at__gte=since)
             .exclude(mark__in=NOT_POSSIBLE_MARKS)
-            .filter(Q(mark="L") | ~Q(mark__in=PRESENT_MARKS))
+            .filter(Q(mark="L") | ~Q(mark__in=ATTENDED_MARKS))
         )
     return list(rows.values_list("learner_source_id", "source_id"))
 

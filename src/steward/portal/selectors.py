@@ -10,15 +10,15 @@ before any of its rows are read.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
+from steward.mis.attendance import YearFigures, school_year_start, year_figures
 from steward.mis.models import (
     Achievement,
     Behaviour,
@@ -29,7 +29,6 @@ from steward.mis.models import (
     LessonAttendance,
     SchoolDetails,
     SchoolGroup,
-    SessionAttendance,
 )
 from steward.portal.items import ITEMS, ITEMS_BY_CODE, SWITCHES, Item
 from steward.portal.models import ParentAccount, ParentLink, PortalInvitation, PortalSettings
@@ -85,7 +84,10 @@ SELECT l.id, l.school_id, l.source_id, l.upn, l.legal_forename, l.middle_names, 
        (SELECT e.year_group FROM mis_schoolenrolment e
          WHERE e.school_id = l.school_id AND e.learner_source_id = l.source_id AND e.leaving_date IS NULL
          ORDER BY e.entry_date DESC LIMIT 1) AS year_group,
-       (SELECT json_build_object({switches}) FROM portal_portalsettings s WHERE s.school_id = l.school_id) AS switches
+       (SELECT json_build_object({switches}) FROM portal_portalsettings s WHERE s.school_id = l.school_id) AS switches,
+       (EXISTS (SELECT 1 FROM portal_portalsettings s WHERE s.school_id = l.school_id AND s.show_photo)
+        AND coalesce(octet_length(l.photo), 0) > 0) AS has_photo
+       {groups}
   FROM mis_learner l
   JOIN tenancy_organisation o ON o.id = l.school_id
  WHERE l.school_id = ANY(%(schools)s) {one}
@@ -102,13 +104,26 @@ SELECT l.id, l.school_id, l.source_id, l.upn, l.legal_forename, l.middle_names, 
  ORDER BY l.date_of_birth, l.id
 """
 _SWITCH_PAIRS = ", ".join(f"'{name}', s.{name}" for name in SWITCHES)
+# The child's current classes and groups, for the child's own page only (a column, not a query more).
+_GROUPS = """, (SELECT coalesce(json_agg(g.name ORDER BY g.group_type, g.name), '[]')
+           FROM mis_schoolgroup g
+          WHERE g.school_id = l.school_id
+            AND g.source_id IN (SELECT ge.group_source_id FROM mis_groupenrolment ge
+                                 WHERE ge.school_id = l.school_id AND ge.learner_source_id = l.source_id
+                                   AND (ge.end_date IS NULL OR ge.end_date >= %(today)s))) AS group_names"""
 
 
-def children_of(parent_id: int, *, learner_id: int | None = None) -> list[Learner]:
+def children_of(parent_id: int, *, learner_id: int | None = None, with_groups: bool = False) -> list[Learner]:
     """Learners the parent holds parental responsibility for (through the MIS link of a contact the
-    account stands for), on roll today and not restricted, with school, year group and the school's
-    portal switches. Call inside the tenant scope of the parent's schools."""
-    sql = _CHILDREN_SQL.format(switches=_SWITCH_PAIRS, one="AND l.id = %(learner)s" if learner_id else "")
+    account stands for), on roll today and not restricted, with school, year group, the school's
+    portal switches and whether there is a photo to show (asked only where the school shows photos,
+    so a page never links to a photo that is not there: no broken image). Call inside the tenant
+    scope of the parent's schools."""
+    sql = _CHILDREN_SQL.format(
+        switches=_SWITCH_PAIRS,
+        one="AND l.id = %(learner)s" if learner_id else "",
+        groups=_GROUPS if with_groups else "",
+    )
     params = {
         "schools": list(current_school_ids()),
         "parent": parent_id,
@@ -121,12 +136,19 @@ def children_of(parent_id: int, *, learner_id: int | None = None) -> list[Learne
     return children
 
 
-def child_of(parent_id: int, learner_id: int) -> Learner:
-    """One child of the parent, or 404 (another family's child looks exactly like a missing one)."""
-    found = children_of(parent_id, learner_id=learner_id)
+def child_of(parent_id: int, learner_id: int, *, with_groups: bool = False) -> Learner:
+    """One child of the parent, or 404 (another family's child looks exactly like a missing one).
+    `with_groups`: with `group_names`, the child's current classes and groups (`child_groups`)."""
+    found = children_of(parent_id, learner_id=learner_id, with_groups=with_groups)
     if not found:
         raise Http404("No such child")
     return found[0]
+
+
+def parent_schools() -> list[Organisation]:
+    """The schools of the request's scope (the parent's linked schools), by name: each has its own
+    privacy notice for the portal, which the portal links to."""
+    return list(Organisation.objects.filter(id__in=current_school_ids()).order_by("name").only("id", "name", "urn"))
 
 
 def school_settings(school_id: int) -> PortalSettings:
@@ -164,15 +186,9 @@ def require_item(settings: PortalSettings, code: str) -> Item:
 
 
 def child_groups(child: Learner) -> list[str]:
-    today = timezone.localdate()
-    current = GroupEnrolment.objects.filter(school_id=child.school_id, learner_source_id=child.source_id).filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=today)
-    )
-    return list(
-        SchoolGroup.objects.filter(school_id=child.school_id, source_id__in=current.values("group_source_id"))
-        .order_by("group_type", "name")
-        .values_list("name", flat=True)
-    )
+    """The names of the child's current classes and groups, read with the child (`child_of(...,
+    with_groups=True)`): the child's page spends its query on the attendance figures instead."""
+    return list(getattr(child, "group_names", None) or [])
 
 
 def child_photo(child: Learner, settings: PortalSettings) -> bytes | None:
@@ -210,12 +226,6 @@ def diary(child: Learner, *, limit: int = 50) -> list[dict[str, Any]]:
     )
 
 
-# Marks that count as present or as attending an approved educational activity; marks that do
-# not count as a possible session at all. Every other mark is an absence.
-PRESENT_MARKS = frozenset({"/", "\\", "L", "K", "V", "P", "W", "B", "D", "J"})
-NOT_POSSIBLE_MARKS = frozenset({"X", "Z", "#", "Y", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7"})
-
-
 @dataclass
 class AttendanceWeek:
     week_start: dt.date
@@ -223,56 +233,27 @@ class AttendanceWeek:
     minutes_late: int = 0
 
 
-@dataclass
-class AttendanceSummary:
-    since: dt.date
-    possible: int
-    present: int
-    late_count: int
-    minutes_late: int
-    weeks: list[AttendanceWeek]
-
-    @property
-    def percentage(self) -> float | None:
-        return round(100 * self.present / self.possible, 1) if self.possible else None
-
-
 def academic_year_start(today: dt.date) -> dt.date:
-    return dt.date(today.year if today.month >= 9 else today.year - 1, 9, 1)
+    return school_year_start(today)
 
 
-def session_attendance(child: Learner) -> AttendanceSummary:
-    """This academic year's marks: percentage, marks by week (newest first) and minutes late."""
-    since = academic_year_start(timezone.localdate())
-    rows = (
-        SessionAttendance.objects.filter(school_id=child.school_id, learner_source_id=child.source_id, date__gte=since)
-        .order_by("date", "session")
-        .values_list("date", "session", "mark", "minutes_late")
+def attendance_figures(child: Learner, start: dt.date, *, with_marks: bool = False) -> YearFigures:
+    """The child's percentage and monthly figures for the school year from `start` (and its marks,
+    `with_marks`): one aggregate query (`mis.attendance.year_figures`), whatever the number of marks."""
+    return year_figures(
+        school_id=child.school_id, learner_source_id=child.source_id, start=start, with_marks=with_marks
     )
+
+
+def attendance_weeks(figures: YearFigures) -> list[AttendanceWeek]:
+    """The year's marks (read with the figures) by week, newest week first."""
     weeks: dict[dt.date, AttendanceWeek] = {}
-    counts: Counter[str] = Counter()
-    for date, session, mark, late in rows:
-        week = weeks.setdefault(
-            date - dt.timedelta(days=date.weekday()), AttendanceWeek(date - dt.timedelta(days=date.weekday()))
-        )
-        week.marks.append((date, session, mark))
-        week.minutes_late += late or 0
-        counts["late_minutes"] += late or 0
-        if mark in NOT_POSSIBLE_MARKS:
-            continue
-        counts["possible"] += 1
-        if mark in PRESENT_MARKS:
-            counts["present"] += 1
-        if mark in {"L", "U"}:
-            counts["late"] += 1
-    return AttendanceSummary(
-        since=since,
-        possible=counts["possible"],
-        present=counts["present"],
-        late_count=counts["late"],
-        minutes_late=counts["late_minutes"],
-        weeks=sorted(weeks.values(), key=lambda w: w.week_start, reverse=True),
-    )
+    for m in figures.marks:
+        monday = m.date - dt.timedelta(days=m.date.weekday())
+        week = weeks.setdefault(monday, AttendanceWeek(monday))
+        week.marks.append((m.date, m.session, m.mark))
+        week.minutes_late += m.minutes_late or 0
+    return sorted(weeks.values(), key=lambda w: w.week_start, reverse=True)
 
 
 def lesson_attendance(child: Learner, *, days_back: int = 28) -> list[dict[str, Any]]:

@@ -84,3 +84,12 @@ def sign_in(page: Page, email: str, password: str = PARENT_PASSWORD) -> None:
 def sign_out(page: Page) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/portal/sign-in/")
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def assert_fits_phone(page: Page) -> None:
+    """The page, at the 390 px a phone gives it, needs no sideways scrolling."""
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= PHONE["width"], f"{page.url} is {width} px wide on a {PHONE['width']} px screen"

@@ -59,7 +59,7 @@ def test_every_portal_page_is_accessible(page: Page, school: Organisation, serve
 
     _check(page, "Your children")
     page.goto(f"/portal/children/{sam}/")
-    _check(page, "Details")
+    _check(page, "Sam Jones")
     for code in ITEM_PAGES:
         page.goto(f"/portal/children/{sam}/{code}/")
         assert_accessible(page)

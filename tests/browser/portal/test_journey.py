@@ -73,7 +73,7 @@ def test_invited_parent_registers_signs_in_and_sees_only_what_the_school_shares(
     page.get_by_role("link", name="Sam Jones").click()
     sam = learner_id(school, "L1")
     page.wait_for_url(f"**/portal/children/{sam}/")
-    assert page.get_by_role("heading", level=1).inner_text() == "Details"
+    assert page.get_by_role("heading", level=1).inner_text() == "Sam Jones"
     screenshot(page, "portal-child-details")
 
     navigation = page.get_by_role("navigation", name="Sam Jones")

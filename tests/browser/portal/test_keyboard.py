@@ -50,14 +50,14 @@ def test_a_parent_can_use_the_portal_with_the_keyboard_alone(page: Page, school:
     stops = _tab_to(page, "Homework")
     header = ["Skip to main content", "Steward", "Your children", "Your account", "Sign out"]
     breadcrumbs = ["Your children", "Sam Jones"]
-    assert stops == [*header, *breadcrumbs, "Details", "School", "Homework"]
+    assert stops == [*header, *breadcrumbs, "Overview", "School", "Homework"]
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/portal/children/{sam}/homework/")
     assert page.locator("h1").inner_text() == "Homework"
     assert page.get_by_role("link", name="Homework", exact=True).get_attribute("aria-current") == "page"
 
     stops = _tab_to(page, "Achievements")
-    assert stops == [*header, *breadcrumbs, "Details", "School", "Homework", "Achievements"]  # no behaviour: off
+    assert stops == [*header, *breadcrumbs, "Overview", "School", "Homework", "Achievements"]  # no behaviour: off
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/portal/children/{sam}/achievements/")
     assert "Star of the week" in page.inner_text("main")
