@@ -1,6 +1,6 @@
 from django.urls import path
 
-from steward.backoffice.views import consents, flow_requests, flows, pages, portal, rights, sign_in, terminations
+from steward.backoffice.views import audit, consents, flow_requests, flows, pages, portal, rights, sign_in, terminations
 
 app_name = "backoffice"
 
@@ -13,7 +13,8 @@ urlpatterns = [
     path("schools/switch/", pages.switch_school, name="switch-school"),
     path("school/register/", pages.school_register, name="school-register"),
     path("school/people/", pages.school_people, name="school-people"),
-    path("school/audit/", pages.school_audit, name="school-audit"),
+    path("school/audit/", audit.school_audit, name="school-audit"),
+    path("school/audit/export.csv", audit.school_audit_csv, name="school-audit-csv"),
     path("school/batches/", pages.school_batches, name="school-batches"),
     path("school/batches/<uuid:batch_id>/", pages.school_batch, name="school-batch"),
     path("school/flows/", flows.school_flows, name="school-flows"),
@@ -36,7 +37,8 @@ urlpatterns = [
     path("processor/schools/", pages.processor_schools, name="processor-schools"),
     path("processor/contracts/", pages.processor_contracts, name="processor-contracts"),
     path("processor/register/", pages.processor_register, name="processor-register"),
-    path("processor/audit/", pages.processor_audit, name="processor-audit"),
+    path("processor/audit/", audit.processor_audit, name="processor-audit"),
+    path("processor/audit/export.csv", audit.processor_audit_csv, name="processor-audit-csv"),
     path("processor/terminations/", terminations.processor_terminations, name="processor-terminations"),
     path("processor/contracts/<int:contract_id>/end/", terminations.termination_start, name="termination-start"),
     path(
