@@ -58,6 +58,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:sign-in-verify": PUBLIC,
     "backoffice:sign-out": PUBLIC,
     "backoffice:choose-school": STAFF,
+    "backoffice:search": STAFF,
     "backoffice:switch-school": STAFF,
     "backoffice:account-marketing": STAFF,
     "backoffice:school-register": SCHOOL,

@@ -45,6 +45,7 @@ ACTIONS: dict[str, str] = {
     "termination_purge": "Purged data at the end of a contract",
     "legal_hold_placed": "Placed a legal hold",
     "legal_hold_lifted": "Lifted a legal hold",
+    "search": "Searched and was shown {what}",
 }
 
 # Object type -> (one, several). A type not listed is shown as "a record" / "records".

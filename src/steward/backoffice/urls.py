@@ -1,6 +1,17 @@
 from django.urls import path
 
-from steward.backoffice.views import audit, consents, flow_requests, flows, pages, portal, rights, sign_in, terminations
+from steward.backoffice.views import (
+    audit,
+    consents,
+    flow_requests,
+    flows,
+    pages,
+    portal,
+    rights,
+    search,
+    sign_in,
+    terminations,
+)
 
 app_name = "backoffice"
 
@@ -9,6 +20,7 @@ urlpatterns = [
     path("sign-in/", sign_in.sign_in, name="sign-in"),
     path("sign-in/verify/", sign_in.sign_in_verify, name="sign-in-verify"),
     path("sign-out/", sign_in.sign_out, name="sign-out"),
+    path("search/", search.search, name="search"),
     path("schools/", pages.choose_school, name="choose-school"),
     path("schools/switch/", pages.switch_school, name="switch-school"),
     path("school/register/", pages.school_register, name="school-register"),

@@ -88,3 +88,20 @@ def reminder_emails(school_id: int) -> list[str]:
     contacts = DataProtectionContact.objects.filter(school_id=school_id).values_list("email", flat=True)
     members = _member_emails(school_id, (Role.SCHOOL_DPO, Role.SCHOOL_ADMIN))
     return sorted({e.lower() for e in [*contacts, *members] if e})
+
+
+def search_requests(*, text: str, limit: int = 20) -> QuerySet[RightsRequest]:
+    """The scope's rights requests, completed ones too, naming `text` as subject or requester, or
+    numbered `text` (one statement)."""
+    text = text.strip()
+    if not text:
+        return RightsRequest.objects.none()
+    query = Q(subject_label__icontains=text) | Q(requested_by__icontains=text)
+    if text.removeprefix("#").isdigit() and len(text) < 15:
+        query |= Q(pk=int(text.removeprefix("#")))
+    return RightsRequest.objects.filter(query).order_by("-received_on", "-id")[:limit]
+
+
+def requests_by_deadline(*, limit: int = 10) -> list[RightsRequest]:
+    """The scope's open requests, the one due first on top (its extended deadline if it has one)."""
+    return list(open_requests()[:limit])
