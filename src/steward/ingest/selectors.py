@@ -52,3 +52,9 @@ def rejected_batches_by_school(*, since: dt.datetime) -> list[SchoolBatchProblem
             .order_by("-last")
         )
         return [SchoolBatchProblems(r["school_id"], r["rejected"], r["last"]) for r in rows]
+
+
+def rejected_batches_since(*, since: dt.datetime) -> list[IngestBatch]:
+    """The scope's batches rejected since `since`, newest first (one statement): a school's alerts."""
+    rejected = IngestBatch.objects.filter(status=IngestBatch.Status.REJECTED, received_at__gte=since)
+    return list(rejected.order_by("-received_at")[:20])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from psycopg import sql
 
 from steward.ingest.schema import spec_for
@@ -306,16 +306,32 @@ class SchoolDeliveryProblems:
     last_failed_at: dt.datetime
 
 
-def failing_deliveries_by_school() -> list[SchoolDeliveryProblems]:
-    """Every school's flows whose newest delivery attempt failed, counted in one statement across
-    the estate (the processor's home page opens the estate scope; counts only, no data)."""
+def _failing_attempts() -> QuerySet[DeliveryAttempt]:
+    """Failed attempts with no later success for their flow: deliveries that are failing now."""
     later_success = DeliveryAttempt.objects.filter(
         flow_id=OuterRef("flow_id"), started_at__gt=OuterRef("started_at"), status=DeliveryAttempt.Status.SUCCEEDED
     )
+    return DeliveryAttempt.objects.filter(status=DeliveryAttempt.Status.FAILED).exclude(Exists(later_success))
+
+
+def failing_flows() -> list[DataFlow]:
+    """The scope's flows whose deliveries are failing now (one statement): a school's alerts."""
+    failing = _failing_attempts().values("flow_id")
+    return list(DataFlow.objects.select_related("recipient").filter(id__in=failing).order_by("id"))
+
+
+def flows_awaiting_decision() -> list[DataFlow]:
+    """The scope's requests to share data that nobody has decided yet, oldest first (one statement)."""
+    requested = DataFlow.objects.select_related("recipient").filter(status=DataFlow.Status.REQUESTED)
+    return list(requested.order_by("requested_at", "id"))
+
+
+def failing_deliveries_by_school() -> list[SchoolDeliveryProblems]:
+    """Every school's flows whose newest delivery attempt failed, counted in one statement across
+    the estate (the processor's home page opens the estate scope; counts only, no data)."""
     with estate_scope():
         rows = (
-            DeliveryAttempt.objects.filter(status=DeliveryAttempt.Status.FAILED)
-            .exclude(Exists(later_success))
+            _failing_attempts()
             .values("school_id")
             .annotate(flows=Count("flow_id", distinct=True), last=Max("started_at"))
             .order_by("-last")

@@ -24,9 +24,9 @@ ALL_PROCESSOR_ROLES = tuple(PROCESSOR_ROLES)
 @staff_required
 def home(request: StewardRequest) -> HttpResponse:
     if request.school_id:
-        return redirect("backoffice:school-register")
+        return redirect("backoffice:school-home")
     if tenancy_selectors.processor_roles(user=request.user):  # type: ignore[arg-type]
-        return redirect("backoffice:processor-schools")
+        return redirect("backoffice:processor-home")
     return redirect("backoffice:choose-school")
 
 
@@ -53,7 +53,7 @@ def switch_school(request: StewardRequest) -> HttpResponse:
         )
     request.session[SESSION_KEY] = school_id
     audit_request(request, action="switch_school", object_type="tenancy.Organisation", object_ids=[school_id])
-    return redirect("backoffice:school-register")
+    return redirect("backoffice:school-home")
 
 
 @school_role_required(*ALL_SCHOOL_ROLES)
