@@ -113,6 +113,7 @@ def test_the_csv_export_is_audited_streamed_and_safe_in_a_spreadsheet(
     with processor_scope():
         export = AuditEvent.objects.filter(action="export_csv").get()
     assert (export.school_id, export.actor_label, export.object_type) == (a.id, "Dee Protect", "audit.AuditEvent")
+    assert describe(export, {}) == "Exported audit log entries as CSV"
     rows = list(csv.reader(io.StringIO("".join(lines))))  # read after the scope closed: streamed in its own
     assert rows[0][:3] == ["When (UTC)", "Who", "What happened"]
     whos = [row[1] for row in rows[1:]]

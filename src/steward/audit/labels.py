@@ -39,7 +39,7 @@ ACTIONS: dict[str, str] = {
     "ingest_applied": "Applied {what}",
     "ingest_rejected": "Rejected {what}",
     "export_ctf": "Exported a CTF file",
-    "export_csv": "Downloaded {what} as CSV",
+    "export_csv": "Exported {what} as CSV",
     "retention_delete": "Deleted expired data",
     "termination_export": "Exported data at the end of a contract",
     "termination_purge": "Purged data at the end of a contract",
@@ -94,10 +94,13 @@ def action_name(code: str) -> str:
 
 
 def object_label(object_type: str, count: int) -> str:
-    """ "a pupil", "3 rights requests", "" for an event about nothing in particular."""
+    """ "a pupil", "3 rights requests", "rights requests" (no ids: a kind of record, not some
+    records), "" for an event about nothing in particular."""
     if not object_type:
         return ""
     one, several = OBJECTS.get(object_type, ("record", "records"))
+    if count == 0:
+        return several
     if count == 1:
         return f"an {one}" if one[0] in "aeiouAEIOU" or one.startswith("MIS") else f"a {one}"
     return f"{count} {several}"
@@ -114,7 +117,7 @@ def describe(event: AuditEvent, names: Mapping[str, str]) -> str:
         who = _join([names[i] for i in ids])
         what = f"{who}'s {item_words}" if item else who
     else:
-        what = object_label(event.object_type, len(ids) or 1)
+        what = object_label(event.object_type, len(ids))
         if item and event.object_type == "mis.Learner":
             what = f"the {item_words} of {what}"
     return " ".join(pattern.replace("{what}", what).split()).removesuffix(":")
