@@ -73,6 +73,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:school-flow-action": SCHOOL,
     "backoffice:school-rights": SCHOOL,
     "backoffice:school-rights-request": SCHOOL,
+    "backoffice:school-rights-history": SCHOOL,
+    "backoffice:school-rights-csv": SCHOOL,
     "backoffice:school-portal": SCHOOL,
     "backoffice:school-consents": SCHOOL,
     "backoffice:school-consent-withdraw": SCHOOL,

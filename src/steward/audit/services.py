@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any
@@ -17,7 +15,7 @@ from steward.audit.chain import GENESIS, event_hash
 from steward.audit.labels import OBJECTS, describe_all
 from steward.audit.models import AuditAnchor, AuditEvent
 from steward.audit.selectors import AuditQuery, events_for_export
-from steward.core.csvsafe import safe_cell
+from steward.core.csvsafe import csv_line
 from steward.tenancy.scope import processor_scope, tenant_scope
 
 # One lock for the chain: events are numbered and linked in the order they take it.
@@ -222,7 +220,7 @@ def audit_log_csv(actor: Actor, *, school_id: int | None, query: AuditQuery) -> 
 
 
 def _audit_csv_rows(school_id: int | None, query: AuditQuery) -> Iterator[str]:
-    yield _csv_line(AUDIT_CSV_HEADER)
+    yield csv_line(AUDIT_CSV_HEADER)
     scope = processor_scope() if school_id is None else tenant_scope([school_id])
     with scope:
         chunk: list[AuditEvent] = []
@@ -236,7 +234,7 @@ def _audit_csv_rows(school_id: int | None, query: AuditQuery) -> Iterator[str]:
 
 def _csv_chunk(events: list[AuditEvent], school_id: int | None) -> Iterator[str]:
     for event, sentence in describe_all(events, school_id=school_id):
-        yield _csv_line(
+        yield csv_line(
             (
                 f"{event.occurred_at:%Y-%m-%d %H:%M:%S}",
                 event.actor_label or event.actor_client,
@@ -247,9 +245,3 @@ def _csv_chunk(events: list[AuditEvent], school_id: int | None) -> Iterator[str]
                 event.ip_address or "",
             )
         )
-
-
-def _csv_line(cells: Iterable[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow([safe_cell(cell) for cell in cells])
-    return out.getvalue()

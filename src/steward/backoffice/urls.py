@@ -9,6 +9,7 @@ from steward.backoffice.views import (
     pages,
     portal,
     rights,
+    rights_history,
     search,
     sign_in,
     terminations,
@@ -34,6 +35,8 @@ urlpatterns = [
     path("school/flows/", flows.school_flows, name="school-flows"),
     path("school/rights/", rights.rights_requests, name="school-rights"),
     path("school/rights/<int:request_id>/", rights.rights_request, name="school-rights-request"),
+    path("school/rights/all/", rights_history.rights_history, name="school-rights-history"),
+    path("school/rights/all/export.csv", rights_history.rights_history_csv, name="school-rights-csv"),
     path("school/portal/", portal.school_portal, name="school-portal"),
     path("school/consents/", consents.school_consents, name="school-consents"),
     path(
