@@ -69,6 +69,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:school-batches": SCHOOL,
     "backoffice:school-batch": SCHOOL,
     "backoffice:school-flows": SCHOOL,
+    "backoffice:school-disclosures": SCHOOL,
+    "backoffice:school-disclosures-csv": SCHOOL,
     "backoffice:school-flow": SCHOOL,
     "backoffice:school-flow-action": SCHOOL,
     "backoffice:school-rights": SCHOOL,

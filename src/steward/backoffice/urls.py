@@ -3,6 +3,7 @@ from django.urls import path
 from steward.backoffice.views import (
     audit,
     consents,
+    disclosures,
     flow_requests,
     flows,
     home,
@@ -33,6 +34,8 @@ urlpatterns = [
     path("school/batches/", pages.school_batches, name="school-batches"),
     path("school/batches/<uuid:batch_id>/", pages.school_batch, name="school-batch"),
     path("school/flows/", flows.school_flows, name="school-flows"),
+    path("school/disclosures/", disclosures.school_disclosures, name="school-disclosures"),
+    path("school/disclosures/export.csv", disclosures.school_disclosures_csv, name="school-disclosures-csv"),
     path("school/rights/", rights.rights_requests, name="school-rights"),
     path("school/rights/<int:request_id>/", rights.rights_request, name="school-rights-request"),
     path("school/rights/all/", rights_history.rights_history, name="school-rights-history"),

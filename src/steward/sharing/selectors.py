@@ -337,3 +337,40 @@ def failing_deliveries_by_school() -> list[SchoolDeliveryProblems]:
             .order_by("-last")
         )
         return [SchoolDeliveryProblems(r["school_id"], r["flows"], r["last"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class DisclosureFilter:
+    """What the disclosure log is narrowed to: one recipient (its code), one record type; both optional."""
+
+    recipient: str = ""
+    record_type: str = ""
+
+    def apply(self, disclosures: QuerySet[Disclosure]) -> QuerySet[Disclosure]:
+        if self.recipient:
+            disclosures = disclosures.filter(recipient__code=self.recipient)
+        if self.record_type:
+            disclosures = disclosures.filter(record_type=self.record_type)
+        return disclosures
+
+
+@dataclass(frozen=True)
+class DisclosurePage:
+    disclosures: list[Disclosure]
+    total: int
+    number: int
+    pages: int
+
+
+def disclosures_filtered(*, where: DisclosureFilter) -> QuerySet[Disclosure]:
+    """The scope's disclosure log, newest first, with each recipient joined (one statement)."""
+    return where.apply(Disclosure.objects.select_related("recipient")).order_by("-at", "-id")
+
+
+def disclosures_page(*, where: DisclosureFilter, page: int = 1, per_page: int = 50) -> DisclosurePage:
+    """One page of the log with the count of all that match (two statements)."""
+    disclosures = disclosures_filtered(where=where)
+    total = disclosures.count()
+    pages = max(1, -(-total // per_page))
+    number = min(max(1, page), pages)
+    return DisclosurePage(list(disclosures[(number - 1) * per_page : number * per_page]), total, number, pages)
