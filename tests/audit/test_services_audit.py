@@ -25,6 +25,8 @@ from django_otp.oath import TOTP
 import steward
 from steward.audit.actor import Actor
 from steward.audit.models import AuditEvent
+from steward.audit.selectors import AuditQuery
+from steward.audit.services import audit_log_csv
 from steward.consents import services as consents
 from steward.consents.models import Consent, MarketingPreference
 from steward.ingest.services import batch_ingest
@@ -156,6 +158,16 @@ def _approved(w: World) -> DataFlow:
     flow = _flow(w)
     with tenant_scope([w.school.id]):
         return sharing.flow_approve(flow=flow, actor=w.actor)
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+@walks("audit.services.audit_log_csv")
+def _audit_log_csv(w: World) -> Expect:
+    with tenant_scope([w.school.id]):
+        audit_log_csv(w.actor, school_id=w.school.id, query=AuditQuery())
+    return Expect("export_csv", w.school.id, w.actor.label)
 
 
 @walks("sharing.services.flow_request")

@@ -61,7 +61,7 @@ def staff_sign_in(page: Page, user: User, school: Organisation | None = None) ->
         page.goto("/schools/")
         page.get_by_label(school.name).check()
         page.get_by_role("button", name="Continue").click()
-        page.wait_for_url("**/school/register/")
+        page.wait_for_url("**/school/")
 
 
 def _log(school: Organisation, kind: str, learner: str, *, days_ago: int = 1, checked: bool = True) -> RightsRequest:

@@ -7,20 +7,20 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 
 from steward.core.http import StewardRequest
 from steward.tenancy.selectors import processor_roles
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def staff_required(view: View) -> View:
     """Signed in with a password *and* a second factor."""
 
     @wraps(view)
-    def wrapped(request: StewardRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: StewardRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # django-otp's middleware adds `is_verified`; without it nobody counts as verified.
         if not request.user.is_authenticated or not getattr(request.user, "is_verified", lambda: False)():
             return redirect(f"/sign-in/?next={request.path}")
@@ -35,7 +35,7 @@ def school_role_required(*roles: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @staff_required
         @wraps(view)
-        def wrapped(request: StewardRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: StewardRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.school_id:
                 return redirect("backoffice:choose-school")
             if not set(roles) & request.school_roles:
@@ -51,7 +51,7 @@ def processor_role_required(*roles: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @staff_required
         @wraps(view)
-        def wrapped(request: StewardRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: StewardRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not set(roles) & processor_roles(user=request.user):  # type: ignore[arg-type]
                 raise PermissionDenied("This page is for the ICT service's staff.")
             return view(request, *args, **kwargs)

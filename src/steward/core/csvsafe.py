@@ -13,6 +13,10 @@ with `COPY ... TO`, so a table is not read back row by row to fix it.
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable
+
 from psycopg import sql
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -29,3 +33,11 @@ def safe_column(column: str) -> sql.Composed:
     return sql.SQL("CASE WHEN left({c}, 1) IN ({starts}) THEN '''' || {c} ELSE {c} END AS {c}").format(
         c=sql.Identifier(column), starts=starts
     )
+
+
+def csv_line(cells: Iterable[str]) -> str:
+    """One CSV line (CRLF, as spreadsheets expect) of text cells, each made safe by `safe_cell`:
+    for exports streamed a line at a time."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow([safe_cell(cell) for cell in cells])
+    return out.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
@@ -88,3 +89,60 @@ def reminder_emails(school_id: int) -> list[str]:
     contacts = DataProtectionContact.objects.filter(school_id=school_id).values_list("email", flat=True)
     members = _member_emails(school_id, (Role.SCHOOL_DPO, Role.SCHOOL_ADMIN))
     return sorted({e.lower() for e in [*contacts, *members] if e})
+
+
+def search_requests(*, text: str, limit: int = 20) -> QuerySet[RightsRequest]:
+    """The scope's rights requests, completed ones too, naming `text` as subject or requester, or
+    numbered `text` (one statement)."""
+    text = text.strip()
+    if not text:
+        return RightsRequest.objects.none()
+    query = Q(subject_label__icontains=text) | Q(requested_by__icontains=text)
+    if text.removeprefix("#").isdigit() and len(text) < 15:
+        query |= Q(pk=int(text.removeprefix("#")))
+    return RightsRequest.objects.filter(query).order_by("-received_on", "-id")[:limit]
+
+
+def requests_by_deadline(*, limit: int = 10) -> list[RightsRequest]:
+    """The scope's open requests, the one due first on top (its extended deadline if it has one)."""
+    return list(open_requests()[:limit])
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    """What the list of every request (history included) is narrowed to; every part optional."""
+
+    status: str = ""
+    kind: str = ""
+    text: str = ""
+
+    def apply(self, requests: QuerySet[RightsRequest]) -> QuerySet[RightsRequest]:
+        if self.status:
+            requests = requests.filter(status=self.status)
+        if self.kind:
+            requests = requests.filter(kind=self.kind)
+        if self.text:
+            requests = requests.filter(Q(subject_label__icontains=self.text) | Q(requested_by__icontains=self.text))
+        return requests
+
+
+@dataclass(frozen=True)
+class RequestPage:
+    requests: list[RightsRequest]
+    total: int
+    number: int
+    pages: int
+
+
+def requests_filtered(*, where: RequestFilter) -> QuerySet[RightsRequest]:
+    """Every request of the scope, completed and refused ones too, newest received first."""
+    return where.apply(RightsRequest.objects.all()).order_by("-received_on", "-id")
+
+
+def requests_page(*, where: RequestFilter, page: int = 1, per_page: int = 50) -> RequestPage:
+    """One page of `requests_filtered`, with the count of all that match (two statements)."""
+    requests = requests_filtered(where=where)
+    total = requests.count()
+    pages = max(1, -(-total // per_page))
+    number = min(max(1, page), pages)
+    return RequestPage(list(requests[(number - 1) * per_page : number * per_page]), total, number, pages)

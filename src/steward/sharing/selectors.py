@@ -7,10 +7,12 @@ Disclosure by `services.read_records_page` (the API) or the delivery (exports, w
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from psycopg import sql
 
 from steward.ingest.schema import spec_for
@@ -18,6 +20,7 @@ from steward.mis.models import ProcessingRestriction, Tombstone
 from steward.register.models import DataCategory, LawfulBasis, SpecialCondition
 from steward.sharing.catalogue import field_categories, released_types, subject_fields
 from steward.sharing.models import FLOW_TRANSITIONS, DataFlow, DataFlowEvent, DeliveryAttempt, Disclosure
+from steward.tenancy.scope import estate_scope
 
 
 @dataclass(frozen=True)
@@ -283,3 +286,91 @@ def flow_detail(*, flow_id: int) -> FlowDetail | None:
         next_statuses=frozenset(s for s, sources in FLOW_TRANSITIONS.items() if flow.status in sources),
         deliveries=list(DeliveryAttempt.objects.filter(flow=flow).order_by("-started_at", "-id")[:20]),
     )
+
+
+def search_flows(*, text: str, limit: int = 20) -> list[DataFlow]:
+    """The scope's flows, past ones too, whose recipient, purpose or status matches `text` (one statement)."""
+    text = text.strip()
+    if not text:
+        return []
+    query = Q(recipient__name__icontains=text) | Q(purpose__icontains=text) | Q(status__iexact=text)
+    return list(DataFlow.objects.select_related("recipient").filter(query).order_by("-requested_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class SchoolDeliveryProblems:
+    """A school's flows whose latest delivery attempt failed: for the processor's list of problems."""
+
+    school_id: int
+    failing_flows: int
+    last_failed_at: dt.datetime
+
+
+def _failing_attempts() -> QuerySet[DeliveryAttempt]:
+    """Failed attempts with no later success for their flow: deliveries that are failing now."""
+    later_success = DeliveryAttempt.objects.filter(
+        flow_id=OuterRef("flow_id"), started_at__gt=OuterRef("started_at"), status=DeliveryAttempt.Status.SUCCEEDED
+    )
+    return DeliveryAttempt.objects.filter(status=DeliveryAttempt.Status.FAILED).exclude(Exists(later_success))
+
+
+def failing_flows() -> list[DataFlow]:
+    """The scope's flows whose deliveries are failing now (one statement): a school's alerts."""
+    failing = _failing_attempts().values("flow_id")
+    return list(DataFlow.objects.select_related("recipient").filter(id__in=failing).order_by("id"))
+
+
+def flows_awaiting_decision() -> list[DataFlow]:
+    """The scope's requests to share data that nobody has decided yet, oldest first (one statement)."""
+    requested = DataFlow.objects.select_related("recipient").filter(status=DataFlow.Status.REQUESTED)
+    return list(requested.order_by("requested_at", "id"))
+
+
+def failing_deliveries_by_school() -> list[SchoolDeliveryProblems]:
+    """Every school's flows whose newest delivery attempt failed, counted in one statement across
+    the estate (the processor's home page opens the estate scope; counts only, no data)."""
+    with estate_scope():
+        rows = (
+            _failing_attempts()
+            .values("school_id")
+            .annotate(flows=Count("flow_id", distinct=True), last=Max("started_at"))
+            .order_by("-last")
+        )
+        return [SchoolDeliveryProblems(r["school_id"], r["flows"], r["last"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class DisclosureFilter:
+    """What the disclosure log is narrowed to: one recipient (its code), one record type; both optional."""
+
+    recipient: str = ""
+    record_type: str = ""
+
+    def apply(self, disclosures: QuerySet[Disclosure]) -> QuerySet[Disclosure]:
+        if self.recipient:
+            disclosures = disclosures.filter(recipient__code=self.recipient)
+        if self.record_type:
+            disclosures = disclosures.filter(record_type=self.record_type)
+        return disclosures
+
+
+@dataclass(frozen=True)
+class DisclosurePage:
+    disclosures: list[Disclosure]
+    total: int
+    number: int
+    pages: int
+
+
+def disclosures_filtered(*, where: DisclosureFilter) -> QuerySet[Disclosure]:
+    """The scope's disclosure log, newest first, with each recipient joined (one statement)."""
+    return where.apply(Disclosure.objects.select_related("recipient")).order_by("-at", "-id")
+
+
+def disclosures_page(*, where: DisclosureFilter, page: int = 1, per_page: int = 50) -> DisclosurePage:
+    """One page of the log with the count of all that match (two statements)."""
+    disclosures = disclosures_filtered(where=where)
+    total = disclosures.count()
+    pages = max(1, -(-total // per_page))
+    number = min(max(1, page), pages)
+    return DisclosurePage(list(disclosures[(number - 1) * per_page : number * per_page]), total, number, pages)

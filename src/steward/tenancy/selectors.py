@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from steward.register.models import ProcessingActivity
@@ -106,3 +106,19 @@ def staff_accounts() -> QuerySet[User]:
         .prefetch_related("memberships__organisation")
         .order_by("full_name", "email")
     )
+
+
+def search_schools(*, text: str, limit: int = 20) -> list[Organisation]:
+    """Schools whose name or URN matches `text`: the processor's search (one statement)."""
+    text = text.strip()
+    if not text:
+        return []
+    query = Q(name__icontains=text)
+    if text.isdigit() and len(text) < 10:
+        query |= Q(urn=int(text))
+    return list(Organisation.objects.filter(query, kind=Organisation.Kind.SCHOOL).order_by("name")[:limit])
+
+
+def schools_named(*, ids: list[int]) -> dict[int, Organisation]:
+    """Schools by id, in one statement (for the processor's lists of problems)."""
+    return {s.id: s for s in Organisation.objects.filter(id__in=ids, kind=Organisation.Kind.SCHOOL)}

@@ -8,7 +8,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from steward.audit import selectors as audit_selectors
 from steward.audit.services import audit_request
 from steward.backoffice.access import chosen_school, processor_role_required, school_role_required, staff_required
 from steward.core.http import StewardRequest
@@ -16,7 +15,7 @@ from steward.ingest import selectors as ingest_selectors
 from steward.register import selectors as register_selectors
 from steward.tenancy import selectors as tenancy_selectors
 from steward.tenancy.middleware import SESSION_KEY
-from steward.tenancy.models import PROCESSOR_ROLES, SCHOOL_ROLES, Role
+from steward.tenancy.models import PROCESSOR_ROLES, SCHOOL_ROLES
 
 ALL_SCHOOL_ROLES = tuple(SCHOOL_ROLES)
 ALL_PROCESSOR_ROLES = tuple(PROCESSOR_ROLES)
@@ -25,9 +24,9 @@ ALL_PROCESSOR_ROLES = tuple(PROCESSOR_ROLES)
 @staff_required
 def home(request: StewardRequest) -> HttpResponse:
     if request.school_id:
-        return redirect("backoffice:school-register")
+        return redirect("backoffice:school-home")
     if tenancy_selectors.processor_roles(user=request.user):  # type: ignore[arg-type]
-        return redirect("backoffice:processor-schools")
+        return redirect("backoffice:processor-home")
     return redirect("backoffice:choose-school")
 
 
@@ -54,7 +53,7 @@ def switch_school(request: StewardRequest) -> HttpResponse:
         )
     request.session[SESSION_KEY] = school_id
     audit_request(request, action="switch_school", object_type="tenancy.Organisation", object_ids=[school_id])
-    return redirect("backoffice:school-register")
+    return redirect("backoffice:school-home")
 
 
 @school_role_required(*ALL_SCHOOL_ROLES)
@@ -80,19 +79,6 @@ def school_people(request: StewardRequest) -> HttpResponse:
         purpose="school administration",
     )
     return render(request, "backoffice/school_people.html", {"memberships": memberships, "contacts": contacts})
-
-
-@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
-def school_audit(request: StewardRequest) -> HttpResponse:
-    events = list(audit_selectors.events_for_school(school_id=chosen_school(request)))
-    audit_request(
-        request,
-        action="view",
-        object_type="audit.AuditEvent",
-        object_ids=[e.id for e in events],
-        purpose="accountability review",
-    )
-    return render(request, "backoffice/audit_log.html", {"events": events, "scope": "school"})
 
 
 @school_role_required(*ALL_SCHOOL_ROLES)
@@ -143,17 +129,3 @@ def processor_register(request: StewardRequest) -> HttpResponse:
             "providers": register_selectors.privacy_providers(),
         },
     )
-
-
-@processor_role_required(Role.PROCESSOR_ADMIN)
-def processor_audit(request: StewardRequest) -> HttpResponse:
-    events = list(audit_selectors.recent_events())
-    report = audit_selectors.audit_chain_verify()
-    audit_request(
-        request,
-        action="view",
-        object_type="audit.AuditEvent",
-        object_ids=[e.id for e in events],
-        purpose="security monitoring",
-    )
-    return render(request, "backoffice/audit_log.html", {"events": events, "scope": "processor", "chain": report})
