@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from steward.mis.privacy import SUBJECT_MODELS
 from steward.register.providers import subject_belongs
-from steward.rights.models import RightsRequest, RightsRequestEvent
+from steward.rights import bundle, readable
+from steward.rights.models import RightsRequest, RightsRequestEvent, WithheldItem
+from steward.rights.readable import Table
 from steward.tenancy.models import DataProtectionContact, Membership, Organisation, Role
 
 OPEN = (RightsRequest.Status.RECEIVED, RightsRequest.Status.IN_PROGRESS)
@@ -88,3 +92,25 @@ def reminder_emails(school_id: int) -> list[str]:
     contacts = DataProtectionContact.objects.filter(school_id=school_id).values_list("email", flat=True)
     members = _member_emails(school_id, (Role.SCHOOL_DPO, Role.SCHOOL_ADMIN))
     return sorted({e.lower() for e in [*contacts, *members] if e})
+
+
+@dataclass(frozen=True)
+class Review:
+    """The access bundle as the DPO previews it before sending: what will go, what is withheld and why."""
+
+    document: dict[str, Any]
+    tables: list[Table]
+    withheld: list[tuple[str, WithheldItem]]  # (heading, item)
+    holds_data: bool
+
+
+def access_review(*, request: RightsRequest) -> Review:
+    """Gather the bundle as it would be sent now (withheld parts left out), for the review page."""
+    items = list(WithheldItem.objects.filter(request=request).order_by("at", "id"))
+    document = bundle.gather(request, frozenset(i.section for i in items))
+    return Review(
+        document=document,
+        tables=bundle.tables(document),
+        withheld=[(readable.heading(i.section), i) for i in items],
+        holds_data=bundle.holds_data(document),
+    )
