@@ -45,8 +45,10 @@ def _block(table: Table) -> str:
     return f"<h2>{escape(table.title)}</h2><pre>{escape(chr(10).join(lines))}</pre>"
 
 
-def _information(info: dict[str, Any]) -> str:
+def _information(info: dict[str, Any] | None) -> str:
     """The Art. 15 information (purposes, categories, recipients, retention, rights, source) as lists."""
+    if info is None:  # a document gathered before the information was part of it
+        return ""
 
     def items(title: str, lines: list[str]) -> str:
         return f"<h2>{escape(title)}</h2><ul>" + "".join(f"<li>{escape(line)}</li>" for line in lines) + "</ul>"
@@ -74,7 +76,7 @@ def bundle_pdf(document: dict[str, Any]) -> bytes:
         f"{escape(str(document['request']['received_on']))}</dd>"
         f"<dt>Generated</dt><dd>{escape(str(document['generated_at']))}</dd></dl>"
     )
-    body = _information(document["information"]) + "".join(
+    body = _information(document.get("information")) + "".join(
         _block(t) if t.rows else f"<h2>{escape(t.title)}</h2><p>None.</p>" for t in found
     )
     html = (
