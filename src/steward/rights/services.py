@@ -165,7 +165,6 @@ def access_send(*, request: RightsRequest, method: str, email: str, actor: Actor
     """
     _require(request, RightsRequest.Kind.ACCESS)
     _require_open(request)
-    _subject(request)
     address = _require_reply(request, method, email)
     document = bundle.gather(request, withheld_sections(request))
     if not bundle.holds_data(document):
