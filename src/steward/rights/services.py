@@ -108,14 +108,14 @@ def access_bundle(*, request: RightsRequest, actor: Actor, out: IO[bytes]) -> li
     (`access_send`) or "no data held" is decided (`access_no_data`)."""
     _require(request, RightsRequest.Kind.ACCESS)
     _subject(request)
-    document = bundle.gather(request, withheld_sections(request))
+    document = bundle.gather(request, _withheld_sections(request))
     names = bundle.write_bundle(document, out)
     _event(request, "downloaded", actor.label, "a copy for review")
     _audit(actor, request, "bundle", files=names)
     return names
 
 
-def withheld_sections(request: RightsRequest) -> frozenset[str]:
+def _withheld_sections(request: RightsRequest) -> frozenset[str]:
     return frozenset(WithheldItem.objects.filter(request=request).values_list("section", flat=True))
 
 
@@ -166,7 +166,7 @@ def access_send(*, request: RightsRequest, method: str, email: str, actor: Actor
     _require(request, RightsRequest.Kind.ACCESS)
     _require_open(request)
     address = _require_reply(request, method, email)
-    document = bundle.gather(request, withheld_sections(request))
+    document = bundle.gather(request, _withheld_sections(request))
     if not bundle.holds_data(document):
         raise ValidationError(
             {"method": "Steward holds no data about this person: record that decision instead of sending a bundle"}
@@ -204,7 +204,7 @@ def access_no_data(*, request: RightsRequest, method: str, email: str, actor: Ac
     _require(request, RightsRequest.Kind.ACCESS)
     _require_open(request)
     address = _require_reply(request, method, email)
-    document = bundle.gather(request, withheld_sections(request))
+    document = bundle.gather(request, _withheld_sections(request))
     if bundle.holds_data(document):
         raise ValidationError({"no_data": "Data is held about this person: review and send the bundle instead"})
     letter = (
@@ -247,6 +247,7 @@ def request_acknowledge(*, request: RightsRequest, parent_email: str) -> None:
             partial(send_email, parent_email, f"{request.school.name} has received your request", acknowledgement)
         )
     _event(request, "acknowledged", "Steward", "school's DPO notified; requester sent the due date")
+    _audit(Actor.system(), request, "acknowledged", parent_told=bool(parent_email))
 
 
 @transaction.atomic
