@@ -212,6 +212,7 @@ def test_the_html_bundle_reads_as_words_with_the_article_15_information(school: 
         assert internal not in html, internal
     assert "<h3>Attendance</h3>" in html and "<h3>Personal details</h3>" in html
     assert "Key to the marks" in html and "Legal forename" in html
+    assert "Updated at" not in html  # when Steward stored its copy says nothing about the person
     assert "White - British" in html or "White – British" in html or "White British" in html  # WBRI decoded
     assert ">WBRI<" not in html
     for heading in ("Why the school uses this information", "Who receives it", "How long it is kept", "Your rights"):

@@ -48,7 +48,7 @@ def information(*, school_id: int, subject_kind: str, held: dict[str, Any], sent
     categories = list(DataCategory.objects.filter(code__in=codes).order_by("name").values_list("name", flat=True))
     may_receive = sorted({r.name for a in activities for r in a.recipients.all()})
     retention = [
-        f"{rule.category.name + ': ' if rule.category else ''}kept {rule.period_days} days {rule.get_trigger_display()}"
+        f"{rule.category.name if rule.category else a.name}: kept {rule.period_days} days {rule.get_trigger_display()}"
         for a in activities
         for rule in a.retention_rules.all()
     ]

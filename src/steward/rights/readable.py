@@ -155,9 +155,11 @@ def section(label: str, records: list[dict[str, Any]]) -> Table:
     """One provider's records of one model, readable."""
     model = _model(label)
     code_sets: dict[str, str] = getattr(model, "code_sets", {}) if model else {}
+    # A school record's own timestamps say when Steward stored its copy, not anything about the person.
+    stored_copy = {"created_at", "updated_at"} if any("content_hash" in r for r in records) else set()
     columns: list[str] = []
     for record in records:
-        columns += [c for c in record if c not in columns and not internal(c)]
+        columns += [c for c in record if c not in columns and not internal(c) and c not in stored_copy]
     rows = [[_decoded(code_sets[c], r.get(c)) if c in code_sets else cell(r.get(c)) for c in columns] for r in records]
     used = sorted({str(r.get(c)) for r in records for c in columns if code_sets.get(c) == "attendance_mark"})
     marks = CODE_SETS["attendance_mark"]
