@@ -75,6 +75,8 @@ def test_search_log_review_withhold_and_send_an_access_request(
     page.get_by_role("button", name="Withhold this part").click()
     page.get_by_text("That part is withheld and the reason recorded.").wait_for()
     assert "Family and emergency contacts" not in preview.inner_text()
+    history = page.inner_text("main")
+    assert "Part of the bundle withheld" in history and "identity_checked" not in history  # events in words
     assert_accessible(page)
     screenshot(page, "rights-journey-review")
 

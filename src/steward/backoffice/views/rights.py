@@ -165,6 +165,26 @@ ACTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
 }
 COMMON_ACTIONS = ("identity", "extend", "refuse")
 
+# A request's history in words: its events are recorded by code, and no code reaches a page.
+EVENT_LABELS = {
+    "logged": "Request logged",
+    "acknowledged": "Acknowledged to the requester; the DPO told",
+    "identity_checked": "Identity checked",
+    "extended": "Deadline extended",
+    "downloaded": "Bundle downloaded to read",
+    "withheld": "Part of the bundle withheld",
+    "completed": "Completed",
+    "sent_again": "Sent again",
+    "refused": "Refused",
+    "forwarded": "Forwarded to the MIS administrators",
+    "objection_upheld": "Objection upheld",
+    "objection_rejected": "Objection rejected",
+    "restricted": "Processing restricted",
+    "restriction_lifted": "Restriction lifted",
+    "reminder_sent": "Reminder sent",
+    "erased": "Erased",
+}
+
 # The success banner after each action (GOV.UK: say what happened, on the page that shows it).
 DONE = {
     "identity": "Identity checked.",
@@ -299,7 +319,10 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
         "field_errors": field_errors,
         "post": request.POST if request.method == "POST" else {},
         "r": rights_request,
-        "events": list(rights_request.events.all()),
+        "events": [
+            (EVENT_LABELS.get(e.action, e.action.replace("_", " ").capitalize()), e)
+            for e in rights_request.events.all()
+        ],
         "actions": set(allowed),
         "open": rights_request.status in selectors.OPEN,
         "overdue": rights_request.status in selectors.OPEN and rights_request.due < timezone.localdate(),
