@@ -359,6 +359,37 @@ _rights_walk(
 )
 
 
+_rights_walk(
+    "access_withhold",
+    "withhold",
+    "access",
+    lambda w, r: rights.access_withhold(request=r, section="mis.LearnerContact", reason="third party", actor=w.actor),
+)
+_rights_walk(
+    "access_send",
+    "send",
+    "access",
+    lambda w, r: rights.access_send(request=r, method="post", email="", actor=w.actor),
+)
+
+
+@walks("rights.services.access_no_data")
+def _no_data(w: World) -> Expect:
+    access, erasure = _request(w, "access"), _request(w, "erasure")
+    with tenant_scope([w.school.id]):
+        rights.erasure_execute(request=erasure, actor=Actor.system("an earlier erasure"))
+        rights.access_no_data(request=access, method="post", email="", actor=w.actor)
+    return _rights("no_data", w)
+
+
+@walks("rights.services.request_acknowledge")
+def _acknowledged(w: World) -> Expect:
+    request = _request(w, "access", checked=False)
+    with tenant_scope([w.school.id]):
+        rights.request_acknowledge(request=request, parent_email="alex@example.invalid")
+    return Expect("rights_request_acknowledged", w.school.id, "Steward", by_actor=False)
+
+
 @walks("rights.services.rectifications_corrected")
 def _corrected(w: World) -> Expect:
     request = _request(w, "rectification")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.test import Client
 
@@ -10,6 +12,7 @@ from steward.tenancy.models import DataProtectionContact, Organisation, Role, Us
 from steward.tenancy.scope import processor_scope, tenant_scope
 from tests import factories
 from tests.backoffice.conftest import choose, sign_in
+from tests.rights import people_form
 
 pytestmark = pytest.mark.django_db
 
@@ -167,21 +170,14 @@ def test_a_dpo_logs_a_rights_request_and_sees_what_is_overdue(
 
     sign_in(client, admin_a)
     choose(client, school_a)
-    form = {
-        "kind": "access",
-        "subject_kind": "school_user",
-        "subject_id": admin_a.pk,  # the school's own user: a subject of this school
-        "subject_label": "Sam Jones",
-        "requested_by": "Alex Jones",
-        "received_on": "2026-09-01",
-    }
-    unknown = client.post("/school/rights/", {**form, "subject_kind": "learner", "subject_id": 1})
+    form = people_form.log_form("access", "school_user", admin_a.pk, received_on=dt.date(2026, 9, 1))
+    unknown = client.post("/school/rights/", {**form, "person": "Nobody Atall", "subject": ""})
     assert unknown.status_code == 400
-    assert "this school has no learner with record id 1" in unknown.content.decode()
+    assert "No one at this school matches" in unknown.content.decode()
     assert client.post("/school/rights/", form).status_code == 302
     page = client.get("/school/rights/").content.decode()
-    assert "Sam Jones" in page and "Overdue" in page
-    refused = client.post("/school/rights/", {**form, "received_on": "2999-01-01"})
+    assert admin_a.full_name in page and "Overdue" in page
+    refused = client.post("/school/rights/", {**form, **people_form.date_fields(dt.date(2999, 1, 1))})
     assert refused.status_code == 400
     assert "cannot be received in the future" in refused.content.decode()
     with tenant_scope([school_a.id]):

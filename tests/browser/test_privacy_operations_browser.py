@@ -122,7 +122,7 @@ def test_the_schools_rights_portal_consent_and_marketing_pages_are_accessible(pa
     page.goto(f"/school/rights/{access.id}/")
     _check(page, f"Access (Art. 15) request {access.id}", "backoffice-rights-access")
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download the access bundle").click()
+        page.get_by_role("button", name="Download a copy to read").click()
     saved = download.value.path()
     assert {"bundle.html", "bundle.json", "bundle.pdf"} <= set(zipfile.ZipFile(saved).namelist())
 
@@ -172,8 +172,8 @@ def test_a_rights_request_can_be_answered_with_the_keyboard_alone(page: Page, sc
     assert "All rights requests" in stops  # the back link comes first, in reading order
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    page.wait_for_url(f"**/school/rights/{logged.id}/")
-    assert page.get_by_role("button", name="Download the access bundle").is_visible()
+    page.wait_for_url(f"**/school/rights/{logged.id}/?done=identity")
+    assert page.get_by_role("button", name="Download a copy to read").is_visible()
     assert "Checked" in page.get_by_role("definition").nth(4).inner_text()
     with tenant_scope([school.id]):
         assert RightsRequest.objects.get(pk=logged.pk).identity_checked

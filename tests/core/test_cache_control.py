@@ -20,6 +20,7 @@ from steward.tenancy.services import api_client_create
 from tests import factories
 from tests.backoffice.conftest import choose, sign_in
 from tests.portal import families
+from tests.rights import people_form
 
 pytestmark = pytest.mark.django_db
 
@@ -63,14 +64,7 @@ def test_back_office_pages_and_a_rights_request_are_not_stored(office: Client, s
         assert response.status_code == 200, path
         assert_not_stored(response, path)
     learner = families.learner_id(school, "L1")
-    form = {
-        "kind": "access",
-        "subject_kind": "learner",
-        "subject_id": learner,
-        "subject_label": "Sam Jones",
-        "requested_by": "Alex Jones (parent)",
-        "received_on": timezone.localdate().isoformat(),
-    }
+    form = people_form.log_form("access", "learner", learner, received_on=timezone.localdate())
     assert office.post("/school/rights/", form).status_code == 302
     with tenant_scope([school.id]):
         request = RightsRequest.objects.get(kind="access")
@@ -81,14 +75,7 @@ def test_back_office_pages_and_a_rights_request_are_not_stored(office: Client, s
 
 @pytest.mark.parametrize(("kind", "action"), [("access", "bundle"), ("portability", "portable")])
 def test_rights_request_downloads_are_not_stored(office: Client, school: Organisation, kind: str, action: str) -> None:
-    form = {
-        "kind": kind,
-        "subject_kind": "learner",
-        "subject_id": families.learner_id(school, "L1"),
-        "subject_label": "Sam Jones",
-        "requested_by": "Alex Jones (parent)",
-        "received_on": timezone.localdate().isoformat(),
-    }
+    form = people_form.log_form(kind, "learner", families.learner_id(school, "L1"), received_on=timezone.localdate())
     assert office.post("/school/rights/", form).status_code == 302
     with tenant_scope([school.id]):
         request = RightsRequest.objects.get(kind=kind)

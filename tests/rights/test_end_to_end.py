@@ -38,6 +38,7 @@ from tests import factories
 from tests.backoffice.conftest import choose, sign_in
 from tests.ingest import builders as b
 from tests.portal import families
+from tests.rights import people_form
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dates]  # relative to today: `make test-dates`
 
@@ -123,16 +124,9 @@ def released_learners(school: Organisation) -> set[str]:
 
 
 def log(office: Client, kind: str, subject_kind: str, subject_id: int, note: str = "") -> RightsRequest:
-    form = {
-        "kind": kind,
-        "subject_kind": subject_kind,
-        "subject_id": subject_id,
-        "subject_label": "Sam Jones",
-        "requested_by": "Alex Jones (parent)",
-        "received_on": timezone.localdate().isoformat(),
-        "note": note,
-    }
-    assert office.post("/school/rights/", form).status_code == 302
+    form = people_form.log_form(kind, subject_kind, subject_id, received_on=timezone.localdate(), note=note)
+    response = office.post("/school/rights/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
     return RightsRequest.objects.filter(kind=kind).order_by("-id").first()  # type: ignore[return-value]
 
 
@@ -158,7 +152,7 @@ def unzip(response: Any) -> zipfile.ZipFile:
 
 
 def test_an_access_bundle_holds_every_apps_data_the_audit_events_and_the_disclosures(
-    office: Client, school: Organisation, parent: ParentAccount
+    office: Client, school: Organisation, parent: ParentAccount, django_capture_on_commit_callbacks: Any
 ) -> None:
     disclosure = disclose_attendance(school)
     portal = Client()
@@ -186,8 +180,15 @@ def test_an_access_bundle_holds_every_apps_data_the_audit_events_and_the_disclos
     html = bundle.read("bundle.html").decode()
     assert "Private comment about Sam" in html and disclosure.recipient.name in html
     assert "<script" not in html and "http" not in html.split("</head>")[0]
+    downloaded = fresh(request)  # downloading is reading, not answering
+    assert downloaded.status == "in_progress" and downloaded.actions[-1] == "downloaded"  # type: ignore[attr-defined]
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert act(office, request, "send", method="email", email="alex@example.invalid").status_code == 302
     done = fresh(request)
     assert done.status == "completed" and done.actions[-1] == "completed"  # type: ignore[attr-defined]
+    [sent] = mail.outbox
+    assert sent.to == ["alex@example.invalid"] and sent.attachments[0][0] == f"personal-data-{request.id}.zip"
 
 
 def test_a_contacts_bundle_holds_their_portal_invitation(school: Organisation, parent: ParentAccount) -> None:

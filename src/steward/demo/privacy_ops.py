@@ -141,7 +141,7 @@ def _rights_requests(schools: list[Organisation], staff: dict[str, User], today:
 
 
 def _primary_requests(primary: Organisation, staff: dict[str, User], today: dt.date) -> list[dict[str, Any]]:
-    """Access answered with the bundle; a restriction applied."""
+    """Access answered with the bundle (reviewed, then sent by post); a restriction applied."""
     made = []
     with tenant_scope([primary.id]):
         learners = _learners(primary, 2)
@@ -150,7 +150,8 @@ def _primary_requests(primary: Organisation, staff: dict[str, User], today: dt.d
             primary, "access", learners[0], today - dt.timedelta(days=12), actor, "A copy of my child's records."
         )
         rights.request_mark_identity_checked(request=access, actor=Actor.system(actor))
-        rights.access_bundle(request=access, actor=Actor.system(actor), out=io.BytesIO())
+        rights.access_bundle(request=access, actor=Actor.system(actor), out=io.BytesIO())  # the DPO's copy
+        rights.access_send(request=access, method="post", email="", actor=Actor.system(actor))
         made.append(_done(access, "bundle"))
         restriction = _log(
             primary, "restriction", learners[1], today - dt.timedelta(days=8), actor, "The address is disputed."

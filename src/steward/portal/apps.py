@@ -10,13 +10,14 @@ class PortalConfig(AppConfig):
     verbose_name = "Parent portal"
 
     def ready(self) -> None:
-        from steward.portal.privacy import PortalPrivacyProvider, account_in_school
+        from steward.portal.privacy import PortalPrivacyProvider, account_in_school, accounts_matching
         from steward.portal.retention import SCHOOL_ROWS, TARGETS
-        from steward.register.providers import register_provider, register_subject_finder
+        from steward.register.providers import register_provider, register_subject_finder, register_subject_search
         from steward.register.retention_targets import register_school_rows, register_target
 
         register_provider(PortalPrivacyProvider())
         register_subject_finder("parent_user", account_in_school)
+        register_subject_search("parent_user", accounts_matching)
         register_school_rows(SCHOOL_ROWS)
         for target in TARGETS:
             register_target(target)

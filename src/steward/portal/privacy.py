@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from steward.mis.privacy import subject_row
 from steward.portal.models import ParentAccount, ParentLink, PortalInvitation, PortalNotification, PushSubscription
-from steward.register.providers import ErasureReport, HeldData, Subject
+from steward.register.providers import ErasureReport, FoundPerson, HeldData, PersonQuery, Subject
 from steward.tenancy.scope import processor_scope
 
 _ACCOUNT_FIELDS = ("email", "full_name", "created_at", "last_sign_in_at", "closed_at", "notify_kinds")
@@ -157,3 +157,19 @@ def account_in_school(school_id: int, account_id: int) -> bool:
     """A portal account belongs to a school through a link to one of its contacts (the school named
     explicitly, not only through the tenant scope); rights asks this before recording a request."""
     return ParentLink.objects.filter(school_id=school_id, parent_id=account_id).exists()
+
+
+def accounts_matching(school_id: int, query: PersonQuery) -> list[FoundPerson]:
+    """Portal accounts linked to the school whose name has every word, or whose email is the one typed
+    (one query; rights' person search asks this for the portal's kind of subject)."""
+    if not (query.words or query.email):
+        return []
+    accounts = ParentAccount.objects.filter(links__school_id=school_id)
+    if query.email:
+        accounts = accounts.filter(email__iexact=query.email)
+    for word in query.words:
+        accounts = accounts.filter(full_name__icontains=word)
+    return [
+        FoundPerson("parent_user", a.pk, a.full_name, f"parent portal account, {a.email}")
+        for a in accounts.distinct().order_by("full_name", "pk")[:20]
+    ]

@@ -3,7 +3,8 @@ school) or for a child they hold parental responsibility for.
 
 Who a parent may ask about is read from the same places as what they may see: their links to
 contact records, and `children_of`. The request reaches the school as an ordinary rights request
-(`request_log`), to be identity-checked and answered in the back office like any other.
+(`request_log`), to be identity-checked and answered in the back office like any other; the
+school's DPO is emailed and the parent gets an acknowledgement with the due date.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from steward.mis.names import display_name
 from steward.portal.models import ParentAccount, ParentLink
 from steward.portal.selectors import children_of
 from steward.rights.models import RightsRequest
-from steward.rights.services import request_log
+from steward.rights.services import request_acknowledge, request_log
 
 PORTAL_KINDS = (
     RightsRequest.Kind.ACCESS,
@@ -107,7 +108,10 @@ def portal_request(*, parent: ParentAccount, kind: str, about: str, note: str) -
         # The rights service audits the request (`rights_request_logged`) as made by the parent.
         actor=parent_actor(parent),
         note=note.strip()[:2000],
+        requester_email=parent.email,
     )
+    # The school's DPO hears of it at once and the parent gets the statutory due date.
+    request_acknowledge(request=logged, parent_email=parent.email)
     return logged
 
 

@@ -95,3 +95,44 @@ def subject_belongs(kind: str, *, school_id: int, subject_id: int) -> bool:
     """Whether the subject of this kind belongs to the school; False for a kind no app answers for."""
     finder = _finders.get(kind)
     return finder(school_id, subject_id) if finder is not None else False
+
+
+# Finding a person by search -------------------------------------------------------------------------
+# A rights request is logged against a person found by name, UPN, date of birth or email, never a
+# typed row id. Rights searches the kinds it holds itself; an app that holds another kind (the
+# parent portal, its accounts) registers a search for it here, so rights need not import a face.
+
+
+@dataclass(frozen=True)
+class FoundPerson:
+    """One search result: the subject, the name to show, and what tells namesakes apart."""
+
+    kind: SubjectKind
+    id: int
+    name: str
+    detail: str
+
+
+SubjectSearch = Callable[[int, "PersonQuery"], list[FoundPerson]]
+"""(school id, parsed query) -> the matching subjects of one kind at that school (one query, set-based)."""
+
+
+@dataclass(frozen=True)
+class PersonQuery:
+    """What was typed, read once: words of a name, or an email, a UPN or a date of birth."""
+
+    words: tuple[str, ...] = ()
+    email: str = ""
+    upn: str = ""
+    born: Any = None  # a datetime.date when the text was a date
+
+
+_searches: dict[str, SubjectSearch] = {}
+
+
+def register_subject_search(kind: SubjectKind, search: SubjectSearch) -> None:
+    _searches[kind] = search
+
+
+def registered_searches() -> dict[str, SubjectSearch]:
+    return dict(_searches)

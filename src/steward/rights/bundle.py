@@ -1,7 +1,8 @@
 """The subject-access bundle (Art. 15): one zip with what every app holds about the subject, the
 audit events about them and every disclosure of their records.
 
-`bundle.json` is for machines, `bundle.html` for people (self-contained: no scripts, fonts or
+`bundle.json` is for machines (every column, as stored), `bundle.html` for people (`readable`:
+headings, labels and codes in words, the Art. 15 information from `article15`) (self-contained: no scripts, fonts or
 stylesheets to fetch, so it opens the same offline in ten years), and `bundle.pdf` the same tables
 for printing (`bundle_pdf.py`). The contents come from the privacy providers and
 the logs only: nothing is picked per request, so a new app's data appears here as soon as its
@@ -10,10 +11,8 @@ provider exports it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import zipfile
-from dataclasses import dataclass
 from typing import IO, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -23,7 +22,9 @@ from django.utils import timezone
 from steward.audit.selectors import events_about
 from steward.mis.privacy import subject_row
 from steward.register.providers import Subject, providers
+from steward.rights import article15, readable
 from steward.rights.models import RightsRequest
+from steward.rights.readable import Table
 from steward.sharing.selectors import disclosures_of_subject
 
 # The object type audit events use for each kind of subject held in the MIS.
@@ -34,12 +35,24 @@ def subject_of(request: RightsRequest) -> Subject:
     return Subject(request.subject_kind, request.subject_id, request.school_id)  # type: ignore[arg-type]
 
 
-def gather(request: RightsRequest) -> dict[str, Any]:
-    """Everything about the request's subject, as one JSON-ready document (call in the school's scope)."""
+def gather(request: RightsRequest, withheld: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Everything about the request's subject, as one JSON-ready document (call in the school's scope).
+
+    `withheld` names sections (model labels) the DPO withheld at review: they are left out whole,
+    and only their number is kept, so that "nothing held" is never concluded from a withheld bundle.
+    """
     subject = subject_of(request)
-    held = {p.app_label: exported for p in providers() if (exported := p.export_subject(subject))}
+    held: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    withheld_count = 0
+    for provider in providers():
+        exported = provider.export_subject(subject)
+        withheld_count += sum(1 for model in exported if model in withheld)
+        kept = {model: rows for model, rows in exported.items() if model not in withheld}
+        if kept:
+            held[provider.app_label] = kept
     row = subject_row(subject)
     source_id = row.source_id if row is not None else None
+    disclosures = _disclosures(request.school_id, source_id)
     return {
         "school": request.school.name,
         "subject": {"kind": request.get_subject_kind_display(), "as_named": request.subject_label},
@@ -47,7 +60,14 @@ def gather(request: RightsRequest) -> dict[str, Any]:
         "generated_at": timezone.now(),
         "held": held,
         "audit_events": _audit_events(request, source_id),
-        "disclosures": _disclosures(request.school_id, source_id),
+        "disclosures": disclosures,
+        "withheld_count": withheld_count,
+        "information": article15.information(
+            school_id=request.school_id,
+            subject_kind=request.subject_kind,
+            held=held,
+            sent_to=[d["recipient"] for d in disclosures],
+        ),
     }
 
 
@@ -96,45 +116,28 @@ def _disclosures(school_id: int, source_id: str | None) -> list[dict[str, Any]]:
     ]
 
 
-@dataclass(frozen=True)
-class Table:
-    title: str
-    columns: list[str]
-    rows: list[list[str]]
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return timezone.localtime(value).strftime("%d %b %Y %H:%M") if timezone.is_aware(value) else str(value)
-    if isinstance(value, dt.date):
-        return value.strftime("%d %b %Y")
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, list | dict):
-        return json.dumps(value, cls=DjangoJSONEncoder)
-    return str(value)
-
-
-def _table(title: str, records: list[dict[str, Any]]) -> Table:
-    columns: list[str] = []
-    for record in records:
-        columns += [c for c in record if c not in columns]
-    return Table(title, columns, [[_cell(r.get(c)) for c in columns] for r in records])
-
-
 def tables(document: dict[str, Any]) -> list[Table]:
-    """The document as titled tables, one per model, then the audit events and the disclosures."""
+    """The document as readable sections, one per model, then the audit events and the disclosures."""
     found = [
-        _table(model, records)
+        readable.section(model, records)
         for exported in document["held"].values()
         for model, records in exported.items()
         if records
     ]
-    found.append(_table("Who looked at or changed this data (audit log)", document["audit_events"]))
-    found.append(_table("Who the data was sent to (disclosure log)", document["disclosures"]))
+    found.append(readable.log_table("Who looked at or changed this data", document["audit_events"]))
+    found.append(readable.log_table("Who the data was sent to", document["disclosures"]))
     return found
+
+
+def holds_data(document: dict[str, Any]) -> bool:
+    """Whether anything is held about the subject beyond the record of their own requests (which
+    the request being answered always creates), withheld sections included."""
+    return any(
+        records
+        for app, exported in document["held"].items()
+        for model, records in exported.items()
+        if model != "rights.RightsRequest"
+    ) or bool(document.get("withheld_count"))
 
 
 def render_html(document: dict[str, Any]) -> str:
@@ -159,7 +162,7 @@ def write_bundle(document: dict[str, Any], out: IO[bytes]) -> list[str]:
 def _readme(document: dict[str, Any], *, pdf: bool) -> str:
     lines = [
         f"Your personal data held by {document['school']} and its ICT service (Steward).",
-        f"Generated {_cell(document['generated_at'])}.",
+        f"Generated {readable.cell(document['generated_at'])}.",
         "",
         "bundle.html  the same information to read in any web browser",
         "bundle.json  everything, for a computer to read",

@@ -12,7 +12,8 @@ from html import escape
 from typing import Any
 
 from steward.core.pdf import html_to_pdf
-from steward.rights.bundle import Table, tables
+from steward.rights.bundle import tables
+from steward.rights.readable import Table
 
 # Characters across a landscape A4 page at the font size below, and the widest a column may be.
 LINE_CHARS = 200
@@ -44,6 +45,28 @@ def _block(table: Table) -> str:
     return f"<h2>{escape(table.title)}</h2><pre>{escape(chr(10).join(lines))}</pre>"
 
 
+def _information(info: dict[str, Any] | None) -> str:
+    """The Art. 15 information (purposes, categories, recipients, retention, rights, source) as lists."""
+    if info is None:  # a document gathered before the information was part of it
+        return ""
+
+    def items(title: str, lines: list[str]) -> str:
+        return f"<h2>{escape(title)}</h2><ul>" + "".join(f"<li>{escape(line)}</li>" for line in lines) + "</ul>"
+
+    purposes = [f"{p['service']}: {'; '.join(p['purposes'])}" for p in info["purposes"]]
+    recipients = [f"Sent to {r}" for r in info["recipients"]["sent_to"]] + [
+        f"May receive it: {r}" for r in info["recipients"]["may_receive"]
+    ]
+    return (
+        items("Why the school uses this information", purposes or ["None."])
+        + items("What kinds of information are held", info["categories"] or ["None."])
+        + items("Who receives it", recipients or ["No record has been sent to another organisation."])
+        + items("How long it is kept", info["retention"] or ["As set out in the school's privacy notice."])
+        + items("Where it came from", [info["source"]])
+        + items("Your rights", [*info["rights"], info["complaint"]])
+    )
+
+
 def bundle_pdf(document: dict[str, Any]) -> bytes:
     found = tables(document)
     meta = (
@@ -53,7 +76,9 @@ def bundle_pdf(document: dict[str, Any]) -> bytes:
         f"{escape(str(document['request']['received_on']))}</dd>"
         f"<dt>Generated</dt><dd>{escape(str(document['generated_at']))}</dd></dl>"
     )
-    body = "".join(_block(t) if t.rows else f"<h2>{escape(t.title)}</h2><p>None.</p>" for t in found)
+    body = _information(document.get("information")) + "".join(
+        _block(t) if t.rows else f"<h2>{escape(t.title)}</h2><p>None.</p>" for t in found
+    )
     html = (
         f'<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8"><title>Your personal data</title>'
         f"<style>{_STYLE}</style></head><body><h1>Your personal data</h1>{meta}{body}</body></html>"

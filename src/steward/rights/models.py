@@ -39,6 +39,7 @@ class RightsRequest(TenantModel):
     subject_id = models.BigIntegerField(help_text="Row id of the learner, contact, staff member or user")
     subject_label = models.CharField(max_length=200, help_text="How the requester named the subject")
     requested_by = models.CharField(max_length=200, help_text="Who made the request (the subject or on their behalf)")
+    requester_email = models.EmailField(blank=True, help_text="Where the answer is emailed; empty: sent by post")
     received_on = models.DateField()
     identity_checked = models.BooleanField(default=False)
     deadline = models.DateField(help_text="One calendar month from receipt (Art. 12(3))")
@@ -59,6 +60,7 @@ class RightsRequest(TenantModel):
             "subject_id": "learner.identity",
             "subject_label": "learner.identity",
             "requested_by": "contact.identity",
+            "requester_email": "contact.contact_details",
         },
         not_personal={
             "id",
@@ -129,3 +131,25 @@ class ProofOfDeletion(TenantModel):
 
     class Meta:
         indexes = [models.Index(fields=["school", "created_at"], name="rights_proof_time")]
+
+
+class WithheldItem(TenantModel):
+    """A part of the access bundle the DPO withheld before sending, and why (an exemption such as
+    third-party data or safeguarding, DPA 2018 Sch. 2-4). The reason stays in the school's record,
+    not in the bundle: saying why can itself disclose what is withheld."""
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE, related_name="withheld")
+    section = models.CharField(max_length=100, help_text="The bundle section's key (its model label)")
+    reason = models.TextField()
+    actor_label = models.CharField(max_length=200)
+    at = models.DateTimeField(default=timezone.now)
+
+    privacy = PersonalData(
+        subject="school_user",
+        fields={"actor_label": "school_user.account"},
+        not_personal={"id", "school", "request", "section", "reason", "at"},
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["request", "section"], name="rights_withheld_once")]
+        indexes = [models.Index(fields=["school", "request"], name="rights_withheld_request")]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from steward.mis.privacy import SUBJECT_MODELS
 from steward.register.providers import subject_belongs
-from steward.rights.models import RightsRequest, RightsRequestEvent
+from steward.rights import bundle, readable
+from steward.rights.models import RightsRequest, RightsRequestEvent, WithheldItem
+from steward.rights.readable import Table
 from steward.tenancy.models import DataProtectionContact, Membership, Organisation, Role
 
 OPEN = (RightsRequest.Status.RECEIVED, RightsRequest.Status.IN_PROGRESS)
@@ -146,3 +149,25 @@ def requests_page(*, where: RequestFilter, page: int = 1, per_page: int = 50) ->
     pages = max(1, -(-total // per_page))
     number = min(max(1, page), pages)
     return RequestPage(list(requests[(number - 1) * per_page : number * per_page]), total, number, pages)
+
+
+@dataclass(frozen=True)
+class Review:
+    """The access bundle as the DPO previews it before sending: what will go, what is withheld and why."""
+
+    document: dict[str, Any]
+    tables: list[Table]
+    withheld: list[tuple[str, WithheldItem]]  # (heading, item)
+    holds_data: bool
+
+
+def access_review(*, request: RightsRequest) -> Review:
+    """Gather the bundle as it would be sent now (withheld parts left out), for the review page."""
+    items = list(WithheldItem.objects.filter(request=request).order_by("at", "id"))
+    document = bundle.gather(request, frozenset(i.section for i in items))
+    return Review(
+        document=document,
+        tables=bundle.tables(document),
+        withheld=[(readable.heading(i.section), i) for i in items],
+        holds_data=bundle.holds_data(document),
+    )

@@ -5,12 +5,14 @@ transaction, whether the back office, the portal, a command or the demo called i
 from __future__ import annotations
 
 import datetime as dt
+import io
 from functools import partial
 from typing import IO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -25,9 +27,9 @@ from steward.register.providers import ErasureReport, Subject, providers
 from steward.retention.events import SchoolPurging
 from steward.retention.selectors import hold_on_subject
 from steward.retention.services import keep_erasure_proofs
-from steward.rights import bundle, portability
+from steward.rights import article15, bundle, portability, readable
 from steward.rights.deadlines import latest_extension, response_deadline
-from steward.rights.models import ErasureNotification, ProofOfDeletion, RightsRequest, RightsRequestEvent
+from steward.rights.models import ErasureNotification, ProofOfDeletion, RightsRequest, RightsRequestEvent, WithheldItem
 from steward.rights.selectors import OPEN, due_soon_or_overdue, mis_owner_emails, reminder_emails, subject_in_school
 from steward.sharing.selectors import disclosures_of_subject
 from steward.tenancy.models import Organisation
@@ -46,6 +48,7 @@ def request_log(
     received_on: dt.date,
     actor: Actor,
     note: str = "",
+    requester_email: str = "",
 ) -> RightsRequest:
     if received_on > timezone.localdate():
         raise ValidationError({"received_on": "a request cannot be received in the future"})
@@ -57,6 +60,7 @@ def request_log(
         subject_id=subject_id,
         subject_label=subject_label,
         requested_by=requested_by,
+        requester_email=requester_email.strip(),
         received_on=received_on,
         deadline=response_deadline(received_on),
     )
@@ -98,15 +102,152 @@ def request_mark_identity_checked(*, request: RightsRequest, actor: Actor) -> Ri
 
 @transaction.atomic
 def access_bundle(*, request: RightsRequest, actor: Actor, out: IO[bytes]) -> list[str]:
-    """Write the subject-access zip to `out` once identity is checked (see `bundle`); the first
-    bundle completes the request, a later one is recorded as sent again."""
+    """Write the subject-access zip to `out` for the DPO to read, without what was withheld.
+
+    Downloading is not answering: the request completes only when the bundle is sent
+    (`access_send`) or "no data held" is decided (`access_no_data`)."""
     _require(request, RightsRequest.Kind.ACCESS)
     _subject(request)
-    document = bundle.gather(request)
+    document = bundle.gather(request, _withheld_sections(request))
     names = bundle.write_bundle(document, out)
-    _complete_or_note(request, actor.label, f"bundle of {len(document['held'])} app(s): {', '.join(names)}")
+    _event(request, "downloaded", actor.label, "a copy for review")
     _audit(actor, request, "bundle", files=names)
     return names
+
+
+def _withheld_sections(request: RightsRequest) -> frozenset[str]:
+    return frozenset(WithheldItem.objects.filter(request=request).values_list("section", flat=True))
+
+
+@transaction.atomic
+def access_withhold(*, request: RightsRequest, section: str, reason: str, actor: Actor) -> WithheldItem:
+    """Withhold one section of the bundle at review, for a recorded reason (third-party data,
+    safeguarding): it is left out of what is sent, and the reason stays in the school's record."""
+    _require(request, RightsRequest.Kind.ACCESS)
+    _require_open(request)
+    if not reason.strip():
+        raise ValidationError({"withhold_reason": "Enter why this part is withheld, for example third-party data"})
+    held = {model for exported in bundle.gather(request)["held"].values() for model in exported}
+    if section not in held:
+        raise ValidationError({"withhold_section": "Choose a part of the bundle that holds data"})
+    if WithheldItem.objects.filter(request=request, section=section).exists():
+        raise ValidationError({"withhold_section": "That part is already withheld"})
+    item: WithheldItem = WithheldItem.objects.create(
+        school_id=request.school_id, request=request, section=section, reason=reason.strip(), actor_label=actor.label
+    )
+    _event(request, "withheld", actor.label, f"{readable.heading(section)}: {reason.strip()}")
+    _audit(actor, request, "withhold", section=section)
+    return item
+
+
+def _require_reply(request: RightsRequest, method: str, email: str) -> str:
+    """Where the answer goes: an email address, or the post (the office prints and posts it)."""
+    if not request.identity_checked:
+        raise ValidationError({"identity_checked": "Check the requester's identity before sending anything"})
+    if method == "post":
+        return ""
+    if method != "email":
+        raise ValidationError({"method": "Choose how the answer is sent: by email or by post"})
+    try:
+        validate_email(email.strip())
+    except ValidationError:
+        raise ValidationError({"email": "Enter the requester's email address, like name@example.com"}) from None
+    return email.strip()
+
+
+@transaction.atomic
+def access_send(*, request: RightsRequest, method: str, email: str, actor: Actor) -> RightsRequest:
+    """Answer the request: email the reviewed bundle to the requester (through the configured mail
+    backend, after commit) or record that it went by post; this, not a download, completes it.
+
+    A bundle with nothing in it is refused: answering "nothing" needs the explicit, recorded
+    decision of `access_no_data`, so a mistyped subject can no longer be answered with an empty zip.
+    """
+    _require(request, RightsRequest.Kind.ACCESS)
+    _require_open(request)
+    address = _require_reply(request, method, email)
+    document = bundle.gather(request, _withheld_sections(request))
+    if not bundle.holds_data(document):
+        raise ValidationError(
+            {"method": "Steward holds no data about this person: record that decision instead of sending a bundle"}
+        )
+    out = io.BytesIO()
+    names = bundle.write_bundle(document, out)
+    if address:
+        message = EmailMessage(
+            subject=f"Your request for your personal data, from {request.school.name}",
+            body=(
+                f"Dear {request.requested_by},\n\nYou asked {request.school.name} on {request.received_on:%d %B %Y} "
+                f"for the personal data it holds about {request.subject_label}. It is attached: open bundle.html "
+                "in a web browser, or print bundle.pdf.\n\nThe attachment also explains why the information is "
+                "used, who receives it, how long it is kept, where it came from, and your rights, including the "
+                "right to complain to the Information Commissioner's Office.\n"
+            ),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[address],
+        )
+        message.attach(f"personal-data-{request.id}.zip", out.getvalue(), "application/zip")
+        transaction.on_commit(partial(message.send, fail_silently=False))
+    if address:
+        request.requester_email = address
+        request.save(update_fields=["requester_email"])
+    how = f"emailed to {address}" if address else "marked sent by post"
+    _complete(request, actor.label, f"bundle {how}: {', '.join(names)}")
+    _audit(actor, request, "send", method=method, files=names)
+    return request
+
+
+@transaction.atomic
+def access_no_data(*, request: RightsRequest, method: str, email: str, actor: Actor) -> RightsRequest:
+    """Record the decision "we hold no data about this person", who made it and when, and tell the
+    requester so. Refused while anything is held: then the bundle is what must be sent."""
+    _require(request, RightsRequest.Kind.ACCESS)
+    _require_open(request)
+    address = _require_reply(request, method, email)
+    document = bundle.gather(request, _withheld_sections(request))
+    if bundle.holds_data(document):
+        raise ValidationError({"no_data": "Data is held about this person: review and send the bundle instead"})
+    letter = (
+        f"Dear {request.requested_by},\n\nYou asked {request.school.name} on {request.received_on:%d %B %Y} "
+        f"for the personal data it holds about {request.subject_label}. We have searched the school's records "
+        "held in Steward and we hold no personal data about this person.\n\n"
+        f"{article15.COMPLAINT}\n"
+    )
+    if address:
+        transaction.on_commit(
+            partial(send_email, address, f"Your request for your personal data, from {request.school.name}", letter)
+        )
+    how = f"told by email ({address})" if address else "told by post"
+    _complete(request, actor.label, f"we hold no data about this person; requester {how}")
+    _audit(actor, request, "no_data", method=method)
+    return request
+
+
+@transaction.atomic
+def request_acknowledge(*, request: RightsRequest, parent_email: str) -> None:
+    """A request made in the parent portal: tell the school's DPO (and administrators) that there is
+    one to answer, and acknowledge it to the parent with its statutory due date. The DPO's email
+    names no one: the details stay behind sign-in. Sent after commit."""
+    subject = f"{request.school.name}: a new {request.get_kind_display().lower()} request from the parent portal"
+    body = (
+        f"A {request.get_kind_display().lower()} request (request {request.id}) was made in the parent portal on "
+        f"{request.received_on:%d %B %Y}. It must be answered by {request.due:%d %B %Y}.\n\n"
+        f"Open it in Steward: {settings.STEWARD_BASE_URL}/school/rights/{request.id}/\n"
+    )
+    for address in reminder_emails(request.school_id):
+        transaction.on_commit(partial(send_email, address, subject, body))
+    if parent_email:
+        acknowledgement = (
+            f"{request.school.name} has received your {request.get_kind_display().lower()} request, made on "
+            f"{request.received_on:%d %B %Y}.\n\nThe school must answer by {request.due:%d %B %Y}. It may first "
+            "check who you are. If the request is complex the school may extend this by up to two months, and "
+            "will tell you why.\n"
+        )
+        transaction.on_commit(
+            partial(send_email, parent_email, f"{request.school.name} has received your request", acknowledgement)
+        )
+    _event(request, "acknowledged", "Steward", "school's DPO notified; requester sent the due date")
+    _audit(Actor.system(), request, "acknowledged", parent_told=bool(parent_email))
 
 
 @transaction.atomic

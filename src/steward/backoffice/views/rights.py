@@ -4,6 +4,7 @@ through every app's privacy provider; the pages viewed are audited here)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from collections.abc import Callable
 from typing import IO, Any, cast
@@ -14,6 +15,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from steward.audit.actor import Actor, actor_from_request
@@ -21,51 +23,111 @@ from steward.audit.services import audit_request
 from steward.backoffice.access import chosen_school, school_role_required
 from steward.core.forms import add_refusal
 from steward.core.http import StewardRequest
-from steward.rights import selectors, services
+from steward.register.providers import FoundPerson
+from steward.rights import people, selectors, services
 from steward.rights.deadlines import latest_extension
 from steward.rights.models import RightsRequest
 from steward.tenancy.models import Organisation, Role
 
 
 class RequestForm(forms.Form):
-    kind = forms.ChoiceField(choices=RightsRequest.Kind.choices, widget=forms.Select(attrs={"class": "govuk-select"}))
-    subject_kind = forms.ChoiceField(
-        choices=RightsRequest.SubjectKind.choices,
-        label="Whose data",
-        widget=forms.Select(attrs={"class": "govuk-select"}),
+    """Logging a request: the person is found by search and chosen, never typed as a record id."""
+
+    person = forms.CharField(
+        label="Who is the request about?",
+        required=False,
+        max_length=200,
+        help_text="Search by name, UPN, date of birth (like 14/03/2015) or email address",
     )
-    subject_id = forms.IntegerField(
-        label="Record id", min_value=1, widget=forms.NumberInput(attrs={"class": "govuk-input govuk-input--width-10"})
+    subject = forms.CharField(required=False, max_length=40)
+    kind = forms.ChoiceField(
+        label="What is being asked for?",
+        choices=RightsRequest.Kind.choices,
+        error_messages={"required": "Choose what is being asked for"},
     )
-    subject_label = forms.CharField(
-        label="Name as given", max_length=200, widget=forms.TextInput(attrs={"class": "govuk-input"})
+    requested_by = forms.CharField(
+        label="Who made the request",
+        max_length=200,
+        help_text="The person themselves, or who acts for them (for example, a parent)",
+        error_messages={"required": "Enter who made the request"},
     )
-    requested_by = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"class": "govuk-input"}))
-    received_on = forms.DateField(
-        label="Received on (YYYY-MM-DD)", widget=forms.DateInput(attrs={"class": "govuk-input govuk-input--width-10"})
+    requester_email = forms.EmailField(
+        label="Their email address (optional)",
+        required=False,
+        help_text="The answer is emailed here; leave it empty to answer by post",
+        error_messages={"invalid": "Enter an email address in the correct format, like name@example.com"},
     )
+    received_on = forms.DateField(required=False, label="When was it received?")
     note = forms.CharField(
         label="What was asked for (for a rectification, the correction)",
         required=False,
         max_length=2000,
-        widget=forms.Textarea(attrs={"class": "govuk-textarea", "rows": 3}),
     )
+
+    def clean(self) -> dict[str, Any]:
+        """The received date comes as the GOV.UK date input's three boxes."""
+        data = super().clean() or {}
+        parts = [self.data.get(f"received_on-{p}", "").strip() for p in ("day", "month", "year")]
+        if not any(parts):
+            self.add_error("received_on", "Enter the date the request was received")
+            return data
+        try:
+            day, month, year = (int(p) for p in parts)
+            data["received_on"] = dt.date(year, month, day)
+        except ValueError:
+            self.add_error("received_on", "The date the request was received must be a real date, like 2 11 2026")
+        return data
+
+
+# The log form's free-text fields as the template lays them out: name, label, hint, input type.
+TEXT_FIELDS = [
+    (
+        "requested_by",
+        "Who made the request",
+        "The person themselves, or who acts for them (for example, a parent)",
+        "text",
+    ),
+    (
+        "requester_email",
+        "Their email address (optional)",
+        "The answer is emailed here; leave it empty to answer by post",
+        "email",
+    ),
+    ("note", "What was asked for (for a rectification, the correction)", "", "textarea"),
+]
 
 
 @school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
 def rights_requests(request: StewardRequest) -> HttpResponse:
+    school_id = chosen_school(request)
     form = RequestForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    searching = request.POST.get("action") == "search"
+    found: list[FoundPerson] = []
+    if request.method == "POST":
+        text = request.POST.get("person", "")
+        if text.strip():
+            found = people.find_people(school_id=school_id, text=text)
+    if request.method == "POST" and not searching and form.is_valid():
         try:
-            services.request_log(
-                school=Organisation.objects.get(pk=chosen_school(request)),
+            person = people.resolve(
+                school_id=school_id, text=form.cleaned_data["person"], chosen=form.cleaned_data["subject"]
+            )
+            logged = services.request_log(
+                school=Organisation.objects.get(pk=school_id),
                 actor=actor_from_request(request),
-                **form.cleaned_data,
+                kind=form.cleaned_data["kind"],
+                subject_kind=person.kind,
+                subject_id=person.id,
+                subject_label=person.name,
+                requested_by=form.cleaned_data["requested_by"],
+                requester_email=form.cleaned_data["requester_email"],
+                received_on=form.cleaned_data["received_on"],
+                note=form.cleaned_data["note"],
             )
         except ValidationError as refused:
-            add_refusal(form, refused)
+            add_refusal(form, refused, rename={"subject_id": "person", "subject_kind": "person"})
         else:
-            return redirect("backoffice:school-rights")
+            return redirect(f"{reverse('backoffice:school-rights-request', args=[logged.id])}?logged=1")
     today = timezone.localdate()
     open_requests = list(selectors.open_requests())
     overdue = {r.id for r in selectors.overdue_requests(today=today)}
@@ -76,23 +138,25 @@ def rights_requests(request: StewardRequest) -> HttpResponse:
         object_ids=[r.id for r in open_requests],
         purpose="subject rights",
     )
-    return render(
-        request,
-        "backoffice/rights.html",
-        {
-            "form": form,
-            "requests": open_requests,
-            "overdue": overdue,
-            "today": today,
-        },
-        status=400 if form.errors else 200,
-    )
+    context = {
+        "form": form,
+        "errors": form.errors if request.method == "POST" and not searching else {},
+        "found": [(people.token(p), p) for p in found],
+        "searched": request.method == "POST" and bool(request.POST.get("person", "").strip()),
+        "chosen": request.POST.get("subject", ""),
+        "text_fields": TEXT_FIELDS,
+        "date_parts": {p: request.POST.get(f"received_on-{p}", "") for p in ("day", "month", "year")},
+        "requests": open_requests,
+        "overdue": overdue,
+        "today": today,
+    }
+    return render(request, "backoffice/rights.html", context, status=400 if context["errors"] else 200)
 
 
 # --- One request: its history and the actions its type allows ----------------------------------
 
 ACTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
-    RightsRequest.Kind.ACCESS: ("bundle",),
+    RightsRequest.Kind.ACCESS: ("bundle", "withhold", "send", "no_data"),
     RightsRequest.Kind.PORTABILITY: ("portable",),
     RightsRequest.Kind.ERASURE: ("erase",),
     RightsRequest.Kind.RESTRICTION: ("restrict", "lift"),
@@ -100,6 +164,43 @@ ACTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
     RightsRequest.Kind.OBJECTION: ("uphold", "reject", "lift"),
 }
 COMMON_ACTIONS = ("identity", "extend", "refuse")
+
+# A request's history in words: its events are recorded by code, and no code reaches a page.
+EVENT_LABELS = {
+    "logged": "Request logged",
+    "acknowledged": "Acknowledged to the requester; the DPO told",
+    "identity_checked": "Identity checked",
+    "extended": "Deadline extended",
+    "downloaded": "Bundle downloaded to read",
+    "withheld": "Part of the bundle withheld",
+    "completed": "Completed",
+    "sent_again": "Sent again",
+    "refused": "Refused",
+    "forwarded": "Forwarded to the MIS administrators",
+    "objection_upheld": "Objection upheld",
+    "objection_rejected": "Objection rejected",
+    "restricted": "Processing restricted",
+    "restriction_lifted": "Restriction lifted",
+    "reminder_sent": "Reminder sent",
+    "erased": "Erased",
+}
+
+# The success banner after each action (GOV.UK: say what happened, on the page that shows it).
+DONE = {
+    "identity": "Identity checked.",
+    "extend": "Deadline extended.",
+    "refuse": "Request refused.",
+    "withhold": "That part is withheld and the reason recorded.",
+    "send": "The answer is sent and the request is completed.",
+    "no_data": "Decision recorded: we hold no data about this person. The requester is told.",
+    "erase": "Erased.",
+    "restrict": "Processing restricted.",
+    "lift": "Restriction lifted.",
+    "forward": "Correction forwarded to the MIS administrators.",
+    "complete": "Request completed.",
+    "uphold": "Objection upheld.",
+    "reject": "Objection rejected.",
+}
 
 
 def _load(request_id: int) -> RightsRequest:
@@ -132,6 +233,16 @@ def _run(rights_request: RightsRequest, action: str, post: Any, actor: Actor) ->
             lambda out: services.access_bundle(request=rights_request, actor=actor, out=out),
             f"subject-access-{rights_request.id}.zip",
         )
+    elif action == "withhold":
+        services.access_withhold(
+            request=rights_request,
+            section=post.get("withhold_section", ""),
+            reason=post.get("withhold_reason", ""),
+            actor=actor,
+        )
+    elif action in ("send", "no_data"):
+        answer = services.access_send if action == "send" else services.access_no_data
+        answer(request=rights_request, method=post.get("method", ""), email=post.get("email", ""), actor=actor)
     elif action == "portable":
         return _zip_response(
             lambda out: services.portability_bundle(request=rights_request, actor=actor, out=out),
@@ -160,6 +271,7 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
     allowed = COMMON_ACTIONS + ACTIONS_BY_KIND[rights_request.kind]
     errors: list[str] = []
     confirm_error = ""  # the erasure's confirmation box, marked and linked to when it was left unticked
+    field_errors: dict[str, list[str]] = {}  # the review's fields, each message shown at its field
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action not in allowed:
@@ -171,12 +283,14 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
             errors = list(refused.messages)
             by_field = refused.message_dict if hasattr(refused, "error_dict") else {}
             confirm_error = " ".join(by_field.get("confirm", []))
+            field_errors = dict(by_field)
             rights_request = _load(request_id)
         else:
             if response is not None:
                 # A streamed download: the access decorators type views as returning HttpResponse.
                 return cast(HttpResponse, response)
-            return redirect("backoffice:school-rights-request", request_id=rights_request.id)
+            where = reverse("backoffice:school-rights-request", args=[rights_request.id])
+            return redirect(f"{where}?done={action}")
     preview = None
     erasable = rights_request.kind == RightsRequest.Kind.ERASURE and rights_request.identity_checked
     if erasable and rights_request.status in selectors.OPEN:
@@ -184,6 +298,13 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
             preview = services.erasure_preview(request=rights_request)
         except services.SubjectNotInSchool as refused:  # the subject has left the school since
             errors = errors or list(refused.messages)
+    review = None
+    if (
+        rights_request.kind == RightsRequest.Kind.ACCESS
+        and rights_request.identity_checked
+        and rights_request.status in selectors.OPEN
+    ):
+        review = selectors.access_review(request=rights_request)
     audit_request(
         request,
         action="view",
@@ -191,9 +312,17 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
         object_ids=[rights_request.id],
         purpose="subject rights",
     )
+    done = request.GET.get("done", "")
     context = {
+        "review": review,
+        "banner": DONE.get(done, "Request logged." if request.GET.get("logged") else ""),
+        "field_errors": field_errors,
+        "post": request.POST if request.method == "POST" else {},
         "r": rights_request,
-        "events": list(rights_request.events.all()),
+        "events": [
+            (EVENT_LABELS.get(e.action, e.action.replace("_", " ").capitalize()), e)
+            for e in rights_request.events.all()
+        ],
         "actions": set(allowed),
         "open": rights_request.status in selectors.OPEN,
         "overdue": rights_request.status in selectors.OPEN and rights_request.due < timezone.localdate(),
