@@ -93,3 +93,16 @@ def school_people(*, school_id: int) -> QuerySet[Membership]:
 def data_protection_contacts() -> QuerySet[DataProtectionContact]:
     """The current school's DPO and data lead (tenant-scoped)."""
     return DataProtectionContact.objects.order_by("kind")
+
+
+def data_protection_emails(*, school_id: int) -> list[str]:
+    """Who at the school answers for its data: its administrators and DPOs (active, unrestricted
+    memberships) and its data protection contacts, each address once. Inside the school's scope."""
+    contacts = DataProtectionContact.objects.filter(school_id=school_id).values_list("email", flat=True)
+    members = Membership.objects.filter(
+        organisation_id=school_id,
+        role__in=list(SCHOOL_ROLES),
+        user__is_active=True,
+        restricted_at__isnull=True,
+    ).values_list("user__email", flat=True)
+    return sorted({e.lower() for e in [*contacts, *members] if e})
