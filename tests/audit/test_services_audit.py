@@ -66,6 +66,7 @@ NOT_WRITING: dict[str, str] = {
     ),
     "register.services.notice_refresh": "as notice_publish: a new notice version after an audited flow change",
     "register.services.on_flow_changed": "subscriber of FlowChanged: the flow service audits the change",
+    "notices.services.on_termination_started": "subscriber of TerminationStarted: the termination audits itself",
     "register.services.catalogue_sync": "loads the register catalogue at deploy (`steward setup`); no one's data",
     "retention.services.policy_text": "a pure function",
     "retention.services.delete_with_tombstones": "a step of the sweep and of restore replay, which audit",
