@@ -100,7 +100,3 @@ class InviteForm(forms.Form):
         if field and field not in self.errors and not data.get(field):
             self.add_error(field, message)
         return data
-
-    def value(self, name: str) -> object:
-        """What the admin sent for a field, valid or not, so that every choice is shown again on an error."""
-        return self[name].value()
