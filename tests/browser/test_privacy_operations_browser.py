@@ -190,8 +190,12 @@ def test_terminations_the_certificate_and_the_schools_export(
     staying_admin = factories.user(Role.SCHOOL_ADMIN, staying, email="admin@staying.invalid")
     school_admin = factories.user(Role.SCHOOL_ADMIN, ending, email="admin@ending.invalid")
     processor_admin = factories.user(Role.PROCESSOR_ADMIN, factories.processor(), email="ops@ict.invalid")
-    termination.termination_start(contract=Contract.objects.get(school=ending), requested_by="ops")
-    gone = termination.termination_start(contract=Contract.objects.get(school=purged), requested_by="ops")
+    termination.termination_start(
+        contract=Contract.objects.get(school=ending), requested_by="ops", reason="The school is joining a trust"
+    )
+    gone = termination.termination_start(
+        contract=Contract.objects.get(school=purged), requested_by="ops", reason="The school is joining a trust"
+    )
     termination.termination_purge(termination=gone, confirmed_by="ops", override_window=True)
 
     staff_sign_in(page, processor_admin)

@@ -12,7 +12,7 @@ import steward
 from steward.core.events import FlowChanged, SubjectErased, subscribers
 from steward.ingest.events import BatchApplied
 from steward.register.events import CatalogueSynced
-from steward.retention.events import SchoolPurging
+from steward.retention.events import SchoolPurging, TerminationStarted
 from steward.tenancy.events import DataProtectionContactChanged
 
 SRC = Path(steward.__file__).parent
@@ -30,6 +30,7 @@ def test_the_apps_subscribe_as_the_design_says() -> None:
         ("steward.notices.services.on_contact_changed", "in_transaction")
     ]
     assert subscribers(CatalogueSynced) == [("steward.notices.services.on_catalogue_synced", "in_transaction")]
+    assert subscribers(TerminationStarted) == [("steward.notices.services.on_termination_started", "in_transaction")]
 
 
 def _imported_apps(app: str) -> set[str]:

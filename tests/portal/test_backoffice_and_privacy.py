@@ -62,17 +62,22 @@ def test_school_admin_switches_items_and_invites_a_year_group(
     assert settings.show_behaviour and settings.show_diary and not settings.show_photo
 
     mail.outbox.clear()
+    year_4 = {"scope": "year", "year_group": "4", "group": ""}
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/school/portal/", {"action": "invite", "scope": "year", "year_group": "4"})
-    assert response.status_code == 200 and b"1 invitation sent" in response.content
+        response = client.post("/school/portal/", {**year_4, "action": "invite"})
+        assert b"You are about to invite 1 parent of Year 4" in response.content and mail.outbox == []
+        response = client.post("/school/portal/", {**year_4, "action": "send", "confirmed": "C1"}, follow=True)
+    assert b"1 invitation sent to parents of Year 4" in response.content
     assert [m.to for m in mail.outbox] == [["alex@example.invalid"]]
     assert "/portal/invitation/" in mail.outbox[0].body
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/school/portal/", {"action": "invite", "scope": "all"})
-    assert b"1 invitation sent" in response.content  # Raj; Alex is already invited
+        assert b"You are about to invite 1 parent who" in response.content  # Raj; Alex is already invited
+        response = client.post("/school/portal/", {"action": "send", "scope": "all", "confirmed": "C2"}, follow=True)
+    assert b"1 invitation sent" in response.content
     assert mail.outbox[-1].to == ["raj@example.invalid"]
     response = client.post("/school/portal/", {"action": "invite", "scope": "all"})
-    assert response.status_code == 400 and b"Nobody was invited" in response.content
+    assert response.status_code == 400 and b"Nobody to invite" in response.content
     # the other school's contacts were never in reach
     with tenant_scope([other.id]):
         assert not PortalInvitation.objects.exists()
@@ -167,7 +172,7 @@ def test_a_narrowed_invitation_without_its_year_class_or_contact_is_refused(
         for scope, message in (
             ("year", b"Choose a year group"),
             ("group", b"Choose a class or group"),
-            ("contact", b"Enter the contact&#x27;s MIS id"),
+            ("contacts", b"Choose at least one parent or carer"),
         ):
             response = client.post("/school/portal/", {"action": "invite", "scope": scope})
             assert response.status_code == 400 and message in response.content, scope

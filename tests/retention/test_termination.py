@@ -88,7 +88,9 @@ def test_after_the_purge_no_table_holds_a_row_of_the_school_but_the_proofs(
     leaving, staying = ending
     staying_before = _school_rows_as_owner(staying.id)
     contract = Contract.objects.get(school=leaving)
-    termination = termination_start(contract=contract, requested_by="Processor Admin")
+    termination = termination_start(
+        contract=contract, requested_by="Processor Admin", reason="The school is joining a trust"
+    )
 
     export = Path(termination.export_file)
     with zipfile.ZipFile(export) as archive:
@@ -131,7 +133,9 @@ def test_after_the_purge_no_table_holds_a_row_of_the_school_but_the_proofs(
 @pytest.mark.django_db
 def test_the_purge_waits_for_the_window_unless_overridden(ending: tuple[Organisation, Organisation]) -> None:
     leaving, _ = ending
-    termination = termination_start(contract=Contract.objects.get(school=leaving), requested_by="Admin")
+    termination = termination_start(
+        contract=Contract.objects.get(school=leaving), requested_by="Admin", reason="The school closed"
+    )
     assert (termination.purge_not_before - termination.requested_at) == dt.timedelta(days=30)
     later = termination.purge_not_before + dt.timedelta(minutes=1)
     done = termination_purge(termination=termination, confirmed_by="Admin", now=later)
@@ -152,7 +156,11 @@ def test_the_purge_deletes_accounts_whose_only_roles_were_at_the_school(
     membership_grant(user=processor_staff, organisation=leaving, role=Role.SCHOOL_ADMIN)
     superuser = factories.user(Role.SCHOOL_ADMIN, leaving, email="root@example.invalid")
     User.objects.filter(pk=superuser.pk).update(is_superuser=True, is_staff=True)
-    termination = termination_start(contract=Contract.objects.get(school=leaving), requested_by="Processor Admin")
+    termination = termination_start(
+        contract=Contract.objects.get(school=leaving),
+        requested_by="Processor Admin",
+        reason="The school is joining a trust",
+    )
 
     done = termination_purge(termination=termination, confirmed_by="Processor Admin", override_window=True)
 

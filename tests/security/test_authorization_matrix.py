@@ -198,7 +198,9 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
     contract = Contract.objects.filter(school=school).first()
     assert contract is not None
     ids["contract_id"] = str(contract.pk)
-    ids["termination_id"] = str(termination_start(contract=contract, requested_by="Processor", now=now).pk)
+    ids["termination_id"] = str(
+        termination_start(contract=contract, requested_by="Processor", reason="Test", now=now).pk
+    )
     return school, ids
 
 

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 
 from steward.core.events import FlowChanged, subscribe
 from steward.register.events import CatalogueSynced
+from steward.retention.events import TerminationStarted
 from steward.tenancy.events import DataProtectionContactChanged
 
 
@@ -16,10 +17,16 @@ class NoticesConfig(AppConfig):
 
     def ready(self) -> None:
         from steward.notices.privacy import NoticesPrivacyProvider
-        from steward.notices.services import on_catalogue_synced, on_contact_changed, on_flow_changed
+        from steward.notices.services import (
+            on_catalogue_synced,
+            on_contact_changed,
+            on_flow_changed,
+            on_termination_started,
+        )
         from steward.register.providers import register_provider
 
         register_provider(NoticesPrivacyProvider())
         subscribe(FlowChanged, on_flow_changed, when="in_transaction")
         subscribe(DataProtectionContactChanged, on_contact_changed, when="in_transaction")
         subscribe(CatalogueSynced, on_catalogue_synced, when="in_transaction")
+        subscribe(TerminationStarted, on_termination_started, when="in_transaction")

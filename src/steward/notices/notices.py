@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils import timezone
 
 from steward.portal.cookies import portal_cookies
 from steward.register.models import (
@@ -29,7 +30,7 @@ from steward.register.models import (
     SpecialCondition,
 )
 from steward.register.selectors import held_categories
-from steward.retention.selectors import rule_is_automated
+from steward.retention.selectors import open_termination_for_school, rule_is_automated
 from steward.sharing.selectors import releasing_flows
 from steward.tenancy.models import DataProtectionContact, Organisation
 from steward.tenancy.scope import tenant_scope
@@ -87,6 +88,7 @@ class Notice:
     cookies: list[NoticeCookie]
     sources: dict[str, str] = field(default_factory=dict)
     rights: tuple[tuple[str, str], ...] = RIGHTS
+    ending: str = ""  # the contract has ended and the data is waiting for its purge: when it goes
 
     @property
     def for_parents(self) -> bool:
@@ -97,15 +99,33 @@ class Notice:
         return cookie_intro(self)
 
 
-def services_in_force(school: Organisation) -> list[ProcessingActivity]:
-    return list(
-        ProcessingActivity.objects.filter(service__in=contracted_services(school_id=school.id)).order_by("name")
+def services_held(school: Organisation) -> tuple[set[str], str]:
+    """The services whose data Steward holds for the school, and, when its contract has ended but the
+    data waits for the purge, the sentence that says so. A notice describes the service until the data
+    is actually gone: the school's data, its portal and its parents' accounts are live until the purge."""
+    services = set(contracted_services(school_id=school.id))
+    with tenant_scope([school.id]):
+        ending = open_termination_for_school(school_id=school.id)
+    if ending is None:
+        return services, ""
+    ended = timezone.localtime(ending.requested_at)
+    purge = timezone.localtime(ending.purge_not_before)
+    sentence = (
+        f"The school's contract for this service ended on {ended:%-d %B %Y}. The information is kept, "
+        f"unchanged and used as described here, until the school has its copy, and is deleted from "
+        f"{purge:%-d %B %Y}."
     )
+    return services | set(ending.contract.services), sentence
+
+
+def services_in_force(school: Organisation) -> list[ProcessingActivity]:
+    return list(ProcessingActivity.objects.filter(service__in=services_held(school)[0]).order_by("name"))
 
 
 def notice_for(*, school: Organisation, service: str) -> Notice | None:
-    """The notice, or None when the school has no contract in force for the service."""
-    if service not in contracted_services(school_id=school.id):
+    """The notice, or None when Steward holds no data of the school for the service."""
+    held_services, ending = services_held(school)
+    if service not in held_services:
         return None
     activity = ProcessingActivity.objects.prefetch_related("places").get(service=service)
     contract = school.contracts.select_related("processor").filter(services__contains=[service]).first()
@@ -139,6 +159,7 @@ def notice_for(*, school: Organisation, service: str) -> Notice | None:
         places=list(activity.places.all()),
         retention=retention,
         cookies=cookies,
+        ending=ending,
         sources={
             "controller": (
                 f"tenancy: school URN {school.urn}"
@@ -157,6 +178,7 @@ def notice_for(*, school: Organisation, service: str) -> Notice | None:
             "security": f"{a} security measures",
             "rights": "UK GDPR Articles 15 to 21 and 77",
             "cookies": cookie_source,
+            "ending": "retention: the school's contract termination waiting for its purge",
         },
     )
 
@@ -207,6 +229,8 @@ def notice_text(notice: Notice) -> str:
         responsible,
         *(f"- {c.get_kind_display()}: {c.name}, {c.email}{f', {c.phone}' if c.phone else ''}" for c in n.contacts),
     )
+    if n.ending:
+        section("This service is ending", n.ending)
     section(
         "What we hold",
         *(f"- {c.name}{' (special category)' if c.special_category else ''}" for c in n.categories),

@@ -22,6 +22,7 @@ from steward.core.pdf import html_to_pdf
 from steward.notices.models import NoticeVersion
 from steward.notices.notices import Notice, notice_for, notice_text, services_in_force
 from steward.register.events import CatalogueSynced
+from steward.retention.events import TerminationStarted
 from steward.tenancy.events import DataProtectionContactChanged
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
@@ -100,6 +101,12 @@ def on_flow_changed(event: FlowChanged) -> None:
 def on_contact_changed(event: DataProtectionContactChanged) -> None:
     """Subscribed inside the contact change's transaction: the notice prints the school's data
     protection contacts, so its new version is recorded with the change (or not at all)."""
+    notice_refresh(school=Organisation.objects.get(pk=event.school_id))
+
+
+def on_termination_started(event: TerminationStarted) -> None:
+    """Subscribed inside the termination's transaction: the notices now say the contract has ended
+    and when the data goes, so that version is recorded with the termination (or neither is)."""
     notice_refresh(school=Organisation.objects.get(pk=event.school_id))
 
 

@@ -34,30 +34,59 @@ class CorrectionForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    """Back office: who to invite. One contact, a year group, a class, or everyone not yet invited."""
+    """Back office: who to invite. A year group, a class, chosen contacts, or everyone not yet invited.
+
+    No choice is made for the admin (GOV.UK: radios start unchosen), and the narrowing field a choice
+    needs is required with it: without it, a narrowed invitation would go to everyone. The choices come
+    from the school's own data, so an unknown year, class or contact is refused by name."""
 
     scope = forms.ChoiceField(
+        label="Who do you want to invite?",
         choices=[
-            ("contact", "One contact"),
             ("year", "A year group"),
             ("group", "A class or group"),
+            ("contacts", "Parents and carers I choose"),
             ("all", "Everyone not yet invited"),
-        ]
+        ],
+        error_messages={"required": "Choose who to invite", "invalid_choice": "Choose who to invite"},
     )
-    contact = forms.CharField(required=False, max_length=100)
-    year_group = forms.CharField(required=False, max_length=3)
-    group = forms.CharField(required=False, max_length=100)
+    year_group = forms.ChoiceField(
+        label="Year group", required=False, error_messages={"invalid_choice": "Choose a year group from the list"}
+    )
+    group = forms.ChoiceField(
+        label="Class or group",
+        required=False,
+        error_messages={"invalid_choice": "Choose a class or group from the list"},
+    )
+    contacts = forms.MultipleChoiceField(
+        label="Parents and carers",
+        required=False,
+        error_messages={"invalid_choice": "%(value)s is not a parent or carer who can be invited"},
+    )
 
-    # The field each scope needs: without it, a narrowed invitation would go to everyone.
+    # The field each scope needs, and the message when it is missing.
     NEEDS = {
-        "contact": ("contact", "Enter the contact's MIS id"),
         "year": ("year_group", "Choose a year group"),
         "group": ("group", "Choose a class or group"),
+        "contacts": ("contacts", "Choose at least one parent or carer"),
     }
+
+    def __init__(
+        self,
+        data: object = None,
+        *,
+        year_groups: list[tuple[str, str]],
+        groups: list[tuple[str, str]],
+        contacts: list[tuple[str, str]],
+    ) -> None:
+        super().__init__(data, auto_id="%s")  # type: ignore[arg-type]
+        self.fields["year_group"].choices = [("", "Select a year group"), *year_groups]  # type: ignore[attr-defined]
+        self.fields["group"].choices = [("", "Select a class or group"), *groups]  # type: ignore[attr-defined]
+        self.fields["contacts"].choices = contacts  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         field, message = self.NEEDS.get(str(data.get("scope")), ("", ""))
-        if field and not data.get(field):
+        if field and field not in self.errors and not data.get(field):
             self.add_error(field, message)
         return data

@@ -15,3 +15,13 @@ class SchoolPurging(Event):
     (rights keeps its erasure proofs' counts as retention proofs) and fails the purge if it cannot."""
 
     at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TerminationStarted(Event):
+    """A school's contract has ended and its export is waiting: published inside the termination's
+    transaction. The school's data and portal stay until the purge, so the privacy notices (a face
+    above retention) record a version that says the service is ending and when the data goes."""
+
+    termination_id: int
+    purge_not_before: dt.datetime

@@ -150,6 +150,8 @@ class ContractTermination(models.Model):
     contract = models.ForeignKey("tenancy.Contract", on_delete=models.PROTECT, related_name="+")
     requested_by = models.CharField(max_length=200)
     requested_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True, help_text="Why the contract ended, as the processor recorded it")
+    notified = models.JSONField(default=list, blank=True, help_text="Addresses told of the termination")
     export_file = models.CharField(max_length=300, blank=True, help_text="Path of the export under the var dir")
     export_bytes = models.PositiveBigIntegerField(default=0)
     export_sha256 = models.CharField(max_length=64, blank=True)
@@ -163,12 +165,17 @@ class ContractTermination(models.Model):
 
     privacy = PersonalData(
         subject="school_user",
-        fields={"requested_by": "school_user.account", "confirmed_by": "school_user.account"},
+        fields={
+            "requested_by": "school_user.account",
+            "confirmed_by": "school_user.account",
+            "notified": "school_user.account",
+        },
         not_personal={
             "id",
             "school",
             "contract",
             "requested_at",
+            "reason",
             "export_file",
             "export_bytes",
             "export_sha256",

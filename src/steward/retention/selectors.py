@@ -14,6 +14,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils import timezone
+
 from steward.register.models import RetentionRule
 from steward.register.retention_targets import (
     Context,
@@ -210,3 +212,17 @@ def open_termination_for_school(*, school_id: int) -> Any:
     return (
         ContractTermination.objects.filter(school_id=school_id, purged_at__isnull=True).exclude(export_file="").first()
     )
+
+
+def purge_refusals(termination: Any, *, now: dt.datetime) -> list[str]:
+    """Why the school's data may not be purged yet, in words (empty when it may): the same rules
+    `termination.termination_purge` enforces, so the back office offers "Purge" only when it would work."""
+    if termination.purged_at:
+        return ["already purged"]
+    refusals = []
+    if now < termination.purge_not_before:
+        refusals.append(f"the school has until {timezone.localtime(termination.purge_not_before):%-d %B %Y %H:%M}")
+    with tenant_scope([termination.school_id]):
+        holds = list(LegalHold.objects.filter(lifted_at__isnull=True).values_list("reason", flat=True))
+    refusals += [f"a legal hold stops the purge: {reason}" for reason in holds]
+    return refusals

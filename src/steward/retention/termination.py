@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import zipfile
+from functools import partial
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 from psycopg import sql
@@ -34,13 +35,15 @@ from steward.core.events import publish
 from steward.core.paths import VAR_DIR
 from steward.ingest.exports import ctf_export
 from steward.mis.versions import lock_school_versions
+from steward.notifications.email import send_email
 from steward.register.retention_targets import school_rows
-from steward.retention.events import SchoolPurging
+from steward.retention.events import SchoolPurging, TerminationStarted
 from steward.retention.models import ContractTermination, LegalHold, RestoreReplay, RetentionProof
+from steward.retention.termination_notice import termination_email, window_days
 from steward.tenancy.models import ApiClient, Contract, Membership, Organisation, TenantModel, User
 from steward.tenancy.scope import processor_scope, tenant_scope
+from steward.tenancy.selectors import data_protection_emails
 
-DEFAULT_WINDOW_DAYS = 30
 # What a purge keeps, and why: the processor's proof of what it did (no personal data of the school's
 # subjects), the organisation and contract rows those proofs name, and the append-only audit chain,
 # which the register keeps for its own period.
@@ -53,10 +56,6 @@ KEPT = {
     "tenancy.contract": "the processor's business record of the contract",
     "audit.auditevent": "the append-only, hash-chained audit log, kept for its own period",
 }
-
-
-def window_days() -> int:
-    return int(getattr(settings, "STEWARD_TERMINATION_WINDOW_DAYS", DEFAULT_WINDOW_DAYS))
 
 
 def exports_dir() -> Path:
@@ -75,9 +74,15 @@ def tenant_models() -> list[type[Model]]:
     return list(TopologicalSorter(graph).static_order())
 
 
-def termination_start(*, contract: Contract, requested_by: str, now: dt.datetime | None = None) -> ContractTermination:
-    """End the contract and write the school's complete export; the purge waits for the window."""
+def termination_start(
+    *, contract: Contract, requested_by: str, reason: str, now: dt.datetime | None = None
+) -> ContractTermination:
+    """End the contract for the reason given, write the school's complete export, and tell the school's
+    administrators and DPO (after commit) where to download it and when the purge may start."""
     now = now or timezone.now()
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Enter why the contract is ending"})
     school = contract.school
     # Terminations are the processor's records (row-level security shows them to no one else but
     # the school itself): read and written under the processor scope.
@@ -92,15 +97,33 @@ def termination_start(*, contract: Contract, requested_by: str, now: dt.datetime
             contract=contract,
             requested_by=requested_by,
             requested_at=now,
+            reason=reason,
             purge_not_before=now + dt.timedelta(days=window_days()),
         )
     path = exports_dir() / f"{school.urn}-{termination.pk}.zip"
     digest, size = write_export(school=school, path=path, actor_label=requested_by)
-    with processor_scope():
+    with tenant_scope([school.id]), processor_scope():
+        notify = data_protection_emails(school_id=school.id)
         ContractTermination.objects.filter(pk=termination.pk).update(
-            export_file=str(path), export_bytes=size, export_sha256=digest
+            export_file=str(path), export_bytes=size, export_sha256=digest, notified=notify
         )
         termination.refresh_from_db()
+        publish(
+            TerminationStarted(
+                school_id=school.id, termination_id=termination.pk, purge_not_before=termination.purge_not_before
+            )
+        )
+        audit_record(
+            action="termination_start",
+            actor_label=requested_by,
+            school_id=school.id,
+            object_type="retention.ContractTermination",
+            object_ids=[termination.pk],
+            detail={"reason": reason, "purge_not_before": termination.purge_not_before.isoformat(), "told": notify},
+        )
+        subject, body = termination_email(termination)
+        for address in notify:
+            transaction.on_commit(partial(send_email, address, subject, body))
     return termination
 
 

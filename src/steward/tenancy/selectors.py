@@ -122,3 +122,16 @@ def search_schools(*, text: str, limit: int = 20) -> list[Organisation]:
 def schools_named(*, ids: list[int]) -> dict[int, Organisation]:
     """Schools by id, in one statement (for the processor's lists of problems)."""
     return {s.id: s for s in Organisation.objects.filter(id__in=ids, kind=Organisation.Kind.SCHOOL)}
+
+
+def data_protection_emails(*, school_id: int) -> list[str]:
+    """Who at the school answers for its data: its administrators and DPOs (active, unrestricted
+    memberships) and its data protection contacts, each address once. Inside the school's scope."""
+    contacts = DataProtectionContact.objects.filter(school_id=school_id).values_list("email", flat=True)
+    members = Membership.objects.filter(
+        organisation_id=school_id,
+        role__in=list(SCHOOL_ROLES),
+        user__is_active=True,
+        restricted_at__isnull=True,
+    ).values_list("user__email", flat=True)
+    return sorted({e.lower() for e in [*contacts, *members] if e})

@@ -33,10 +33,12 @@ def _admin_invites(page: Page, school: Organisation, contact_source_id: str) -> 
         page.get_by_role("button", name="Continue").click()
     page.goto("/school/portal/")
     assert page.locator("h1").inner_text() == "Parent portal"
-    page.get_by_label("Who").select_option("contact")
-    page.get_by_label("Contact's MIS id").fill(contact_source_id)
-    page.get_by_role("button", name="Send invitations").click()
-    page.get_by_text("1 invitation sent.").wait_for()
+    page.get_by_label("Parents and carers I choose").check()
+    page.locator(f"input[name=contacts][value={contact_source_id}]").check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("heading", name="You are about to invite 1 parent you chose").wait_for()
+    page.get_by_role("button", name="Send 1 invitation").click()
+    page.get_by_text("1 invitation sent to parents you chose.").wait_for()
     page.context.clear_cookies()  # the parent's browser knows nothing of the admin
 
 

@@ -13,6 +13,7 @@ from steward.backoffice.access import chosen_school, processor_role_required, sc
 from steward.core.http import StewardRequest
 from steward.ingest import selectors as ingest_selectors
 from steward.register import selectors as register_selectors
+from steward.retention import selectors as retention_selectors
 from steward.tenancy import selectors as tenancy_selectors
 from steward.tenancy.middleware import SESSION_KEY
 from steward.tenancy.models import PROCESSOR_ROLES, SCHOOL_ROLES
@@ -62,6 +63,8 @@ def school_register(request: StewardRequest) -> HttpResponse:
     context = {
         "activities": tenancy_selectors.activities_for_school(school_id=school_id),
         "contracts": tenancy_selectors.contracts_for_school(school_id=school_id),
+        # While a termination's export waits, the school's home page links it (its staff were emailed too).
+        "ending": retention_selectors.open_termination_for_school(school_id=school_id),
     }
     return render(request, "backoffice/school_register.html", context)
 

@@ -9,11 +9,13 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from steward.backoffice.access import chosen_school, processor_role_required, school_role_required
 from steward.core.http import StewardRequest
 from steward.retention import selectors, termination
+from steward.retention.termination_notice import termination_plan, window_days
 from steward.tenancy import selectors as tenancy_selectors
 from steward.tenancy.models import SCHOOL_ROLES, Contract, Role
 
@@ -24,20 +26,41 @@ def _actor(request: StewardRequest) -> str:
 
 @processor_role_required(Role.PROCESSOR_ADMIN)
 def processor_terminations(request: StewardRequest) -> HttpResponse:
-    ending = {t.contract_id for t in selectors.terminations()}
+    records = selectors.terminations()
+    ending = {t.contract_id for t in records}
     contracts = [c for c in tenancy_selectors.all_contracts() if c.pk not in ending]
-    context = {"contracts": contracts, "terminations": selectors.terminations(), "window": termination.window_days()}
+    now = timezone.now()
+    rows = [(t, selectors.purge_refusals(t, now=now) if not t.purged_at else []) for t in records]
+    context = {"contracts": contracts, "rows": rows, "window": window_days()}
     return render(request, "backoffice/processor_terminations.html", context)
 
 
-@require_POST
 @processor_role_required(Role.PROCESSOR_ADMIN)
 def termination_start(request: StewardRequest, contract_id: int) -> HttpResponse:
-    contract = get_object_or_404(Contract, pk=contract_id)
+    """Ending a contract in two steps: the reason (required), then a page saying what will happen and
+    when (the export, its window, the purge date, who is emailed); only "Yes, end the contract" acts."""
+    contract = get_object_or_404(Contract.objects.select_related("school", "processor"), pk=contract_id)
+    reason = request.POST.get("reason", "").strip()
+    context: dict[str, object] = {"contract": contract, "reason": reason, "plan": termination_plan(contract=contract)}
+    if request.method != "POST":
+        return render(request, "backoffice/termination_start.html", context)
+    if not reason:
+        context["error"] = "Enter why the contract is ending"
+        return render(request, "backoffice/termination_start.html", context, status=400)
+    if request.POST.get("action") != "confirm":
+        return render(request, "backoffice/termination_confirm.html", context)
     try:
-        termination.termination_start(contract=contract, requested_by=_actor(request))
+        record = termination.termination_start(contract=contract, requested_by=_actor(request), reason=reason)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        context["error"] = " ".join(error.messages)
+        return render(request, "backoffice/termination_start.html", context, status=400)
+    told = len(record.notified)
+    messages.success(
+        request,
+        f"Contract {contract.reference} has ended. {contract.school.name}'s export is ready; "
+        f"{told} {'person was' if told == 1 else 'people were'} emailed. "
+        f"The purge may start on {timezone.localtime(record.purge_not_before):%-d %B %Y}.",
+    )
     return redirect("backoffice:processor-terminations")
 
 
