@@ -14,9 +14,10 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from steward.backoffice.access import processor_role_required, school_role_required
+from steward.backoffice.access import chosen_school, processor_role_required, school_role_required
 from steward.core.http import StewardRequest
 from steward.ingest import selectors as ingest_selectors
+from steward.retention import selectors as retention_selectors
 from steward.rights import selectors as rights_selectors
 from steward.sharing import selectors as sharing_selectors
 from steward.tenancy import selectors as tenancy_selectors
@@ -37,6 +38,7 @@ def school_home(request: StewardRequest) -> HttpResponse:
         "rejected": ingest_selectors.rejected_batches_since(since=since),
         "failing": sharing_selectors.failing_flows(),
         "alert_days": ALERT_DAYS,
+        "ending": retention_selectors.open_termination_for_school(school_id=chosen_school(request)),
     }
     return render(request, "backoffice/school_home.html", context)
 
