@@ -47,6 +47,8 @@ SCHOOL = frozenset({"school_admin", "school_dpo"})
 PROCESSOR = frozenset({"processor_admin", "processor_support"})
 STAFF = SCHOOL | PROCESSOR
 PARENT = frozenset({"parent"})
+SCHOOL_ADMIN = frozenset({"school_admin"})
+PROCESSOR_ADMIN = frozenset({"processor_admin"})
 PUBLIC = frozenset(CALLERS)
 
 # Who may use each named page. Everyone else must be refused; an allowed caller is still refused
@@ -70,7 +72,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:school-flow-action": SCHOOL,
     "backoffice:school-rights": SCHOOL,
     "backoffice:school-rights-request": SCHOOL,
-    "backoffice:school-portal": SCHOOL,
+    "backoffice:school-portal": SCHOOL_ADMIN,
     "backoffice:school-consents": SCHOOL,
     "backoffice:school-consent-withdraw": SCHOOL,
     "backoffice:school-agreement-sign": SCHOOL,
@@ -79,11 +81,11 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:processor-schools": PROCESSOR,
     "backoffice:processor-contracts": PROCESSOR,
     "backoffice:processor-register": PROCESSOR,
-    "backoffice:processor-audit": PROCESSOR,
-    "backoffice:processor-terminations": PROCESSOR,
-    "backoffice:termination-start": PROCESSOR,
-    "backoffice:termination-purge": PROCESSOR,
-    "backoffice:termination-certificate": PROCESSOR,
+    "backoffice:processor-audit": PROCESSOR_ADMIN,
+    "backoffice:processor-terminations": PROCESSOR_ADMIN,
+    "backoffice:termination-start": PROCESSOR_ADMIN,
+    "backoffice:termination-purge": PROCESSOR_ADMIN,
+    "backoffice:termination-certificate": PROCESSOR_ADMIN,
     "backoffice:processor-flow-request": PROCESSOR,
     "portal:home": PARENT,
     "portal:sign-in": PUBLIC,

@@ -83,6 +83,8 @@ def crawl(client: Client, start: list[str]) -> tuple[dict[str, _Page], list[str]
         visited.add(url)
         response = client.get(url, follow=True)
         final = response.request["PATH_INFO"]
+        if response.status_code == 403:
+            seen_links.append(f"{url} -> refused with 403")
         if response.status_code != 200 or "text/html" not in response.get("Content-Type", ""):
             continue
         page = _Page()
@@ -117,12 +119,15 @@ def test_no_page_shows_a_code_and_no_role_sees_a_link_it_cannot_use(
     codes_shown: list[str] = []
     forbidden_links: list[str] = []
     for role, (pages, links) in crawled.items():
-        assert len(pages) >= 5, f"{role} reached only {sorted(pages)}"
+        assert len(pages) >= 3, f"{role} reached only {sorted(pages)}"
         for path, page in pages.items():
             text = " ".join(page.text)
             for found in sorted({m.group(0) for m in pattern.finditer(text)}):
                 codes_shown.append(f"{role} {path}: {found!r}")
         for link in links:
+            if link.endswith("refused with 403"):
+                forbidden_links.append(f"{role}: {link}")
+                continue
             target = link.split(" -> ", 1)[1]
             name = _url_name(urlsplit(target).path)
             if name is None or name.startswith("privacy-"):

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from steward.tenancy.models import Organisation
+from steward.tenancy.models import Organisation, Role
 from steward.tenancy.selectors import processor_roles, schools_for_user
 
 
@@ -14,9 +14,13 @@ def current_school(request: HttpRequest) -> dict[str, Any]:
     school_id = getattr(request, "school_id", None)
     schools = list(schools_for_user(user=user))  # type: ignore[arg-type]
     current = next((s for s in schools if s.id == school_id), None)
+    roles = processor_roles(user=user)  # type: ignore[arg-type]
     return {
         "current_school": current,
         "switchable_schools": schools,
-        "is_processor_staff": bool(processor_roles(user=user)),  # type: ignore[arg-type]
+        "is_processor_staff": bool(roles),
+        # The menu shows a page only to a role that may open it (issue #12: no link a role cannot use).
+        "is_processor_admin": Role.PROCESSOR_ADMIN in roles,
+        "school_roles": getattr(request, "school_roles", frozenset()),
         "organisation_kinds": Organisation.Kind,
     }

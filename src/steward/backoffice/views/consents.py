@@ -23,6 +23,7 @@ from steward.consents.services import SPECIAL_CATEGORIES
 from steward.core.forms import add_refusal
 from steward.core.http import StewardRequest
 from steward.mis.models import RECORD_MODELS
+from steward.register.labels import category_label, record_type_label
 from steward.tenancy.models import Organisation, Role, User
 
 _SCHOOL_ROLES = (Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
@@ -50,8 +51,8 @@ class ConsentForm(forms.Form):
     )
     record_types = forms.MultipleChoiceField(
         label="Records the copy may hold",
-        choices=[(m.record_type, m._meta.verbose_name_plural) for m in RECORD_MODELS],
-        widget=forms.SelectMultiple(attrs={"class": "govuk-select", "size": "8"}),
+        choices=[(m.record_type, record_type_label(m.record_type)) for m in RECORD_MODELS],
+        widget=forms.CheckboxSelectMultiple,
     )
     expires_on = forms.DateField(
         label="Ends after (YYYY-MM-DD; needed for one ticket)",
@@ -65,14 +66,14 @@ class AgreementForm(forms.Form):
 
     record_types = forms.MultipleChoiceField(
         label="Records the pseudonymised copy may hold",
-        choices=[(m.record_type, m._meta.verbose_name_plural) for m in RECORD_MODELS],
-        widget=forms.SelectMultiple(attrs={"class": "govuk-select", "size": "8"}),
+        choices=[(m.record_type, record_type_label(m.record_type)) for m in RECORD_MODELS],
+        widget=forms.CheckboxSelectMultiple,
     )
     special_categories = forms.MultipleChoiceField(
         label="Special categories the copy may keep (left out unless chosen)",
-        choices=[(c, c) for c in sorted(SPECIAL_CATEGORIES)],
+        choices=[(c, category_label(c)) for c in sorted(SPECIAL_CATEGORIES)],
         required=False,
-        widget=forms.SelectMultiple(attrs={"class": "govuk-select", "size": "4"}),
+        widget=forms.CheckboxSelectMultiple,
     )
     purpose = forms.CharField(
         label="What the copy is for", max_length=300, widget=forms.TextInput(attrs={"class": "govuk-input"})

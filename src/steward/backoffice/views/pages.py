@@ -33,7 +33,13 @@ def home(request: StewardRequest) -> HttpResponse:
 
 @staff_required
 def choose_school(request: StewardRequest) -> HttpResponse:
-    schools = tenancy_selectors.schools_for_user(user=request.user)  # type: ignore[arg-type]
+    """A member of one school's staff is not asked which school: there is only one (issue #12)."""
+    schools = list(tenancy_selectors.schools_for_user(user=request.user))  # type: ignore[arg-type]
+    only_one = len(schools) == 1 and not tenancy_selectors.processor_roles(user=request.user)  # type: ignore[arg-type]
+    if only_one and request.session.get(SESSION_KEY) != schools[0].id:
+        request.session[SESSION_KEY] = schools[0].id
+        audit_request(request, action="switch_school", object_type="tenancy.Organisation", object_ids=[schools[0].id])
+        return redirect("backoffice:school-register")
     return render(request, "backoffice/choose_school.html", {"schools": schools})
 
 

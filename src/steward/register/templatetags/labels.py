@@ -29,3 +29,8 @@ def record_types_label(codes: Iterable[str]) -> str:
 @register.filter
 def categories_label(codes: Iterable[str]) -> str:
     return ", ".join(labels.category_label(c) for c in codes)
+
+
+@register.filter
+def services_label(codes: Iterable[str]) -> str:
+    return ", ".join(labels.service_label(c) for c in codes)
