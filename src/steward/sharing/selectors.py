@@ -15,8 +15,8 @@ from psycopg import sql
 
 from steward.ingest.schema import spec_for
 from steward.mis.models import ProcessingRestriction, Tombstone
-from steward.register.models import DataCategory, LawfulBasis, SpecialCondition
 from steward.register.labels import category_label, field_label
+from steward.register.models import DataCategory, LawfulBasis, SpecialCondition
 from steward.sharing.catalogue import field_categories, released_types, subject_fields
 from steward.sharing.models import FLOW_TRANSITIONS, DataFlow, DataFlowEvent, DeliveryAttempt, Disclosure
 
@@ -268,7 +268,9 @@ def flow_detail(*, flow_id: int) -> FlowDetail | None:
         record_type, name = value.split(".", 1)
         code = classified.get(record_type, {}).get(name, "")
         category = categories.get(code)
-        fields.setdefault(record_type, []).append(FlowField(value, field_label(value), category.name if category else category_label(code)))
+        fields.setdefault(record_type, []).append(
+            FlowField(value, field_label(value), category.name if category else category_label(code))
+        )
     return FlowDetail(
         flow=flow,
         lawful_basis=str(LawfulBasis(flow.lawful_basis).label),
