@@ -24,22 +24,23 @@ ALL_PROCESSOR_ROLES = tuple(PROCESSOR_ROLES)
 
 @staff_required
 def home(request: StewardRequest) -> HttpResponse:
+    """Where signing in lands. A member of one school's staff is not asked which school: there is
+    only one, so it is chosen (and audited, as a choice would be) and their school's first page opens."""
     if request.school_id:
         return redirect("backoffice:school-register")
     if tenancy_selectors.processor_roles(user=request.user):  # type: ignore[arg-type]
         return redirect("backoffice:processor-schools")
+    schools = list(tenancy_selectors.schools_for_user(user=request.user))  # type: ignore[arg-type]
+    if len(schools) == 1:
+        request.session[SESSION_KEY] = schools[0].id
+        audit_request(request, action="switch_school", object_type="tenancy.Organisation", object_ids=[schools[0].id])
+        return redirect("backoffice:school-register")
     return redirect("backoffice:choose-school")
 
 
 @staff_required
 def choose_school(request: StewardRequest) -> HttpResponse:
-    """A member of one school's staff is not asked which school: there is only one (issue #12)."""
-    schools = list(tenancy_selectors.schools_for_user(user=request.user))  # type: ignore[arg-type]
-    only_one = len(schools) == 1 and not tenancy_selectors.processor_roles(user=request.user)  # type: ignore[arg-type]
-    if only_one and request.session.get(SESSION_KEY) != schools[0].id:
-        request.session[SESSION_KEY] = schools[0].id
-        audit_request(request, action="switch_school", object_type="tenancy.Organisation", object_ids=[schools[0].id])
-        return redirect("backoffice:school-register")
+    schools = tenancy_selectors.schools_for_user(user=request.user)  # type: ignore[arg-type]
     return render(request, "backoffice/choose_school.html", {"schools": schools})
 
 
