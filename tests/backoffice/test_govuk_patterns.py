@@ -9,7 +9,11 @@ import re
 import pytest
 from django.test import Client
 
+from steward.audit.actor import Actor
+from steward.consents.models import Consent
+from steward.consents.services import consent_give
 from steward.tenancy.models import Organisation, Role, User
+from steward.tenancy.scope import tenant_scope
 from tests import factories
 from tests.backoffice.conftest import choose, sign_in
 
@@ -71,3 +75,24 @@ def test_a_form_with_an_error_says_so_in_the_title(client: Client, school_a: Org
     assert response.status_code in (200, 400)
     assert _title(response.content.decode()).startswith("Error: ")
     assert _title(client.get("/processor/flow-requests/new/").content.decode()).startswith("Record")
+
+
+def test_an_action_ends_with_a_success_banner(client: Client, school_a: Organisation, admin_a: User) -> None:
+    with tenant_scope([school_a.id]):
+        consent = consent_give(
+            school=school_a,
+            given_by=admin_a,
+            kind=Consent.Kind.STANDING,
+            recipient=Consent.Recipient.PROCESSOR,
+            record_types=["learners"],
+            actor=Actor.of_user(admin_a),
+        )
+    sign_in(client, admin_a)
+    client.get("/", follow=True)
+    response = client.post(f"/school/consents/{consent.pk}/withdraw/", follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain[-1][0] == "/school/consents/"
+    assert "govuk-notification-banner--success" in html and "The consent is withdrawn." in html
+    # Shown once: the next page has no banner.
+    assert "govuk-notification-banner--success" not in client.get("/school/consents/").content.decode()
+    assert '<td class="govuk-table__cell">Pupils</td>' in html  # record types in words, not `learners`

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -143,6 +144,7 @@ def school_consents(request: StewardRequest) -> HttpResponse:
         except ValidationError as refused:
             add_refusal(form, refused, rename={"expires_at": "expires_on"})
         else:
+            messages.success(request, "The consent is recorded.")
             return redirect("backoffice:school-consents")
     return _page(request, form, AgreementForm(school_id=school_id, initial={"signed_by": request.user.pk}))
 
@@ -195,6 +197,7 @@ def school_agreement_sign(request: StewardRequest) -> HttpResponse:
         except ValidationError as refused:
             add_refusal(form, refused)
         else:
+            messages.success(request, "The data use agreement is recorded.")
             return redirect("backoffice:school-consents")
     return _page(request, ConsentForm(), form)
 
@@ -204,6 +207,7 @@ def school_agreement_sign(request: StewardRequest) -> HttpResponse:
 def school_agreement_revoke(request: StewardRequest, agreement_id: int) -> HttpResponse:
     agreement = get_object_or_404(DataUseAgreement, pk=agreement_id, school_id=chosen_school(request))
     services.agreement_revoke(agreement=agreement, actor=actor_from_request(request))
+    messages.success(request, "The agreement is revoked: no new pseudonymised copy can be made under it.")
     return redirect("backoffice:school-consents")
 
 
@@ -216,6 +220,7 @@ def school_consent_withdraw(request: StewardRequest, consent_id: int) -> HttpRes
         withdrawn_by=request.user,  # type: ignore[arg-type]
         actor=actor_from_request(request),
     )
+    messages.success(request, "The consent is withdrawn.")
     return redirect("backoffice:school-consents")
 
 

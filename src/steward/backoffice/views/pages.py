@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -61,6 +62,7 @@ def switch_school(request: StewardRequest) -> HttpResponse:
         )
     request.session[SESSION_KEY] = school_id
     audit_request(request, action="switch_school", object_type="tenancy.Organisation", object_ids=[school_id])
+    messages.success(request, "You are now working in the school you chose.")
     return redirect("backoffice:school-register")
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import IO, Any, cast
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
@@ -65,6 +66,7 @@ def rights_requests(request: StewardRequest) -> HttpResponse:
         except ValidationError as refused:
             add_refusal(form, refused)
         else:
+            messages.success(request, "The request is logged.")
             return redirect("backoffice:school-rights")
     today = timezone.localdate()
     open_requests = list(selectors.open_requests())
@@ -176,6 +178,7 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
             if response is not None:
                 # A streamed download: the access decorators type views as returning HttpResponse.
                 return cast(HttpResponse, response)
+            messages.success(request, "Done: the request's history below records it.")
             return redirect("backoffice:school-rights-request", request_id=rights_request.id)
     preview = None
     erasable = rights_request.kind == RightsRequest.Kind.ERASURE and rights_request.identity_checked

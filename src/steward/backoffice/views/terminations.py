@@ -38,6 +38,8 @@ def termination_start(request: StewardRequest, contract_id: int) -> HttpResponse
         termination.termination_start(contract=contract, requested_by=_actor(request))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "The contract's ending has started: the school's export is ready.")
     return redirect("backoffice:processor-terminations")
 
 
