@@ -96,3 +96,18 @@ def test_an_action_ends_with_a_success_banner(client: Client, school_a: Organisa
     # Shown once: the next page has no banner.
     assert "govuk-notification-banner--success" not in client.get("/school/consents/").content.decode()
     assert '<td class="govuk-table__cell">Pupils</td>' in html  # record types in words, not `learners`
+
+
+def test_dates_are_day_month_year_boxes_that_keep_what_was_typed(school_a: Organisation) -> None:
+    from steward.backoffice.views.consents import AgreementForm
+
+    typed = {"dua-starts_on_day": "31", "dua-starts_on_month": "2", "dua-starts_on_year": "2027"}
+    typed |= {"dua-expires_on_day": "1", "dua-expires_on_month": "3", "dua-expires_on_year": "2027"}
+    form = AgreementForm(data=typed, school_id=school_a.id)
+    assert not form.is_valid()
+    assert "starts_on" in form.errors and "expires_on" not in form.errors  # 31 February is no date
+    assert form.cleaned_data["expires_on"].isoformat() == "2027-03-01"
+    html = str(form["starts_on"])
+    for part, value in (("day", "31"), ("month", "02"), ("year", "2027")):
+        assert f'name="dua-starts_on_{part}"' in html and f'value="{value}"' in html
+    assert 'name="dua-starts_on"' not in html  # no single YYYY-MM-DD box

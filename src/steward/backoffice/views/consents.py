@@ -21,7 +21,7 @@ from steward.backoffice.access import chosen_school, school_role_required, staff
 from steward.consents import selectors, services
 from steward.consents.models import Consent, DataUseAgreement, MarketingPreference
 from steward.consents.services import SPECIAL_CATEGORIES
-from steward.core.forms import add_refusal
+from steward.core.forms import GovukDateWidget, add_refusal
 from steward.core.http import StewardRequest
 from steward.mis.models import RECORD_MODELS
 from steward.register.labels import category_label, record_type_label
@@ -56,9 +56,9 @@ class ConsentForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     expires_on = forms.DateField(
-        label="Ends after (YYYY-MM-DD; needed for one ticket)",
+        label="Ends after (needed for one ticket)",
         required=False,
-        widget=forms.DateInput(attrs={"class": "govuk-input govuk-input--width-10"}),
+        widget=GovukDateWidget(),
     )
 
 
@@ -89,12 +89,8 @@ class AgreementForm(forms.Form):
         queryset=User.objects.none(),
         widget=forms.Select(attrs={"class": "govuk-select"}),
     )
-    starts_on = forms.DateField(
-        label="Starts on (YYYY-MM-DD)", widget=forms.DateInput(attrs={"class": "govuk-input govuk-input--width-10"})
-    )
-    expires_on = forms.DateField(
-        label="Ends on (YYYY-MM-DD)", widget=forms.DateInput(attrs={"class": "govuk-input govuk-input--width-10"})
-    )
+    starts_on = forms.DateField(label="Starts on", widget=GovukDateWidget())
+    expires_on = forms.DateField(label="Ends on", widget=GovukDateWidget())
 
     def __init__(self, *args: Any, school_id: int, **kwargs: Any) -> None:
         kwargs["prefix"] = "dua"
