@@ -170,7 +170,7 @@ ACTION_LABELS: dict[str, str] = {
     "sign_in_locked_out": "Sign-in refused: account locked",
     "sign_in_address_locked": "Sign-in refused: too many attempts from one address",
     "two_factor_locked": "Two-factor check locked",
-    "oauth_token_locked": "API sign-in locked",
+    "oauth_token_locked": "API sign-in locked",  # nosec B105: a label, not a password
     "export_ctf": "Exported a common transfer file",
     "termination_export": "Downloaded the school's data export",
     "termination_purge": "Deleted the school's data at the end of its contract",
