@@ -182,6 +182,12 @@ ACTION_LABELS: dict[str, str] = {
     "pseudonymised_copy_made": "Made a pseudonymised copy",
     "pseudonymised_copy_refused": "Refused a pseudonymised copy",
     "marketing_opt_in": "Chose to receive news",
+    # A rights request's history.
+    "identity_checked": "Identity checked",
+    "objection_upheld": "Objection upheld",
+    "restriction_lifted": "Restriction lifted",
+    "sent_again": "Sent again",
+    "reminder_sent": "Reminder sent",
 }
 
 SERVICE_LABELS: dict[str, str] = {a.service: a.name for a in ACTIVITIES}
