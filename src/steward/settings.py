@@ -112,6 +112,8 @@ TEMPLATES = [
                 "steward.tenancy.context_processors.current_school",
                 "steward.portal.cookies.cookie_context",
             ],
+            # Every template can turn a code into words (`{{ code|field_label }}`) without a load tag.
+            "builtins": ["steward.register.templatetags.labels"],
         },
     },
 ]

@@ -47,6 +47,8 @@ SCHOOL = frozenset({"school_admin", "school_dpo"})
 PROCESSOR = frozenset({"processor_admin", "processor_support"})
 STAFF = SCHOOL | PROCESSOR
 PARENT = frozenset({"parent"})
+SCHOOL_ADMIN = frozenset({"school_admin"})
+PROCESSOR_ADMIN = frozenset({"processor_admin"})
 PUBLIC = frozenset(CALLERS)
 
 # Who may use each named page. Everyone else must be refused; an allowed caller is still refused
@@ -79,7 +81,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:school-rights-request": SCHOOL,
     "backoffice:school-rights-history": SCHOOL,
     "backoffice:school-rights-csv": SCHOOL,
-    "backoffice:school-portal": SCHOOL,
+    "backoffice:school-portal": SCHOOL_ADMIN,
     "backoffice:school-parent-authenticators": frozenset({"school_admin"}),
     "backoffice:school-parent-authenticator-reset": frozenset({"school_admin"}),
     "backoffice:school-consents": SCHOOL,
@@ -91,12 +93,12 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:processor-schools": PROCESSOR,
     "backoffice:processor-contracts": PROCESSOR,
     "backoffice:processor-register": PROCESSOR,
-    "backoffice:processor-audit": PROCESSOR,
-    "backoffice:processor-audit-csv": PROCESSOR,
-    "backoffice:processor-terminations": PROCESSOR,
-    "backoffice:termination-start": PROCESSOR,
-    "backoffice:termination-purge": PROCESSOR,
-    "backoffice:termination-certificate": PROCESSOR,
+    "backoffice:processor-audit": PROCESSOR_ADMIN,
+    "backoffice:processor-terminations": PROCESSOR_ADMIN,
+    "backoffice:termination-start": PROCESSOR_ADMIN,
+    "backoffice:termination-purge": PROCESSOR_ADMIN,
+    "backoffice:termination-certificate": PROCESSOR_ADMIN,
+    "backoffice:processor-audit-csv": PROCESSOR_ADMIN,
     "backoffice:processor-flow-request": PROCESSOR,
     "backoffice:processor-staff": frozenset({"processor_admin"}),
     "backoffice:processor-authenticator-reset": frozenset({"processor_admin"}),

@@ -95,3 +95,41 @@ def add_refusal(form: forms.Form, refused: ValidationError, *, rename: Mapping[s
     for field, messages in by_field.items():
         target = names.get(field, field) if field is not None else None
         form.add_error(target if target in form.fields else None, messages)
+
+
+class GovukDateWidget(forms.MultiWidget):
+    """The GOV.UK date input: day, month and year boxes in one fieldset, because people type dates
+    that way and a single "YYYY-MM-DD" box asks them to learn a format. The three parts are joined
+    into an ISO date for the field to validate (so a bad date is the field's own clear error); a
+    form posted with the plain ISO value (an older page, a script) is still read."""
+
+    template_name = "core/widgets/govuk_date.html"
+
+    def __init__(self) -> None:
+        part = {"class": "govuk-input govuk-date-input__input", "inputmode": "numeric"}
+        super().__init__(
+            {
+                "day": forms.TextInput(attrs={**part, "class": part["class"] + " govuk-input--width-2"}),
+                "month": forms.TextInput(attrs={**part, "class": part["class"] + " govuk-input--width-2"}),
+                "year": forms.TextInput(attrs={**part, "class": part["class"] + " govuk-input--width-4"}),
+            }
+        )
+
+    def decompress(self, value: object) -> list[object]:
+        if hasattr(value, "day") and hasattr(value, "month") and hasattr(value, "year"):
+            return [value.day, value.month, value.year]
+        if isinstance(value, str) and value.count("-") == 2:
+            year, month, day = (p if p != "?" else "" for p in value.split("-"))
+            return [day, month, year]  # what was typed, kept on error
+        return [None, None, None]
+
+    def value_from_datadict(  # type: ignore[override]  # one ISO string for a DateField, not a list
+        self, data: Mapping[str, object], files: object, name: str
+    ) -> object:
+        plain = data.get(name)
+        if plain and not any(f"{name}_{part}" in data for part in ("day", "month", "year")):
+            return plain
+        day, month, year = (str(data.get(f"{name}_{part}", "") or "").strip() for part in ("day", "month", "year"))
+        if not (day or month or year):
+            return ""
+        return f"{year or '?'}-{month.zfill(2) if month else '?'}-{day.zfill(2) if day else '?'}"

@@ -50,7 +50,14 @@ def notice_index(request: HttpRequest, urn: int) -> HttpResponse:
 @public
 def notice(request: HttpRequest, urn: int, service: str) -> HttpResponse:
     found = _notice(urn, service)
-    return render(request, "notices/notice.html", {"notice": found, "version": notice_publish(notice=found)})
+    # Signed-in staff (two factors) see each section's source in the register; the public does not.
+    user = getattr(request, "user", None)
+    staff = bool(user and user.is_authenticated and getattr(user, "is_verified", lambda: False)())
+    return render(
+        request,
+        "notices/notice.html",
+        {"notice": found, "version": notice_publish(notice=found), "show_sources": staff},
+    )
 
 
 @cache_control(no_cache=True)

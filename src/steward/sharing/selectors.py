@@ -17,6 +17,7 @@ from psycopg import sql
 
 from steward.ingest.schema import spec_for
 from steward.mis.models import ProcessingRestriction, Tombstone
+from steward.register.labels import category_label, field_label
 from steward.register.models import DataCategory, LawfulBasis, SpecialCondition
 from steward.sharing.catalogue import field_categories, released_types, subject_fields
 from steward.sharing.models import FLOW_TRANSITIONS, DataFlow, DataFlowEvent, DeliveryAttempt, Disclosure
@@ -270,7 +271,9 @@ def flow_detail(*, flow_id: int) -> FlowDetail | None:
         record_type, name = value.split(".", 1)
         code = classified.get(record_type, {}).get(name, "")
         category = categories.get(code)
-        fields.setdefault(record_type, []).append(FlowField(value, name, category.name if category else code))
+        fields.setdefault(record_type, []).append(
+            FlowField(value, field_label(value), category.name if category else category_label(code))
+        )
     return FlowDetail(
         flow=flow,
         lawful_basis=str(LawfulBasis(flow.lawful_basis).label),
@@ -278,7 +281,7 @@ def flow_detail(*, flow_id: int) -> FlowDetail | None:
         categories=[
             FlowCategory(code, categories[code].name, categories[code].special_category)
             if code in categories
-            else FlowCategory(code, code, special=False)
+            else FlowCategory(code, category_label(code), special=False)
             for code in flow.categories
         ],
         fields=fields,

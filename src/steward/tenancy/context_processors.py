@@ -19,6 +19,8 @@ def current_school(request: HttpRequest) -> dict[str, Any]:
         "current_school": current,
         "switchable_schools": schools,
         "is_processor_staff": bool(roles),
+        # The menu shows a page only to a role that may open it (issue #12: no link a role cannot use).
         "is_processor_admin": Role.PROCESSOR_ADMIN in roles,
+        "school_roles": getattr(request, "school_roles", frozenset()),
         "organisation_kinds": Organisation.Kind,
     }

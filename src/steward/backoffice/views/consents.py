@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,9 +21,10 @@ from steward.backoffice.access import chosen_school, school_role_required, staff
 from steward.consents import selectors, services
 from steward.consents.models import Consent, DataUseAgreement, MarketingPreference
 from steward.consents.services import SPECIAL_CATEGORIES
-from steward.core.forms import add_refusal
+from steward.core.forms import GovukDateWidget, add_refusal
 from steward.core.http import StewardRequest
 from steward.mis.models import RECORD_MODELS
+from steward.register.labels import category_label, record_type_label
 from steward.tenancy.models import Organisation, Role, User
 
 _SCHOOL_ROLES = (Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
@@ -50,13 +52,13 @@ class ConsentForm(forms.Form):
     )
     record_types = forms.MultipleChoiceField(
         label="Records the copy may hold",
-        choices=[(m.record_type, m._meta.verbose_name_plural) for m in RECORD_MODELS],
-        widget=forms.SelectMultiple(attrs={"class": "govuk-select", "size": "8"}),
+        choices=[(m.record_type, record_type_label(m.record_type)) for m in RECORD_MODELS],
+        widget=forms.CheckboxSelectMultiple,
     )
     expires_on = forms.DateField(
-        label="Ends after (YYYY-MM-DD; needed for one ticket)",
+        label="Ends after (needed for one ticket)",
         required=False,
-        widget=forms.DateInput(attrs={"class": "govuk-input govuk-input--width-10"}),
+        widget=GovukDateWidget(),
     )
 
 
@@ -65,14 +67,14 @@ class AgreementForm(forms.Form):
 
     record_types = forms.MultipleChoiceField(
         label="Records the pseudonymised copy may hold",
-        choices=[(m.record_type, m._meta.verbose_name_plural) for m in RECORD_MODELS],
-        widget=forms.SelectMultiple(attrs={"class": "govuk-select", "size": "8"}),
+        choices=[(m.record_type, record_type_label(m.record_type)) for m in RECORD_MODELS],
+        widget=forms.CheckboxSelectMultiple,
     )
     special_categories = forms.MultipleChoiceField(
         label="Special categories the copy may keep (left out unless chosen)",
-        choices=[(c, c) for c in sorted(SPECIAL_CATEGORIES)],
+        choices=[(c, category_label(c)) for c in sorted(SPECIAL_CATEGORIES)],
         required=False,
-        widget=forms.SelectMultiple(attrs={"class": "govuk-select", "size": "4"}),
+        widget=forms.CheckboxSelectMultiple,
     )
     purpose = forms.CharField(
         label="What the copy is for", max_length=300, widget=forms.TextInput(attrs={"class": "govuk-input"})
@@ -87,12 +89,8 @@ class AgreementForm(forms.Form):
         queryset=User.objects.none(),
         widget=forms.Select(attrs={"class": "govuk-select"}),
     )
-    starts_on = forms.DateField(
-        label="Starts on (YYYY-MM-DD)", widget=forms.DateInput(attrs={"class": "govuk-input govuk-input--width-10"})
-    )
-    expires_on = forms.DateField(
-        label="Ends on (YYYY-MM-DD)", widget=forms.DateInput(attrs={"class": "govuk-input govuk-input--width-10"})
-    )
+    starts_on = forms.DateField(label="Starts on", widget=GovukDateWidget())
+    expires_on = forms.DateField(label="Ends on", widget=GovukDateWidget())
 
     def __init__(self, *args: Any, school_id: int, **kwargs: Any) -> None:
         kwargs["prefix"] = "dua"
@@ -142,6 +140,7 @@ def school_consents(request: StewardRequest) -> HttpResponse:
         except ValidationError as refused:
             add_refusal(form, refused, rename={"expires_at": "expires_on"})
         else:
+            messages.success(request, "The consent is recorded.")
             return redirect("backoffice:school-consents")
     return _page(request, form, AgreementForm(school_id=school_id, initial={"signed_by": request.user.pk}))
 
@@ -194,6 +193,7 @@ def school_agreement_sign(request: StewardRequest) -> HttpResponse:
         except ValidationError as refused:
             add_refusal(form, refused)
         else:
+            messages.success(request, "The data use agreement is recorded.")
             return redirect("backoffice:school-consents")
     return _page(request, ConsentForm(), form)
 
@@ -203,6 +203,7 @@ def school_agreement_sign(request: StewardRequest) -> HttpResponse:
 def school_agreement_revoke(request: StewardRequest, agreement_id: int) -> HttpResponse:
     agreement = get_object_or_404(DataUseAgreement, pk=agreement_id, school_id=chosen_school(request))
     services.agreement_revoke(agreement=agreement, actor=actor_from_request(request))
+    messages.success(request, "The agreement is revoked: no new pseudonymised copy can be made under it.")
     return redirect("backoffice:school-consents")
 
 
@@ -215,6 +216,7 @@ def school_consent_withdraw(request: StewardRequest, consent_id: int) -> HttpRes
         withdrawn_by=request.user,  # type: ignore[arg-type]
         actor=actor_from_request(request),
     )
+    messages.success(request, "The consent is withdrawn.")
     return redirect("backoffice:school-consents")
 
 

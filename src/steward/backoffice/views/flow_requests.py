@@ -37,7 +37,7 @@ class FlowRequestForm(forms.Form):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["categories"].choices = [  # type: ignore[attr-defined]
-            (c.code, f"{c.name} ({c.code})") for c in DataCategory.objects.order_by("code")
+            (c.code, c.name) for c in DataCategory.objects.order_by("code")
         ]
 
 

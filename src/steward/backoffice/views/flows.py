@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -74,6 +75,8 @@ def school_flow_action(request: HttpRequest, flow_id: int, action: str) -> HttpR
         decide(request, flow, actor_from_request(request).labelled(request.user.full_name))  # type: ignore[union-attr]
     except ValidationError as refused:
         return _render_detail(request, flow_id, errors=_messages(refused), status=400)
+    done = {"approve": "approved", "decline": "declined", "suspend": "suspended", "revoke": "revoked"}[action]
+    messages.success(request, f"The data sharing flow is {done}.")
     return redirect("backoffice:school-flow", flow_id=flow.id)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -24,10 +25,17 @@ ALL_PROCESSOR_ROLES = tuple(PROCESSOR_ROLES)
 
 @staff_required
 def home(request: StewardRequest) -> HttpResponse:
+    """Where signing in lands. A member of one school's staff is not asked which school: there is
+    only one, so it is chosen (and audited, as a choice would be) and their school's first page opens."""
     if request.school_id:
         return redirect("backoffice:school-home")
     if tenancy_selectors.processor_roles(user=request.user):  # type: ignore[arg-type]
         return redirect("backoffice:processor-home")
+    schools = list(tenancy_selectors.schools_for_user(user=request.user))  # type: ignore[arg-type]
+    if len(schools) == 1:
+        request.session[SESSION_KEY] = schools[0].id
+        audit_request(request, action="switch_school", object_type="tenancy.Organisation", object_ids=[schools[0].id])
+        return redirect("backoffice:school-home")
     return redirect("backoffice:choose-school")
 
 
@@ -54,6 +62,7 @@ def switch_school(request: StewardRequest) -> HttpResponse:
         )
     request.session[SESSION_KEY] = school_id
     audit_request(request, action="switch_school", object_type="tenancy.Organisation", object_ids=[school_id])
+    messages.success(request, "You are now working in the school you chose.")
     return redirect("backoffice:school-home")
 
 
