@@ -52,7 +52,7 @@ def test_the_portal_refusal_keeps_the_portal_layout() -> None:
 def test_a_one_school_user_is_not_asked_to_choose(client: Client, admin_a: User) -> None:
     sign_in(client, admin_a)
     response = client.get("/", follow=True)
-    assert response.redirect_chain[-1][0] == "/school/register/"
+    assert response.redirect_chain[-1][0] == "/school/"
     assert response.status_code == 200
 
 

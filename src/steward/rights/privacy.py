@@ -15,6 +15,8 @@ class RightsPrivacyProvider:
         return [
             HeldData("rights.RightsRequest", ("learner", "contact", "staff", "school_user"), ("learner.identity",)),
             HeldData("rights.RightsRequestEvent", ("school_user",), ("school_user.account",)),
+            # Who withheld a part of an access bundle, and why: the staff member's name, kept with the request.
+            HeldData("rights.WithheldItem", ("school_user",), ("school_user.account",)),
         ]
 
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
