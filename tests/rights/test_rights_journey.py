@@ -31,7 +31,7 @@ from tests.ingest import builders as b
 from tests.portal import families
 from tests.rights.people_form import date_fields
 
-pytestmark = [pytest.mark.time_machine(dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)), pytest.mark.dates]
+pytestmark = [pytest.mark.time_machine(dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC))]
 
 DPO = Actor.system("Dana DPO")
 
