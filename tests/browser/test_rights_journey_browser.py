@@ -48,7 +48,7 @@ def test_search_log_review_withhold_and_send_an_access_request(
 
     # Searching finds Sam; choosing the result logs the request about Sam.
     page.get_by_label("Who is the request about?").fill("Sam Jones")
-    page.get_by_role("button", name="Search").click()
+    page.locator("#main-content").get_by_role("button", name="Search").click()
     page.get_by_text("1 person matches").wait_for()
     page.get_by_label("Sam Jones").check()
     page.get_by_label("Their email address (optional)").fill("alex@example.invalid")
