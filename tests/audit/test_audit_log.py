@@ -66,14 +66,14 @@ def test_an_event_is_told_in_words_with_the_pupils_name_in_the_schools_scope(
     a, _ = schools
     with tenant_scope([a.id]):
         page = events_page(school_id=a.id, query=AuditQuery(action="portal_view"))
-        sentences = [sentence for _, sentence in describe_all(page.events, school_id=a.id)]
+        sentences = [sentence for _, sentence in describe_all(page.object_list, school_id=a.id)]
     assert sentences == [
         "Viewed Sam Jones's attendance",
         "Viewed Priya Jones's homework",
         "Viewed Sam Jones's attendance",
     ]
     # The processor reads the same events without the pupils' names.
-    assert describe(page.events[0], {}) == "Viewed the attendance of a pupil"
+    assert describe(page.object_list[0], {}) == "Viewed the attendance of a pupil"
     batch = AuditEvent(action="ingest_applied", object_type="ingest.IngestBatch", object_ids=["x"], detail={})
     assert describe(batch, {}) == "Applied an MIS batch"
     logged = AuditEvent(action="rights_request_logged", object_type="rights.RightsRequest", object_ids=["1"], detail={})
@@ -86,21 +86,26 @@ def test_a_schools_log_is_filtered_by_person_pupil_action_and_date_and_counts_ev
     a, other = schools
     with tenant_scope([a.id]):
         views = AuditQuery(action="portal_view")
-        assert events_page(school_id=a.id, query=views).total == 3  # never the other school's
-        assert events_page(school_id=a.id, query=AuditQuery(person="dee")).total == 2
+        assert events_page(school_id=a.id, query=views).paginator.count == 3  # never the other school's
+        assert events_page(school_id=a.id, query=AuditQuery(person="dee")).paginator.count == 2
         priya = tuple(learner_ids_matching(text="priya"))
-        assert events_page(school_id=a.id, query=AuditQuery(learner_ids=priya)).total == 1
-        assert events_page(school_id=a.id, query=AuditQuery(learner_ids=())).total == 0
-        assert events_page(school_id=a.id, query=AuditQuery(action="sign_in")).total == 0
+        assert events_page(school_id=a.id, query=AuditQuery(learner_ids=priya)).paginator.count == 1
+        assert events_page(school_id=a.id, query=AuditQuery(learner_ids=())).paginator.count == 0
+        assert events_page(school_id=a.id, query=AuditQuery(action="sign_in")).paginator.count == 0
         dated = AuditQuery(date_from=dt.date(2026, 10, 2), date_to=dt.date(2026, 10, 3))
-        assert events_page(school_id=a.id, query=dated).total == 2
+        assert events_page(school_id=a.id, query=dated).paginator.count == 2
         # Paged over all of it, newest first, with the count.
         first, last = (events_page(school_id=a.id, query=views, page=n, per_page=2) for n in (1, 2))
-        assert (first.total, first.pages, len(first.events), len(last.events)) == (3, 2, 2, 1)
-        assert first.events[0].id > first.events[1].id > last.events[0].id
+        assert (first.paginator.count, first.paginator.num_pages, len(first.object_list), len(last.object_list)) == (
+            3,
+            2,
+            2,
+            1,
+        )
+        assert first.object_list[0].id > first.object_list[1].id > last.object_list[0].id
         # A school's scope cannot read another school's events even by asking for them.
-        assert events_page(school_id=other.id, query=views).total == 0
-    assert events_page(school_id=None, query=AuditQuery(person="someone")).total == 1  # the processor's log
+        assert events_page(school_id=other.id, query=views).paginator.count == 0
+    assert events_page(school_id=None, query=AuditQuery(person="someone")).paginator.count == 1  # the processor's log
 
 
 def test_the_csv_export_is_audited_streamed_and_safe_in_a_spreadsheet(

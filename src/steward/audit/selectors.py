@@ -12,10 +12,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+from django.core.paginator import Page
 from django.db.models import Max, Min, Q, QuerySet
 
 from steward.audit.chain import GENESIS, HASHED_FIELDS, event_hash
 from steward.audit.models import AuditAnchor, AuditEvent
+from steward.core.listing import PER_PAGE, page_of
 from steward.tenancy.scope import processor_scope
 
 
@@ -161,32 +163,19 @@ class AuditQuery:
         return events
 
 
-@dataclass(frozen=True)
-class AuditPage:
-    """One page of the filtered log, newest first, with the count of everything that matched."""
-
-    events: list[AuditEvent]
-    total: int
-    number: int
-    pages: int
-
-
 def _events(school_id: int | None, query: AuditQuery) -> QuerySet[AuditEvent]:
     events = AuditEvent.objects.all() if school_id is None else AuditEvent.objects.filter(school_id=school_id)
     return query.filter(events).order_by("-id")
 
 
-def events_page(*, school_id: int | None, query: AuditQuery, page: int = 1, per_page: int = 50) -> AuditPage:
+def events_page(
+    *, school_id: int | None, query: AuditQuery, page: int | str | None = 1, per_page: int = PER_PAGE
+) -> Page[AuditEvent]:
     """A page of the log of one school (in its scope), or of the whole log (`school_id=None`, the
     processor's: read under `processor_scope`). Offset paging with a count: the reader jumps to a
     page of a filtered list; two statements however many events there are."""
     with processor_scope() if school_id is None else nullcontext():
-        events = _events(school_id, query)
-        total = events.count()
-        pages = max(1, -(-total // per_page))
-        number = min(max(1, page), pages)
-        rows = list(events[(number - 1) * per_page : number * per_page])
-    return AuditPage(rows, total, number, pages)
+        return page_of(_events(school_id, query), page, per_page=per_page)
 
 
 def events_for_export(*, school_id: int | None, query: AuditQuery, chunk_size: int = 1000) -> Iterator[AuditEvent]:

@@ -6,9 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.paginator import Page
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
+from steward.core.listing import PER_PAGE, page_of
 from steward.mis.privacy import SUBJECT_MODELS
 from steward.register.providers import subject_belongs
 from steward.rights import bundle, readable
@@ -129,26 +131,14 @@ class RequestFilter:
         return requests
 
 
-@dataclass(frozen=True)
-class RequestPage:
-    requests: list[RightsRequest]
-    total: int
-    number: int
-    pages: int
-
-
 def requests_filtered(*, where: RequestFilter) -> QuerySet[RightsRequest]:
     """Every request of the scope, completed and refused ones too, newest received first."""
     return where.apply(RightsRequest.objects.all()).order_by("-received_on", "-id")
 
 
-def requests_page(*, where: RequestFilter, page: int = 1, per_page: int = 50) -> RequestPage:
+def requests_page(*, where: RequestFilter, page: int | str | None = 1, per_page: int = PER_PAGE) -> Page[RightsRequest]:
     """One page of `requests_filtered`, with the count of all that match (two statements)."""
-    requests = requests_filtered(where=where)
-    total = requests.count()
-    pages = max(1, -(-total // per_page))
-    number = min(max(1, page), pages)
-    return RequestPage(list(requests[(number - 1) * per_page : number * per_page]), total, number, pages)
+    return page_of(requests_filtered(where=where), page, per_page=per_page)
 
 
 @dataclass(frozen=True)

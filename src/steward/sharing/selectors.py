@@ -11,10 +11,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.core import paginator
 from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from psycopg import sql
 
+from steward.core.listing import PER_PAGE, page_of
 from steward.ingest.schema import spec_for
 from steward.mis.models import ProcessingRestriction, Tombstone
 from steward.register.labels import category_label, field_label
@@ -357,23 +359,13 @@ class DisclosureFilter:
         return disclosures
 
 
-@dataclass(frozen=True)
-class DisclosurePage:
-    disclosures: list[Disclosure]
-    total: int
-    number: int
-    pages: int
-
-
 def disclosures_filtered(*, where: DisclosureFilter) -> QuerySet[Disclosure]:
     """The scope's disclosure log, newest first, with each recipient joined (one statement)."""
     return where.apply(Disclosure.objects.select_related("recipient")).order_by("-at", "-id")
 
 
-def disclosures_page(*, where: DisclosureFilter, page: int = 1, per_page: int = 50) -> DisclosurePage:
+def disclosures_page(
+    *, where: DisclosureFilter, page: int | str | None = 1, per_page: int = PER_PAGE
+) -> paginator.Page[Disclosure]:
     """One page of the log with the count of all that match (two statements)."""
-    disclosures = disclosures_filtered(where=where)
-    total = disclosures.count()
-    pages = max(1, -(-total // per_page))
-    number = min(max(1, page), pages)
-    return DisclosurePage(list(disclosures[(number - 1) * per_page : number * per_page]), total, number, pages)
+    return page_of(disclosures_filtered(where=where), page, per_page=per_page)

@@ -9,7 +9,7 @@ or exported by a guess.
 
 from __future__ import annotations
 
-from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
 from steward.audit import selectors as audit_selectors
@@ -20,6 +20,7 @@ from steward.audit.services import audit_log_csv, audit_request
 from steward.backoffice.access import chosen_school, processor_role_required, school_role_required
 from steward.backoffice.audit_filter import AuditFilterForm
 from steward.core.http import StewardRequest
+from steward.core.listing import csv_download, kept_filters
 from steward.mis.search import learner_ids_matching
 from steward.tenancy.models import Role
 
@@ -70,11 +71,7 @@ def _read_filter(request: StewardRequest, school_id: int | None) -> tuple[AuditF
 
 
 def _filter_string(request: StewardRequest) -> str:
-    kept = request.GET.copy()
-    for key in list(kept):
-        if key not in FILTER_KEYS or not kept.get(key):
-            del kept[key]
-    return kept.urlencode()
+    return kept_filters(request.GET, FILTER_KEYS)
 
 
 def _audit_page(request: StewardRequest, *, school_id: int | None, scope: str) -> HttpResponse:
@@ -82,18 +79,15 @@ def _audit_page(request: StewardRequest, *, school_id: int | None, scope: str) -
     context: dict[str, object] = {"form": form, "scope": scope, "filters": _filter_string(request)}
     if query is None:
         return render(request, "backoffice/audit_log.html", context, status=400)
-    raw_page = request.GET.get("page", "1")
-    page = audit_selectors.events_page(
-        school_id=school_id, query=query, page=int(raw_page) if raw_page.isdigit() and len(raw_page) < 9 else 1
-    )
-    context.update(page=page, rows=describe_all(page.events, school_id=school_id))
+    page = audit_selectors.events_page(school_id=school_id, query=query, page=request.GET.get("page"))
+    context.update(page=page, rows=describe_all(page.object_list, school_id=school_id))
     if scope == "processor":
         context["chain"] = audit_selectors.audit_chain_verify()
     audit_request(
         request,
         action="view",
         object_type="audit.AuditEvent",
-        object_ids=[e.id for e in page.events],
+        object_ids=[e.id for e in page.object_list],
         purpose="security monitoring" if scope == "processor" else "accountability review",
     )
     return render(request, "backoffice/audit_log.html", context)
@@ -104,7 +98,4 @@ def _audit_csv(request: StewardRequest, *, school_id: int | None, scope: str) ->
     if query is None:
         context = {"form": form, "scope": scope, "filters": _filter_string(request)}
         return render(request, "backoffice/audit_log.html", context, status=400)
-    lines = audit_log_csv(actor_from_request(request), school_id=school_id, query=query)
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
-    return response
+    return csv_download(audit_log_csv(actor_from_request(request), school_id=school_id, query=query), "audit-log.csv")

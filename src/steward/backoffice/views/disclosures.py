@@ -4,7 +4,7 @@ paged with a count, and exported as CSV (audited by `sharing.exports.disclosures
 from __future__ import annotations
 
 from django import forms
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
@@ -12,6 +12,7 @@ from steward.audit.actor import actor_from_request
 from steward.audit.services import audit_request
 from steward.backoffice.access import chosen_school, school_role_required
 from steward.core.http import StewardRequest
+from steward.core.listing import csv_download, kept_filters
 from steward.register import selectors as register_selectors
 from steward.sharing import selectors
 from steward.sharing.exports import disclosures_csv
@@ -32,22 +33,14 @@ class DisclosureFilterForm(forms.Form):
 
 
 def _read(request: StewardRequest) -> tuple[DisclosureFilterForm, DisclosureFilter | None, str]:
-    kept = request.GET.copy()
-    for key in list(kept):
-        if key not in KEYS or not kept.get(key):
-            del kept[key]
-    bound = bool(kept)
-    form = DisclosureFilterForm(request.GET if bound else None)
-    if not bound:
+    filters = kept_filters(request.GET, KEYS)
+    form = DisclosureFilterForm(request.GET if filters else None)
+    if not filters:
         return form, DisclosureFilter(), ""
     if not form.is_valid():
-        return form, None, kept.urlencode()
+        return form, None, filters
     data = form.cleaned_data
-    return (
-        form,
-        DisclosureFilter(recipient=data["recipient"], record_type=data["record_type"].strip()),
-        kept.urlencode(),
-    )
+    return form, DisclosureFilter(recipient=data["recipient"], record_type=data["record_type"].strip()), filters
 
 
 @school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
@@ -57,13 +50,12 @@ def school_disclosures(request: StewardRequest) -> HttpResponse:
     context: dict[str, object] = {"form": form, "filters": filters}
     if where is None:
         return render(request, "backoffice/disclosures.html", context, status=400)
-    raw = request.GET.get("page", "1")
-    page = selectors.disclosures_page(where=where, page=int(raw) if raw.isdigit() and len(raw) < 9 else 1)
+    page = selectors.disclosures_page(where=where, page=request.GET.get("page"))
     audit_request(
         request,
         action="view",
         object_type="sharing.Disclosure",
-        object_ids=[d.id for d in page.disclosures],
+        object_ids=[d.id for d in page.object_list],
         purpose="accountability review",
     )
     context["page"] = page
@@ -76,7 +68,6 @@ def school_disclosures_csv(request: StewardRequest) -> HttpResponseBase:
     form, where, filters = _read(request)
     if where is None:
         return render(request, "backoffice/disclosures.html", {"form": form, "filters": filters}, status=400)
-    lines = disclosures_csv(actor_from_request(request), school_id=school_id, where=where)
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="disclosures.csv"'
-    return response
+    return csv_download(
+        disclosures_csv(actor_from_request(request), school_id=school_id, where=where), "disclosures.csv"
+    )

@@ -5,7 +5,7 @@ A filter that cannot be read (a status that does not exist) is answered 400 and 
 from __future__ import annotations
 
 from django import forms
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
@@ -13,6 +13,7 @@ from steward.audit.actor import actor_from_request
 from steward.audit.services import audit_request
 from steward.backoffice.access import chosen_school, school_role_required
 from steward.core.http import StewardRequest
+from steward.core.listing import csv_download, kept_filters
 from steward.rights import selectors
 from steward.rights.exports import requests_csv
 from steward.rights.models import RightsRequest
@@ -29,18 +30,14 @@ class HistoryFilterForm(forms.Form):
 
 
 def _read(request: StewardRequest) -> tuple[HistoryFilterForm, RequestFilter | None, str]:
-    bound = any(request.GET.get(key) for key in KEYS)
-    form = HistoryFilterForm(request.GET if bound else None)
-    kept = request.GET.copy()
-    for key in list(kept):
-        if key not in KEYS or not kept.get(key):
-            del kept[key]
-    if not bound:
-        return form, RequestFilter(), kept.urlencode()
+    filters = kept_filters(request.GET, KEYS)
+    form = HistoryFilterForm(request.GET if filters else None)
+    if not filters:
+        return form, RequestFilter(), ""
     if not form.is_valid():
-        return form, None, kept.urlencode()
+        return form, None, filters
     data = form.cleaned_data
-    return form, RequestFilter(status=data["status"], kind=data["kind"], text=data["text"].strip()), kept.urlencode()
+    return form, RequestFilter(status=data["status"], kind=data["kind"], text=data["text"].strip()), filters
 
 
 @school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
@@ -50,13 +47,12 @@ def rights_history(request: StewardRequest) -> HttpResponse:
     context: dict[str, object] = {"form": form, "filters": filters}
     if where is None:
         return render(request, "backoffice/rights_history.html", context, status=400)
-    raw = request.GET.get("page", "1")
-    page = selectors.requests_page(where=where, page=int(raw) if raw.isdigit() and len(raw) < 9 else 1)
+    page = selectors.requests_page(where=where, page=request.GET.get("page"))
     audit_request(
         request,
         action="view",
         object_type="rights.RightsRequest",
-        object_ids=[r.id for r in page.requests],
+        object_ids=[r.id for r in page.object_list],
         purpose="subject rights",
     )
     context["page"] = page
@@ -69,7 +65,6 @@ def rights_history_csv(request: StewardRequest) -> HttpResponseBase:
     form, where, filters = _read(request)
     if where is None:
         return render(request, "backoffice/rights_history.html", {"form": form, "filters": filters}, status=400)
-    lines = requests_csv(actor_from_request(request), school_id=school_id, where=where)
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="rights-requests.csv"'
-    return response
+    return csv_download(
+        requests_csv(actor_from_request(request), school_id=school_id, where=where), "rights-requests.csv"
+    )
