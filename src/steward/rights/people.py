@@ -10,82 +10,26 @@ another school, and nothing here runs per row.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
 
-from steward.mis.models import Contact, Learner, Staff
-from steward.mis.names import display_name
+from steward.mis.search import parse_query, people_matching
 from steward.register.providers import FoundPerson, PersonQuery, registered_searches
 from steward.tenancy.models import Membership
 
 LIMIT = 20
-UPN = re.compile(r"^[A-Z]\d{11}[0-9A-Z]$")
-DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d %m %Y", "%d %B %Y", "%d %b %Y")
 
-
-def parse_query(text: str) -> PersonQuery:
-    """Read what was typed as an email, a UPN, a date of birth or else the words of a name."""
-    text = " ".join(text.split())
-    if "@" in text:
-        return PersonQuery(email=text.lower())
-    if UPN.match(text.upper()):
-        return PersonQuery(upn=text.upper())
-    for fmt in DATE_FORMATS:
-        try:
-            return PersonQuery(born=dt.datetime.strptime(text, fmt).date())  # noqa: DTZ007 - a date, no time
-        except ValueError:
-            continue
-    return PersonQuery(words=tuple(w for w in re.split(r"[\s,]+", text) if len(w) > 1))
-
-
-def _name_filter(query: PersonQuery, fields: tuple[str, ...]) -> Q:
-    """Every word must appear in one of the name fields: "sam smith" finds Samuel Smith."""
-    condition = Q()
-    for word in query.words:
-        condition &= Q(*[Q(**{f"{f}__icontains": word}) for f in fields], _connector=Q.OR)
-    return condition
+_KIND_WORDS = {"learner": "learner", "contact": "parent or carer", "staff": "staff member"}
 
 
 def _mis(school_id: int, query: PersonQuery) -> list[FoundPerson]:
-    found: list[FoundPerson] = []
-    learners: QuerySet[Learner] = Learner.objects.filter(school_id=school_id)
-    contacts: QuerySet[Contact] = Contact.objects.filter(school_id=school_id)
-    staff: QuerySet[Staff] = Staff.objects.filter(school_id=school_id)
-    if query.upn:
-        learners, contacts, staff = learners.filter(upn=query.upn), contacts.none(), staff.none()
-    elif query.email:
-        learners = learners.filter(email__iexact=query.email)
-        contacts = contacts.filter(Q(email__iexact=query.email) | Q(email_alternative__iexact=query.email))
-        staff = staff.filter(email__iexact=query.email)
-    elif query.born:
-        learners, contacts = learners.filter(date_of_birth=query.born), contacts.none()
-        staff = staff.filter(date_of_birth=query.born)
-    elif query.words:
-        learners = learners.filter(
-            _name_filter(query, ("legal_forename", "legal_surname", "preferred_forename", "preferred_surname"))
-        )
-        contacts = contacts.filter(_name_filter(query, ("forename", "surname")))
-        staff = staff.filter(_name_filter(query, ("forename", "surname", "preferred_forename")))
-    else:
-        return []
-    for learner in learners.order_by("legal_surname", "legal_forename", "pk")[:LIMIT]:
-        upn = f", UPN {learner.upn}" if learner.upn else ""
-        found.append(
-            FoundPerson(
-                "learner", learner.pk, display_name(learner), f"learner, born {learner.date_of_birth:%d %B %Y}{upn}"
-            )
-        )
-    for contact in contacts.order_by("surname", "forename", "pk")[:LIMIT]:
-        email = f", {contact.email}" if contact.email else ""
-        found.append(
-            FoundPerson("contact", contact.pk, f"{contact.forename} {contact.surname}", f"parent or carer{email}")
-        )
-    for member in staff.order_by("surname", "forename", "pk")[:LIMIT]:
-        email = f", {member.email}" if member.email else ""
-        found.append(FoundPerson("staff", member.pk, f"{member.forename} {member.surname}", f"staff member{email}"))
+    """The school's learners, contacts and staff matching the query, told apart for the office."""
+    found = []
+    for hit in people_matching(query, school_id=school_id, limit=LIMIT):
+        if hit.kind == "learner":
+            detail = f"learner, born {hit.born:%d %B %Y}" + (f", UPN {hit.upn}" if hit.upn else "")
+        else:
+            detail = _KIND_WORDS[hit.kind] + (f", {hit.email}" if hit.email else "")
+        found.append(FoundPerson(hit.kind, hit.id, hit.name, detail))  # type: ignore[arg-type]
     return found
 
 
