@@ -109,7 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "steward.tenancy.context_processors.current_school",
+                "steward.backoffice.context_processors.page_header",
                 "steward.portal.cookies.cookie_context",
             ],
             # Every template can turn a code into words (`{{ code|field_label }}`) without a load tag.

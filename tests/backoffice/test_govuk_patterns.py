@@ -111,3 +111,22 @@ def test_dates_are_day_month_year_boxes_that_keep_what_was_typed(school_a: Organ
     for part, value in (("day", "31"), ("month", "02"), ("year", "2027")):
         assert f'name="dua-starts_on_{part}"' in html and f'value="{value}"' in html
     assert 'name="dua-starts_on"' not in html  # no single YYYY-MM-DD box
+
+
+def test_the_menu_marks_a_page_under_its_entry_and_shows_a_role_only_what_it_may_open() -> None:
+    from steward.backoffice.menu import menu_links
+
+    admin = menu_links("school-rights-history", school_roles={"school_admin"}, processor_roles=())
+    assert [link["label"] for link in admin if link["current"]] == ["Rights requests"]
+    assert "Parent portal" in [link["label"] for link in admin]
+    dpo = menu_links("school-rights", school_roles={"school_dpo"}, processor_roles=())
+    assert "Parent portal" not in [link["label"] for link in dpo]
+    support = menu_links("processor-schools", school_roles=(), processor_roles={"processor_support"})
+    assert [link["label"] for link in support] == [
+        "Schools with problems",
+        "Schools",
+        "Contracts",
+        "Processing register",
+        "Record a flow request",
+    ]
+    assert not menu_links("school-home", school_roles=(), processor_roles=())  # a parent, or no school chosen
