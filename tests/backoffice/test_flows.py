@@ -271,5 +271,14 @@ def test_processor_staff_record_a_recipients_request_for_the_school_to_decide(
     assert (event.actor_user_id, event.actor_label) == (staff.id, f"{staff} for {flow.recipient.name}")
 
 
+def test_an_empty_flow_request_is_refused_with_each_missing_field_named(client: Client) -> None:
+    sign_in(client, factories.user(Role.PROCESSOR_SUPPORT, factories.processor()))
+    refused = client.post("/processor/flow-requests/new/", {})
+    page = refused.content.decode()
+    assert refused.status_code == 400
+    assert page.count('class="govuk-error-message"') >= 4  # school, recipient, activity, purpose at least
+    assert "<title>Error: " in page
+
+
 def test_school_staff_cannot_record_requests(signed_in_a: Client) -> None:
     assert signed_in_a.get("/processor/flow-requests/new/").status_code == 403

@@ -77,3 +77,14 @@ def test_preferences_are_saved_sorted(school: Organisation) -> None:
     saved = ParentAccount.objects.get(pk=parent.pk)
     assert saved.notify_kinds == ["attendance", "homework"]
     assert saved.notify_by_email and not saved.notify_by_push
+
+
+def test_turning_every_notification_off_is_saved(school: Organisation) -> None:
+    """Every box unticked sends an empty form: still an answer to save, not a first visit."""
+    parent = f.registered_parent(school, "C1")
+    ParentAccount.objects.filter(pk=parent.pk).update(notify_kinds=["homework"], notify_by_email=True)
+    client = Client()
+    f.portal_sign_in(client, parent.email)
+    assert client.post("/portal/account/", {}).status_code == 302
+    saved = ParentAccount.objects.get(pk=parent.pk)
+    assert (saved.notify_kinds, saved.notify_by_email, saved.notify_by_push) == ([], False, False)

@@ -15,6 +15,14 @@ from typing import Any, cast
 from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, QueryDict
+
+
+def posted(request: HttpRequest) -> QueryDict | None:
+    """The form data of a POST, else None (an unbound form). Not `request.POST or None`: a POST whose
+    fields are all empty (every box unticked, nothing typed) is still an answer, to be validated and
+    saved or refused with its errors, not mistaken for a first visit."""
+    return request.POST if request.method == "POST" else None
 
 
 class SignInForm(forms.Form):

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from steward.core import ratelimit
-from steward.core.forms import ForgottenPasswordForm, NewPasswordForm
+from steward.core.forms import ForgottenPasswordForm, NewPasswordForm, posted
 from steward.tenancy.recovery import Recovery, account_for_token, request_reset, reset_password
 
 TOO_MANY_RESETS = "Too many password resets were asked for from your network: asking from here is paused."
@@ -22,7 +22,7 @@ CHANGED_MESSAGE = "Your password has been changed. Sign in with your new passwor
 
 def forgotten(request: HttpRequest, recovery: Recovery[Any]) -> HttpResponse:
     """Ask for a link. Known or not, a valid address gets the same 'check your email' page."""
-    form = ForgottenPasswordForm(request.POST or None)
+    form = ForgottenPasswordForm(posted(request))
     context: dict[str, Any] = {"form": form, "base_template": recovery.base_template, "recovery": recovery}
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
@@ -42,7 +42,7 @@ def reset(request: HttpRequest, token: str, recovery: Recovery[Any]) -> HttpResp
         if request.method == "POST":
             recovery.audit(request, "password_reset_link_refused", None, {})
         return render(request, "recovery/invalid.html", context, status=410)
-    form = NewPasswordForm(request.POST or None, account=account)
+    form = NewPasswordForm(posted(request), account=account)
     if request.method == "POST" and form.is_valid():
         reset_password(recovery, request, account, form.cleaned_data["password"])
         messages.success(request, CHANGED_MESSAGE)

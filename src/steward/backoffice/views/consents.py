@@ -21,7 +21,7 @@ from steward.backoffice.access import chosen_school, school_role_required, staff
 from steward.consents import selectors, services
 from steward.consents.models import Consent, DataUseAgreement, MarketingPreference
 from steward.consents.services import SPECIAL_CATEGORIES
-from steward.core.forms import GovukDateWidget, add_refusal
+from steward.core.forms import GovukDateWidget, add_refusal, posted
 from steward.core.http import StewardRequest
 from steward.mis.models import RECORD_MODELS
 from steward.register.labels import category_label, record_type_label
@@ -122,7 +122,7 @@ def _end_of(day: dt.date | None) -> dt.datetime | None:
 @school_role_required(*_SCHOOL_ROLES)
 def school_consents(request: StewardRequest) -> HttpResponse:
     school_id = chosen_school(request)
-    form = ConsentForm(request.POST or None)
+    form = ConsentForm(posted(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

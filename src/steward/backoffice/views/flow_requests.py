@@ -10,7 +10,7 @@ from django.shortcuts import render
 
 from steward.audit.actor import actor_from_request
 from steward.backoffice.access import processor_role_required
-from steward.core.forms import add_refusal
+from steward.core.forms import add_refusal, posted
 from steward.register.models import DataCategory, LawfulBasis, ProcessingActivity, Recipient
 from steward.sharing import services
 from steward.tenancy.models import Organisation, Role
@@ -43,7 +43,7 @@ class FlowRequestForm(forms.Form):
 
 @processor_role_required(Role.PROCESSOR_ADMIN, Role.PROCESSOR_SUPPORT)
 def record_flow_request(request: HttpRequest) -> HttpResponse:
-    form = FlowRequestForm(request.POST or None)
+    form = FlowRequestForm(posted(request))
     created = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -21,7 +21,7 @@ from django.utils import timezone
 from steward.audit.actor import Actor, actor_from_request
 from steward.audit.services import audit_request
 from steward.backoffice.access import chosen_school, school_role_required
-from steward.core.forms import add_refusal
+from steward.core.forms import add_refusal, posted
 from steward.core.http import StewardRequest
 from steward.register.providers import FoundPerson
 from steward.rights import people, selectors, services
@@ -100,7 +100,7 @@ TEXT_FIELDS = [
 @school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
 def rights_requests(request: StewardRequest) -> HttpResponse:
     school_id = chosen_school(request)
-    form = RequestForm(request.POST or None)
+    form = RequestForm(posted(request))
     searching = request.POST.get("action") == "search"
     found: list[FoundPerson] = []
     if request.method == "POST":

@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from steward.backoffice import auth
 from steward.core import ratelimit
-from steward.core.forms import CodeForm, SignInForm
+from steward.core.forms import CodeForm, SignInForm, posted
 from steward.tenancy.models import User
 
 PENDING_KEY = "steward_pending_user"
@@ -31,7 +31,7 @@ TOO_MANY_CODES = "Too many wrong two-factor codes: signing in to this account is
 
 
 def sign_in(request: HttpRequest) -> HttpResponse:
-    form = SignInForm(request.POST or None)
+    form = SignInForm(posted(request))
     error = ""
     if request.method == "POST" and form.is_valid():
         check = auth.check_password(request, form.cleaned_data["email"], form.cleaned_data["password"])
@@ -58,7 +58,7 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
     enrolling = device is None
     if enrolling:
         device = _enrolment_device(user)
-    form = CodeForm(request.POST or None)
+    form = CodeForm(posted(request))
     error = ""
     if request.method == "POST" and form.is_valid():
         check = auth.check_code(request, user, device, form.cleaned_data["token"])

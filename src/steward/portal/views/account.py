@@ -15,6 +15,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from steward.core.forms import posted
 from steward.portal import accounts
 from steward.portal.auth import parent_required
 from steward.portal.forms import CodeForm, CorrectionForm, PreferencesForm
@@ -31,7 +32,7 @@ def account(request: ParentRequest) -> HttpResponse:
         "notify_by_email": parent.notify_by_email,
         "notify_by_push": parent.notify_by_push,
     }
-    form = PreferencesForm(request.POST or None, initial=initial)
+    form = PreferencesForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         accounts.save_preferences(
             parent,
@@ -50,7 +51,7 @@ def two_factor(request: ParentRequest) -> HttpResponse:
     """Turn two-factor on (scan, then confirm a code) or off (confirm a code)."""
     parent = request.parent
     accounts.pending_two_factor_key(parent, fresh=request.method == "GET")
-    form = CodeForm(request.POST or None)
+    form = CodeForm(posted(request))
     error = ""
     if request.method == "POST" and form.is_valid():
         try:
@@ -76,7 +77,7 @@ def correction(request: ParentRequest, link_id: int) -> HttpResponse:
     link = parent_link(parent, link_id)
     if link is None:
         return render(request, "portal/not_found.html", status=404)
-    form = CorrectionForm(request.POST or None)
+    form = CorrectionForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             correction_request(parent=parent, link=link, correction=form.cleaned_data["correction"])

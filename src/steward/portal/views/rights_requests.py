@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from steward.core.forms import add_refusal
+from steward.core.forms import add_refusal, posted
 from steward.portal.auth import parent_required
 from steward.portal.http import ParentRequest
 from steward.portal.rights_requests import PORTAL_KINDS, portal_request, request_subjects
@@ -44,7 +44,7 @@ class PortalRequestForm(forms.Form):
 def new_request(request: ParentRequest) -> HttpResponse:
     parent = request.parent
     subjects = request_subjects(parent)
-    form = PortalRequestForm(request.POST or None, choices=[(s.value, s.label) for s in subjects])
+    form = PortalRequestForm(posted(request), choices=[(s.value, s.label) for s in subjects])
     if request.method == "POST" and form.is_valid():
         try:
             logged = portal_request(parent=parent, **form.cleaned_data)

@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from steward.core import ratelimit
-from steward.core.forms import CodeForm, SignInForm
+from steward.core.forms import CodeForm, SignInForm, posted
 from steward.portal import auth
 from steward.portal.auth import PENDING_KEY, PENDING_SECONDS, SESSION_KEY, portal_audit
 from steward.portal.forms import RegisterForm
@@ -60,7 +60,7 @@ def _complete(request: HttpRequest, parent: ParentAccount, next_url: str, *, two
 def sign_in(request: HttpRequest) -> HttpResponse:
     if request.session.get(SESSION_KEY):
         return redirect("portal:home")
-    form = SignInForm(request.POST or None)
+    form = SignInForm(posted(request))
     error = ""
     if request.method == "POST" and form.is_valid():
         check = auth.check_password(request, form.cleaned_data["email"], form.cleaned_data["password"])
@@ -80,7 +80,7 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
     parent = ParentAccount.objects.filter(pk=pending["id"], is_active=True).first()
     if parent is None:
         return redirect("portal:sign-in")
-    form = CodeForm(request.POST or None)
+    form = CodeForm(posted(request))
     error = ""
     if request.method == "POST" and form.is_valid():
         passed, refused = auth.check_code(request, parent, form.cleaned_data["token"])
@@ -115,7 +115,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     form: RegisterForm | SignInForm
     error = ""
     if has_account:
-        form = SignInForm(request.POST or None, initial={"email": found.email})
+        form = SignInForm(posted(request), initial={"email": found.email})
         if request.method == "POST" and form.is_valid():
             check = auth.check_password(
                 request, form.cleaned_data["email"], form.cleaned_data["password"], audit_failure=False
@@ -133,7 +133,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
                 else:
                     return _start_session(request, parent, "/portal/")
     else:
-        form = RegisterForm(request.POST or None)
+        form = RegisterForm(posted(request))
         if request.method == "POST" and form.is_valid():
             try:
                 parent = invitation_accept(
