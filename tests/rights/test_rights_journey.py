@@ -25,6 +25,7 @@ from steward.rights.models import RightsRequest, WithheldItem
 from steward.rights.selectors import access_review
 from steward.tenancy.models import Organisation, Role
 from steward.tenancy.scope import processor_scope, tenant_scope
+from steward.tenancy.services import membership_grant
 from tests import factories
 from tests.backoffice.conftest import choose, sign_in
 from tests.ingest import builders as b
@@ -74,6 +75,8 @@ def test_people_are_found_by_name_upn_date_of_birth_and_email_in_this_school_onl
     assert _found(school, "alex@example.invalid") == [("contact", "Alex Jones")]
     assert _found(school, "Morgan") == [("staff", "Morgan Reed")]
     assert _found(school, "dana@journey.invalid") == [("school_user", dpo.full_name)]
+    membership_grant(user=dpo, organisation=school, role=Role.SCHOOL_ADMIN)
+    assert _found(school, "dana@journey.invalid") == [("school_user", dpo.full_name)]  # two roles, one person
     assert _found(other, "dana@journey.invalid") == []  # a Steward user of another school
     # Both schools hold a Sam Jones: each search answers with its own school's row only.
     with tenant_scope([school.id]):

@@ -41,9 +41,12 @@ def _users(school_id: int, query: PersonQuery) -> list[FoundPerson]:
         members = members.filter(user__email__iexact=query.email)
     for word in query.words:
         members = members.filter(user__full_name__icontains=word)
-    seen = dict(members.order_by("user__full_name", "user_id").values_list("user_id", "user__full_name")[:LIMIT])
-    emails = dict(members.values_list("user_id", "user__email"))
-    return [FoundPerson("school_user", pk, name, f"Steward user, {emails[pk]}") for pk, name in seen.items()]
+    rows = (
+        members.order_by("user__full_name", "user_id")
+        .values_list("user_id", "user__full_name", "user__email")
+        .distinct()  # one row a person, however many roles they hold here
+    )
+    return [FoundPerson("school_user", pk, name, f"Steward user, {email}") for pk, name, email in rows[:LIMIT]]
 
 
 def find_people(*, school_id: int, text: str) -> list[FoundPerson]:
