@@ -137,7 +137,7 @@ def test_the_log_form_refuses_nobody_at_the_field_and_records_nothing(office: Cl
     response = office.post("/school/rights/", _log_form("Nobody Atall"))
     page = response.content.decode()
     assert response.status_code == 400
-    assert re.search(r"<title>\s*Error:", page)
+    assert re.search(r"<title>\s*Error: Rights requests", page)  # said once, by base.html
     assert 'id="person-error"' in page and "No one at this school matches" in page
     assert 'value="Nobody Atall"' in page and 'value="20"' in page  # what was typed is kept
     ambiguous = office.post("/school/rights/", _log_form("Jones")).content.decode()
