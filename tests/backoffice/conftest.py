@@ -27,6 +27,15 @@ def admin_b(school_b: Organisation) -> User:
     return factories.user(Role.SCHOOL_ADMIN, school_b, email="admin@birch.invalid")
 
 
+@pytest.fixture
+def dpo(client: Client, school_a: Organisation) -> User:
+    """A DPO of school A, signed in on `client` with the school chosen."""
+    user = factories.user(Role.SCHOOL_DPO, school_a)
+    sign_in(client, user)
+    choose(client, school_a)
+    return user
+
+
 def sign_in(client: Client, user: User) -> None:
     """The real two-step sign-in: password, then the current TOTP code."""
     response = client.post("/sign-in/", {"email": user.email, "password": factories.PASSWORD})

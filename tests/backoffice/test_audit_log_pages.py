@@ -14,7 +14,7 @@ from steward.audit.services import audit_record
 from steward.tenancy.models import Organisation, Role, User
 from steward.tenancy.scope import processor_scope, tenant_scope
 from tests import factories
-from tests.backoffice.conftest import choose, sign_in
+from tests.backoffice.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -30,14 +30,6 @@ def _events(school: Organisation, n: int, actor: str = "Dee Protect") -> None:
                 object_ids=[f"L{i}"],
                 detail={"item": "attendance"},
             )
-
-
-@pytest.fixture
-def dpo(client: Client, school_a: Organisation) -> User:
-    user = factories.user(Role.SCHOOL_DPO, school_a)
-    sign_in(client, user)
-    choose(client, school_a)
-    return user
 
 
 def test_an_impossible_date_is_refused_at_its_field_and_lists_nothing(

@@ -12,10 +12,8 @@ from django.test import Client
 from steward.audit.models import AuditEvent
 from steward.register.models import Recipient
 from steward.sharing.models import Disclosure
-from steward.tenancy.models import Organisation, Role, User
+from steward.tenancy.models import Organisation, User
 from steward.tenancy.scope import processor_scope, tenant_scope
-from tests import factories
-from tests.backoffice.conftest import choose, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -38,14 +36,6 @@ def _released(school: Organisation, n: int, record_type: str = "learners", subje
             )
             for _ in range(n)
         )
-
-
-@pytest.fixture
-def dpo(client: Client, school_a: Organisation) -> User:
-    user = factories.user(Role.SCHOOL_DPO, school_a)
-    sign_in(client, user)
-    choose(client, school_a)
-    return user
 
 
 def test_the_log_is_the_schools_own_filtered_and_paged(

@@ -15,10 +15,8 @@ from steward.audit.models import AuditEvent
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner
 from steward.rights.services import request_log, request_refuse
-from steward.tenancy.models import Organisation, Role, User
+from steward.tenancy.models import Organisation, User
 from steward.tenancy.scope import processor_scope, tenant_scope
-from tests import factories
-from tests.backoffice.conftest import choose, sign_in
 from tests.ingest import builders as b
 
 pytestmark = [pytest.mark.django_db, pytest.mark.time_machine(dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC))]
@@ -43,14 +41,6 @@ def _requests(school: Organisation, names: list[str], refuse_first: bool = False
             )
             if refuse_first and i == 0:
                 request_refuse(request=logged, reason="manifestly unfounded", actor=Actor.system("DPO"))
-
-
-@pytest.fixture
-def dpo(client: Client, school_a: Organisation) -> User:
-    user = factories.user(Role.SCHOOL_DPO, school_a)
-    sign_in(client, user)
-    choose(client, school_a)
-    return user
 
 
 def test_history_lists_closed_requests_filters_and_pages_with_bounded_queries(

@@ -20,7 +20,7 @@ from steward.rights.services import request_log
 from steward.tenancy.models import Organisation, Role, User
 from steward.tenancy.scope import processor_scope, tenant_scope
 from tests import factories
-from tests.backoffice.conftest import choose, sign_in
+from tests.backoffice.conftest import sign_in
 from tests.ingest import builders as b
 from tests.sharing.conftest import request_flow
 
@@ -76,14 +76,6 @@ def filled(school_a: Organisation, school_b: Organisation) -> tuple[Organisation
     _fill(school_a, "Alderson")
     _fill(school_b, "Birchall")
     return school_a, school_b
-
-
-@pytest.fixture
-def dpo(client: Client, school_a: Organisation) -> User:
-    user = factories.user(Role.SCHOOL_DPO, school_a)
-    sign_in(client, user)
-    choose(client, school_a)
-    return user
 
 
 def test_a_school_search_finds_each_kind_of_record_of_that_school_only(
