@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "steward.portal",
     "steward.consents",
     "steward.retention",
+    "steward.provisioning",
     "steward.notices",
     "steward.audit",
     "steward.backoffice",

@@ -24,6 +24,7 @@ SCHEDULE: list[Entry] = [
     Entry("daily", "01:30", "steward.retention.tasks.retention_sweep_task", {}),
     Entry("daily", "07:00", "steward.rights.tasks.send_rights_reminders", {}),
     Entry("daily", "04:00", "steward.core.tasks.sweep_rate_limits", {}),
+    Entry("daily", "05:00", "steward.provisioning.tasks.provision_nightly", {}),
 ]
 
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

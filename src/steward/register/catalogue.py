@@ -514,6 +514,17 @@ RECIPIENTS: tuple[RecipientDef, ...] = (
             "the school refers, to assess them and advise the school."
         ),
     ),
+    RecipientDef(
+        code="network-directory",
+        name="School network accounts (Active Directory)",
+        kind="la_service",
+        country="GB",
+        description=(
+            "The Active Directory domain the ICT service runs for the school's network and devices. Receives "
+            "learner and staff names, year and registration groups and staff roles, so that everyone can sign in "
+            "to the school's computers and leavers cannot."
+        ),
+    ),
     # Suppliers and sub-processors
     RecipientDef(
         code="microsoft-365",
@@ -873,13 +884,14 @@ ACTIVITIES: tuple[ActivityDef, ...] = (
         service="rostering",
         name="Learning platform rostering",
         description=(
-            "Creates and keeps up to date the accounts and class memberships of learners and staff on the learning "
-            "platforms the school uses (Microsoft 365 and the learning app), from the hosted MIS data, and removes "
-            "them when people leave. Only what is needed to create an account and place it in the right classes "
-            "is sent; no special category data is sent."
+            "Creates and keeps up to date the accounts and class memberships of learners and staff on the school's "
+            "network (Active Directory) and the learning platforms the school uses (Microsoft 365 and the learning "
+            "app), from the hosted MIS data, as the school approved for each, and disables and then removes them "
+            "when people leave. Only what is needed to create an account and place it in the right groups is "
+            "sent; no special category data is sent. Every account change is logged as a disclosure."
         ),
         purposes=(
-            "Create learner and staff accounts on the learning platforms the school uses.",
+            "Create learner and staff accounts on the school's network and the learning platforms the school uses.",
             "Put learners and teachers in the right classes and groups.",
             "Keep accounts up to date as learners join, leave and change groups.",
             "Remove the accounts of learners and staff who have left.",
@@ -899,15 +911,25 @@ ACTIVITIES: tuple[ActivityDef, ...] = (
             "staff.work_contact",
         ),
         subject_types=("learner", "staff"),
-        recipients=("microsoft-365", "learning-app"),
+        recipients=("network-directory", "microsoft-365", "learning-app"),
         places=("uk-datacentre", "uk-cloud"),
         retention=(
             RetentionDef(
                 trigger="leaving_date",
                 period_days=30,
                 description=(
-                    "Thirty days after a learner or member of staff leaves, their platform accounts are removed "
-                    "and the record linking them to those accounts is deleted."
+                    "A leaver's accounts are disabled on their leaving date and, thirty days later, removed "
+                    "together with the record linking them to those accounts, unless a legal hold stops it. A "
+                    "removed account's name is not given to anyone else for a year after the removal."
+                ),
+            ),
+            RetentionDef(
+                trigger="event_time",
+                period_days=365,
+                description=(
+                    "The record of each provisioning run (the accounts it planned to change, why, and what each "
+                    "directory answered) is kept for a year, so the school can answer questions about an account "
+                    "over a whole school year."
                 ),
             ),
         ),

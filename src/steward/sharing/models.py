@@ -82,6 +82,7 @@ class Disclosure(TenantModel):
         API = "api", "API"
         EXPORT = "export", "Export"
         WEBHOOK = "webhook", "Webhook"
+        PROVISIONING = "provision", "Account provisioning"
 
     recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="+")
     flows = ArrayField(models.BigIntegerField(), help_text="The approved flows that released these records")

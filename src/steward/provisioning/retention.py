@@ -1,0 +1,48 @@
+"""Provisioning's retention rules (see `register.retention_targets`).
+
+- Leavers' accounts: the provisioning run disables them on the leaving date and deletes them, and
+  Steward's link to them, when the period ends. This target is the backstop for a directory that
+  stayed unreachable: a link more than 14 days past its period is deleted anyway, and the account
+  must then be removed from that directory by hand (the run's errors say so).
+- Run records (plans and their outcomes) older than their period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from steward.provisioning.models import InitialPassword, PlannedChange, ProvisionedAccount, ProvisioningRun
+from steward.register.models import RetentionRule
+from steward.register.retention_targets import Context, Found, RetentionTarget, delete_rows
+
+BACKSTOP_DAYS = 14
+
+
+def _stale_links(rule: RetentionRule, ctx: Context) -> list[Found]:
+    cutoff = ctx.cutoff(rule) - dt.timedelta(days=BACKSTOP_DAYS)
+    stale = ProvisionedAccount.objects.filter(status=ProvisionedAccount.Status.DISABLED, left_on__lt=cutoff)
+    if ctx.holds.school_reason:
+        return []
+    held = [stale.filter(source_id__in=sorted(ctx.holds.all_ids))] if ctx.holds.all_ids else []
+    deletable = stale.exclude(source_id__in=sorted(ctx.holds.all_ids)) if ctx.holds.all_ids else stale
+    return [
+        Found(
+            "links to leavers' directory accounts",
+            f"left more than {rule.period_days + BACKSTOP_DAYS} days ago",
+            [InitialPassword.objects.filter(account__in=deletable), deletable],
+            held=sum(q.count() for q in held),
+            held_reason="; ".join(ctx.holds.reasons),
+        )
+    ]
+
+
+def _old_runs(rule: RetentionRule, ctx: Context) -> list[Found]:
+    old = ProvisioningRun.objects.filter(planned_at__lt=ctx.cutoff_time(rule))
+    changes = PlannedChange.objects.filter(run__in=old)
+    return [Found("provisioning runs and their plans", f"older than {rule.period_days} days", [changes, old])]
+
+
+TARGETS = (
+    RetentionTarget("rostering", "leaving_date", None, "school", _stale_links, delete_rows),
+    RetentionTarget("rostering", "event_time", None, "school", _old_runs, delete_rows),
+)
