@@ -30,6 +30,7 @@ from steward.consents.models import Consent
 from steward.consents.services import agreement_sign, consent_give
 from steward.ingest.models import IngestBatch
 from steward.portal.models import ParentLink
+from steward.provisioning.models import ProvisioningRun
 from steward.register.models import ProcessingActivity, Recipient
 from steward.retention.termination import termination_start
 from steward.rights.services import request_log
@@ -39,6 +40,7 @@ from steward.tenancy.services import api_client_create
 from tests import factories
 from tests.backoffice.conftest import choose, sign_in
 from tests.portal import families as f
+from tests.provisioning.conftest import make_target
 from tests.sharing.conftest import request_flow
 
 STAFF_ROLES = ("school_admin", "school_dpo", "processor_admin", "processor_support")
@@ -77,6 +79,14 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:school-disclosures-csv": SCHOOL,
     "backoffice:school-flow": SCHOOL,
     "backoffice:school-flow-action": SCHOOL,
+    "backoffice:school-provisioning": SCHOOL,
+    "backoffice:school-provisioning-target": SCHOOL,
+    "backoffice:school-provisioning-new": SCHOOL_ADMIN,
+    "backoffice:school-provisioning-edit": SCHOOL_ADMIN,
+    "backoffice:school-provisioning-plan": SCHOOL_ADMIN,
+    "backoffice:school-provisioning-apply": SCHOOL_ADMIN,
+    "backoffice:school-provisioning-discard": SCHOOL_ADMIN,
+    "backoffice:school-provisioning-letters": SCHOOL_ADMIN,
     "backoffice:school-rights": SCHOOL,
     "backoffice:school-rights-request": SCHOOL,
     "backoffice:school-rights-history": SCHOOL,
@@ -152,7 +162,7 @@ class World:
 
 
 def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> tuple[Organisation, dict[str, str]]:
-    school = factories.school(name, services_=("hosted_mis", "parent_portal", "data_exchange"))
+    school = factories.school(name, services_=("hosted_mis", "parent_portal", "data_exchange", "rostering"))
     f.send(school, f.family_records(prefix), mode="full")
     owner = dpo or factories.user(Role.SCHOOL_DPO, school)
     ids: dict[str, str] = {"urn": str(school.urn), "user_id": str(owner.pk)}
@@ -197,6 +207,9 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
             ).pk
         )
         ids["learner_id"] = str(f.learner_id(school, "L1"))
+        target = make_target(school, endpoint="http://127.0.0.1:9/scim")
+        ids["target_id"] = str(target.pk)
+        ids["run_id"] = str(ProvisioningRun.objects.create(school=school, target=target, trigger="manual").pk)
     contract = Contract.objects.filter(school=school).first()
     assert contract is not None
     ids["contract_id"] = str(contract.pk)

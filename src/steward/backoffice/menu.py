@@ -38,6 +38,18 @@ SCHOOL_MENU = (
     Entry("People", "school-people", _SCHOOL),
     Entry("MIS batches", "school-batches", _SCHOOL, ("school-batch",)),
     Entry("Data sharing", "school-flows", _SCHOOL, ("school-flow", "school-flow-action", "school-disclosures")),
+    Entry(
+        "Accounts",
+        "school-provisioning",
+        frozenset({Role.SCHOOL_ADMIN, Role.SCHOOL_DPO}),
+        (
+            "school-provisioning-new",
+            "school-provisioning-target",
+            "school-provisioning-edit",
+            "school-provisioning-apply",
+            "school-provisioning-letters",
+        ),
+    ),
     Entry("Rights requests", "school-rights", _SCHOOL, ("school-rights-request", "school-rights-history")),
     Entry(
         "Consents",

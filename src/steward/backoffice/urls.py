@@ -11,6 +11,7 @@ from steward.backoffice.views import (
     pages,
     parent_authenticators,
     portal,
+    provisioning,
     recovery,
     rights,
     rights_history,
@@ -39,6 +40,28 @@ urlpatterns = [
     path("school/batches/", pages.school_batches, name="school-batches"),
     path("school/batches/<uuid:batch_id>/", pages.school_batch, name="school-batch"),
     path("school/flows/", flows.school_flows, name="school-flows"),
+    path("school/accounts/", provisioning.provisioning_home, name="school-provisioning"),
+    path("school/accounts/new/", provisioning.provisioning_target_edit, name="school-provisioning-new"),
+    path("school/accounts/<int:target_id>/", provisioning.provisioning_target, name="school-provisioning-target"),
+    path(
+        "school/accounts/<int:target_id>/edit/", provisioning.provisioning_target_edit, name="school-provisioning-edit"
+    ),
+    path("school/accounts/<int:target_id>/plan/", provisioning.provisioning_plan, name="school-provisioning-plan"),
+    path(
+        "school/accounts/<int:target_id>/plans/<int:run_id>/apply/",
+        provisioning.provisioning_apply,
+        name="school-provisioning-apply",
+    ),
+    path(
+        "school/accounts/<int:target_id>/plans/<int:run_id>/discard/",
+        provisioning.provisioning_discard,
+        name="school-provisioning-discard",
+    ),
+    path(
+        "school/accounts/<int:target_id>/letters/",
+        provisioning.provisioning_letters,
+        name="school-provisioning-letters",
+    ),
     path("school/disclosures/", disclosures.school_disclosures, name="school-disclosures"),
     path("school/disclosures/export.csv", disclosures.school_disclosures_csv, name="school-disclosures-csv"),
     path("school/rights/", rights.rights_requests, name="school-rights"),

@@ -89,3 +89,23 @@ def provision_nightly() -> int:
     for target_id in ids:
         provision_target_task.enqueue(target_id, ProvisioningRun.Trigger.NIGHTLY)
     return len(ids)
+
+
+@task()
+def apply_run_task(run_id: int, actor_label: str) -> str:
+    """Apply one plan a school admin chose (or confirmed) in the back office."""
+    with estate_scope():
+        run = ProvisioningRun.objects.select_related("target").filter(pk=run_id).first()
+    if run is None:
+        return "no such run"
+    try:
+        run = services.run_apply(run=run, actor=Actor.system(actor_label, organisation_id=run.school_id))
+    except services.RunRefused as exc:
+        return f"refused: {exc}"
+    if run.status == ProvisioningRun.Status.FAILED:
+        _retry_later(run.target_id, run.attempt)
+    return str(run.status)
+
+
+def apply_after_commit(run: ProvisioningRun, actor_label: str) -> None:
+    transaction.on_commit(partial(apply_run_task.enqueue, run.pk, actor_label))
