@@ -87,7 +87,7 @@ def test_old_disclosure_log_entries_are_due_after_seven_years(school: Organisati
 
 
 def test_rules_for_services_not_built_yet_are_named_not_skipped() -> None:
-    assert {r.activity.service for r in unevaluated_rules()} == {"rostering", "service_desk"}
+    assert {r.activity.service for r in unevaluated_rules()} == {"service_desk"}
 
 
 def test_the_command_prints_the_preview(school: Organisation, capsys: pytest.CaptureFixture[str]) -> None:

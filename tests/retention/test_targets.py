@@ -31,7 +31,7 @@ from tests import factories
 from tests.ingest import builders as b
 
 # The catalogue's rules over services not built yet: they hold no data, so no app declares them.
-NOT_BUILT = {("rostering", "leaving_date", None), ("service_desk", "ticket_resolved", None)}
+NOT_BUILT = {("service_desk", "ticket_resolved", None)}
 
 
 def test_every_catalogue_rule_has_exactly_one_declared_target_or_its_service_is_not_built() -> None:
@@ -55,6 +55,9 @@ def test_the_targets_are_declared_by_the_apps_that_own_the_data() -> None:
         ("hosted_mis", "event_time", "audit.activity"): "steward.audit.retention",
         ("data_exchange", "event_time", None): "steward.sharing.retention",
         ("parent_portal", "account_closed", None): "steward.portal.retention",
+        ("rostering", "leaving_date", "learner.identity"): "steward.provisioning.retention",
+        ("rostering", "leaving_date", "staff.identity"): "steward.provisioning.retention",
+        ("rostering", "event_time", None): "steward.provisioning.retention",
     }
 
 
@@ -65,7 +68,7 @@ def test_the_rules_no_app_declares_are_the_ones_reported_as_not_evaluated() -> N
 
 def test_an_unknown_rule_key_fails_loudly() -> None:
     with pytest.raises(LookupError, match="no app declares a retention target for rule"):
-        target_for(("rostering", "leaving_date", None))
+        target_for(("service_desk", "ticket_resolved", None))
     with pytest.raises(LookupError, match="nowhere"):
         target_for(("nowhere", "event_time", None))
     existing = target_for(("data_exchange", "event_time", None))

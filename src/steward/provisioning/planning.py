@@ -38,6 +38,14 @@ class Rules:
     leave: str
     delete_after_days: int
     reserve_days: int
+    staff_leave: str = ""
+    staff_delete_after_days: int | None = None
+
+    def leaving(self, person_type: str) -> tuple[str, int]:
+        """The leaving rule's words and period for learners or staff (the register states one each)."""
+        if person_type == "staff" and self.staff_leave:
+            return self.staff_leave, self.staff_delete_after_days or self.delete_after_days
+        return self.leave, self.delete_after_days
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,7 @@ def plan(
         if h.erasure_requested:
             removals.append(change("delete", h, person, "The school erased this person's data.", ERASURE_RULE))
             return
+        leave_rule, period = rules.leaving(h.person_type)
         if h.active:
             leaver = account_for(settings, person, Name(h.user_name, h.login), active=False) if person else None
             desired = written_form(leaver) if leaver else {**h.written, "active": False, "groups": []}
@@ -231,7 +240,7 @@ def plan(
                     h,
                     person,
                     why,
-                    rules.leave,
+                    leave_rule,
                     fields=differences(h.written, desired),
                     desired=desired,
                     left_on=left_on,
@@ -239,15 +248,15 @@ def plan(
             )
             return
         since = h.left_on or left_on
-        due = since + dt.timedelta(days=rules.delete_after_days)
+        due = since + dt.timedelta(days=period)
         if due <= today and (h.person_type, h.source_id) not in on_hold:
             removals.append(
                 change(
                     "delete",
                     h,
                     person,
-                    f"Left on {_date(since)}; the {rules.delete_after_days}-day period ended on {_date(due)}.",
-                    rules.leave,
+                    f"Left on {_date(since)}; the {period}-day period ended on {_date(due)}.",
+                    leave_rule,
                 )
             )
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from steward.provisioning.models import InitialPassword, PlannedChange, ProvisionedAccount, ProvisioningRun
 from steward.register.models import RetentionRule
@@ -18,16 +19,26 @@ from steward.register.retention_targets import Context, Found, RetentionTarget, 
 BACKSTOP_DAYS = 14
 
 
-def _stale_links(rule: RetentionRule, ctx: Context) -> list[Found]:
+def _stale_links(person_type: str) -> Callable[[RetentionRule, Context], list[Found]]:
+    def find(rule: RetentionRule, ctx: Context) -> list[Found]:
+        return _stale(rule, ctx, person_type)
+
+    find.__module__ = __name__
+    return find
+
+
+def _stale(rule: RetentionRule, ctx: Context, person_type: str) -> list[Found]:
     cutoff = ctx.cutoff(rule) - dt.timedelta(days=BACKSTOP_DAYS)
-    stale = ProvisionedAccount.objects.filter(status=ProvisionedAccount.Status.DISABLED, left_on__lt=cutoff)
+    stale = ProvisionedAccount.objects.filter(
+        person_type=person_type, status=ProvisionedAccount.Status.DISABLED, left_on__lt=cutoff
+    )
     if ctx.holds.school_reason:
         return []
     held = [stale.filter(source_id__in=sorted(ctx.holds.all_ids))] if ctx.holds.all_ids else []
     deletable = stale.exclude(source_id__in=sorted(ctx.holds.all_ids)) if ctx.holds.all_ids else stale
     return [
         Found(
-            "links to leavers' directory accounts",
+            f"links to {'staff' if person_type == 'staff' else 'learners'} who left to their directory accounts",
             f"left more than {rule.period_days + BACKSTOP_DAYS} days ago",
             [InitialPassword.objects.filter(account__in=deletable), deletable],
             held=sum(q.count() for q in held),
@@ -43,6 +54,7 @@ def _old_runs(rule: RetentionRule, ctx: Context) -> list[Found]:
 
 
 TARGETS = (
-    RetentionTarget("rostering", "leaving_date", None, "school", _stale_links, delete_rows),
+    RetentionTarget("rostering", "leaving_date", "learner.identity", "school", _stale_links("learners"), delete_rows),
+    RetentionTarget("rostering", "leaving_date", "staff.identity", "school", _stale_links("staff"), delete_rows),
     RetentionTarget("rostering", "event_time", None, "school", _old_runs, delete_rows),
 )

@@ -167,19 +167,23 @@ class RunRefused(Exception):
 def register_rules() -> Rules:
     """The rostering activity's purposes and leaving rule, from the register (periods as stored)."""
     activity = next(a for a in ACTIVITIES if a.service == "rostering")
-    leaving = RetentionRule.objects.filter(
-        activity__service="rostering", trigger=RetentionRule.Trigger.LEAVING_DATE, category__isnull=True
-    ).first()
+    periods = dict(
+        RetentionRule.objects.filter(
+            activity__service="rostering", trigger=RetentionRule.Trigger.LEAVING_DATE
+        ).values_list("category__code", "period_days")
+    )
     mis_rule = RetentionRule.objects.filter(
         activity__service="hosted_mis", trigger=RetentionRule.Trigger.LEAVING_DATE, category__code="learner.identity"
     ).first()
-    leave_text = next(r.description for r in activity.retention if r.trigger == "leaving_date")
+    leave = {r.category: r.description for r in activity.retention if r.trigger == "leaving_date"}
     return Rules(
         create=activity.purposes[0],
         update=activity.purposes[2],
-        leave=leave_text,
-        delete_after_days=leaving.period_days if leaving else 30,
+        leave=leave["learner.identity"],
+        delete_after_days=periods.get("learner.identity", 30),
         reserve_days=mis_rule.period_days if mis_rule else 365,
+        staff_leave=leave["staff.identity"],
+        staff_delete_after_days=periods.get("staff.identity", 30),
     )
 
 

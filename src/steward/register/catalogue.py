@@ -917,10 +917,21 @@ ACTIVITIES: tuple[ActivityDef, ...] = (
             RetentionDef(
                 trigger="leaving_date",
                 period_days=30,
+                category="learner.identity",
                 description=(
-                    "A leaver's accounts are disabled on their leaving date and, thirty days later, removed "
+                    "A learner's accounts are disabled on their leaving date and, thirty days later, removed "
                     "together with the record linking them to those accounts, unless a legal hold stops it. A "
                     "removed account's name is not given to anyone else for a year after the removal."
+                ),
+            ),
+            RetentionDef(
+                trigger="leaving_date",
+                period_days=30,
+                category="staff.identity",
+                description=(
+                    "A member of staff's accounts are disabled on the day their last contract ends and, thirty "
+                    "days later, removed together with the record linking them to those accounts, unless a legal "
+                    "hold stops it. A removed account's name is not given to anyone else for a year."
                 ),
             ),
             RetentionDef(
