@@ -78,7 +78,7 @@ def test_joiners_are_created_with_their_groups_and_place() -> None:
         ("create", "jo.bloggs@school.example"),
     ]
     amy = changes[0].desired
-    assert amy["container"] == "OU=Year 7,OU=Pupils" and amy["groups"] == ["All pupils", "Year 7", "7A"]
+    assert amy["container"] == "OU=Year 7,OU=Pupils" and amy["groups"] == ["7A", "All pupils", "Year 7"]
     assert amy["email"] == "26khana@school.example" and amy["department"] == "7"
     assert changes[1].desired["title"] == "Teacher" and changes[1].desired["email"] == "jo.bloggs@school.example"
     assert changes[0].rule == "create rule" and changes[0].reason == "On roll in Year 7."

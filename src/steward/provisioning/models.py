@@ -46,7 +46,7 @@ class ProvisioningTarget(TenantModel):
     )
     domain = models.CharField(max_length=200, help_text="The school's sign-in domain, e.g. school.example")
     staff_naming = models.CharField(max_length=120, default="{forename}.{surname}{n}@{domain}")
-    learner_naming = models.CharField(max_length=120, default="{admission_year}{surname}{initial}{n}@{domain}")
+    learner_naming = models.CharField(max_length=120, default="{admission_yy}{surname}{initial}{n}@{domain}")
     staff_container = models.CharField(max_length=200, default="OU=Staff", blank=True)
     learner_container = models.CharField(max_length=200, default="OU=Year {year},OU=Pupils", blank=True)
     leavers_container = models.CharField(max_length=200, default="OU=Leavers", blank=True)

@@ -151,7 +151,7 @@ def _email(person: Person, name: Name) -> str:
 
 def written_form(account: Account) -> dict[str, Any]:
     data = asdict(account)
-    data["groups"] = list(account.groups)
+    data["groups"] = sorted(account.groups)
     return data
 
 
@@ -226,7 +226,9 @@ def plan(
     def removal(h: Held, person: Person | None, why: str, left_on: dt.date) -> None:
         """Disable an active account; delete a disabled one whose period has ended (unless held)."""
         if h.erasure_requested:
-            removals.append(change("delete", h, person, "The school erased this person's data.", ERASURE_RULE))
+            erased = change("delete", h, None, "The school erased this person's data.", ERASURE_RULE)
+            erased.person, erased.user_name = "Erased person", ""  # the plan keeps no trace of them
+            removals.append(erased)
             return
         leave_rule, period = rules.leaving(h.person_type)
         if h.active:

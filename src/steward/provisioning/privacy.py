@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from steward.core.events import SubjectErased
 from steward.mis.privacy import subject_row
 from steward.provisioning.models import PlannedChange, ProvisionedAccount
 from steward.provisioning.tasks import enqueue_for_school
@@ -55,21 +56,15 @@ class ProvisioningPrivacyProvider:
         }
 
     def erase_subject(self, subject: Subject, *, dry_run: bool) -> ErasureReport:
-        """The accounts are removed from each directory by the next run (queued when this commits);
-        until then Steward keeps the link it needs to find them, and nothing else about the person."""
+        """The work is done by `on_subject_erased` (rights publishes SubjectErased before the
+        providers erase, while the person's MIS row still names them): here, the preview's count
+        and the reason the link to the accounts outlives the erasure for a few minutes."""
         report = ErasureReport(app=self.app_label)
-        person_type, source_id, accounts = _accounts(subject)
-        if not person_type:
-            return report
-        changes = PlannedChange.objects.filter(
-            school_id=subject.school_id, person_type=person_type, source_id=source_id
-        )
-        if dry_run:
-            report.deleted[PlannedChange._meta.label] = changes.count()
-        else:
-            report.deleted[PlannedChange._meta.label] = changes.delete()[0]
-            if accounts.update(erasure_requested=True):
-                enqueue_for_school(subject.school_id, "rights")
+        person_type, source_id, _ = _accounts(subject)
+        if dry_run and person_type:
+            report.deleted[PlannedChange._meta.label] = PlannedChange.objects.filter(
+                school_id=subject.school_id, person_type=person_type, source_id=source_id
+            ).count()
         report.kept[ProvisionedAccount._meta.label] = (
             "kept only until the next provisioning run has deleted the accounts from each directory, "
             "which it starts as soon as the erasure is saved (Art. 17 and Art. 19)"
@@ -82,3 +77,18 @@ class ProvisioningPrivacyProvider:
         person_type, _, accounts = _accounts(subject)
         if person_type and accounts.exists():
             enqueue_for_school(subject.school_id, "rights")
+
+
+def on_subject_erased(event: SubjectErased) -> None:
+    """Inside the erasure's transaction: forget the person's plan rows, mark their accounts for
+    deletion, and run every target once the erasure commits."""
+    if event.record_type not in ("learners", "staff"):
+        return
+    PlannedChange.objects.filter(
+        school_id=event.school_id, person_type=event.record_type, source_id=event.source_id
+    ).delete()
+    marked = ProvisionedAccount.objects.filter(
+        school_id=event.school_id, person_type=event.record_type, source_id=event.source_id
+    ).update(erasure_requested=True)
+    if marked:
+        enqueue_for_school(event.school_id, "rights")

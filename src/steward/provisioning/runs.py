@@ -259,7 +259,7 @@ def _store(target: ProvisioningTarget, trigger: str, changes: list[Change], tota
     counts: dict[str, int] = defaultdict(int)
     for c in changes:
         counts[c.action] += 1
-    removing = sum(counts[a] for a in REMOVING)
+    removing = sum(counts.get(a, 0) for a in REMOVING)
     held_reason = ""
     if total and removing * 100 > target.brake_percent * total:
         held_reason = (

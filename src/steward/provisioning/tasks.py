@@ -36,10 +36,13 @@ def retry_delay(attempt: int) -> timedelta:
     return timedelta(seconds=min(60 * 2 ** (attempt - 1), 6 * 60 * 60))
 
 
-def provision_target(*, target_id: int, trigger: str, attempt: int = 1) -> str:
-    """Plan and, unless held, apply one target. Returns the run's status (or why there was none)."""
+def provision_target(*, target_id: int, school_id: int, trigger: str, attempt: int = 1) -> str:
+    """Plan and, unless held, apply one target. Returns the run's status (or why there was none).
+
+    Tasks name the school as well as the target: one queued when a school's batch or request
+    commits starts inside that school's scope, where only that school's rows may be read."""
     actor = Actor.system("Steward provisioning")
-    with estate_scope():
+    with tenant_scope([school_id]):
         target = ProvisioningTarget.objects.select_related("flow__recipient").filter(pk=target_id).first()
     if target is None:
         return "no such target"
@@ -54,22 +57,22 @@ def provision_target(*, target_id: int, trigger: str, attempt: int = 1) -> str:
     except services.RunRefused as exc:
         return f"refused: {exc}"
     if run.status == ProvisioningRun.Status.FAILED and attempt < MAX_ATTEMPTS:
-        _retry_later(target_id, attempt)
+        _retry_later(target_id, school_id, attempt)
     return str(run.status)
 
 
 @task()
-def provision_target_task(target_id: int, trigger: str, attempt: int = 1) -> str:
-    return provision_target(target_id=target_id, trigger=trigger, attempt=attempt)
+def provision_target_task(target_id: int, school_id: int, trigger: str, attempt: int = 1) -> str:
+    return provision_target(target_id=target_id, school_id=school_id, trigger=trigger, attempt=attempt)
 
 
-def _retry_later(target_id: int, attempt: int) -> None:
+def _retry_later(target_id: int, school_id: int, attempt: int) -> None:
     # A backend that cannot defer (the immediate one, in tests) would retry at once, in a loop:
     # there the nightly run is the retry.
     if not provision_target_task.get_backend().supports_defer:
         return
     later = provision_target_task.using(run_after=timezone.now() + retry_delay(attempt))
-    later.enqueue(target_id, ProvisioningRun.Trigger.RETRY, attempt + 1)
+    later.enqueue(target_id, school_id, ProvisioningRun.Trigger.RETRY, attempt + 1)
 
 
 def enqueue_for_school(school_id: int, trigger: str) -> int:
@@ -77,7 +80,7 @@ def enqueue_for_school(school_id: int, trigger: str) -> int:
     with tenant_scope([school_id]):
         ids = list(ProvisioningTarget.objects.filter(school_id=school_id, paused=False).values_list("pk", flat=True))
     for target_id in ids:
-        transaction.on_commit(partial(provision_target_task.enqueue, target_id, trigger))
+        transaction.on_commit(partial(provision_target_task.enqueue, target_id, school_id, trigger))
     return len(ids)
 
 
@@ -85,16 +88,16 @@ def enqueue_for_school(school_id: int, trigger: str) -> int:
 def provision_nightly() -> int:
     """Every target of every school, once a night."""
     with estate_scope():
-        ids = list(ProvisioningTarget.objects.filter(paused=False).values_list("pk", flat=True))
-    for target_id in ids:
-        provision_target_task.enqueue(target_id, ProvisioningRun.Trigger.NIGHTLY)
+        ids = list(ProvisioningTarget.objects.filter(paused=False).values_list("pk", "school_id"))
+    for target_id, school_id in ids:
+        provision_target_task.enqueue(target_id, school_id, ProvisioningRun.Trigger.NIGHTLY)
     return len(ids)
 
 
 @task()
-def apply_run_task(run_id: int, actor_label: str) -> str:
+def apply_run_task(run_id: int, school_id: int, actor_label: str) -> str:
     """Apply one plan a school admin chose (or confirmed) in the back office."""
-    with estate_scope():
+    with tenant_scope([school_id]):
         run = ProvisioningRun.objects.select_related("target").filter(pk=run_id).first()
     if run is None:
         return "no such run"
@@ -103,9 +106,9 @@ def apply_run_task(run_id: int, actor_label: str) -> str:
     except services.RunRefused as exc:
         return f"refused: {exc}"
     if run.status == ProvisioningRun.Status.FAILED:
-        _retry_later(run.target_id, run.attempt)
+        _retry_later(run.target_id, school_id, run.attempt)
     return str(run.status)
 
 
 def apply_after_commit(run: ProvisioningRun, actor_label: str) -> None:
-    transaction.on_commit(partial(apply_run_task.enqueue, run.pk, actor_label))
+    transaction.on_commit(partial(apply_run_task.enqueue, run.pk, run.school_id, actor_label))

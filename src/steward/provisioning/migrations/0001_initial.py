@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
                 ('year_groups', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=3), blank=True, default=list, help_text="Learners' year groups (empty: all)", size=None)),
                 ('domain', models.CharField(help_text="The school's sign-in domain, e.g. school.example", max_length=200)),
                 ('staff_naming', models.CharField(default='{forename}.{surname}{n}@{domain}', max_length=120)),
-                ('learner_naming', models.CharField(default='{admission_year}{surname}{initial}{n}@{domain}', max_length=120)),
+                ('learner_naming', models.CharField(default='{admission_yy}{surname}{initial}{n}@{domain}', max_length=120)),
                 ('staff_container', models.CharField(blank=True, default='OU=Staff', max_length=200)),
                 ('learner_container', models.CharField(blank=True, default='OU=Year {year},OU=Pupils', max_length=200)),
                 ('leavers_container', models.CharField(blank=True, default='OU=Leavers', max_length=200)),
