@@ -21,9 +21,13 @@ SRC = Path(steward.__file__).parent
 def test_the_apps_subscribe_as_the_design_says() -> None:
     assert sorted(subscribers(BatchApplied)) == [
         ("steward.portal.tasks.on_batch_applied", "after_commit"),
+        ("steward.provisioning.events.on_batch_applied", "after_commit"),
         ("steward.rights.services.on_batch_applied", "in_transaction"),
     ]
-    assert subscribers(SubjectErased) == [("steward.retention.services.on_subject_erased", "in_transaction")]
+    assert sorted(subscribers(SubjectErased)) == [
+        ("steward.provisioning.privacy.on_subject_erased", "in_transaction"),
+        ("steward.retention.services.on_subject_erased", "in_transaction"),
+    ]
     assert subscribers(SchoolPurging) == [("steward.rights.services.on_school_purging", "in_transaction")]
     assert subscribers(FlowChanged) == [("steward.notices.services.on_flow_changed", "in_transaction")]
     assert subscribers(DataProtectionContactChanged) == [
