@@ -164,6 +164,10 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
     assert "uv run steward retention preview" in output
     assert "uv run steward pseudonymise --school 881001" in output
     _privacy_operations_are_in_the_database()
+    assert "Account provisioning: Riverside Academy synced its staff and pupils to a SCIM directory" in output
+    first_sync = _provisioning_runs()
+    refused = _rows("SELECT user_name, detail FROM provisioning_plannedchange WHERE outcome = 'refused' LIMIT 3")
+    assert first_sync and first_sync[-1][0] == "succeeded" and first_sync[-1][1] > 0, refused
     counts = _privacy_counts()
     preview = subprocess.run(
         [sys.executable, "-m", "steward", "retention", "preview"],
@@ -196,6 +200,9 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
     assert parent_emails[0] in again.stdout
     assert "Privacy operations:" in again.stdout
     assert _privacy_counts() == counts  # nothing made twice
+    # Each start has a new, empty directory: the same people are synced into it again.
+    assert "Account provisioning: Riverside Academy" in again.stdout
+    assert _provisioning_runs()[-1] == ("succeeded", first_sync[-1][1])
 
 
 def _notices_are_published_with_versions(base: str, privacy: dict[str, Any]) -> None:
@@ -249,6 +256,14 @@ def _privacy_operations_are_in_the_database() -> None:
     )
     assert missing == []
     assert _rows("SELECT count(*) >= 1 FROM register_noticeversion WHERE number = 2") == [(True,)]
+
+
+def _provisioning_runs() -> list[tuple[Any, ...]]:
+    """Each provisioning run's status and how many accounts it created, oldest first."""
+    return _rows(
+        "SELECT r.status, (SELECT count(*) FROM provisioning_plannedchange c WHERE c.run_id = r.id "
+        "AND c.action = 'create' AND c.outcome = 'done') FROM provisioning_provisioningrun r ORDER BY r.id"
+    )
 
 
 def _privacy_counts() -> list[tuple[Any, ...]]:

@@ -185,3 +185,11 @@ def test_first_sync_adopts_existing_accounts_by_external_id_or_email() -> None:
         ("adopt", "x1", "amy.k@school.example"),
         ("adopt", "x2", "jbloggs@school.example"),
     ]
+
+
+def test_only_released_fields_are_sent() -> None:
+    narrow = TargetSettings(**{**SETTINGS.__dict__, "released": frozenset({"staff.forename", "staff.surname"})})
+    (create,) = run([teacher()], [], settings=narrow)
+    assert create.desired["email"] == "jo.bloggs@school.example" and create.desired["title"] == ""
+    (wide,) = run([teacher(email="j.bloggs@staff.example")], [])
+    assert wide.desired["email"] == "j.bloggs@staff.example" and wide.desired["title"] == "Teacher"

@@ -221,6 +221,17 @@ def load_demo_privacy(base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
     return credentials
 
 
+def load_demo_provisioning() -> dict[str, Any]:
+    """Riverside Academy's SCIM target (the directory itself starts with each `steward demo`)."""
+    from steward.demo.provisioning import SCHOOL_URN, create_target
+
+    target = create_target(Organisation.objects.get(urn=SCHOOL_URN))
+    credentials = read_credentials()
+    credentials["provisioning"] = {"target_id": target.pk}
+    _write_credentials(credentials)
+    return credentials
+
+
 def rebase(credentials: dict[str, Any], base_url: str) -> dict[str, Any]:
     """The credentials with every URL moved to `base_url` (the address the demo serves on now),
     written back, so that what is printed and kept is what answers: the data may have been loaded

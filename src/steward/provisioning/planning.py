@@ -61,6 +61,9 @@ class TargetSettings:
     leavers_container: str
     staff_groups: tuple[str, ...]
     learner_groups: tuple[str, ...]
+    # The record-type.field names the approved flow releases: an attribute read from any other
+    # field is not sent (the MIS may hold a work email the school did not approve for this directory).
+    released: frozenset[str] = frozenset({"staff.email", "staff-assignments.role"})
 
 
 @dataclass(frozen=True)
@@ -131,20 +134,21 @@ def account_for(settings: TargetSettings, person: Person, name: Name, *, active:
         given_name=person.forename,
         family_name=person.surname,
         display_name=person.name,
-        email=_email(person, name),
+        email=_email(person, name, settings.released),
         kind="staff" if staff else "learner",
         active=active,
         container=_fill(container, safe) if active else settings.leavers_container,
         groups=filled_groups if active else (),
-        title=person.role if staff else "",
+        title=person.role if staff and "staff-assignments.role" in settings.released else "",
         department="" if staff else person.year,
     )
 
 
-def _email(person: Person, name: Name) -> str:
-    """Staff keep the work address the MIS holds; a learner's address is their account name (their
-    own or a parent's email in the MIS is never sent to a directory)."""
-    if person.person_type == "staff" and person.email:
+def _email(person: Person, name: Name, released: frozenset[str]) -> str:
+    """Staff keep the work address the MIS holds, when the flow releases it; otherwise, and for
+    learners, the address is the account name (a learner's own or a parent's email in the MIS is
+    never sent to a directory)."""
+    if person.person_type == "staff" and person.email and "staff.email" in released:
         return person.email
     return name.user_name if "@" in name.user_name else ""
 

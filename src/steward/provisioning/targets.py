@@ -59,6 +59,7 @@ def settings_of(target: ProvisioningTarget) -> TargetSettings:
         leavers_container=target.leavers_container,
         staff_groups=_lines(target.staff_groups),
         learner_groups=_lines(target.learner_groups),
+        released=frozenset(target.flow.fields),
     )
 
 

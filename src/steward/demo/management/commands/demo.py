@@ -20,7 +20,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
 
 from steward.core import embedded_db
-from steward.demo import loader
+from steward.demo import loader, scim_server
+from steward.demo import provisioning as demo_provisioning
 
 
 def served_url(bind: str) -> str:
@@ -93,11 +94,30 @@ class Command(BaseCommand):
         if credentials is not None and "privacy" not in credentials:
             credentials = loader.load_demo_privacy(base_url)
             self.stdout.write("The schools answered rights requests, placed a legal hold and signed an agreement.")
-        if credentials:
-            credentials = loader.rebase(credentials, base_url)
-            self._print_credentials(credentials)
-        if not options["setup_only"]:
-            self._serve(options["bind"], base_url)
+        if credentials is not None and "provisioning" not in credentials:
+            credentials = loader.load_demo_provisioning()
+        directory = self._start_directory(base_url) if credentials is not None else None
+        try:
+            if credentials:
+                credentials = loader.rebase(credentials, base_url)
+                self._print_credentials(credentials)
+            if not options["setup_only"]:
+                self._serve(options["bind"], base_url)
+        finally:
+            if directory is not None:
+                directory.stop()
+
+    def _start_directory(self, base_url: str) -> scim_server.ScimServer:
+        """The demo's SCIM directory, for as long as this command runs, and a first sync into it."""
+        server, token = demo_provisioning.start_directory()
+        done = demo_provisioning.connect(server, token)
+        counts = ", ".join(f"{n} {action}" for action, n in done["counts"].items()) or "nothing to change"
+        self.stdout.write(
+            f"Account provisioning: {done['school']} synced its staff and pupils to a SCIM directory at "
+            f"{done['directory']} ({done['status'].lower()}: {counts}); the plan and run are at "
+            f"{base_url}/school/accounts/{done['target_id']}/ (as Riverside Academy's admin)."
+        )
+        return server
 
     def _print_credentials(self, credentials: dict[str, Any]) -> None:
         self.stdout.write(f"\nSign in at {credentials['sign_in_url']} (credentials in {loader.CREDENTIALS_PATH}):")
