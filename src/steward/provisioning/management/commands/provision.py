@@ -73,7 +73,8 @@ class Command(BaseCommand):
     def _print(self, run: ProvisioningRun) -> None:
         with tenant_scope([run.school_id]):
             changes = list(PlannedChange.objects.filter(run=run).order_by("position"))
-        self.stdout.write(f"{run.target.name}: {run.get_status_display()} ({len(changes)} changes)")
+            name = ProvisioningTarget.objects.get(pk=run.target_id).name
+        self.stdout.write(f"{name}: {run.get_status_display()} ({len(changes)} changes)")
         if run.held_reason:
             self.stdout.write(run.held_reason)
         if run.error:
