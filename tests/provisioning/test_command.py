@@ -9,8 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from steward.tenancy.models import Organisation
-from tests.provisioning.conftest import make_target
-from tests.provisioning.test_runs import SCHOOL, TOKEN, directory, school, send, users  # noqa: F401
+from tests.provisioning.conftest import SCHOOL, TOKEN, make_target, send, users
 
 pytestmark = [pytest.mark.time_machine("2026-09-01 12:00 +00:00")]
 

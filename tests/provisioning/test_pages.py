@@ -15,8 +15,7 @@ from steward.tenancy.models import Organisation, Role
 from steward.tenancy.scope import tenant_scope
 from tests import factories
 from tests.backoffice.conftest import choose, sign_in
-from tests.provisioning.conftest import approved_rostering_flow, make_target
-from tests.provisioning.test_runs import SCHOOL, TOKEN, directory, school, send, users  # noqa: F401
+from tests.provisioning.conftest import SCHOOL, TOKEN, approved_rostering_flow, make_target, send, users
 
 pytestmark = [pytest.mark.time_machine("2026-09-01 12:00 +00:00")]
 
