@@ -11,7 +11,7 @@ is in front of it, so what the connector is tested against is someone else's rea
     handle.stop()
 
 `wrap` puts a WSGI middleware in front (the tests' stand-in for a provider's quirks); `etag`,
-`patch` and `max_results` change what the server advertises, as providers differ in them.
+`patch`, `filter` and `max_results` change what the server advertises, as providers differ in them.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class ScimServer:
 
 
 def application(
-    token: str, *, etag: bool = True, patch: bool = True, max_results: int = 1000
+    token: str, *, etag: bool = True, patch: bool = True, filter: bool = True, max_results: int = 1000
 ) -> tuple[BearerTokenApplication, InMemoryStorage]:
     """scim2-server's application over a new, empty in-memory store, accepting only `token`."""
     config = load_default_service_provider_config()
@@ -71,6 +71,7 @@ def application(
     assert config.etag is not None and config.patch is not None and config.filter is not None
     config.etag.supported = etag
     config.patch.supported = patch
+    config.filter.supported = filter  # advertised only: scim2-server still answers a filter
     config.filter.max_results = max_results
     provider = ScimProvider.from_discovery(
         load_default_schemas().values(), load_default_resource_types().values(), config=config
@@ -88,11 +89,12 @@ def start(
     token: str,
     etag: bool = True,
     patch: bool = True,
+    filter: bool = True,
     max_results: int = 1000,
     wrap: Callable[[WSGIApplication], WSGIApplication] | None = None,
 ) -> ScimServer:
     """Serve a new, empty SCIM directory in a background thread; port 0 picks a free port."""
-    app, storage = application(token, etag=etag, patch=patch, max_results=max_results)
+    app, storage = application(token, etag=etag, patch=patch, filter=filter, max_results=max_results)
     served: WSGIApplication = wrap(app) if wrap is not None else app
     server = make_server(host, port, served, server_class=_ThreadingServer, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="steward-scim-server", daemon=True)
