@@ -16,8 +16,11 @@ is in front of it, so what the connector is tested against is someone else's rea
 
 from __future__ import annotations
 
+import argparse
+import os
+import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING
@@ -102,6 +105,22 @@ def start(
     return ScimServer(url=f"http://{host}:{server.server_port}/v2", storage=storage, _server=server, _thread=thread)
 
 
-def users(server: ScimServer) -> Iterable[dict[str, object]]:
-    """What the server stores for its users, as JSON (for tests that check what arrived)."""
-    return [r.model_dump() for r in server.storage.resources if "User" in type(r).__name__]
+def main(argv: list[str] | None = None) -> None:
+    """`python -m steward.demo.scim_server [--port 8090]`: a directory to point a SCIM target at in
+    the demo, until Ctrl-C; the token is `STEWARD_SCIM_TOKEN`, or a new one printed at start."""
+    parser = argparse.ArgumentParser(description="Serve an empty SCIM 2.0 directory on loopback.")
+    parser.add_argument("--port", type=int, default=8090)
+    args = parser.parse_args(argv)
+    token = os.environ.get("STEWARD_SCIM_TOKEN") or secrets.token_urlsafe(24)
+    server = start(port=args.port, token=token)
+    print(f"SCIM 2.0 directory at {server.url} (bearer token {token}); Ctrl-C stops it", flush=True)  # noqa: T201
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
