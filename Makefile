@@ -76,6 +76,7 @@ bench: setup
 	$(RUN) python bench/portal.py
 	$(RUN) python bench/purge.py
 	$(RUN) python bench/rights.py
+	$(RUN) python bench/provisioning_scim.py
 
 clean-db:
 	rm -rf var/pg

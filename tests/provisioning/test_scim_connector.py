@@ -462,3 +462,37 @@ def test_a_provider_that_refuses_patch_gets_put(connector: ScimConnector, direct
     assert directory.user(remote_id)["active"] is False
     assert len(directory.faults.sent("PATCH")) == 1  # tried once, then PUT for the rest
     assert len(directory.faults.sent("PUT")) == 2
+
+
+def test_filter_values_with_quotes_and_backslashes_are_escaped(connector: ScimConnector, directory: Directory) -> None:
+    odd = account(1, external_id='staff:"A\\B"', user_name='jo."quoted"@school.example')
+    made = directory.post_user({"userName": "someone.else@school.example", "externalId": 'staff:"A\\B"'})
+    directory.post_user({"userName": "decoy@school.example", "externalId": "staff:A"})
+
+    found = connector.find(odd)
+
+    assert found is not None and found.remote_id == made
+    assert connector.find(dataclasses.replace(odd, external_id='staff:"A"')) is None
+
+
+def test_without_filters_accounts_are_found_by_reading_the_list() -> None:
+    for directory in _directory(filter=False):
+        made = directory.post_user({"userName": "Siân.ONeill@School.example"})
+        connector = directory.connector()
+
+        found = connector.find(account(1, user_name="siân.oneill@school.example"))
+        group = connector.ensure_group("Staff")
+
+        assert found is not None and found.remote_id == made
+        assert connector.ensure_group("Staff") == group
+        assert not any("filter" in r.path for r in directory.faults.requests)
+
+
+def test_update_of_an_account_gone_from_the_directory_is_refused(
+    connector: ScimConnector, directory: Directory
+) -> None:
+    remote_id = connector.create(account(), password=None, must_change_password=False).remote_id
+    httpx.delete(f"{directory.server.url}/Users/{remote_id}", headers={"Authorization": f"Bearer {TOKEN}"})
+
+    with pytest.raises(AccountRefused, match=r"^the account .* is not in the directory$"):
+        connector.update(remote_id, account(title="Head"), ["title"])

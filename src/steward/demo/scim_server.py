@@ -11,13 +11,16 @@ is in front of it, so what the connector is tested against is someone else's rea
     handle.stop()
 
 `wrap` puts a WSGI middleware in front (the tests' stand-in for a provider's quirks); `etag`,
-`patch` and `max_results` change what the server advertises, as providers differ in them.
+`patch`, `filter` and `max_results` change what the server advertises, as providers differ in them.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING
@@ -63,7 +66,7 @@ class ScimServer:
 
 
 def application(
-    token: str, *, etag: bool = True, patch: bool = True, max_results: int = 1000
+    token: str, *, etag: bool = True, patch: bool = True, filter: bool = True, max_results: int = 1000
 ) -> tuple[BearerTokenApplication, InMemoryStorage]:
     """scim2-server's application over a new, empty in-memory store, accepting only `token`."""
     config = load_default_service_provider_config()
@@ -71,6 +74,7 @@ def application(
     assert config.etag is not None and config.patch is not None and config.filter is not None
     config.etag.supported = etag
     config.patch.supported = patch
+    config.filter.supported = filter  # advertised only: scim2-server still answers a filter
     config.filter.max_results = max_results
     provider = ScimProvider.from_discovery(
         load_default_schemas().values(), load_default_resource_types().values(), config=config
@@ -88,11 +92,12 @@ def start(
     token: str,
     etag: bool = True,
     patch: bool = True,
+    filter: bool = True,
     max_results: int = 1000,
     wrap: Callable[[WSGIApplication], WSGIApplication] | None = None,
 ) -> ScimServer:
     """Serve a new, empty SCIM directory in a background thread; port 0 picks a free port."""
-    app, storage = application(token, etag=etag, patch=patch, max_results=max_results)
+    app, storage = application(token, etag=etag, patch=patch, filter=filter, max_results=max_results)
     served: WSGIApplication = wrap(app) if wrap is not None else app
     server = make_server(host, port, served, server_class=_ThreadingServer, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="steward-scim-server", daemon=True)
@@ -100,6 +105,22 @@ def start(
     return ScimServer(url=f"http://{host}:{server.server_port}/v2", storage=storage, _server=server, _thread=thread)
 
 
-def users(server: ScimServer) -> Iterable[dict[str, object]]:
-    """What the server stores for its users, as JSON (for tests that check what arrived)."""
-    return [r.model_dump() for r in server.storage.resources if "User" in type(r).__name__]
+def main(argv: list[str] | None = None) -> None:
+    """`python -m steward.demo.scim_server [--port 8090]`: a directory to point a SCIM target at in
+    the demo, until Ctrl-C; the token is `STEWARD_SCIM_TOKEN`, or a new one printed at start."""
+    parser = argparse.ArgumentParser(description="Serve an empty SCIM 2.0 directory on loopback.")
+    parser.add_argument("--port", type=int, default=8090)
+    args = parser.parse_args(argv)
+    token = os.environ.get("STEWARD_SCIM_TOKEN") or secrets.token_urlsafe(24)
+    server = start(port=args.port, token=token)
+    print(f"SCIM 2.0 directory at {server.url} (bearer token {token}); Ctrl-C stops it", flush=True)  # noqa: T201
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

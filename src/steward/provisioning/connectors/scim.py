@@ -63,7 +63,6 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 _USER_TYPES = {"staff": "Staff", "learner": "Student"}
 R = TypeVar("R", bound=Resource[Any])
-T = TypeVar("T")
 
 
 class _Gone(AccountRefused):
@@ -358,6 +357,7 @@ class ScimConnector:
     # -- groups ----------------------------------------------------------------------------------
 
     def ensure_group(self, name: str, container: str = "") -> str:
+        # SCIM groups have no container either; display names are unique enough for a school's groups.
         what = f"the group {name}"
         with self._account(what):
             group = self._find_one(Group, "displayName", name)
@@ -479,7 +479,7 @@ class ScimConnector:
                     current = cast("Resource[Any]", self._scim.query(model, remote_id))
             except _Gone:
                 if missing_is_error:
-                    raise AccountRefused(f"{what} is no longer in the directory") from None
+                    raise AccountRefused(f"{what} is not in the directory") from None
                 return None
             self._remember(current)
             version = self._versions.get(remote_id)

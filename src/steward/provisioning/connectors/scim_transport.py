@@ -74,7 +74,9 @@ class ScimTransport(BaseSyncSCIMClient):
             url = self.client.build_request("GET", endpoint).url
         except httpx.InvalidURL:
             return False
-        return url.scheme == base.scheme and url.netloc == base.netloc and url.path.startswith(base.path)
+        prefix = base.path.rstrip("/")
+        same_origin = url.scheme == base.scheme and url.netloc == base.netloc
+        return same_origin and (url.path == prefix or url.path.startswith(prefix + "/"))
 
     def _parse_json(self, response: Any) -> Any:
         return response.json()
