@@ -77,6 +77,7 @@ bench: setup
 	$(RUN) python bench/purge.py
 	$(RUN) python bench/rights.py
 	$(RUN) python bench/provisioning_scim.py
+	$(RUN) python bench/provisioning.py
 
 clean-db:
 	rm -rf var/pg

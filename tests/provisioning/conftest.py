@@ -137,19 +137,29 @@ SCHOOL = records(
 )
 
 
-@pytest.fixture
-def directory() -> Iterator[tuple[scim_server.ScimServer, Faults]]:
+def running_directory() -> Iterator[tuple[scim_server.ScimServer, Faults]]:
+    """A new, empty SCIM directory on loopback behind a fault injector, stopped afterwards."""
     faults = Faults()
     server = scim_server.start(token=TOKEN, wrap=faults.wrap)
     yield server, faults
     server.stop()
 
 
-@pytest.fixture
-def school(committed_db: None) -> Organisation:
+def oak_academy() -> Organisation:
+    """Two staff and four pupils (two of them both called Ben Smith-Jones), through the real ingest."""
     school = factories.school("Oak Academy", services_=("hosted_mis", "rostering"))
     send(school, SCHOOL, mode="full")
     return school
+
+
+@pytest.fixture
+def directory() -> Iterator[tuple[scim_server.ScimServer, Faults]]:
+    yield from running_directory()
+
+
+@pytest.fixture
+def school(committed_db: None) -> Organisation:
+    return oak_academy()
 
 
 def _read(server: scim_server.ScimServer, resource: str) -> list[dict[str, Any]]:
