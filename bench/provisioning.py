@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     floor_seconds, floor_accounts = floor(made, first_runs)
     print()
     print(f"{len(schools)} schools, {created:,} accounts (staff and learners)")
+    print("first sync changes:", {a: sum(r.counts.get(a, 0) for r in first_runs) for a in ("create", "adopt", "update", "move")})
     print(f"{'measure':<62}{'accounts':>10}{'seconds':>10}{'accounts/s':>12}{'x floor time':>14}")
     label = "floor: bare POST per user + one PATCH per group"
     print(f"{label:<62}{floor_accounts:>10,}{floor_seconds:>10.2f}{floor_accounts / floor_seconds:>12,.0f}{1:>14.2f}")

@@ -69,7 +69,7 @@ def test_first_sync_creates_everyone_and_a_quiet_night_sends_nothing(school: Org
         "siobhan.oconnor-ni-bhriain@school.example",
     ]
     amy = made["26khana@school.example"]
-    assert amy["externalId"] == "learner:L1" and amy["active"] is True
+    assert amy["externalId"] == f"{school.urn}:learner:L1" and amy["active"] is True
     assert amy["name"]["givenName"] == "Amy" and amy["displayName"] == "Amy Khan"
     # Groups: one membership change per group for the whole run.
     members = groups(server)

@@ -64,6 +64,13 @@ class TargetSettings:
     # The record-type.field names the approved flow releases: an attribute read from any other
     # field is not sent (the MIS may hold a work email the school did not approve for this directory).
     released: frozenset[str] = frozenset({"staff.email", "staff-assignments.role"})
+    # Written before every external id: the school's URN, so that two schools sharing one directory
+    # (a trust's tenant) never take each other's accounts for their own (MIS ids repeat across schools).
+    school_key: str = ""
+
+    def external_id(self, person_type: str, source_id: str) -> str:
+        kind = "staff" if person_type == "staff" else "learner"
+        return f"{self.school_key}:{kind}:{source_id}" if self.school_key else f"{kind}:{source_id}"
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,7 @@ def account_for(settings: TargetSettings, person: Person, name: Name, *, active:
     groups = settings.staff_groups if staff else settings.learner_groups
     filled_groups = tuple(dict.fromkeys(g for g in (_fill(t, safe).strip() for t in groups) if g and g != "Year"))
     return Account(
-        external_id=f"{'staff' if staff else 'learner'}:{person.source_id}",
+        external_id=settings.external_id(person.person_type, person.source_id),
         user_name=name.user_name,
         login=name.login,
         given_name=person.forename,
@@ -284,9 +291,9 @@ def plan(
                 removal(h, person, f"Left on {_date(person.left_on)}.", person.left_on)
             continue
         if h is None:
-            found = by_external.get(
-                f"{'staff' if person.person_type == 'staff' else 'learner'}:{person.source_id}"
-            ) or (by_email.get(person.email.lower()) if person.email else None)
+            found = by_external.get(settings.external_id(person.person_type, person.source_id)) or (
+                by_email.get(person.email.lower()) if person.email else None
+            )
             if found is not None:
                 name = Name(found.user_name, found.user_name.partition("@")[0][:20])
                 desired = written_form(account_for(settings, person, name))

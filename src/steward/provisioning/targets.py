@@ -60,6 +60,7 @@ def settings_of(target: ProvisioningTarget) -> TargetSettings:
         staff_groups=_lines(target.staff_groups),
         learner_groups=_lines(target.learner_groups),
         released=frozenset(target.flow.fields),
+        school_key=str(target.school.urn),
     )
 
 
