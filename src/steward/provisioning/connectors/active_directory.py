@@ -24,19 +24,18 @@ No Django here: the connector is tested alone against a real AD (Samba's AD DC, 
 
 from __future__ import annotations
 
-import re
+import math
 import ssl
-import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import urlsplit
 
 import ldap3
 from ldap3.core import exceptions as ldap_errors
-from ldap3.utils.conv import escape_filter_chars
-from ldap3.utils.dn import escape_rdn, parse_dn
 
+from steward.provisioning.connectors import ldap_names as names
+from steward.provisioning.connectors.active_directory_errors import REFUSALS, refused, unavailable
 from steward.provisioning.connectors.base import (
     Account,
     AccountRefused,
@@ -49,12 +48,10 @@ from steward.provisioning.connectors.base import (
 ACCOUNT_DISABLED = 0x0002  # userAccountControl ACCOUNTDISABLE
 NORMAL_ACCOUNT = 0x0200  # userAccountControl NORMAL_ACCOUNT
 GLOBAL_SECURITY_GROUP = -2147483646  # groupType: global scope (0x2) | security enabled (0x80000000)
-LOGIN_MAX_LENGTH = 20  # sAMAccountName of a user: the pre-Windows 2000 limit AD enforces
 PERMISSIVE_MODIFY = "1.2.840.113556.1.4.1413"  # adding a present value / removing an absent one succeeds
-_LOGIN_FORBIDDEN = re.compile(r'["/\\\[\]:;|=,+*?<>@]')  # characters AD refuses in a sAMAccountName
-_GROUP_NAME_FORBIDDEN = re.compile(r'["/\\\[\]:;|=,+*?<>@]')
+PAGED_RESULTS = "1.2.840.113556.1.4.319"
 
-# Account fields written as one attribute each; `active`, `container` and `groups` are handled apart.
+# Account fields written as one attribute each; `active` and `container` are handled apart.
 ATTRIBUTES: dict[str, str] = {
     "external_id": "employeeID",
     "user_name": "userPrincipalName",
@@ -88,71 +85,13 @@ class _VerifiedTls(ldap3.Tls):
         )
 
 
-def _guid_filter(remote_id: str) -> str:
-    """`(objectGUID=\\xx...)` for an objectGUID in its usual string form (AD stores it little-endian)."""
-    try:
-        value = uuid.UUID(remote_id.strip("{}"))
-    except ValueError:
-        raise AccountRefused(f"{remote_id!r} is not an Active Directory objectGUID") from None
-    return "(objectGUID=" + "".join(f"\\{byte:02x}" for byte in value.bytes_le) + ")"
-
-
-def _unescape(value: str) -> str:
-    """A DN attribute value without its escapes (`\\,` and `\\2C` both become `,`)."""
-    out = bytearray()
-    i = 0
-    while i < len(value):
-        char = value[i]
-        if char == "\\" and i + 2 < len(value) + 1 and re.fullmatch(r"[0-9A-Fa-f]{2}", value[i + 1 : i + 3]):
-            out.append(int(value[i + 1 : i + 3], 16))
-            i += 3
-        elif char == "\\" and i + 1 < len(value):
-            out.extend(value[i + 1].encode())
-            i += 2
-        else:
-            out.extend(char.encode())
-            i += 1
-    return out.decode("utf-8", errors="replace")
-
-
-def _dn_key(dn: str) -> tuple[tuple[str, str], ...]:
-    """A DN in a form two spellings of the same DN share (AD compares names case-insensitively)."""
-    return tuple((kind.strip().lower(), _unescape(value).strip().lower()) for kind, value, _ in parse_dn(dn))
-
-
-def _ou_path(path: str, what: str) -> list[str]:
-    """The OU names of a relative path like ``OU=Year 7,OU=Pupils``, innermost first, unescaped."""
-    if not path.strip():
-        return []
-    try:
-        parts = parse_dn(path)
-    except ldap_errors.LDAPInvalidDnError as exc:
-        raise AccountRefused(f"{what} {path!r} is not an OU path like 'OU=Year 7,OU=Pupils' ({exc})") from None
-    names = []
-    for kind, value, _ in parts:
-        if kind.strip().upper() != "OU" or not _unescape(value).strip():
-            raise AccountRefused(f"{what} {path!r} is not an OU path like 'OU=Year 7,OU=Pupils'")
-        names.append(_unescape(value).strip())
-    return names
-
-
-def _join(names: Sequence[str], parent: str) -> str:
-    return ",".join([f"OU={escape_rdn(name)}" for name in names] + [parent])
-
-
-def _first(attributes: dict[str, Any], name: str) -> Any:
-    value = attributes.get(name)
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value
-
-
 class ActiveDirectoryConnector:
     """One Active Directory domain (or one OU of it: `base_dn`), reached with a delegated service account.
 
     `users_ou`, `groups_ou` and `leavers_ou` are relative to `base_dn` and are created when missing, as
     are the OUs of each account's container (relative to `users_ou`) and each group's (relative to
-    `groups_ou`). `page_size` is how many entries `existing` asks for at a time (AD's limit is 1000).
+    `groups_ou`). `page_size` (an addition to the agreed signature) is how many entries `existing` asks
+    for at a time; AD's own limit is 1000.
     """
 
     def __init__(
@@ -191,18 +130,11 @@ class ActiveDirectoryConnector:
         self._connection: ldap3.Connection | None = None
         self._known_ous: set[tuple[tuple[str, str], ...]] = set()
         encrypted = self._ldaps or start_tls
+        notes = ["Disabled accounts are moved to the leavers OU; enabling one moves it back to its container."]
+        if not encrypted:
+            notes.append("The connection is not encrypted (ldap:// without StartTLS), so no passwords can be set.")
         self.capabilities = Capabilities(
-            containers=True,
-            forced_password_change=encrypted,
-            passwords=encrypted,
-            notes=[
-                "Disabled accounts are moved to the leavers OU; enabling one moves it back to its container.",
-                *(
-                    []
-                    if encrypted
-                    else ["The connection is not encrypted (ldap:// without StartTLS), so no passwords can be set."]
-                ),
-            ],
+            containers=True, forced_password_change=encrypted, passwords=encrypted, notes=notes
         )
 
     # -- connection ---------------------------------------------------------------------------------
@@ -210,6 +142,9 @@ class ActiveDirectoryConnector:
     @property
     def _where(self) -> str:
         return f"{'ldaps' if self._ldaps else 'ldap'}://{self._host}:{self._port}"
+
+    def _unavailable(self, exc: ldap_errors.LDAPException) -> TargetUnavailable:
+        return unavailable(exc, where=self._where, host=self._host, bind_user=self._bind_user, base_dn=self.base_dn)
 
     def _connect(self) -> ldap3.Connection:
         if self._connection is not None and self._connection.bound and not self._connection.closed:
@@ -229,9 +164,9 @@ class ActiveDirectoryConnector:
             password=self._password,
             authentication=ldap3.SIMPLE,
             raise_exceptions=True,
-            receive_timeout=self._timeout,
+            receive_timeout=max(1, math.ceil(self._timeout)),  # ldap3 packs it into a socket option: whole seconds
             auto_referrals=False,
-            auto_range=True,
+            auto_range=True,  # large groups' `member` comes in ranges from AD; ldap3 joins them
         )
         try:
             connection.open()
@@ -246,59 +181,21 @@ class ActiveDirectoryConnector:
 
     def _drop(self) -> None:
         if self._connection is not None:
-            try:
+            with suppress(ldap_errors.LDAPException):  # thrown away because it failed already
                 self._connection.unbind()
-            except ldap_errors.LDAPException:
-                pass  # the connection is being thrown away because it already failed
             self._connection = None
-
-    def _unavailable(self, exc: ldap_errors.LDAPException) -> TargetUnavailable:
-        """A plain reason for a failure that stops the whole run."""
-        text = str(exc)
-        if isinstance(exc, ldap_errors.LDAPInvalidCredentialsResult):
-            reason = (
-                f"Active Directory at {self._where} refused Steward's sign-in as {self._bind_user!r}: "
-                "the user name or password is wrong, or that account is disabled, locked or expired."
-            )
-        elif isinstance(exc, ldap_errors.LDAPStrongerAuthRequiredResult | ldap_errors.LDAPConfidentialityRequiredResult):
-            reason = (
-                f"Active Directory at {self._where} only accepts encrypted connections: use an ldaps:// URL "
-                "or turn on StartTLS."
-            )
-        elif "CERTIFICATE_VERIFY_FAILED" in text or isinstance(exc, ldap_errors.LDAPCertificateError):
-            reason = (
-                f"The TLS certificate of {self._where} is not trusted or is not for {self._host!r}: "
-                "give the CA certificate that issued it, or connect by the name it was issued for."
-            )
-        elif isinstance(exc, ldap_errors.LDAPStartTLSError):
-            reason = f"StartTLS with {self._where} failed: {text}"
-        elif isinstance(exc, ldap_errors.LDAPSocketOpenError):
-            reason = f"Active Directory at {self._where} cannot be reached (no answer, or the connection was refused)."
-        elif isinstance(exc, ldap_errors.LDAPCommunicationError | ldap_errors.LDAPResponseTimeoutError):
-            reason = f"The connection to Active Directory at {self._where} was lost or timed out."
-        elif isinstance(
-            exc,
-            ldap_errors.LDAPBusyResult | ldap_errors.LDAPUnavailableResult | ldap_errors.LDAPAdminLimitExceededResult,
-        ):
-            reason = f"Active Directory at {self._where} is busy or unavailable; try again later."
-        elif isinstance(exc, ldap_errors.LDAPInsufficientAccessRightsResult):
-            reason = (
-                f"Steward's account {self._bind_user!r} is not allowed to do this in Active Directory "
-                f"(delegate it control of {self.base_dn})."
-            )
-        else:
-            reason = f"Active Directory at {self._where} failed: {text}"
-        return TargetUnavailable(reason)
 
     @contextmanager
     def _ldap(self, subject: str, *, password_sent: bool = False) -> Iterator[ldap3.Connection]:
-        """A bound connection; LDAP failures leave as `TargetUnavailable` or `AccountRefused` for `subject`."""
-        connection = self._connect()
+        """A bound connection; failures leave as `TargetUnavailable`, or `AccountRefused` naming `subject`."""
         try:
+            connection = self._connect()
             yield connection
+        except names.BadName as exc:
+            raise AccountRefused(f"{subject}: {exc}") from None
         except ldap_errors.LDAPOperationResult as exc:
-            if isinstance(exc, _REFUSALS):
-                raise AccountRefused(f"{subject}: {_refusal_reason(exc, password_sent=password_sent)}") from exc
+            if isinstance(exc, REFUSALS):
+                raise refused(subject, exc, password_sent=password_sent) from exc
             self._drop()
             raise self._unavailable(exc) from exc
         except ldap_errors.LDAPException as exc:
@@ -332,9 +229,9 @@ class ActiveDirectoryConnector:
                     paged_size=self._page_size,
                     paged_cookie=cookie,
                 )
-                entries = [entry for entry in connection.response or [] if entry.get("type") == "searchResEntry"]
+                entries = _entries(connection)
                 controls = (connection.result or {}).get("controls", {})
-                cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
+                cookie = controls.get(PAGED_RESULTS, {}).get("value", {}).get("cookie")
             for entry in entries:
                 yield _remote(entry)
             if not cookie:
@@ -344,74 +241,66 @@ class ActiveDirectoryConnector:
         subject = _subject(account)
         with self._ldap(subject) as connection:
             if account.external_id:
-                by_id = _search(connection, self.base_dn, f"(&{_PERSON}(employeeID={_f(account.external_id)}))")
+                by_id = _search(
+                    connection, self.base_dn, f"(&{_PERSON}(employeeID={names.filter_value(account.external_id)}))"
+                )
                 if len(by_id) > 1:
                     raise AccountRefused(
                         f"{subject}: {len(by_id)} accounts carry employeeID {account.external_id!r} "
-                        f"({', '.join(entry['dn'] for entry in by_id)}); leave it on one of them"
+                        f"({'; '.join(entry['dn'] for entry in by_id)}); leave it on one of them"
                     )
                 if by_id:
                     return _remote(by_id[0])
-            names = []
+            wanted = []
             if account.login:
-                names.append(f"(sAMAccountName={_f(account.login)})")
+                wanted.append(f"(sAMAccountName={names.filter_value(account.login)})")
             if account.user_name:
-                names.append(f"(userPrincipalName={_f(account.user_name)})")
-            if not names:
+                wanted.append(f"(userPrincipalName={names.filter_value(account.user_name)})")
+            if not wanted:
                 return None
-            by_name = _search(connection, self.base_dn, f"(&{_PERSON}(|{''.join(names)}))")
+            by_name = _search(connection, self.base_dn, f"(&{_PERSON}(|{''.join(wanted)}))")
             if len(by_name) > 1:
                 raise AccountRefused(
-                    f"{subject}: the sign-in name and the short name belong to different accounts "
-                    f"({', '.join(entry['dn'] for entry in by_name)})"
+                    f"{subject}: its short name and its sign-in name belong to different accounts "
+                    f"({'; '.join(entry['dn'] for entry in by_name)})"
                 )
             return _remote(by_name[0]) if by_name else None
 
-    def _entry(self, connection: ldap3.Connection, remote_id: str) -> dict[str, Any] | None:
-        found = _search(connection, self.base_dn, _guid_filter(remote_id), attributes=["userAccountControl"])
+    def _entry(self, connection: ldap3.Connection, remote_id: str, *attributes: str) -> dict[str, Any] | None:
+        found = _search(connection, self.base_dn, names.guid_filter(remote_id), attributes=[*attributes, "objectGUID"])
         return found[0] if found else None
 
     # -- writing ------------------------------------------------------------------------------------
 
     def _ensure_ous(self, connection: ldap3.Connection, dn: str) -> None:
-        """Create the OUs of `dn` that are missing, outermost first, stopping at the base."""
-        base = _dn_key(self.base_dn)
-        parts = parse_dn(dn)
-        chain = []
-        for i in range(len(parts)):
-            suffix = ",".join(f"{kind}={value}" for kind, value, _ in parts[i:])
-            if _dn_key(suffix) == base:
-                break
-            chain.append(suffix)
-        for ou in reversed(chain):
-            key = _dn_key(ou)
+        """Create the OUs from the base down to `dn` that are missing, outermost first."""
+        for ou in names.ancestors_below(dn, self.base_dn):
+            key = names.dn_key(ou)
             if key in self._known_ous:
                 continue
             try:
                 connection.search(ou, "(objectClass=*)", ldap3.BASE, attributes=["objectClass"])
             except ldap_errors.LDAPNoSuchObjectResult:
-                name = _unescape(parse_dn(ou)[0][1])
-                try:
+                name = names.unescape(names.rdns(ou)[0][1])
+                with suppress(ldap_errors.LDAPEntryAlreadyExistsResult):  # made meanwhile by another run
                     connection.add(ou, ["top", "organizationalUnit"], {"ou": name, "description": "Managed by Steward"})
-                except ldap_errors.LDAPEntryAlreadyExistsResult:
-                    pass  # made meanwhile by another run
             self._known_ous.add(key)
 
     def _parent(self, account: Account) -> str:
         if not account.active:
             return self.leavers_dn
-        return _join(_ou_path(account.container, "The container"), self.users_dn)
+        return names.under(names.ou_names(account.container, "the container"), self.users_dn)
 
     def create(self, account: Account, *, password: str | None, must_change_password: bool) -> Created:
         subject = _subject(account)
-        _check_login(account.login, subject)
+        problem = names.login_problem(account.login)
+        if problem:
+            raise AccountRefused(f"{subject}: {problem}")
         if password is not None and not self.capabilities.passwords:
             raise TargetUnavailable(
                 f"Steward connects to {self._where} without encryption (ldap:// without StartTLS), and Active "
                 "Directory takes passwords only over LDAPS or StartTLS: use an ldaps:// URL or turn on StartTLS."
             )
-        parent = self._parent(account)
-        dn = f"CN={escape_rdn(account.login)},{parent}"
         attributes: dict[str, Any] = {
             ldap_name: getattr(account, field) for field, ldap_name in ATTRIBUTES.items() if getattr(account, field)
         }
@@ -419,7 +308,11 @@ class ActiveDirectoryConnector:
         if password is not None:
             attributes["unicodePwd"] = f'"{password}"'.encode("utf-16-le")
         with self._ldap(subject, password_sent=password is not None) as connection:
+            parent = self._parent(account)
+            dn = f"{names.cn(account.login)},{parent}"
             self._ensure_ous(connection, parent)
+            # One add carries the password and the enabled flag, so AD's password policy applies before
+            # the account exists at all.
             connection.add(dn, ["top", "person", "organizationalPerson", "user"], attributes)
             try:
                 if must_change_password:
@@ -435,13 +328,14 @@ class ActiveDirectoryConnector:
         unknown = set(changed) - set(ATTRIBUTES) - {"active", "container"} - _NOT_WRITTEN
         if unknown:
             raise ValueError(f"not fields of Account: {sorted(unknown)}")
-        writes = [field for field in changed if field in ATTRIBUTES or field in ("active", "container")]
+        writes = [field for field in changed if field not in _NOT_WRITTEN]
         if not writes:
             return
-        if "login" in writes:
-            _check_login(account.login, subject)
+        problem = names.login_problem(account.login) if "login" in writes else None
+        if problem:
+            raise AccountRefused(f"{subject}: {problem}")
         with self._ldap(subject) as connection:
-            entry = self._entry(connection, remote_id)
+            entry = self._entry(connection, remote_id, "userAccountControl")
             if entry is None:
                 raise AccountRefused(f"{subject}: the account ({remote_id}) is no longer in Active Directory")
             dn: str = entry["dn"]
@@ -456,20 +350,17 @@ class ActiveDirectoryConnector:
                 changes["userAccountControl"] = [(ldap3.MODIFY_REPLACE, [flags])]
             if changes:
                 connection.modify(dn, changes)
-            parts = parse_dn(dn)
-            current_rdn = f"{parts[0][0]}={parts[0][1]}"
-            current_parent = ",".join(f"{kind}={value}" for kind, value, _ in parts[1:])
-            new_rdn = f"CN={escape_rdn(account.login)}"
+            current_rdn, current_parent = names.parent_of(dn)
+            new_rdn = names.cn(account.login)
             new_parent = self._parent(account) if {"active", "container"} & set(writes) else current_parent
-            moved = _dn_key(new_parent) != _dn_key(current_parent)
+            moved = names.dn_key(new_parent) != names.dn_key(current_parent)
             if moved:
                 self._ensure_ous(connection, new_parent)
-            if moved or _dn_key(new_rdn) != _dn_key(current_rdn):
+            if moved or names.dn_key(new_rdn) != names.dn_key(current_rdn):
                 connection.modify_dn(dn, new_rdn, new_superior=new_parent if moved else None)
 
     def delete(self, remote_id: str) -> None:
-        subject = f"Account {remote_id}"
-        with self._ldap(subject) as connection:
+        with self._ldap(f"Account {remote_id}") as connection:
             entry = self._entry(connection, remote_id)
             if entry is None:
                 return
@@ -489,103 +380,64 @@ class ActiveDirectoryConnector:
         subject = f"Group {name!r}"
         if not name.strip():
             raise AccountRefused("A group needs a name")
-        parent = _join(_ou_path(container, f"{subject}: the container"), self.groups_dn)
         with self._ldap(subject) as connection:
+            parent = names.under(names.ou_names(container, "the container"), self.groups_dn)
             self._ensure_ous(connection, parent)
-            found = _search(connection, parent, f"(&(objectClass=group)(cn={_f(name)}))", scope=ldap3.LEVEL)
+            found = _search(
+                connection, parent, f"(&(objectClass=group)(cn={names.filter_value(name)}))", scope=ldap3.LEVEL
+            )
             if found:
                 return _guid(found[0])
-            dn = f"CN={escape_rdn(name)},{parent}"
-            account_name = _GROUP_NAME_FORBIDDEN.sub("", name).strip(" .")[:64] or None
-            attributes: dict[str, Any] = {
-                "groupType": GLOBAL_SECURITY_GROUP,
-                "description": "Managed by Steward",
-            }
+            dn = f"{names.cn(name)},{parent}"
+            attributes: dict[str, Any] = {"groupType": GLOBAL_SECURITY_GROUP, "description": "Managed by Steward"}
+            account_name = names.group_account_name(name)
             if account_name:
                 attributes["sAMAccountName"] = account_name
             connection.add(dn, ["top", "group"], attributes)
             return _guid(_search(connection, dn, "(objectClass=group)", scope=ldap3.BASE)[0])
 
     def change_members(self, group_id: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
-        """One modify of the group's `member`, with AD's permissive-modify control so that adding a member
-        who is in already, or removing one who is not, is not an error (runs repeat after failures)."""
+        """One modify of the group's `member` with only the real changes: adding a member who is in
+        already, or removing one who is not, is no error (a run repeats after a failure). The current
+        members are read first, since Samba ignores AD's permissive-modify control on `member` (it is
+        still sent, so a Windows AD also tolerates a change made between the read and the write)."""
         if not add and not remove:
             return
         subject = f"Group {group_id}"
         with self._ldap(subject) as connection:
-            group = self._entry(connection, group_id)
+            group = self._entry(connection, group_id, "member")
             if group is None:
                 raise AccountRefused(f"{subject} is no longer in Active Directory")
-            subject = f"Group {group['dn']}"
+            group_dn: str = group["dn"]
+            subject = f"Group {group_dn}"
+            members = {names.dn_key(dn) for dn in group["attributes"].get("member") or []}
             adding = []
             for remote_id in add:
                 member = self._entry(connection, remote_id)
                 if member is None:
                     raise AccountRefused(f"{subject}: account {remote_id} to add is not in Active Directory")
-                adding.append(member["dn"])
-            removing = [entry["dn"] for entry in (self._entry(connection, rid) for rid in remove) if entry is not None]
+                if names.dn_key(member["dn"]) not in members:
+                    adding.append(member["dn"])
+            removing = []
+            for remote_id in remove:
+                member = self._entry(connection, remote_id)
+                if member is not None and names.dn_key(member["dn"]) in members:
+                    removing.append(member["dn"])
             changes: list[tuple[str, list[str]]] = []
             if adding:
                 changes.append((ldap3.MODIFY_ADD, adding))
             if removing:
                 changes.append((ldap3.MODIFY_DELETE, removing))
             if changes:
-                connection.modify(group["dn"], {"member": changes}, controls=[(PERMISSIVE_MODIFY, False, None)])
-
-
-# Result codes that are about the one account or group being written, not about the directory.
-_REFUSALS = (
-    ldap_errors.LDAPEntryAlreadyExistsResult,
-    ldap_errors.LDAPConstraintViolationResult,
-    ldap_errors.LDAPUnwillingToPerformResult,
-    ldap_errors.LDAPAttributeOrValueExistsResult,
-    ldap_errors.LDAPInvalidAttributeSyntaxResult,
-    ldap_errors.LDAPObjectClassViolationResult,
-    ldap_errors.LDAPNamingViolationResult,
-    ldap_errors.LDAPInvalidDNSyntaxResult,
-    ldap_errors.LDAPNotAllowedOnRDNResult,
-    ldap_errors.LDAPNoSuchObjectResult,
-    ldap_errors.LDAPNoSuchAttributeResult,
-    ldap_errors.LDAPUndefinedAttributeTypeResult,
-)
-
-
-def _refusal_reason(exc: ldap_errors.LDAPOperationResult, *, password_sent: bool) -> str:
-    """Words for a school admin, with the directory's own message after them for their IT support."""
-    detail = (exc.message or exc.description or "").strip()
-    said = f" (Active Directory said: {detail})" if detail else ""
-    password_words = ("0000052D", "password", "pwd")
-    if password_sent and any(word.lower() in detail.lower() for word in password_words):
-        return "the initial password does not meet the domain's password policy (length, complexity or history)" + said
-    if isinstance(exc, ldap_errors.LDAPEntryAlreadyExistsResult | ldap_errors.LDAPAttributeOrValueExistsResult):
-        return "another account or group already has this name (sAMAccountName, sign-in name or name in the OU)" + said
-    if isinstance(exc, ldap_errors.LDAPNoSuchObjectResult):
-        return "it, or the OU it belongs in, is not in Active Directory" + said
-    if isinstance(exc, ldap_errors.LDAPConstraintViolationResult):
-        return "Active Directory refused one of its values (too long, or not unique)" + said
-    return "Active Directory refused it" + said
+                connection.modify(group_dn, {"member": changes}, controls=[(PERMISSIVE_MODIFY, False, None)])
 
 
 def _subject(account: Account) -> str:
     return f"Account {account.login!r} ({account.external_id})"
 
 
-def _check_login(login: str, subject: str) -> None:
-    if not login:
-        raise AccountRefused(f"{subject}: the short name (sAMAccountName) is empty")
-    if len(login) > LOGIN_MAX_LENGTH:
-        raise AccountRefused(
-            f"{subject}: the short name (sAMAccountName) has {len(login)} characters; "
-            f"Active Directory allows at most {LOGIN_MAX_LENGTH}"
-        )
-    bad = sorted(set(_LOGIN_FORBIDDEN.findall(login)))
-    if bad or login.endswith("."):
-        shown = " ".join(bad) if bad else "a full stop at the end"
-        raise AccountRefused(f"{subject}: the short name (sAMAccountName) may not contain {shown}")
-
-
-def _f(value: str) -> str:
-    return str(escape_filter_chars(value))
+def _entries(connection: ldap3.Connection) -> list[dict[str, Any]]:
+    return [dict(entry) for entry in connection.response or [] if entry.get("type") == "searchResEntry"]
 
 
 def _search(
@@ -600,12 +452,19 @@ def _search(
         connection.search(base, search_filter, scope, attributes=attributes or _READ)
     except ldap_errors.LDAPNoSuchObjectResult:
         return []
-    return [dict(entry) for entry in connection.response or [] if entry.get("type") == "searchResEntry"]
+    return _entries(connection)
+
+
+def _first(attributes: dict[str, Any], name: str) -> Any:
+    value = attributes.get(name)
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
 
 
 def _guid(entry: dict[str, Any]) -> str:
     raw = entry["raw_attributes"]["objectGUID"]
-    return str(uuid.UUID(bytes_le=bytes(raw[0] if isinstance(raw, list) else raw)))
+    return names.guid_string(bytes(raw[0] if isinstance(raw, list) else raw))
 
 
 def _remote(entry: dict[str, Any]) -> RemoteAccount:
