@@ -4,9 +4,10 @@
 a loaded machine), so the provisioned folder is kept under the worktree's `var/samba-dc/<samba version>/`
 and copied fresh into each session's temporary folder; a session never changes the cached copy.
 
-The server runs as one process (`samba -i -M single`) with only the LDAP service, bound to a random
-address in 127.0.0.0/8: every address there is the loopback interface on Linux, so two sessions (two
-worktrees, or CI next to a developer) never fight over ports 389/636. Its TLS certificate is issued per
+The server runs as one process (`samba -i -M single`, which exits when its stdin closes, so it never
+outlives the test process) with only the LDAP service, bound to a random address in 127.0.0.0/8: every
+address there is the loopback interface on Linux, so two sessions (two worktrees, or CI next to a
+developer) never fight over ports 389/636. Its TLS certificate is issued per
 session by a throwaway CA (trustme) for that address, so the connector checks it the way it would check a
 school's: against a CA file, with the host name verified, never with verification turned off.
 
@@ -179,7 +180,7 @@ def start(session_folder: Path, *, wait_seconds: float = 120.0) -> SambaDC:
     log = (folder / "log" / "stdout.log").open("wb")
     process = subprocess.Popen(
         [SAMBA, "-i", "-M", "single", f"--configfile={conf}"],
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE,  # `samba -i` exits when its stdin closes: also when this process dies
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -196,8 +197,13 @@ def start(session_folder: Path, *, wait_seconds: float = 120.0) -> SambaDC:
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server this session started (by its own process, never by name)."""
-    if process.poll() is None:
+    """Stop the server this session started (by its own process, never by name): closing its stdin
+    ends it; a signal only if it does not go."""
+    if process.stdin is not None:
+        process.stdin.close()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
         process.terminate()
         try:
             process.wait(timeout=15)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import replace
+from pathlib import Path
 
 import ldap3
 import pytest
@@ -278,10 +279,10 @@ def test_a_server_that_is_down_makes_the_target_unavailable(make_connector: Conn
 
 
 def test_a_certificate_from_an_unknown_ca_makes_the_target_unavailable(
-    make_connector: ConnectorFactory, tmp_path: pytest.TempPathFactory
+    make_connector: ConnectorFactory, tmp_path: Path
 ) -> None:
     other_ca = trustme.CA()
-    path = f"{tmp_path}/other-ca.pem"
+    path = str(tmp_path / "other-ca.pem")
     other_ca.cert_pem.write_to_path(path)
     with pytest.raises(TargetUnavailable, match="certificate"):
         make_connector(ca_file=path).check()
@@ -381,3 +382,20 @@ def test_updating_an_account_that_was_deleted_refuses_it(
     connector.delete(remote_id)
     with pytest.raises(AccountRefused, match="no longer in Active Directory"):
         connector.update(remote_id, replace(account, family_name="Smith"), ["family_name"])
+
+
+def test_a_server_that_goes_away_mid_run_makes_the_target_unavailable(
+    tmp_path: Path, make_account: AccountFactory
+) -> None:
+    own = samba_dc.start(tmp_path)  # a second DC of this test's own, so stopping it spares the others
+    connector = ActiveDirectoryConnector(
+        own.ldaps_url, samba_dc.ADMIN_USER, samba_dc.ADMIN_PASSWORD, samba_dc.BASE_DN, ca_file=own.ca_file, timeout=3
+    )
+    try:
+        connector.check()  # connected and bound
+        samba_dc.stop_process(own.process)
+        with pytest.raises(TargetUnavailable, match="lost|cannot be reached"):
+            connector.find(make_account())
+    finally:
+        connector.close()
+        samba_dc.stop_process(own.process)
