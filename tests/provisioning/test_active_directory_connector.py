@@ -373,6 +373,14 @@ def test_apostrophes_hyphens_diacritics_and_dn_specials_in_names(
     assert group["member"] == [one(admin, base_dn, account.login)["dn"]]
     assert connector.ensure_group('St Mary\'s, Year 7 + "Ñ"', container="OU=Form # 1") == group_id
 
+    # a name that reads as a DN if it is not escaped: the group must still be one CN in the groups OU
+    tricky_id = connector.ensure_group("Maths, OU=Set 1")
+    tricky = read(admin, base_dn, "(&(objectClass=group)(cn=Maths, OU=Set 1))", "cn")
+    assert [entry["cn"] for entry in tricky] == ["Maths, OU=Set 1"]
+    assert str(tricky[0]["dn"]).startswith("CN=Maths\\, OU\\")  # Samba writes the "=" as \3D
+    assert str(tricky[0]["dn"]).endswith(f"Set 1,OU=Groups,OU=Steward,{base_dn}")
+    assert guid_of(admin, str(tricky[0]["dn"])) == tricky_id
+
 
 def test_updating_an_account_that_was_deleted_refuses_it(
     connector: ActiveDirectoryConnector, make_account: AccountFactory

@@ -193,6 +193,8 @@ class ActiveDirectoryConnector:
             yield connection
         except names.BadName as exc:
             raise AccountRefused(f"{subject}: {exc}") from None
+        except ldap_errors.LDAPInvalidDnError as exc:  # ldap3 could not make a DN of a name: this one's problem
+            raise AccountRefused(f"{subject}: its name does not make a valid LDAP name ({exc})") from exc
         except ldap_errors.LDAPOperationResult as exc:
             if isinstance(exc, REFUSALS):
                 raise refused(subject, exc, password_sent=password_sent) from exc
