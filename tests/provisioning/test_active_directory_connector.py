@@ -407,3 +407,45 @@ def test_a_server_that_goes_away_mid_run_makes_the_target_unavailable(
     finally:
         connector.close()
         samba_dc.stop_process(own.process)
+
+
+def test_a_new_short_name_renames_the_account_in_place(
+    connector: ActiveDirectoryConnector, make_account: AccountFactory, admin: ldap3.Connection, base_dn: str
+) -> None:
+    account = make_account()
+    remote_id = connector.create(account, password=PASSWORD, must_change_password=False).remote_id
+    renamed = replace(account, login=f"{account.login}r", user_name=f"r.{account.user_name}")
+
+    connector.update(remote_id, renamed, ["login", "user_name"])
+
+    assert read(admin, base_dn, f"(sAMAccountName={account.login})") == []
+    entry = one(admin, base_dn, renamed.login, "userPrincipalName")
+    assert entry["dn"] == f"CN={renamed.login},{users_dn(base_dn)}"
+    assert entry["userPrincipalName"] == renamed.user_name
+    assert guid_of(admin, str(entry["dn"])) == remote_id
+
+
+def test_changes_that_ad_does_not_hold_send_nothing(
+    make_connector: ConnectorFactory, make_account: AccountFactory
+) -> None:
+    down = make_connector(url=f"ldaps://{NOBODY_LISTENS}", timeout=1.0)
+    account = make_account(groups=("Year 7",))
+    down.update("3fe83360-da14-4142-b6c6-43ebc3506b05", account, ["groups", "kind"])
+    with pytest.raises(TargetUnavailable):  # a field AD does hold does go to the (absent) server
+        down.update("3fe83360-da14-4142-b6c6-43ebc3506b05", account, ["groups", "email"])
+    with pytest.raises(ValueError, match="not fields of Account"):
+        down.update("3fe83360-da14-4142-b6c6-43ebc3506b05", account, ["colour"])
+
+
+def test_a_container_that_is_not_an_ou_path_refuses_the_account_and_creates_nothing(
+    connector: ActiveDirectoryConnector, make_account: AccountFactory, admin: ldap3.Connection, base_dn: str
+) -> None:
+    account = make_account(container="CN=Users")
+    with pytest.raises(AccountRefused, match="is not an OU path"):
+        connector.create(account, password=PASSWORD, must_change_password=False)
+    assert read(admin, base_dn, f"(sAMAccountName={account.login})") == []
+
+
+def test_check_reports_a_base_that_does_not_exist(make_connector: ConnectorFactory) -> None:
+    with pytest.raises(TargetUnavailable, match="does not exist"):
+        make_connector(base_dn=f"OU=Nowhere,{samba_dc.BASE_DN}").check()

@@ -27,13 +27,14 @@ REFUSALS = (
     ldap_errors.LDAPNoSuchAttributeResult,
     ldap_errors.LDAPUndefinedAttributeTypeResult,
 )
-_PASSWORD_WORDS = ("0000052d", "password", "pwd")
+_PASSWORD_WORDS = ("password", "pwd")
+_POLICY_CODE = "0000052d"  # Windows' code for "does not meet the password policy" (also for none at all)
 
 
 def refused(subject: str, exc: ldap_errors.LDAPOperationResult, *, password_sent: bool) -> AccountRefused:
     detail = str(exc.message or exc.description or "").strip()
     said = f" (Active Directory said: {detail})" if detail else ""
-    if password_sent and any(word in detail.lower() for word in _PASSWORD_WORDS):
+    if _POLICY_CODE in detail.lower() or (password_sent and any(word in detail.lower() for word in _PASSWORD_WORDS)):
         reason = "the initial password does not meet the domain's password policy (length, complexity or history)"
     elif isinstance(exc, ldap_errors.LDAPEntryAlreadyExistsResult | ldap_errors.LDAPAttributeOrValueExistsResult):
         reason = "another account or group already has this name (short name, sign-in name, or name in the OU)"
