@@ -301,6 +301,9 @@ def test_plain_ldap_without_starttls_refuses_to_send_a_password(
     with pytest.raises(TargetUnavailable, match="without encryption"):
         plain.create(account, password=PASSWORD, must_change_password=True)
     assert read(admin, base_dn, f"(sAMAccountName={account.login})") == []
+    # Samba, like a hardened Windows AD, does not take a simple bind without TLS at all
+    with pytest.raises(TargetUnavailable, match="only accepts encrypted connections"):
+        plain.check()
 
 
 def test_starttls_carries_the_initial_password(
