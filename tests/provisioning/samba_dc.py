@@ -1,7 +1,7 @@
 """A real Active Directory for the connector's tests: Samba's AD domain controller, run by the test session.
 
 `make directory` installs Debian's Samba packages. Provisioning a domain takes a few seconds (longer on
-a loaded machine), so the provisioned folder is kept under the worktree's `var/samba-dc/<samba version>/`
+a loaded machine), so the provisioned folder is kept under `var/samba-dc/<samba version>/` (`STEWARD_VAR_DIR`)
 and copied fresh into each session's temporary folder; a session never changes the cached copy.
 
 The server runs as one process (`samba -i -M single`, which exits when its stdin closes, so it never
@@ -30,6 +30,8 @@ from pathlib import Path
 
 import trustme
 
+from steward.core.paths import VAR_DIR
+
 SAMBA = "/usr/sbin/samba"
 SAMBA_TOOL = "/usr/bin/samba-tool"
 REALM = "STEWARD.TEST"
@@ -37,7 +39,6 @@ DOMAIN = "STEWARD"
 BASE_DN = "DC=steward,DC=test"
 ADMIN_PASSWORD = "Steward-Admin-2026!"
 ADMIN_USER = "Administrator@steward.test"
-_WORKTREE = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def provisioned_template() -> Path:
     Provisioned into a temporary folder next to the cache and renamed into place, so a session that
     is interrupted, or two that start together, never leave or read a half-made copy.
     """
-    cache_root = _WORKTREE / "var" / "samba-dc"
+    cache_root = VAR_DIR / "samba-dc"
     template = cache_root / samba_version()
     if (template / "private" / "sam.ldb").exists():
         return template
