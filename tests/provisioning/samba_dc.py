@@ -27,7 +27,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import ldap3
 import trustme
 
 from steward.core.paths import VAR_DIR
@@ -211,3 +213,27 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+def admin_connection(server: SambaDC) -> ldap3.Connection:
+    """The domain administrator's own connection, to set up and to read back independently of the connector.
+    It reads the schema, so values come back typed (userAccountControl an int, single values unlisted)."""
+    # Reading back only; ldap3's own host name check warns on Python 3.11, and the connector's tests verify TLS.
+    tls = ldap3.Tls(validate=ssl.CERT_NONE)
+    return ldap3.Connection(
+        ldap3.Server(server.host, port=636, use_ssl=True, tls=tls, get_info=ldap3.SCHEMA),
+        user=ADMIN_USER,
+        password=ADMIN_PASSWORD,
+        auto_bind=True,
+        raise_exceptions=True,
+    )
+
+
+def read(admin: ldap3.Connection, base: str, search_filter: str, *attributes: str) -> list[dict[str, Any]]:
+    """Entries as the administrator sees them (dn plus the attributes asked for)."""
+    admin.search(base, search_filter, ldap3.SUBTREE, attributes=list(attributes) or ["cn"])
+    return [
+        {"dn": entry["dn"], **entry["attributes"]}
+        for entry in admin.response or []
+        if entry["type"] == "searchResEntry"
+    ]

@@ -1,13 +1,14 @@
 """A real Active Directory (Samba's AD DC) for the session, and per-test corners of it.
 
-Each test gets its own base OU (`OU=t<hex>,DC=steward,DC=test`), so what one test creates never shows
-in another's `existing()`; sAMAccountName and userPrincipalName are unique in the whole domain, so the
-`account` factory gives each account a fresh short name too.
+A plugin module rather than `conftest.py` (the provisioning tests' conftest holds the SCIM world):
+`test_active_directory_connector.py` loads it with `pytest_plugins`. Each test gets its own base OU
+(`OU=t<hex>,DC=steward,DC=test`), so what one test creates never shows in another's `existing()`;
+sAMAccountName and userPrincipalName are unique in the whole domain, so the `make_ad_account` factory
+gives each account a fresh short name too.
 """
 
 from __future__ import annotations
 
-import ssl
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -32,31 +33,17 @@ def domain_controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[samb
         samba_dc.stop_process(server.process)
 
 
-def admin_connection(server: samba_dc.SambaDC) -> ldap3.Connection:
-    """The domain administrator's own connection, to set up and to read back independently of the connector.
-    It reads the schema, so values come back typed (userAccountControl an int, single values unlisted)."""
-    # Reading back only; ldap3's own host name check warns on Python 3.11, and the connector's tests verify TLS.
-    tls = ldap3.Tls(validate=ssl.CERT_NONE)
-    return ldap3.Connection(
-        ldap3.Server(server.host, port=636, use_ssl=True, tls=tls, get_info=ldap3.SCHEMA),
-        user=samba_dc.ADMIN_USER,
-        password=samba_dc.ADMIN_PASSWORD,
-        auto_bind=True,
-        raise_exceptions=True,
-    )
-
-
 @pytest.fixture(scope="session")
-def admin(domain_controller: samba_dc.SambaDC) -> Iterator[ldap3.Connection]:
-    connection = admin_connection(domain_controller)
+def ad_admin(domain_controller: samba_dc.SambaDC) -> Iterator[ldap3.Connection]:
+    connection = samba_dc.admin_connection(domain_controller)
     yield connection
     connection.unbind()
 
 
 @pytest.fixture
-def base_dn(admin: ldap3.Connection) -> str:
+def ad_base(ad_admin: ldap3.Connection) -> str:
     dn = f"OU=t{uuid.uuid4().hex[:10]},{samba_dc.BASE_DN}"
-    admin.add(dn, ["top", "organizationalUnit"])
+    ad_admin.add(dn, ["top", "organizationalUnit"])
     return dn
 
 
@@ -64,7 +51,7 @@ ConnectorFactory = Callable[..., ActiveDirectoryConnector]
 
 
 @pytest.fixture
-def make_connector(domain_controller: samba_dc.SambaDC, base_dn: str) -> Iterator[ConnectorFactory]:
+def make_ad_connector(domain_controller: samba_dc.SambaDC, ad_base: str) -> Iterator[ConnectorFactory]:
     made: list[ActiveDirectoryConnector] = []
 
     def make(**overrides: Any) -> ActiveDirectoryConnector:
@@ -72,7 +59,7 @@ def make_connector(domain_controller: samba_dc.SambaDC, base_dn: str) -> Iterato
             "url": domain_controller.ldaps_url,
             "bind_user": samba_dc.ADMIN_USER,
             "password": samba_dc.ADMIN_PASSWORD,
-            "base_dn": base_dn,
+            "base_dn": ad_base,
             "ca_file": domain_controller.ca_file,
             "timeout": 5.0,
         }
@@ -87,15 +74,15 @@ def make_connector(domain_controller: samba_dc.SambaDC, base_dn: str) -> Iterato
 
 
 @pytest.fixture
-def connector(make_connector: ConnectorFactory) -> ActiveDirectoryConnector:
-    return make_connector()
+def ad_connector(make_ad_connector: ConnectorFactory) -> ActiveDirectoryConnector:
+    return make_ad_connector()
 
 
 AccountFactory = Callable[..., Account]
 
 
 @pytest.fixture
-def make_account() -> AccountFactory:
+def make_ad_account() -> AccountFactory:
     def make(**overrides: Any) -> Account:
         tag = uuid.uuid4().hex[:8]
         values: dict[str, Any] = {
@@ -114,18 +101,3 @@ def make_account() -> AccountFactory:
         return Account(**values)
 
     return make
-
-
-def read(admin: ldap3.Connection, base: str, search_filter: str, *attributes: str) -> list[dict[str, Any]]:
-    """Entries as the administrator sees them (dn plus the attributes asked for)."""
-    admin.search(base, search_filter, ldap3.SUBTREE, attributes=list(attributes) or ["cn"])
-    return [
-        {"dn": entry["dn"], **entry["attributes"]}
-        for entry in admin.response or []
-        if entry["type"] == "searchResEntry"
-    ]
-
-
-def free_loopback_address() -> str:
-    """A loopback address nothing listens on (the test DC's address is random too, and never this one)."""
-    return "127.255.255.254"
