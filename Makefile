@@ -4,7 +4,7 @@ TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: demo test test-dates lint setup deps assets browser pdf bench clean-db
+.PHONY: demo test test-dates lint setup deps assets browser pdf directory bench clean-db
 
 # `make demo DEMO_ARGS="--bind 0.0.0.0:8080 --keep-database"` passes options to `steward demo`.
 DEMO_ARGS ?=
@@ -51,7 +51,19 @@ pdf:
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PDF_PACKAGES); \
 	fi
 
-test: setup lint browser pdf
+# The Active Directory connector's tests run against a real AD: Samba's AD domain controller from Debian,
+# provisioned and started by tests/provisioning/samba_dc.py on a loopback address. The packages are the
+# server, its directory modules, the VFS modules provisioning needs for the sysvol ACLs, and the provisioning
+# data. Installed only when missing, like the browser; nothing is started here.
+DIRECTORY_PACKAGES := samba samba-dsdb-modules samba-vfs-modules samba-ad-provision
+directory:
+	@if ! dpkg-query -W -f='$${Status}\n' $(DIRECTORY_PACKAGES) 2>/dev/null | grep -c 'ok installed' | grep -qx 4; then \
+		sudo=$$(if [ "$$(id -u)" -ne 0 ]; then command -v sudo; fi); \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DIRECTORY_PACKAGES); \
+	fi
+
+test: setup lint browser pdf directory
 	$(RUN) steward makemigrations --check --dry-run
 	$(RUN) pytest
 
