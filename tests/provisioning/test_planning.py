@@ -193,3 +193,12 @@ def test_only_released_fields_are_sent() -> None:
     assert create.desired["email"] == "jo.bloggs@school.example" and create.desired["title"] == ""
     (wide,) = run([teacher(email="j.bloggs@staff.example")], [])
     assert wide.desired["email"] == "j.bloggs@staff.example" and wide.desired["title"] == "Teacher"
+
+
+def test_external_ids_name_the_school_and_fit_the_directory() -> None:
+    shared = TargetSettings(**{**SETTINGS.__dict__, "school_key": "900001"})
+    assert shared.external_id("learners", "L1") == "900001:learner:L1"
+    short = TargetSettings(**{**SETTINGS.__dict__, "school_key": "900001", "id_limit": 16})
+    fitted = short.external_id("learners", "L1")
+    assert len(fitted) == 16 and fitted.startswith("l") and fitted == short.external_id("learners", "L1")
+    assert short.external_id("learners", "L2") != fitted and short.external_id("staff", "S1") == "900001:staff:S1"

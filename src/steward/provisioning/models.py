@@ -40,6 +40,9 @@ class ProvisioningTarget(TenantModel):
     bind_user = models.CharField(max_length=200, blank=True, help_text="AD: the account Steward binds as")
     base_dn = models.CharField(max_length=300, blank=True, help_text="AD: the domain's base DN")
     start_tls = models.BooleanField(default=False)
+    ca_file = models.CharField(
+        max_length=300, blank=True, help_text="AD: a CA bundle on the Steward server to trust (empty: the system's)"
+    )
     people = models.CharField(max_length=8, choices=People.choices, default=People.BOTH)
     year_groups = ArrayField(
         models.CharField(max_length=3), default=list, blank=True, help_text="Learners' year groups (empty: all)"

@@ -11,7 +11,9 @@ behind it (the activity's purpose, the retention rule, the article of the UK GDP
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -67,10 +69,17 @@ class TargetSettings:
     # Written before every external id: the school's URN, so that two schools sharing one directory
     # (a trust's tenant) never take each other's accounts for their own (MIS ids repeat across schools).
     school_key: str = ""
+    # The longest external id the directory takes (AD's employeeID: 16 characters); a longer one
+    # is replaced by a fingerprint of it, the same every time, so lookups and adoption still match.
+    id_limit: int | None = None
 
     def external_id(self, person_type: str, source_id: str) -> str:
         kind = "staff" if person_type == "staff" else "learner"
-        return f"{self.school_key}:{kind}:{source_id}" if self.school_key else f"{kind}:{source_id}"
+        full = f"{self.school_key}:{kind}:{source_id}" if self.school_key else f"{kind}:{source_id}"
+        if self.id_limit is None or len(full) <= self.id_limit:
+            return full
+        digest = base64.b32encode(hashlib.sha256(full.encode()).digest()).decode().lower()
+        return (kind[0] + digest)[: self.id_limit]
 
 
 @dataclass(frozen=True)

@@ -464,8 +464,11 @@ def _send(
             connector.update(remote_id, desired, [f for f in change.fields if f != "groups"])
             return _Sent(remote_id, ())
         password = ""
-        learner = desired.kind == "learner"
-        if learner and target.initial_passwords and connector.capabilities.passwords:
+        if connector.capabilities.passwords and (
+            (desired.kind == "learner" and target.initial_passwords)
+            # AD makes an enabled account with no password (Samba) or refuses it (Windows): everyone gets one.
+            or target.kind == ProvisioningTarget.Kind.ACTIVE_DIRECTORY
+        ):
             password = new_password()
         created = connector.create(desired, password=password or None, must_change_password=bool(password))
         return _Sent(created.remote_id, (), password)

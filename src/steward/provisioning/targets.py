@@ -16,6 +16,8 @@ from steward.provisioning.naming import placeholders
 from steward.provisioning.planning import TargetSettings
 from steward.sharing.selectors import releasing
 
+STEWARD_OU = "OU=Steward"  # AD: the OU under the base DN that holds everything Steward manages
+
 # What each placeholder of a naming, place or group rule reads, per kind of person, as the
 # record-type.field names flows release.
 NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -61,6 +63,7 @@ def settings_of(target: ProvisioningTarget) -> TargetSettings:
         learner_groups=_lines(target.learner_groups),
         released=frozenset(target.flow.fields),
         school_key=str(target.school.urn),
+        id_limit=16 if target.kind == ProvisioningTarget.Kind.ACTIVE_DIRECTORY else None,
     )
 
 
@@ -118,6 +121,16 @@ def connector_for(target: ProvisioningTarget) -> Connector:
         return ScimConnector(target.endpoint, secret)
     from steward.provisioning.connectors.active_directory import ActiveDirectoryConnector
 
+    # Accounts' places are relative to Steward's own OU; a disabled account goes to the leavers' OU.
+    leavers = ",".join(p for p in (target.leavers_container, STEWARD_OU) if p)
     return ActiveDirectoryConnector(
-        target.endpoint, target.bind_user, secret, target.base_dn, start_tls=target.start_tls
+        target.endpoint,
+        target.bind_user,
+        secret,
+        target.base_dn,
+        start_tls=target.start_tls,
+        ca_file=target.ca_file or None,
+        users_ou=STEWARD_OU,
+        groups_ou=f"OU=Groups,{STEWARD_OU}",
+        leavers_ou=leavers,
     )
