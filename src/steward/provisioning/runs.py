@@ -10,9 +10,12 @@ Two runs for one target never overlap: applying takes a PostgreSQL advisory lock
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -384,38 +387,53 @@ def _apply(run: ProvisioningRun, target: ProvisioningTarget, connector: Connecto
         failure = str(exc) or "the directory could not be reached"
     group_moves: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"add": set(), "remove": set()})
     listed = run.counts.get("adopt", 0) > 0 or run.account_total == 0
-    for start in range(0, len(changes), CHUNK):
-        chunk = changes[start : start + CHUNK]
-        done: list[PlannedChange] = []
-        passwords: dict[tuple[str, str], tuple[str, str]] = {}
-        deleted: list[ProvisionedAccount] = []
-        for change in chunk:
-            if failure:
-                change.outcome = PlannedChange.Outcome.NOT_REACHED
-                continue
-            account = accounts.get((change.person_type, change.source_id))
-            try:
-                result = _send(change, account, connector, target, skip_lookup=listed)
-            except AccountRefused as exc:
-                change.outcome, change.detail = PlannedChange.Outcome.REFUSED, str(exc)[:2000]
-                continue
-            except TargetUnavailable as exc:
-                failure = str(exc) or "the directory could not be reached"
-                change.outcome, change.detail = PlannedChange.Outcome.NOT_REACHED, failure
-                continue
-            change.outcome = PlannedChange.Outcome.DONE
-            done.append(change)
-            account = _record(change, account, result, target, today)
-            if change.action == "delete":
-                deleted.append(account)
-                accounts.pop((change.person_type, change.source_id), None)
-            else:
-                accounts[(change.person_type, change.source_id)] = account
-                if result.password:
-                    group = str(change.desired.get("_group", ""))
-                    passwords[(change.person_type, change.source_id)] = (result.password, group)
-                _note_groups(group_moves, result.old_groups, tuple(change.desired.get("groups", ())), account)
-        _commit_chunk(run, target, chunk, done, deleted, passwords, accounts, rules, today)
+    stop = threading.Event()
+    if failure:
+        stop.set()
+
+    def attempt(change: PlannedChange) -> tuple[str, _Sent | str]:
+        """One change, on whichever thread: ("done", what was sent) or (outcome, why). Reads the
+        accounts dict only; the main thread changes it between chunks, never while sends run."""
+        if stop.is_set():
+            return PlannedChange.Outcome.NOT_REACHED, failure
+        account = accounts.get((change.person_type, change.source_id))
+        try:
+            return PlannedChange.Outcome.DONE, _send(change, account, connector, target, skip_lookup=listed)
+        except AccountRefused as exc:
+            return PlannedChange.Outcome.REFUSED, str(exc)[:2000]
+        except TargetUnavailable as exc:
+            stop.set()
+            return PlannedChange.Outcome.NOT_REACHED, str(exc) or "the directory could not be reached"
+
+    # A directory that takes several requests at once (SCIM over HTTP) gets them: a remote directory
+    # answers each in tens of milliseconds, and one at a time that is most of a first sync.
+    workers = max(1, connector.capabilities.parallel)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="provisioning") as pool:
+        for start in range(0, len(changes), CHUNK):
+            chunk = changes[start : start + CHUNK]
+            done: list[PlannedChange] = []
+            passwords: dict[tuple[str, str], tuple[str, str]] = {}
+            deleted: list[ProvisionedAccount] = []
+            results = list(pool.map(attempt, chunk)) if workers > 1 else [attempt(c) for c in chunk]
+            for change, (outcome, result) in zip(chunk, results, strict=True):
+                change.outcome = outcome
+                if not isinstance(result, _Sent):
+                    change.detail = result
+                    if outcome == PlannedChange.Outcome.NOT_REACHED:
+                        failure = failure or result
+                    continue
+                done.append(change)
+                key = (change.person_type, change.source_id)
+                account = _record(change, accounts.get(key), result, target, today)
+                if change.action == "delete":
+                    deleted.append(account)
+                    accounts.pop(key, None)
+                else:
+                    accounts[key] = account
+                    if result.password:
+                        passwords[key] = (result.password, str(change.desired.get("_group", "")))
+                    _note_groups(group_moves, result.old_groups, tuple(change.desired.get("groups", ())), account)
+            _commit_chunk(run, target, chunk, done, deleted, passwords, accounts, rules, today)
     if not failure:
         failure = _apply_groups(connector, group_moves, accounts, target)
     refused = sum(1 for c in changes if c.outcome == PlannedChange.Outcome.REFUSED)
@@ -549,8 +567,18 @@ def _apply_groups(
                 a.written["groups"] = sorted(set(a.written.get("groups", [])) - {group})
                 touched.add(a.pk)
     if touched:
-        with tenant_scope([target.school_id]):
-            ProvisionedAccount.objects.bulk_update([a for a in accounts.values() if a.pk in touched], ["written"])
+        # Accounts of one year and class share their groups: one UPDATE for each list of groups.
+        by_groups: dict[str, list[int]] = defaultdict(list)
+        for a in accounts.values():
+            if a.pk in touched:
+                by_groups[json.dumps(a.written.get("groups", []))].append(a.pk)
+        with tenant_scope([target.school_id]), connection.cursor() as cursor:
+            for groups, ids in by_groups.items():
+                cursor.execute(
+                    f"UPDATE {ProvisionedAccount._meta.db_table} "  # noqa: S608  # nosec B608 - our table name
+                    "SET written = jsonb_set(written, '{groups}', %s::jsonb) WHERE id = ANY(%s)",
+                    [groups, ids],
+                )
     return failure
 
 
@@ -567,7 +595,11 @@ def _commit_chunk(
 ) -> None:
     """Outcomes, account records, reserved names, initial passwords and disclosures: one transaction."""
     with tenant_scope([target.school_id]):
-        PlannedChange.objects.bulk_update(chunk, ["outcome", "detail"])
+        outcomes: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for change in chunk:
+            outcomes[(change.outcome, change.detail)].append(change.pk)
+        for (outcome, detail), ids in outcomes.items():  # one statement per outcome, not a CASE per row
+            PlannedChange.objects.filter(pk__in=ids).update(outcome=outcome, detail=detail)
         keys = {(c.person_type, c.source_id) for c in done if c.action != "delete"}
         saving = [accounts[k] for k in keys if k in accounts]
         new = [a for a in saving if a.pk is None]
@@ -596,17 +628,17 @@ def _commit_chunk(
             ]
         )
         for person_type in ("staff", "learners"):
-            ids = sorted({c.source_id for c in done if c.person_type == person_type})
-            if ids:
+            subjects = sorted({c.source_id for c in done if c.person_type == person_type})
+            if subjects:
                 Disclosure.objects.create(
                     school_id=target.school_id,
                     recipient_id=target.flow.recipient_id,
                     flows=[target.flow_id],
                     record_type=person_type,
                     channel=Disclosure.Channel.PROVISIONING,
-                    record_count=len(ids),
+                    record_count=len(subjects),
                     version_from=0,
                     version_to=0,
-                    record_ids=ids,
-                    subject_ids=ids,
+                    record_ids=subjects,
+                    subject_ids=subjects,
                 )

@@ -81,6 +81,7 @@ class Capabilities:
     containers: bool = False  # accounts live in OUs that can be moved between
     forced_password_change: bool = False  # an initial password can be made to change at first sign-in
     passwords: bool = True  # an initial password can be set at all
+    parallel: int = 1  # how many operations may be in flight at once (the connector is thread-safe for that many)
     notes: list[str] = field(default_factory=list)
 
 

@@ -158,6 +158,7 @@ class ScimConnector:
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 120.0,
         page_size: int = 100,
+        parallel: int = 4,
         patch_op_case: Literal["lower", "capitalised"] = "lower",
         enterprise_extension: bool = True,
     ) -> None:
@@ -165,6 +166,7 @@ class ScimConnector:
             containers=False,
             forced_password_change=False,
             passwords=True,
+            parallel=parallel,
             notes=[
                 "SCIM has no standard way to make a user change the initial password at first sign-in; "
                 "the directory's own password policy decides.",

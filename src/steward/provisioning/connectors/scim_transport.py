@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -65,7 +66,8 @@ class ScimTransport(BaseSyncSCIMClient):
         self.max_retries = max_retries
         self.sleep = sleep
         self.max_wait = max_wait
-        self.last_response: httpx.Response | None = None  # for headers scim2-client does not return
+        # For headers scim2-client does not return; per thread, as a run sends several requests at once.
+        self._local = threading.local()
 
     def _stays_under_base_url(self, endpoint: str) -> bool:
         """Refuse to follow a URL out of the directory's base (the token must not travel)."""
@@ -80,6 +82,11 @@ class ScimTransport(BaseSyncSCIMClient):
 
     def _parse_json(self, response: Any) -> Any:
         return response.json()
+
+    @property
+    def last_response(self) -> httpx.Response | None:
+        """The answer to this thread's last request."""
+        return getattr(self._local, "response", None)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send once, and again while the directory says "later"; raise `TargetUnavailable` when it
@@ -97,7 +104,7 @@ class ScimTransport(BaseSyncSCIMClient):
                         f"credentials refused: the directory answered {response.status_code} to Steward's token"
                     )
                 if response.status_code not in RETRIED_STATUSES:
-                    self.last_response = response
+                    self._local.response = response
                     return response
                 reason = f"the directory answered {response.status_code} {response.reason_phrase} to {method} {url}"
                 wait = retry_after_seconds(
