@@ -8,6 +8,9 @@ directory itself, in Steward's records, in the disclosure log and in the audit l
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
+import zipfile
 from typing import Any
 
 import pytest
@@ -336,3 +339,23 @@ def test_a_target_whose_rules_need_fields_the_flow_does_not_release_is_refused(
         assert AuditEvent.objects.filter(
             action="provisioning_target_created", object_ids__contains=[str(saved.pk)]
         ).exists()
+
+
+def test_a_persons_accounts_and_their_disclosures_are_in_their_access_bundle(
+    school: Organisation, directory: Any
+) -> None:
+    server, _ = directory
+    sync(target_at(school, server))
+    request = _rights_request(school, "access", "L1")
+    out = io.BytesIO()
+    with tenant_scope([school.id]):
+        rights.access_bundle(request=request, actor=ADMIN, out=out)
+    held = json.loads(zipfile.ZipFile(out).read("bundle.json"))["held"]
+    [account] = held["provisioning"]["provisioning.ProvisionedAccount"]
+    assert (account["directory"], account["account name"], account["status"]) == (
+        "Microsoft 365",
+        "26khana@school.example",
+        "Active",
+    )
+    assert account["groups"] == "7A, All pupils, Year 7"
+    assert [d["channel"] for d in held["sharing"]["sharing.Disclosure"]] == ["provision"]
