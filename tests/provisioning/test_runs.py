@@ -28,6 +28,7 @@ from steward.provisioning.models import (
     ProvisioningTarget,
 )
 from steward.rights import services as rights
+from steward.rights.models import ErasureNotification
 from steward.sharing.models import Disclosure
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
@@ -294,6 +295,9 @@ def test_erasure_removes_the_accounts_from_the_directory(school: Organisation, d
     request = _rights_request(school, "erasure", "L2")
     with tenant_scope([school.id]):
         rights.erasure_execute(request=request, actor=ADMIN)
+        # Art. 19: the directory's recipient is among those told, as it received the person's data.
+        told = ErasureNotification.objects.get(request=request)
+        assert (told.recipient.code, told.record_types) == ("microsoft-365", ["learners"])
     assert "26darcyz@school.example" not in users(server)
     assert "L2" not in accounts(target)
     with tenant_scope([school.id]):
