@@ -363,3 +363,20 @@ def test_a_persons_accounts_and_their_disclosures_are_in_their_access_bundle(
     )
     assert account["groups"] == "7A, All pupils, Year 7"
     assert [d["channel"] for d in held["sharing"]["sharing.Disclosure"]] == ["provision"]
+
+
+def test_a_discarded_plan_sends_nothing_and_cannot_be_applied_or_discarded_again(
+    school: Organisation, directory: Any
+) -> None:
+    server, _ = directory
+    target = target_at(school, server)
+    run = services.plan_make(target=target, trigger="manual", actor=ADMIN)
+    discarded = services.plan_discard(run=run, actor=ADMIN)
+    assert (discarded.status, discarded.confirmed_by) == ("discarded", "Ann Admin")
+    with pytest.raises(services.RunRefused, match="discarded"):
+        services.run_apply(run=discarded, actor=ADMIN)
+    with pytest.raises(services.RunRefused, match="cannot be changed now"):
+        services.plan_discard(run=discarded, actor=ADMIN)
+    assert users(server) == {}
+    with tenant_scope([school.id]):
+        assert AuditEvent.objects.filter(action="provisioning_discarded").count() == 1

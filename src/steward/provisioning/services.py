@@ -79,38 +79,31 @@ def plan_make(
 
 def plan_confirm(*, run: ProvisioningRun, actor: Actor) -> ProvisioningRun:
     """A school admin lets a held plan through the brake (it is then applied like any other)."""
+    return _decide(run, actor, allowed=(ProvisioningRun.Status.HELD,), to=ProvisioningRun.Status.PLANNED)
+
+
+def plan_discard(*, run: ProvisioningRun, actor: Actor) -> ProvisioningRun:
+    """A school admin throws away a plan not yet applied; nothing is sent."""
+    waiting = (ProvisioningRun.Status.HELD, ProvisioningRun.Status.PLANNED)
+    return _decide(run, actor, allowed=waiting, to=ProvisioningRun.Status.DISCARDED)
+
+
+def _decide(run: ProvisioningRun, actor: Actor, *, allowed: tuple[str, ...], to: str) -> ProvisioningRun:
+    """Move a waiting plan on, once, under a row lock (two admins clicking at once decide once)."""
     with tenant_scope([run.school_id]):
         locked: ProvisioningRun = ProvisioningRun.objects.select_for_update().get(pk=run.pk)
-        if locked.status != ProvisioningRun.Status.HELD:
-            raise RunRefused("Only a held plan can be confirmed; this one is " + locked.get_status_display().lower())
-        locked.status = ProvisioningRun.Status.PLANNED
+        if locked.status not in allowed:
+            raise RunRefused(f"this plan is {locked.get_status_display().lower()}; it cannot be changed now")
+        locked.status = to
         locked.confirmed_by, locked.confirmed_at = actor.label, timezone.now()
         locked.save(update_fields=["status", "confirmed_by", "confirmed_at"])
         audit_action(
             actor,
-            action="provisioning_confirmed",
+            action="provisioning_confirmed" if to == ProvisioningRun.Status.PLANNED else "provisioning_discarded",
             school_id=run.school_id,
             object_type="provisioning.ProvisioningRun",
             object_ids=[run.pk],
             detail={"counts": locked.counts},
-        )
-    return locked
-
-
-def plan_discard(*, run: ProvisioningRun, actor: Actor) -> ProvisioningRun:
-    with tenant_scope([run.school_id]):
-        locked: ProvisioningRun = ProvisioningRun.objects.select_for_update().get(pk=run.pk)
-        if locked.status not in (ProvisioningRun.Status.HELD, ProvisioningRun.Status.PLANNED):
-            raise RunRefused("Only a plan not yet applied can be discarded.")
-        locked.status = ProvisioningRun.Status.DISCARDED
-        locked.confirmed_by, locked.confirmed_at = actor.label, timezone.now()
-        locked.save(update_fields=["status", "confirmed_by", "confirmed_at"])
-        audit_action(
-            actor,
-            action="provisioning_discarded",
-            school_id=run.school_id,
-            object_type="provisioning.ProvisioningRun",
-            object_ids=[run.pk],
         )
     return locked
 
