@@ -453,7 +453,7 @@ def _apply(run: ProvisioningRun, target: ProvisioningTarget, connector: Connecto
 class _Sent:
     remote_id: str
     old_groups: tuple[str, ...]
-    password: str = ""
+    password: str | None = None
 
 
 def _send(
@@ -481,15 +481,14 @@ def _send(
         if remote_id:
             connector.update(remote_id, desired, [f for f in change.fields if f != "groups"])
             return _Sent(remote_id, ())
-        password = ""
-        if connector.capabilities.passwords and (
+        wants_password = connector.capabilities.passwords and (
             (desired.kind == "learner" and target.initial_passwords)
             # AD makes an enabled account with no password (Samba) or refuses it (Windows): everyone gets one.
             or target.kind == ProvisioningTarget.Kind.ACTIVE_DIRECTORY
-        ):
-            password = new_password()
-        created = connector.create(desired, password=password or None, must_change_password=bool(password))
-        return _Sent(created.remote_id, (), password)
+        )
+        initial = new_password() if wants_password else None
+        created = connector.create(desired, password=initial, must_change_password=initial is not None)
+        return _Sent(created.remote_id, (), initial)
     assert account is not None
     fields = [f for f in change.fields if f != "groups"]
     if fields:
