@@ -71,7 +71,7 @@ def test_a_school_admin_sets_up_a_directory_plans_and_applies(
     with tenant_scope([school.id]):
         run = ProvisioningRun.objects.get()
     confirm = text(client.get(f"{saved['Location']}plans/{run.pk}/apply/"))
-    assert "Apply the plan for entra?" in confirm and "6 create" in confirm
+    assert "Apply the plan for entra?" in confirm and ": Create 6." in confirm
     assert users(server) == {}  # nothing sent before the admin says so
     applied = client.post(f"{saved['Location']}plans/{run.pk}/apply/")
     page = text(client.get(applied["Location"]))

@@ -69,5 +69,5 @@ def connect(server: scim_server.ScimServer, token: str) -> dict[str, Any]:
         "directory": server.url,
         "target_id": target.pk,
         "status": run.get_status_display(),
-        "counts": run.counts,
+        "summary": run.summary,
     }

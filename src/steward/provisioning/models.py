@@ -195,6 +195,13 @@ class ProvisioningRun(TenantModel):
     class Meta:
         indexes = [models.Index(fields=["school", "target", "planned_at"], name="provisioning_run_target")]
 
+    @property
+    def summary(self) -> str:
+        """The plan's changes in words, e.g. "Create 6, Disable 1" ("No changes" when empty)."""
+        labels = dict(PlannedChange.Action.choices)
+        parts = [f"{labels.get(action, action)} {n}" for action, n in self.counts.items() if n]
+        return ", ".join(parts) or "No changes"
+
 
 class PlannedChange(TenantModel):
     """One account change in a run's plan: what, why, under which rule, and how it ended."""

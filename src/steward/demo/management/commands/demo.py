@@ -111,10 +111,9 @@ class Command(BaseCommand):
         """The demo's SCIM directory, for as long as this command runs, and a first sync into it."""
         server, token = demo_provisioning.start_directory()
         done = demo_provisioning.connect(server, token)
-        counts = ", ".join(f"{n} {action}" for action, n in done["counts"].items()) or "nothing to change"
         self.stdout.write(
             f"Account provisioning: {done['school']} synced its staff and pupils to a SCIM directory at "
-            f"{done['directory']} ({done['status'].lower()}: {counts}); the plan and run are at "
+            f"{done['directory']} ({done['status'].lower()}: {done['summary']}); the plan and run are at "
             f"{base_url}/school/accounts/{done['target_id']}/ (as Riverside Academy's admin)."
         )
         return server
