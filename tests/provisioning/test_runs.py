@@ -32,7 +32,18 @@ from steward.rights.models import ErasureNotification
 from steward.sharing.models import Disclosure
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
-from tests.provisioning.conftest import SCHOOL, TOKEN, groups, make_target, pupil, records, send, staff, users
+from tests.provisioning.conftest import (
+    SCHOOL,
+    TOKEN,
+    approved_rostering_flow,
+    groups,
+    make_target,
+    pupil,
+    records,
+    send,
+    staff,
+    users,
+)
 
 TODAY = dt.date(2026, 9, 1)  # a Tuesday, the first day of the school year
 pytestmark = [pytest.mark.time_machine(dt.datetime(2026, 9, 1, 12, tzinfo=dt.UTC))]
@@ -380,3 +391,21 @@ def test_a_discarded_plan_sends_nothing_and_cannot_be_applied_or_discarded_again
     assert users(server) == {}
     with tenant_scope([school.id]):
         assert AuditEvent.objects.filter(action="provisioning_discarded").count() == 1
+
+
+def test_the_nightly_task_runs_every_target_that_is_not_paused(school: Organisation, directory: Any) -> None:
+    from django.utils.module_loading import import_string
+
+    from steward.core.schedule import SCHEDULE
+
+    server, _ = directory
+    target_at(school, server)
+    target_at(school, server, name="paused", paused=True, flow=approved_rostering_flow(school, "learning-app"))
+    [entry] = [e for e in SCHEDULE if e.task.startswith("steward.provisioning.")]
+    assert (entry.when, entry.at) == ("daily", "05:00")
+    assert import_string(entry.task).call() == 1  # the paused target is left alone
+    with tenant_scope([school.id]):
+        assert list(ProvisioningRun.objects.values_list("target__name", "trigger", "status")) == [
+            ("entra", "nightly", "succeeded")
+        ]
+    assert len(users(server)) == 6
