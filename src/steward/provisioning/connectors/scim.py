@@ -91,9 +91,17 @@ class Features:
     max_results: int | None
 
 
-def _search(scim_filter: str | None, start: int, count: int) -> SearchRequest[Any]:
-    """A query's parameters (a filter string is parsed and checked by scim2-models)."""
-    return SearchRequest[Any].model_validate({"filter": scim_filter, "startIndex": start, "count": count})
+# What a first sync needs of each existing account to adopt it (`remote_account`).
+LISTED = ["userName", "externalId", "emails", "active"]
+
+
+def _search(scim_filter: str | None, start: int, count: int, attributes: list[str] | None = None) -> SearchRequest[Any]:
+    """A query's parameters (a filter string is parsed and checked by scim2-models); `attributes`
+    asks for only those (the id always comes), which keeps a long listing small."""
+    query: dict[str, Any] = {"filter": scim_filter, "startIndex": start, "count": count}
+    if attributes:
+        query["attributes"] = attributes
+    return SearchRequest[Any].model_validate(query)
 
 
 def filter_value(value: str) -> str:
@@ -157,7 +165,7 @@ class ScimConnector:
         max_retries: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 120.0,
-        page_size: int = 100,
+        page_size: int = 500,
         parallel: int = 4,
         patch_op_case: Literal["lower", "capitalised"] = "lower",
         enterprise_extension: bool = True,
@@ -221,7 +229,7 @@ class ScimConnector:
     # -- reading ---------------------------------------------------------------------------------
 
     def existing(self) -> Iterator[RemoteAccount]:
-        for user in self._all(ScimUser):
+        for user in self._all(ScimUser, attributes=LISTED):
             yield remote_account(user)
 
     def find(self, account: Account) -> RemoteAccount | None:
@@ -233,7 +241,7 @@ class ScimConnector:
                     return remote_account(user)
         return None
 
-    def _all(self, model: type[R], scim_filter: str | None = None) -> Iterator[R]:
+    def _all(self, model: type[R], scim_filter: str | None = None, attributes: list[str] | None = None) -> Iterator[R]:
         """Every resource of one type (matching `scim_filter`), page by page with startIndex/count
         until totalResults; a provider may give fewer than asked, so the next page starts after
         what actually came."""
@@ -242,7 +250,7 @@ class ScimConnector:
             count = min(count, self.features.max_results)
         start = 1
         while True:
-            request = _search(scim_filter, start, count)
+            request = _search(scim_filter, start, count, attributes)
             with self._target(f"list its {model.__name__}s"):
                 page = cast("ListResponse[R]", self._scim.query(model, query_parameters=request))
             resources = page.resources or []
