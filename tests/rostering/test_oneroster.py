@@ -7,8 +7,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.db.models import F
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from steward.mis.models import Learner, Tombstone
 from steward.mis.privacy import MisPrivacyProvider
@@ -17,8 +19,8 @@ from steward.rostering.ids import subject_id
 from steward.sharing.models import DataFlow, Disclosure
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
-from tests.provisioning.conftest import send
-from tests.rostering.conftest import approve, bearer_for, get, make_school, school_records, validate
+from tests.provisioning.conftest import records, send
+from tests.rostering.conftest import approve, bearer_for, get, make_school, pupil, school_records, validate
 
 pytestmark = pytest.mark.django_db
 
@@ -282,3 +284,29 @@ def test_delta_reads_and_deletions(client: Client, bearer: str, approved: DataFl
     assert sorted(u["givenName"] for u in active) == ["Ames", "Zoe"]
     deleted = get(client, bearer, "enrollments", filter="status='tobedeleted'").json()["enrollments"]
     assert len(deleted) == 1
+
+
+def test_queries_do_not_grow_with_the_roster(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation
+) -> None:
+    """Each kind is read with one statement for all the recipient's schools: no query per record."""
+    paths = (
+        "users",
+        "enrollments",
+        "classes",
+        f"students/{get(client, bearer, 'students').json()['users'][0]['sourcedId']}/classes",
+    )
+
+    def statements() -> list[int]:
+        counts = []
+        for path in paths:
+            with CaptureQueriesContext(connection) as captured:
+                assert get(client, bearer, path).status_code == 200
+            counts.append(len(captured))
+        return counts
+
+    small = statements()
+    more = records(*(pupil(f"N{n}", f"New{n}", "8", "G8MA", "G7A") for n in range(30)))
+    send(school, more, mode="delta")
+    assert len(get(client, bearer, "users", limit="1000").json()["users"]) == 34
+    assert statements() == small

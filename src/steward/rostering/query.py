@@ -141,13 +141,14 @@ _TESTS: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def _holds(record: dict[str, Any], comparison: Comparison) -> bool:
-    values = _values(record, comparison.field)
+    # A reference (a dict) is compared through its parts (`class.sourcedId`), never as a whole.
+    values = [v for v in _values(record, comparison.field) if not isinstance(v, dict)]
     if comparison.op == "~":
         return any(comparison.value.lower() in str(v).lower() for v in values)
     if comparison.op == "!=" and not values:
         return True
     test = _TESTS[comparison.op]
-    return any(test(*_comparable(v, comparison.value)) for v in values if not isinstance(v, dict))
+    return any(test(*_comparable(v, comparison.value)) for v in values)
 
 
 def matches(record: dict[str, Any], where: Filter) -> bool:

@@ -111,7 +111,7 @@ def timestamp(value: dt.datetime | dt.date) -> str:
 
 def grade(year_group: str) -> str:
     """An English year group as a OneRoster grade: nursery PK, reception KG, Year n as two digits
-    (the English year number, as UK OneRoster providers send it, not the US grade of that age)."""
+    (the English year number, kept so a school recognises it, not the US grade of that age)."""
     code = year_group.strip().upper()
     if code.startswith("N"):
         return "PK"
@@ -140,7 +140,7 @@ class Roster:
     # --- ids and references
 
     def sid(self, school_id: int | None, kind: str, source_id: str) -> str:
-        urn = self.access[school_id].school.urn or 0 if school_id is not None else 0
+        urn = (self.access[school_id].school.urn or 0) if school_id is not None else 0
         return subject_id(recipient_code=self.recipient, school_urn=urn, kind=kind, source_id=source_id)
 
     def ref(self, path: str, sourced_id: str, kind: str) -> dict[str, str]:
