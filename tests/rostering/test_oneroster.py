@@ -12,15 +12,17 @@ from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from steward.audit.actor import Actor
 from steward.mis.models import Learner, Tombstone
 from steward.mis.privacy import MisPrivacyProvider
 from steward.register.providers import Subject
 from steward.rostering.ids import subject_id
+from steward.sharing import services as sharing
 from steward.sharing.models import DataFlow, Disclosure
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
 from tests.provisioning.conftest import records, send
-from tests.rostering.conftest import approve, bearer_for, get, make_school, pupil, school_records, validate
+from tests.rostering.conftest import BASE, approve, bearer_for, get, make_school, pupil, school_records, validate
 
 pytestmark = pytest.mark.django_db
 
@@ -310,3 +312,15 @@ def test_queries_do_not_grow_with_the_roster(
     send(school, more, mode="delta")
     assert len(get(client, bearer, "users", limit="1000").json()["users"]) == 34
     assert statements() == small
+
+
+def test_a_suspended_flow_stops_at_once(client: Client, bearer: str, approved: DataFlow, school: Organisation) -> None:
+    assert len(get(client, bearer, "students").json()["users"]) == 3
+    with tenant_scope([school.id]):
+        sharing.flow_suspend(flow=approved, actor=Actor.system("DPO"))
+    refused = get(client, bearer, "students")
+    assert refused.status_code == 403
+    validate("imsx_StatusInfo", refused.json())
+    anonymous = client.get(f"{BASE}/students")
+    assert (anonymous.status_code, anonymous["WWW-Authenticate"]) == (401, 'Bearer realm="oneroster"')
+    validate("imsx_StatusInfo", anonymous.json())

@@ -120,7 +120,8 @@ def grade(year_group: str) -> str:
     return f"{int(code):02d}" if code.isdigit() else code
 
 
-def _not_restricted(record_type: str, field_name: str = "source_id") -> Exists:
+def _restricted(record_type: str, field_name: str = "source_id") -> Exists:
+    """Whether the row's subject (named by `field_name`) is restricted: for `.exclude()`."""
     return Exists(
         ProcessingRestriction.objects.filter(
             school_id=OuterRef("school_id"), record_type=record_type, source_id=OuterRef(field_name)
@@ -356,7 +357,7 @@ class Roster:
             "gender",
         }
         wanted = name_columns & set().union(*(self.access[i].fields("learners") for i in self._student_schools))
-        rows = Learner.objects.filter(school_id__in=self._student_schools).exclude(_not_restricted("learners"))
+        rows = Learner.objects.filter(school_id__in=self._student_schools).exclude(_restricted("learners"))
         return list(rows.values("school_id", "source_id", "updated_at", *sorted(wanted)))
 
     @cached_property
@@ -418,7 +419,7 @@ class Roster:
         rows = (
             Staff.objects.filter(school_id__in=self._teacher_schools)
             .filter(Exists(teaching))
-            .exclude(_not_restricted("staff"))
+            .exclude(_restricted("staff"))
             .values("school_id", "source_id", "updated_at", *sorted(wanted))
         )
         items = []
@@ -450,7 +451,7 @@ class Roster:
             if {"group_source_id", "learner_source_id"} <= self.access[i].fields("group-enrolments")
         ]
         rows = GroupEnrolment.objects.filter(school_id__in=schools).exclude(
-            _not_restricted("learners", "learner_source_id")
+            _restricted("learners", "learner_source_id")
         )
         items = []
         for row in rows.values(
