@@ -248,7 +248,12 @@ def _sessions_of(kind: str) -> Selector:
     return lambda call, _: [s for s in call.roster.sessions if s.data["type"] == kind]
 
 
+# The record kind each named URL answers with (the tests' OpenAPI description is built from it).
+KIND_OF: dict[str, str] = {}
+
+
 def _route(route: str, name: str, kind: str, scopes: frozenset[str], select: Selector, *, single: bool = False) -> Any:
+    KIND_OF[f"oneroster-{name}"] = kind
     return path(route, _endpoint(kind, scopes, select, single=single), name=f"oneroster-{name}")
 
 
