@@ -231,7 +231,14 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # --- API clients: OAuth 2.0 client credentials (django-oauth-toolkit); secrets stored hashed.
 OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,  # a lifetime in seconds, not a password  # nosec B105
-    "SCOPES": {"ingest": "Send the school's MIS data", "read": "Read data released by approved flows"},
+    "SCOPES": {
+        "ingest": "Send the school's MIS data",
+        "read": "Read data released by approved flows",
+        # OneRoster 1.2 rostering (api/oneroster.py): what approved rostering flows release.
+        "roster-core.readonly": "OneRoster: read the core rostering collections",
+        "roster.readonly": "OneRoster: read all rostering collections",
+        "roster-demographics.readonly": "OneRoster: read demographics",
+    },
     "DEFAULT_SCOPES": ["ingest", "read"],
 }
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"

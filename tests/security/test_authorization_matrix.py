@@ -34,6 +34,7 @@ from steward.provisioning.models import ProvisioningRun
 from steward.register.models import ProcessingActivity, Recipient
 from steward.retention.termination import termination_start
 from steward.rights.services import request_log
+from steward.rostering.ids import subject_id
 from steward.tenancy.models import ApiClient, Contract, Organisation, Role, User
 from steward.tenancy.scope import tenant_scope
 from steward.tenancy.services import api_client_create
@@ -207,6 +208,10 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
             ).pk
         )
         ids["learner_id"] = str(f.learner_id(school, "L1"))
+        # OneRoster ids are per recipient: this one is what the school's learning platform knows L1 by.
+        ids["sourced_id"] = subject_id(
+            recipient_code="microsoft-365", school_urn=school.urn or 0, kind="student", source_id="L1"
+        )
         target = make_target(school, endpoint="http://127.0.0.1:9/scim")
         ids["target_id"] = str(target.pk)
         ids["run_id"] = str(ProvisioningRun.objects.create(school=school, target=target, trigger="manual").pk)
@@ -320,7 +325,7 @@ def _form_with_other_ids(ids: dict[str, str], world: World) -> dict[str, str]:
 @pytest.mark.parametrize("caller", CALLERS)
 def test_every_page_refuses_the_other_schools_ids_and_changes_nothing(caller: str, world: World) -> None:
     client = _client_for(caller, world)
-    routes = [(route, name) for route, name in _patterns(get_resolver()) if not route.startswith(("api/", "assets/"))]
+    routes = [(r, name) for r, name in _patterns(get_resolver()) if not r.startswith((*API_ROUTES, "assets/"))]
     routes = [(route, name) for route, name in routes if not name.startswith(("privacy-", "oauth-"))]
     unknown = sorted(name for _, name in routes if name not in ACCESS)
     assert not unknown, f"no access rule for {unknown}: say who may use them in ACCESS"
@@ -360,6 +365,11 @@ def _bearer(client: Client, kind: str, world: World, scope: str) -> str:
     return str(response.json()["access_token"])
 
 
+# The API's routes: Steward's own and OneRoster's (walked by the API test, not the page test).
+API_ROUTES = ("api/", "ims/")
+# The recipient asks for every read scope, so that a refusal is about its flows, not its token.
+RECIPIENT_SCOPES = "read roster.readonly roster-demographics.readonly"
+
 # What each API caller may legitimately do without naming another school's records.
 OWN_API_CALLS = {
     ("agent", "post", "/api/v1/ingest/batches"),
@@ -374,11 +384,11 @@ def test_every_api_endpoint_refuses_the_other_schools_ids_and_changes_nothing(ca
     client = Client()
     headers: dict[str, str] = {}
     if caller in ("agent", "recipient"):
-        token = _bearer(client, caller, world, "ingest" if caller == "agent" else "read")
+        token = _bearer(client, caller, world, "ingest" if caller == "agent" else RECIPIENT_SCOPES)
         headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     elif caller == "staff-session":
         sign_in(client, world.users["processor_admin"])
-    routes = [(route, name) for route, name in _patterns(get_resolver()) if route.startswith("api/")]
+    routes = [(route, name) for route, name in _patterns(get_resolver()) if route.startswith(API_ROUTES)]
     assert len(routes) > 5
     before = _checksum()
     let_through: list[str] = []

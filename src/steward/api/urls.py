@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
+from steward.api import oneroster
 from steward.api.problems import StewardParser, install_problem_handlers
 
 api = NinjaAPI(
@@ -17,6 +18,10 @@ api = NinjaAPI(
 install_problem_handlers(api)
 api.add_router("/ingest", "steward.api.ingest.router")
 api.add_router("", "steward.api.sharing.router")
+
+# OneRoster 1.2 (its own envelope and query grammar, so plain views): mounted at ONEROSTER_PREFIX.
+ONEROSTER_PREFIX = "ims/oneroster/rostering/v1p2/"
+oneroster_urls = oneroster.urlpatterns
 
 
 class Health(Schema):
