@@ -15,6 +15,7 @@ from time_machine import TimeMachineFixture
 
 from steward.audit.actor import Actor
 from steward.audit.models import AuditEvent
+from steward.mis.models import ProcessingRestriction
 from steward.rostering.ids import subject_id
 from steward.rostering.models import SignInConsent
 from steward.sharing import services as sharing
@@ -97,6 +98,8 @@ def test_a_teacher_signs_in_and_the_app_gets_exactly_what_the_flow_releases(worl
     assert "Your first name (from your school" in text and "Your role" in text
     assert "email address" not in text.lower().split("why")[0]  # the flow does not release email
     assert "Give teachers accounts in the maths app" in text  # the flow's purpose
+    # the answer is redirected to the app: the page's form-action lets it go there, and nowhere else
+    assert "form-action 'self' https://app.example;" in page["Content-Security-Policy"] + ";"
     params = _agree(world, attempt)
     token = rp.finish(attempt, f"{CALLBACK}?code={params['code']}&state={params['state']}")
 
@@ -271,3 +274,11 @@ def test_signed_out_the_teacher_signs_in_with_two_factors_and_comes_back_to_the_
     back = browser.post("/sign-in/verify/", {"token": factories.current_code(alan)})
     assert back["Location"] == attempt.path  # the app's whole request, PKCE challenge and all
     assert "Do you want to sign in to Maths learning app" in browser.get(back["Location"]).content.decode()
+
+
+def test_a_teacher_whose_processing_is_restricted_is_refused(world: World) -> None:
+    with tenant_scope([world.school.id]):
+        ProcessingRestriction.objects.create(school=world.school, record_type="staff", source_id="S1")
+    response = world.browser.get(world.rp().start().path)
+    assert response.status_code == 403
+    assert "has restricted the use of your details" in response.content.decode()

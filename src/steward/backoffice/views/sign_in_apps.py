@@ -12,7 +12,7 @@ accounts yet, so only staff sign in.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -122,7 +122,7 @@ def authorize(request: StewardRequest) -> HttpResponse:
     if consent is None:
         if "none" in str(request.GET.get("prompt", "")).split():
             return _redirect(_back_to_app(credentials, "consent_required"), application)
-        return _consent_page(request, sign_in, error)
+        return _consent_page(request, sign_in, error, str(credentials["redirect_uri"]))
     credentials["claims"] = grant_claims(school_id=school.id, consent_id=consent.pk)
     try:
         uri, _headers, _body, _status = core.create_authorization_response(request, scopes, credentials, True)
@@ -131,7 +131,7 @@ def authorize(request: StewardRequest) -> HttpResponse:
     return _redirect(uri, application)
 
 
-def _consent_page(request: StewardRequest, sign_in: SignIn, error: str) -> HttpResponse:
+def _consent_page(request: StewardRequest, sign_in: SignIn, error: str, redirect_uri: str) -> HttpResponse:
     claims = [claim_label(name) for name in sign_in.claim_names]
     context = {
         "app": sign_in.app,
@@ -142,7 +142,12 @@ def _consent_page(request: StewardRequest, sign_in: SignIn, error: str) -> HttpR
         "error_field": "decision-yes",
         "school_parameter": SCHOOL_PARAMETER,
     }
-    return render(request, "backoffice/sign_in_app_consent.html", context, status=400 if error else 200)
+    response = render(request, "backoffice/sign_in_app_consent.html", context, status=400 if error else 200)
+    # The answer is posted here and then redirected to the app: browsers hold that redirect to the
+    # page's form-action too, so this page (only) also allows the app's registered origin.
+    target = urlsplit(redirect_uri)
+    response._csp_update = {"form-action": [f"{target.scheme}://{target.netloc}"]}  # type: ignore[attr-defined]
+    return response
 
 
 @staff_required
