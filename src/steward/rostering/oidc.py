@@ -110,7 +110,8 @@ class SignInValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-to
     def get_additional_claims(self, request: Any) -> dict[str, Any]:
         sign_in: SignIn | None = getattr(request, "steward_sign_in", None)
         if sign_in is None:
-            return {}
+            # Fail closed: without our checks django-oauth-toolkit would send `sub` = the Steward user id.
+            raise PermissionError("OpenID Connect claims asked for without a checked sign-in")
         via = getattr(request, "steward_via", "id_token")
         services.sign_in_release(sign_in=sign_in, channel_detail=via, actor=_actor(sign_in.app, sign_in.school.id))
         return dict(sign_in.claims)
