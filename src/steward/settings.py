@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 
-from steward.core import database
+from steward.core import database, oidc_keys
 from steward.core.paths import PROJECT_DIR, VAR_DIR
 
 ENVIRONMENT = os.environ.get("STEWARD_ENV", "development")
@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "steward.consents",
     "steward.retention",
     "steward.provisioning",
+    "steward.rostering",
     "steward.notices",
     "steward.audit",
     "steward.backoffice",
@@ -229,8 +230,11 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- API clients: OAuth 2.0 client credentials (django-oauth-toolkit); secrets stored hashed.
+# Also the OpenID Connect provider for apps staff sign in to (rostering/oidc.py, DESIGN.md
+# "OpenID Connect provider"): authorisation code with PKCE only, ID tokens signed RS256.
 OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,  # a lifetime in seconds, not a password  # nosec B105
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "SCOPES": {
         "ingest": "Send the school's MIS data",
         "read": "Read data released by approved flows",
@@ -238,10 +242,21 @@ OAUTH2_PROVIDER = {
         "roster-core.readonly": "OneRoster: read the core rostering collections",
         "roster.readonly": "OneRoster: read all rostering collections",
         "roster-demographics.readonly": "OneRoster: read demographics",
+        # OpenID Connect sign-in to apps (rostering/oidc.py).
+        "openid": "Sign in with Steward",
+        "profile": "Your name and role",
+        "email": "Your work email address",
     },
     "DEFAULT_SCOPES": ["ingest", "read"],
+    "PKCE_REQUIRED": True,
+    "OIDC_ENABLED": True,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_RSA_PRIVATE_KEY": oidc_keys.active_key(VAR_DIR, production=PRODUCTION),
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": oidc_keys.inactive_keys(),
+    "OAUTH2_VALIDATOR_CLASS": "steward.rostering.oidc.SignInValidator",
 }
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # a model name  # noqa: S105  # nosec B105
 
 # --- Ingest limits
 INGEST_MAX_UPLOAD_BYTES = int(os.environ.get("STEWARD_INGEST_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024)))

@@ -38,12 +38,15 @@ from steward.register.models import ProcessingActivity, Recipient
 from steward.retention import services as retention
 from steward.rights import services as rights
 from steward.rights.models import RightsRequest
+from steward.rostering import services as rostering
+from steward.rostering.signin import SignIn, sign_in_for
 from steward.sharing import services as sharing
 from steward.sharing.models import DataFlow
 from steward.tenancy.models import Organisation, Role, User
 from steward.tenancy.scope import processor_scope, tenant_scope
 from tests import factories
 from tests.ingest import builders as b
+from tests.rostering.conftest import school_with_flow
 
 # Requests are received on fixed days and a consent must end in the future: today is set.
 TODAY = dt.date(2026, 11, 25)
@@ -523,6 +526,56 @@ def _replay(w: World) -> Expect:
     backup = retention.backup_record(taken_at=taken, place="vault", location="s3://walk", school_ids=[w.school.id])
     retention.replay_after_restore(backup=backup)
     return Expect("restore_replayed", None, "backup restore", by_actor=False)
+
+
+# --- rostering (app sign-in) ----------------------------------------------------------------------
+
+
+def _sign_in(w: World) -> SignIn:
+    school, _ = school_with_flow("Walk Rostering", "ada@walk.invalid")
+    teacher = factories.user(Role.SCHOOL_ADMIN, school, email="ada@walk.invalid")
+    app, _, _ = rostering.sign_in_app_register(
+        recipient=Recipient.objects.get(code="learning-app"),
+        name="Walk app",
+        redirect_uris=["https://app.example/cb"],
+        confidential=True,
+        actor=Actor.system("setup"),
+    )
+    return sign_in_for(user=teacher, app=app, school=school)
+
+
+@walks("rostering.services.sign_in_app_register")
+def _app_register(w: World) -> Expect:
+    rostering.sign_in_app_register(
+        recipient=Recipient.objects.get(code="learning-app"),
+        name="Walk app",
+        redirect_uris=["https://app.example/cb"],
+        confidential=False,
+        actor=w.actor,
+    )
+    return Expect("sign_in_app_registered", None, w.actor.label)
+
+
+@walks("rostering.services.sign_in_consent_record")
+def _consent_record(w: World) -> Expect:
+    sign_in = _sign_in(w)
+    rostering.sign_in_consent_record(user=w.admin, sign_in=sign_in, given=True, actor=w.actor)
+    return Expect("sign_in_consent_given", sign_in.school.id, w.actor.label)
+
+
+@walks("rostering.services.sign_in_consent_withdraw")
+def _consent_withdraw(w: World) -> Expect:
+    sign_in = _sign_in(w)
+    consent = rostering.sign_in_consent_record(user=w.admin, sign_in=sign_in, given=True, actor=Actor.system("x"))
+    rostering.sign_in_consent_withdraw(consent=consent, actor=w.actor)
+    return Expect("sign_in_consent_withdrawn", sign_in.school.id, w.actor.label)
+
+
+@walks("rostering.services.sign_in_release")
+def _release(w: World) -> Expect:
+    sign_in = _sign_in(w)
+    rostering.sign_in_release(sign_in=sign_in, channel_detail="id_token", actor=w.actor)
+    return Expect("sign_in_claims_released", sign_in.school.id, w.actor.label)
 
 
 # --- the census and the walk ---------------------------------------------------------------------

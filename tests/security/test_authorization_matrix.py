@@ -68,6 +68,14 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:search": STAFF,
     "backoffice:switch-school": STAFF,
     "backoffice:account-marketing": STAFF,
+    "backoffice:account-apps": STAFF,
+    "backoffice:account-app-withdraw": STAFF,
+    # OpenID Connect provider: the authorisation page is a staff page; the rest are for apps.
+    "oauth2_provider:authorize": STAFF,
+    "oauth2_provider:token": PUBLIC,  # the client's secret or PKCE verifier is the credential
+    "oauth2_provider:user-info": PUBLIC,  # the bearer token is the credential
+    "oauth2_provider:oidc-connect-discovery-info": PUBLIC,
+    "oauth2_provider:jwks-info": PUBLIC,
     "backoffice:school-home": SCHOOL,
     "backoffice:school-register": SCHOOL,
     "backoffice:school-people": SCHOOL,

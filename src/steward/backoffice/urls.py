@@ -17,6 +17,7 @@ from steward.backoffice.views import (
     rights_history,
     search,
     sign_in,
+    sign_in_apps,
     terminations,
 )
 
@@ -90,6 +91,8 @@ urlpatterns = [
         name="school-agreement-revoke",
     ),
     path("account/marketing/", consents.account_marketing, name="account-marketing"),
+    path("account/apps/", sign_in_apps.account_apps, name="account-apps"),
+    path("account/apps/<int:consent_id>/withdraw/", sign_in_apps.account_app_withdraw, name="account-app-withdraw"),
     path("school/flows/<int:flow_id>/", flows.school_flow, name="school-flow"),
     path("school/flows/<int:flow_id>/<slug:action>/", flows.school_flow_action, name="school-flow-action"),
     path("processor/", home.processor_home, name="processor-home"),

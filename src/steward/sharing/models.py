@@ -83,6 +83,7 @@ class Disclosure(TenantModel):
         EXPORT = "export", "Export"
         WEBHOOK = "webhook", "Webhook"
         PROVISIONING = "provision", "Account provisioning"
+        SIGN_IN = "sign_in", "App sign-in"
 
     recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="+")
     flows = ArrayField(models.BigIntegerField(), help_text="The approved flows that released these records")
