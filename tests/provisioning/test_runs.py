@@ -409,3 +409,55 @@ def test_the_nightly_task_runs_every_target_that_is_not_paused(school: Organisat
             ("entra", "nightly", "succeeded")
         ]
     assert len(users(server)) == 6
+
+
+def test_a_target_with_a_bad_address_or_another_schools_flow_is_refused(school: Organisation) -> None:
+    from django.core.exceptions import ValidationError
+
+    from tests import factories
+
+    flow = approved_rostering_flow(school)
+    other = factories.school("Elm Academy", services_=("hosted_mis", "rostering"))
+    others_flow = approved_rostering_flow(other)
+    with tenant_scope([school.id]):
+        cases = {
+            "endpoint": ProvisioningTarget(school=school, flow=flow, name="x", kind="scim", endpoint="scim.example"),
+            "endpoint-ad": ProvisioningTarget(
+                school=school,
+                flow=flow,
+                name="x",
+                kind="ad",
+                endpoint="ldap://dc1.example",
+                bind_user="s",
+                base_dn="DC=x",
+            ),
+            "flow": ProvisioningTarget(
+                school=school, flow=others_flow, name="x", kind="scim", endpoint="https://s.example/v2"
+            ),
+        }
+    messages = {}
+    for case, target in cases.items():
+        target.domain = "s.example"
+        with pytest.raises(ValidationError) as refused:
+            services.target_save(target=target, credential=TOKEN, actor=ADMIN)
+        messages[case] = refused.value.message_dict
+    assert "starting https://" in messages["endpoint"]["endpoint"][0]
+    assert "unencrypted" in messages["endpoint-ad"]["endpoint"][0]
+    assert messages["flow"]["flow"] == ["The data flow belongs to another school."]
+    with tenant_scope([school.id]):
+        assert not ProvisioningTarget.objects.exists()
+
+
+def test_a_whole_school_legal_hold_stops_every_deletion(
+    school: Organisation, directory: Any, time_machine: Any
+) -> None:
+    from steward.retention import services as retention
+
+    server, _ = directory
+    target = target_at(school, server)
+    sync(target)
+    send(school, staff("S1", "Jo", "Bloggs", end_date="2026-08-31"))
+    retention.hold_place(school=school, reason="Inspection", placed_by="DPO")
+    time_machine.move_to(dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC))
+    assert sync(target, "nightly").counts == {}
+    assert users(server)["jo.bloggs@school.example"]["active"] is False

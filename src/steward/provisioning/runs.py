@@ -208,11 +208,12 @@ def _held(target: ProvisioningTarget) -> list[Held]:
     ]
 
 
-def _on_hold(school_id: int) -> set[tuple[str, str]]:
-    """(person type, source id) of subjects under a legal hold; a whole-school hold covers everyone."""
+def _on_hold(school_id: int, held: list[Held]) -> set[tuple[str, str]]:
+    """(person type, source id) of the accounts no plan may delete: the subjects under a legal hold,
+    or every account Steward holds when the whole school is held."""
     holds = [h for h in holds_in_force().holds if h.school_id == school_id]
     if any(not h.record_type for h in holds):
-        return {("*", "*")}
+        return {(h.person_type, h.source_id) for h in held}
     return {(h.record_type, h.source_id) for h in holds}
 
 
@@ -244,14 +245,13 @@ def make_plan(*, target: ProvisioningTarget, trigger: str, today: dt.date | None
             connector.close()
     ReservedName.objects.filter(school_id=target.school_id, target=target, until__lt=today).delete()
     reserved = set(ReservedName.objects.filter(target=target).values_list("fingerprint", flat=True))
-    on_hold = _on_hold(target.school_id)
     changes = plan(
         settings=settings_of(target),
         rules=register_rules(),
         people=people,
         held=held,
         today=today,
-        on_hold=on_hold if ("*", "*") not in on_hold else {(h.person_type, h.source_id) for h in held},
+        on_hold=_on_hold(target.school_id, held),
         reserved=reserved,
         remote=remote,
     )

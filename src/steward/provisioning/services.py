@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -31,7 +32,10 @@ def target_save(*, target: ProvisioningTarget, credential: str, actor: Actor) ->
             check_rule(getattr(target, setting))
         except NamingError as exc:
             errors[setting] = str(exc)
-    if target.flow.recipient_id and target.flow.school_id != target.school_id:
+    endpoint_problem = _endpoint_problem(target)
+    if endpoint_problem:
+        errors["endpoint"] = endpoint_problem
+    if target.flow.school_id != target.school_id:
         errors["flow"] = "The data flow belongs to another school."
     elif target.flow.status != DataFlow.Status.APPROVED:
         errors["flow"] = "Choose an approved data flow: the school decides what the directory receives there first."
@@ -58,6 +62,22 @@ def target_save(*, target: ProvisioningTarget, credential: str, actor: Actor) ->
             detail={"name": target.name, "kind": target.kind, "credential_changed": bool(credential)},
         )
     return target
+
+
+def _endpoint_problem(target: ProvisioningTarget) -> str:
+    """Why the address cannot be a directory of this kind ('' when it can)."""
+    parts = urlsplit(target.endpoint.strip())
+    if target.kind == ProvisioningTarget.Kind.SCIM:
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            return "Enter the directory's SCIM address, starting https://, e.g. https://scim.example/v2"
+        return ""
+    if parts.scheme not in ("ldaps", "ldap") or not parts.hostname:
+        return "Enter the domain controller's address, starting ldaps://, e.g. ldaps://dc1.school.example"
+    if parts.scheme == "ldap" and not target.start_tls:
+        return "ldap:// sends passwords unencrypted: use ldaps://, or tick StartTLS"
+    if not target.bind_user or not target.base_dn:
+        return "Enter the AD account Steward signs in as and the domain's base DN"
+    return ""
 
 
 def plan_make(
