@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 
-from steward.core import database, oidc_keys
+from steward.core import database, local_secrets, oidc_keys
 from steward.core.paths import PROJECT_DIR, VAR_DIR
 
 ENVIRONMENT = os.environ.get("STEWARD_ENV", "development")
@@ -27,12 +27,7 @@ def _secret_key() -> str:
         return os.environ["SECRET_KEY"]
     if PRODUCTION:
         raise RuntimeError("SECRET_KEY must be set when STEWARD_ENV=production")
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return local_secrets.read_or_make(VAR_DIR / "secret_key", lambda: secrets.token_urlsafe(50).encode())
 
 
 SECRET_KEY = _secret_key()
@@ -251,7 +246,7 @@ OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,
     "OIDC_ENABLED": True,
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
-    "OIDC_RSA_PRIVATE_KEY": oidc_keys.active_key(VAR_DIR, production=PRODUCTION),
+    "OIDC_RSA_PRIVATE_KEY": oidc_keys.signing_key(VAR_DIR, production=PRODUCTION),
     "OIDC_RSA_PRIVATE_KEYS_INACTIVE": oidc_keys.inactive_keys(),
     "OAUTH2_VALIDATOR_CLASS": "steward.rostering.oidc.SignInValidator",
 }

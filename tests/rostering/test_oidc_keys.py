@@ -52,3 +52,11 @@ def test_rotated_keys_are_still_published_in_the_jwks(db: None, monkeypatch: pyt
         keys = Client().get("/oauth/.well-known/jwks.json").json()["keys"]
     assert len(keys) == 3 and len({k["kid"] for k in keys}) == 3
     assert all("d" not in k for k in keys)  # public halves only
+
+
+def test_the_settings_key_is_made_on_first_use_not_at_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STEWARD_OIDC_RSA_PRIVATE_KEY", raising=False)
+    key = oidc_keys.signing_key(tmp_path / "var", production=False)
+    assert not (tmp_path / "var").exists()  # nothing written yet
+    assert str(key).startswith("-----BEGIN PRIVATE KEY-----")
+    assert (tmp_path / "var" / "oidc_rsa_key.pem").exists()

@@ -17,6 +17,7 @@ import dj_database_url
 import psycopg
 from psycopg import sql
 
+from steward.core import local_secrets
 from steward.core.paths import VAR_DIR
 
 APP_ROLE = "steward_app"
@@ -67,12 +68,7 @@ def app_role_password() -> str:
     """The app role's password on a real server: from the environment, else kept in var/."""
     if os.environ.get("STEWARD_APP_DB_PASSWORD"):
         return os.environ["STEWARD_APP_DB_PASSWORD"]
-    path = VAR_DIR / "steward_app.password"
-    if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return local_secrets.read_or_make(VAR_DIR / "steward_app.password", lambda: secrets.token_urlsafe(32).encode())
 
 
 def connect_owner(dbname: str) -> psycopg.Connection[Any]:

@@ -5,8 +5,9 @@ Production names its keys in the environment: `STEWARD_OIDC_RSA_PRIVATE_KEY` (PE
 the JWKS so apps can check ID tokens signed before a rotation. Rotation: generate a new key, make
 it the active one and move the old one to the inactive list; once every ID token signed with it
 has expired (minutes) and apps have refreshed the JWKS, drop it. Outside production a key is made
-on first start into `var/oidc_rsa_key.pem` (0600), as `core/sealed.py` does for its data key, so a
-demo needs no setting.
+the first time one is needed into `var/oidc_rsa_key.pem` (0600), as `core/sealed.py` does for its
+data key, so a demo needs no setting. Importing the settings writes nothing (`signing_key` is lazy),
+and processes that start together all end up with the one key (`core/local_secrets.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.utils.functional import lazy
+
+from steward.core import local_secrets
 
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
 
@@ -27,17 +31,28 @@ def active_key(var_dir: Path, *, production: bool) -> str:
         return configured
     if production:
         raise RuntimeError("STEWARD_OIDC_RSA_PRIVATE_KEY must be set when STEWARD_ENV=production")
-    path = var_dir / "oidc_rsa_key.pem"
-    if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(pem)
-    return path.read_text().strip()
+    return local_secrets.read_or_make(var_dir / "oidc_rsa_key.pem", _new_pem)
+
+
+def signing_key(var_dir: Path, *, production: bool) -> str:
+    """`active_key` for the settings: checked at once in production, made on first use elsewhere."""
+    if production or os.environ.get("STEWARD_OIDC_RSA_PRIVATE_KEY", "").strip():
+        return active_key(var_dir, production=production)
+    return _lazy_key(var_dir)
+
+
+def _key_under(var_dir: Path) -> str:
+    return active_key(var_dir, production=False)
+
+
+_lazy_key = lazy(_key_under, str)
+
+
+def _new_pem() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def inactive_keys() -> list[str]:

@@ -15,6 +15,7 @@ from functools import cache
 from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
 
+from steward.core import local_secrets
 from steward.core.paths import VAR_DIR
 
 PREFIX = "fernet:"
@@ -26,12 +27,7 @@ def _keys() -> MultiFernet:
     if not configured:
         if getattr(settings, "PRODUCTION", False):
             raise RuntimeError("STEWARD_DATA_KEYS must be set when STEWARD_ENV=production")
-        path = VAR_DIR / "data_key"
-        if not path.exists():
-            VAR_DIR.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(Fernet.generate_key())
-            path.chmod(0o600)
-        configured = [path.read_text().strip()]
+        configured = [local_secrets.read_or_make(VAR_DIR / "data_key", Fernet.generate_key)]
     return MultiFernet([Fernet(k.encode()) for k in configured])
 
 
