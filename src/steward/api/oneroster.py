@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET
 
 from steward.api.auth import bearer_client
 from steward.register.models import Recipient
+from steward.rostering import cache
 from steward.rostering import query as q
 from steward.rostering.selectors import Item, Roster, access_for
 from steward.rostering.services import disclose_page
@@ -157,7 +158,7 @@ def _answer(
     parsed = q.parse_query(request.GET, FIELDS[kind])
     recipient = Recipient.objects.get(code=client.recipient_code)
     with tenant_scope([a.school.id for a in access]):
-        roster = Roster(
+        roster = cache.roster_for(
             recipient_code=client.recipient_code,
             access=access,
             base_url=request.build_absolute_uri(BASE),
@@ -166,19 +167,26 @@ def _answer(
         call = Call(request, client, recipient, roster)
         if kind == "demographics" and not roster.demographics_released():
             raise Refusal(403, "forbidden", "no approved flow releases demographics to you")
-        items = select(call, sourced_id)
         if single:
-            item = call.find(items, sourced_id or "", kind)
+            item = call.find(select(call, sourced_id), sourced_id or "", kind)
             disclose_page(recipient_id=recipient.id, access=access, items=[item])
             return JsonResponse({kind: q.project(item.data, parsed.fields)})
-        by_id = {id(i.data): i for i in items}
-        page, total = q.apply([i.data for i in items], parsed)
-        disclose_page(recipient_id=recipient.id, access=access, items=[by_id[id(d)] for d in page])
-    response = JsonResponse({PLURAL[kind]: [q.project(d, parsed.fields) for d in page]})
+        name = request.resolver_match.url_name if request.resolver_match else kind
+        key = (name, sourced_id, request.GET.get("filter", ""), parsed.sort, parsed.descending)
+        chosen = cache.answer(roster, key, lambda: _ordered(select(call, sourced_id), parsed))
+        page, total = chosen[parsed.offset : parsed.offset + parsed.limit], len(chosen)
+        disclose_page(recipient_id=recipient.id, access=access, items=page)
+    response = JsonResponse({PLURAL[kind]: [q.project(i.data, parsed.fields) for i in page]})
     response["X-Total-Count"] = str(total)
     if links := _links(request, parsed, total):
         response["Link"] = links
     return response
+
+
+def _ordered(items: list[Item], parsed: q.Query) -> list[Item]:
+    """The items the query's filter matches, in its order (all of them: the page is cut later)."""
+    by_id = {id(i.data): i for i in items}
+    return [by_id[id(d)] for d in q.ordered([i.data for i in items], parsed)]
 
 
 def _links(request: HttpRequest, parsed: q.Query, total: int) -> str:

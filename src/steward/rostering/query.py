@@ -217,13 +217,19 @@ def _sort_key(field: str) -> Callable[[dict[str, Any]], tuple[int, str]]:
     return key
 
 
-def apply(records: Sequence[dict[str, Any]], query: Query) -> tuple[list[dict[str, Any]], int]:
-    """The page the query asks for and how many records matched in all (X-Total-Count)."""
+def ordered(records: Sequence[dict[str, Any]], query: Query) -> list[dict[str, Any]]:
+    """Every record the filter matches, in the query's order (not yet cut to a page)."""
     chosen = [r for r in records if query.where is None or matches(r, query.where)]
     chosen.sort(key=lambda r: str(r.get("sourcedId", "")))  # a stable order under any sort
     chosen.sort(key=_sort_key(query.sort), reverse=query.descending)
     if query.descending:  # records without the field stay last either way
         chosen.sort(key=lambda r: not _values(r, query.sort))
+    return chosen
+
+
+def apply(records: Sequence[dict[str, Any]], query: Query) -> tuple[list[dict[str, Any]], int]:
+    """The page the query asks for and how many records matched in all (X-Total-Count)."""
+    chosen = ordered(records, query)
     return chosen[query.offset : query.offset + query.limit], len(chosen)
 
 

@@ -20,13 +20,15 @@ Mapping (the why is in DESIGN.md, "OneRoster 1.2"):
 - MIS tombstones (kept as long as the register keeps them) -> the record with status `tobedeleted`.
 
 Each kind is read with one statement for all the recipient's schools (no query per row); the
-kinds a request needs are read lazily, once per request.
+kinds a request needs are read lazily, once per roster, and `rostering.cache` keeps a roster for
+the recipient's next pages while nothing it shows has changed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import threading
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -137,6 +139,9 @@ class Roster:
         self.access = {a.school.id: a for a in access}
         self.base_url = base_url.rstrip("/")
         self.today = today
+        # Filtered, sorted answers kept with the roster while it is reused (`rostering.cache`).
+        self.answers: dict[Hashable, list[Item]] = {}
+        self.answers_lock = threading.Lock()
 
     # --- ids and references
 
