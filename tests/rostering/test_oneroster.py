@@ -237,6 +237,7 @@ def test_a_kept_roster_never_outlives_a_restriction_an_erasure_or_a_lifting(
     client: Client, bearer: str, approved: DataFlow, school: Organisation
 ) -> None:
     """The roster kept between pages (rostering/cache.py) is dropped by anything it shows changing."""
+
     def names() -> list[str]:
         users = get(client, bearer, "students").json()["users"]
         return sorted(u["givenName"] for u in users if u["status"] == "active")
