@@ -90,6 +90,7 @@ bench: setup
 	$(RUN) python bench/rights.py
 	$(RUN) python bench/provisioning_scim.py
 	$(RUN) python bench/provisioning.py
+	$(RUN) python bench/oneroster.py
 
 clean-db:
 	rm -rf var/pg

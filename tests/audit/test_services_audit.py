@@ -82,7 +82,7 @@ NOT_WRITING: dict[str, str] = {
         "writes the disclosure log, which is itself the record of what a recipient was given"
     ),
     "sharing.services.read_records_page": "a recipient's read; its record is the disclosure log (record_disclosure)",
-    "rostering.services.disclose_page": "a OneRoster read; its record is the disclosure log (record_disclosure)",
+    "rostering.services.disclose_page": "a OneRoster read; its record is the disclosure log (bulk)",
     "notices.services.on_termination_started": "subscriber of TerminationStarted: the termination audits itself",
     "register.services.catalogue_sync": "loads the register catalogue at deploy (`steward setup`); no one's data",
     "retention.services.policy_text": "a pure function",

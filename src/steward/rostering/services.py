@@ -41,21 +41,25 @@ def disclose_page(*, recipient_id: int, access: Sequence[SchoolAccess], items: S
     for item in items:
         if item.school_id is not None and item.record_type is not None:
             grouped.setdefault((item.school_id, item.record_type), []).append(item)
-    logged = 0
+    disclosures = []
     for (school_id, record_type), part in sorted(grouped.items()):
         release = by_school[school_id].releases[record_type]
-        disclosure = record_disclosure(
-            school_id=school_id,
-            recipient_id=recipient_id,
-            release=release,
-            since=0,
-            next_since=0,
-            record_ids=[i.source_id for i in part],
-            subject_ids=sorted({s for i in part for s in i.subjects}),
-            channel=Disclosure.Channel.API,
+        disclosures.append(
+            Disclosure(
+                school_id=school_id,
+                recipient_id=recipient_id,
+                flows=list(release.flow_ids),
+                record_type=release.record_type,
+                channel=Disclosure.Channel.API,
+                record_count=len(part),
+                version_from=0,
+                version_to=0,
+                record_ids=[i.source_id for i in part],
+                subject_ids=sorted({s for i in part for s in i.subjects}),
+            )
         )
-        logged += disclosure is not None
-    return logged
+    Disclosure.objects.bulk_create(disclosures)  # one statement a page, however many schools it spans
+    return len(disclosures)
 
 
 @transaction.atomic
