@@ -143,6 +143,7 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
             assert sorted(s["urn"] for s in schools) == [881001, 881002, 881003]
             marks = http.get("/api/v1/schools/881001/session-attendance?limit=5", headers=bearer).json()
             assert len(marks["records"]) == 5 and marks["more"] is True
+            _the_learning_platform_reads_one_schools_roster(http, credentials)
         css_status, css_headers, _ = browser.request("/static/govuk-frontend/govuk-frontend.min.css")
         assert (css_status, css_headers["Content-Type"].split(";")[0]) == (200, "text/css")
         _parents_sign_in_and_see_their_children(base, credentials["parents"])
@@ -165,6 +166,14 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
     assert "uv run steward pseudonymise --school 881001" in output
     _privacy_operations_are_in_the_database()
     assert "Account provisioning: Riverside Academy synced its staff and pupils to a SCIM directory" in output
+    assert (
+        "Learning platform (Maths learning app): approved by Riverside Academy, pending at Meadowbank Primary School"
+        in output
+    )
+    manager = credentials["sign_in_app"]["user"]
+    assert f"Try staff sign-in at http://127.0.0.1:{port + 1}/ as {manager['name']}" in output or (
+        f"could not listen on 127.0.0.1:{port + 1}" in output
+    )
     first_sync = _provisioning_runs()
     refused = _rows("SELECT user_name, detail FROM provisioning_plannedchange WHERE outcome = 'refused' LIMIT 3")
     assert first_sync and first_sync[-1][0] == "succeeded" and first_sync[-1][1] > 0, refused
@@ -273,6 +282,29 @@ def _privacy_counts() -> list[tuple[Any, ...]]:
         "(SELECT count(*) FROM consents_datauseagreement), (SELECT count(*) FROM consents_marketingpreference), "
         "(SELECT count(*) FROM register_noticeversion), (SELECT count(*) FROM mis_learner)"
     )
+
+
+def _the_learning_platform_reads_one_schools_roster(http: httpx.Client, credentials: dict[str, Any]) -> None:
+    """The README's OneRoster calls with the learning app's client: only the school that approved."""
+    app = next(c for c in credentials["recipients"] if c["code"] == "learning-app")
+    issued = http.post(
+        "/oauth/token/",
+        data={"grant_type": "client_credentials", "scope": "roster.readonly"},
+        auth=(app["client_id"], app["client_secret"]),
+    )
+    bearer = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+    base = "/ims/oneroster/rostering/v1p2"
+    schools = http.get(f"{base}/schools", headers=bearer).json()["orgs"]
+    assert [s["identifier"] for s in schools] == ["881002"]  # Riverside approved; Meadowbank has not yet
+    students = http.get(
+        f"{base}/students",
+        params={"limit": "10", "sort": "familyName", "fields": "sourcedId,givenName,familyName,grades"},
+        headers=bearer,
+    )
+    assert students.status_code == 200 and int(students.headers["X-Total-Count"]) > 10
+    assert len(students.json()["users"]) == 10 and 'rel="next"' in students.headers["Link"]
+    classes = http.get(f"{base}/classes", params={"filter": "dateLastModified>'2020-09-01T00:00:00Z'"}, headers=bearer)
+    assert classes.status_code == 200 and classes.json()["classes"]
 
 
 def _parents_sign_in_and_see_their_children(base: str, parents: dict[str, object]) -> None:

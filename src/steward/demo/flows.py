@@ -30,6 +30,11 @@ class DemoFlow:
     purpose: str
     outcome: str  # approved | requested | declined | blocked
     frequency: str = DataFlow.Frequency.DAILY
+    # Where schools decide differently: {URN: outcome}; a school not named is not asked.
+    outcome_at: dict[int, str] | None = None
+
+    def outcome_for(self, urn: int | None) -> str | None:
+        return self.outcome if self.outcome_at is None else self.outcome_at.get(urn or 0)
 
 
 FLOWS = (
@@ -104,13 +109,17 @@ FLOWS = (
         "Create Microsoft 365 accounts and class teams for pupils and staff.",
         "approved",
     ),
+    # The learning platform: rosters over OneRoster and staff sign-in (OpenID Connect). Riverside
+    # Academy approved it; Meadowbank Primary has the request still to decide.
     DemoFlow(
         "learning-app",
         "rostering",
         "6.1.e",
-        ("learner.identity", "learner.groups"),
-        "Give pupils accounts in the learning app the school subscribes to.",
+        ("learner.identity", "learner.enrolment", "learner.groups", "staff.identity", "staff.assignment"),
+        "Give pupils and teachers accounts and classes in the learning app the school subscribes to, "
+        "and let staff sign in to it with their school account.",
         "approved",
+        outcome_at={881002: "approved", 881001: "requested"},
     ),
 )
 
@@ -121,8 +130,9 @@ def load_demo_flows(schools: list[Organisation]) -> list[dict[str, Any]]:
         in_force = contracted_services(school_id=school.id)
         with tenant_scope([school.id]):
             for spec in FLOWS:
-                if spec.activity in in_force:
-                    _flow(school, spec)
+                outcome = spec.outcome_for(school.urn)
+                if spec.activity in in_force and outcome is not None:
+                    _flow(school, spec, outcome)
     clients = []
     for code in sorted({spec.recipient for spec in FLOWS}):
         recipient = Recipient.objects.get(code=code)
@@ -133,7 +143,7 @@ def load_demo_flows(schools: list[Organisation]) -> list[dict[str, Any]]:
     return clients
 
 
-def _flow(school: Organisation, spec: DemoFlow) -> None:
+def _flow(school: Organisation, spec: DemoFlow, outcome: str) -> None:
     flow = services.flow_request(
         school=school,
         recipient=Recipient.objects.get(code=spec.recipient),
@@ -144,15 +154,15 @@ def _flow(school: Organisation, spec: DemoFlow) -> None:
         frequency=spec.frequency,
         actor=Actor.system(f"{Recipient.objects.get(code=spec.recipient).name} (demo request)"),
     )
-    if spec.outcome == "approved":
+    if outcome == "approved":
         services.flow_approve(flow=flow, actor=Actor.system("School DPO (demo)"))
-    elif spec.outcome == "declined":
+    elif outcome == "declined":
         services.flow_decline(
             flow=flow,
             actor=Actor.system("School DPO (demo)"),
             note="Device monitoring is arranged by the trust directly.",
         )
-    elif spec.outcome == "blocked":
+    elif outcome == "blocked":
         try:
             services.flow_approve(flow=flow, actor=Actor.system("School DPO (demo)"))
         except ValidationError as refused:

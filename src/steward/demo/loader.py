@@ -232,6 +232,22 @@ def load_demo_provisioning() -> dict[str, Any]:
     return credentials
 
 
+def load_demo_sign_in(base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
+    """The learning app registered for staff sign-in, and a Steward account for one of Riverside's
+    staff (its School Business Manager in the MIS), with a password and an authenticator."""
+    from steward.demo.rostering import SCHOOL_URN, register_app
+
+    sign_in = register_app(base_url)
+    staff = sign_in.pop("staff")
+    school = Organisation.objects.get(urn=SCHOOL_URN)
+    sign_in["user"] = _user(staff["name"], staff["email"], school, staff["role"])
+    credentials = read_credentials()
+    credentials["users"].append(sign_in["user"])
+    credentials["sign_in_app"] = sign_in
+    _write_credentials(credentials)
+    return credentials
+
+
 def rebase(credentials: dict[str, Any], base_url: str) -> dict[str, Any]:
     """The credentials with every URL moved to `base_url` (the address the demo serves on now),
     written back, so that what is printed and kept is what answers: the data may have been loaded

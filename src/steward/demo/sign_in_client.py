@@ -118,6 +118,13 @@ def _page(title: str, body: str) -> bytes:
 def _handler(app: Relying) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+            try:
+                self._answer()
+            except httpx.HTTPError as down:
+                body = f"<p>Steward did not answer ({html.escape(str(down))}). Try again in a moment.</p>"
+                self._send(502, _page("Sign-in is not available", body))
+
+        def _answer(self) -> None:
             where = urlsplit(self.path)
             if where.path == "/":
                 self._send(

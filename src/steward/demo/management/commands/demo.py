@@ -22,6 +22,8 @@ from django.db import connections
 from steward.core import embedded_db
 from steward.demo import loader, scim_server
 from steward.demo import provisioning as demo_provisioning
+from steward.demo import rostering as demo_rostering
+from steward.demo.sign_in_client import SignInClient
 
 
 def served_url(bind: str) -> str:
@@ -96,16 +98,41 @@ class Command(BaseCommand):
             self.stdout.write("The schools answered rights requests, placed a legal hold and signed an agreement.")
         if credentials is not None and "provisioning" not in credentials:
             credentials = loader.load_demo_provisioning()
+        if credentials is not None and "sign_in_app" not in credentials:
+            credentials = loader.load_demo_sign_in(base_url)
         directory = self._start_directory(base_url) if credentials is not None else None
+        app = None
         try:
             if credentials:
                 credentials = loader.rebase(credentials, base_url)
                 self._print_credentials(credentials)
+                app = self._start_app(base_url, credentials["sign_in_app"], serving=not options["setup_only"])
             if not options["setup_only"]:
                 self._serve(options["bind"], base_url)
         finally:
+            if app is not None:
+                app.stop()
             if directory is not None:
                 directory.stop()
+
+    def _start_app(self, base_url: str, sign_in: dict[str, Any], *, serving: bool) -> SignInClient | None:
+        """The learning platform's sign-in app beside Steward, and how to try it and its OneRoster."""
+        user = sign_in["user"]
+        self.stdout.write(
+            f"Learning platform ({sign_in['name']}): approved by {sign_in['school']}, pending at "
+            f"{sign_in['pending_at']} (Data sharing). Its OneRoster client is the `learning-app` recipient "
+            "above (README, 'Learning platforms')."
+        )
+        app = demo_rostering.start_app(base_url, sign_in) if serving else None
+        if serving and app is None:
+            host, port = demo_rostering.app_address(base_url)
+            self.stdout.write(f"  Its sign-in app could not listen on {host}:{port} (STEWARD_DEMO_APP_BIND moves it).")
+        elif app is not None:
+            self.stdout.write(
+                f"  Try staff sign-in at {app.url}/ as {user['name']} ({user['email']}, password "
+                f"{user['password']}, a code from their authenticator)."
+            )
+        return app
 
     def _start_directory(self, base_url: str) -> scim_server.ScimServer:
         """The demo's SCIM directory, for as long as this command runs, and a first sync into it."""
