@@ -83,7 +83,7 @@ def _access_key(access: list[SchoolAccess]) -> tuple[Hashable, ...]:
 
 def _data_key(school_ids: list[int]) -> tuple[Hashable, ...]:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT last_value, is_called FROM {CHANGE_VERSION_SEQUENCE}")  # noqa: S608 - a constant
+        cursor.execute(f"SELECT last_value, is_called FROM {CHANGE_VERSION_SEQUENCE}")  # noqa: S608  # nosec B608 - a constant
         version = cursor.fetchone()
     restrictions = ProcessingRestriction.objects.filter(school_id__in=school_ids).aggregate(
         n=Count("id"), top=Max("id"), total=Sum("id")
