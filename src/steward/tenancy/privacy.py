@@ -13,7 +13,7 @@ from typing import Any
 from django.utils import timezone
 
 from steward.register.providers import ErasureReport, HeldData, Subject
-from steward.tenancy.models import Membership, User
+from steward.tenancy.models import Membership, SignInProviderFactor, User
 from steward.tenancy.selectors import member_elsewhere
 
 _ACCOUNT_FIELDS = ("email", "full_name", "is_active", "date_joined", "last_login")
@@ -70,6 +70,7 @@ class SchoolUserPrivacyProvider:
         report.deleted["tenancy.User"] = User.objects.filter(pk=subject.id).count()
         if not dry_run:
             memberships.delete()
+            SignInProviderFactor.objects.filter(user_id=subject.id).delete()  # no session rests on it again
             User.objects.filter(pk=subject.id).update(
                 is_active=False,
                 email=f"erased-{subject.id}@invalid",
