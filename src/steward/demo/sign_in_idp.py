@@ -93,7 +93,7 @@ class SignInIdp:
         }
 
     def jwks(self) -> dict[str, Any]:
-        return KeySet([self._key]).as_dict(private=False)
+        return dict(KeySet([self._key]).as_dict(private=False))
 
     def id_token(self, grant: _Grant) -> str:
         now = int(time.time())
@@ -222,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
             200,
             {
                 "access_token": secrets.token_urlsafe(24),
-                "token_type": "Bearer",
+                "token_type": "Bearer",  # the OAuth token type, not a password  # nosec B105
                 "expires_in": TOKEN_SECONDS,
                 "scope": "openid email profile",
                 "id_token": self.idp.id_token(grant),

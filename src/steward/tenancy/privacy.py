@@ -26,6 +26,9 @@ class SchoolUserPrivacyProvider:
         return [
             HeldData("tenancy.User", ("school_user",), ("school_user.account", "school_user.sign_in")),
             HeldData("tenancy.Membership", ("school_user",), ("school_user.role",)),
+            HeldData(
+                "tenancy.SignInProviderFactor", ("school_user",), ("school_user.authenticator", "school_user.sign_in")
+            ),
             HeldData("tenancy.DataProtectionContact", ("staff",), ("staff.work_contact",)),
         ]
 
@@ -40,7 +43,11 @@ class SchoolUserPrivacyProvider:
         if not memberships:
             return {}
         users = User.objects.filter(pk=subject.id).values(*_ACCOUNT_FIELDS)
-        return {
+        factors = list(
+            SignInProviderFactor.objects.filter(user_id=subject.id).values("name", "created_at", "last_used_at")
+        )
+        held = {"tenancy.SignInProviderFactor": factors} if factors else {}
+        return held | {
             "tenancy.User": list(users),
             "tenancy.Membership": [
                 {
