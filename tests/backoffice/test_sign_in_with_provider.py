@@ -353,3 +353,17 @@ def test_a_discovery_document_naming_another_issuer_is_refused(
 def test_an_unknown_provider_is_a_404(client: Client, provider: SignInProvider) -> None:
     assert client.get("/sign-in/with/someone-else/").status_code == 404
     assert client.get("/sign-in/with/someone-else/return/").status_code == 404
+
+
+def test_starting_again_ends_the_earlier_sign_in(
+    client: Client, idp: sign_in_idp.SignInIdp, provider: SignInProvider, admin_a: User
+) -> None:
+    first = client.get("/sign-in/with/alder/")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(first["Location"]).query).items()}
+    form = {k: query[k] for k in ("client_id", "redirect_uri", "state", "nonce", "code_challenge")}
+    client.get("/sign-in/with/alder/")  # the person pressed the button again
+    assert [k for k in client.session.keys() if k.startswith("_state_")] != []
+    answer = httpx.post(f"{idp.issuer}/authorize", data=form | {"email": admin_a.email, "mfa": "yes"})
+    back = urlsplit(answer.headers["location"])
+    _refused(client.get(f"{back.path}?{back.query}"), 400, "had expired or was already used")
+    assert _nobody_signed_in(client)

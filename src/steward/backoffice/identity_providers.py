@@ -30,6 +30,7 @@ TIMEOUT_SECONDS = 10
 LEEWAY_SECONDS = 60  # clock difference tolerated between the provider and Steward
 METADATA_SECONDS = 3600  # discovery documents are read again after an hour
 SCOPE = "openid email profile"
+STATE_PREFIX = "_state_steward-"  # authlib keeps a sign-in's state under "_state_<client name>_<state>"
 
 
 class ProviderSignInError(Exception):

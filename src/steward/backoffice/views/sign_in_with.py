@@ -30,6 +30,9 @@ STARTED_SECONDS = 600  # time allowed at the provider's pages
 @require_GET
 def sign_in_with(request: HttpRequest, key: str) -> HttpResponse:
     provider = _provider(key)
+    # One sign-in with a provider at a time per browser: an abandoned one's state goes with it.
+    for stale in [k for k in request.session.keys() if k.startswith(identity_providers.STATE_PREFIX)]:
+        del request.session[stale]
     request.session[STARTED_KEY] = {"provider": key, "next": safe_next(request), "at": time.time()}
     try:
         return identity_providers.start(request, provider, _return_uri(request, provider))
