@@ -31,7 +31,7 @@ STARTED_SECONDS = 600  # time allowed at the provider's pages
 def sign_in_with(request: HttpRequest, key: str) -> HttpResponse:
     provider = _provider(key)
     # One sign-in with a provider at a time per browser: an abandoned one's state goes with it.
-    for stale in [k for k in request.session.keys() if k.startswith(identity_providers.STATE_PREFIX)]:
+    for stale in [k for k in request.session.keys() if k.startswith(identity_providers.STATE_PREFIX)]:  # noqa: SIM118
         del request.session[stale]
     request.session[STARTED_KEY] = {"provider": key, "next": safe_next(request), "at": time.time()}
     try:
