@@ -367,3 +367,14 @@ def test_starting_again_ends_the_earlier_sign_in(
     back = urlsplit(answer.headers["location"])
     _refused(client.get(f"{back.path}?{back.query}"), 400, "had expired or was already used")
     assert _nobody_signed_in(client)
+
+
+def test_a_code_the_provider_refuses_is_shown_and_audited(
+    client: Client, idp: sign_in_idp.SignInIdp, provider: SignInProvider
+) -> None:
+    start = client.get("/sign-in/with/alder/")
+    state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+    response = client.get("/sign-in/with/alder/return/", {"code": "not-a-code-it-issued", "state": state})
+    _refused(response, 400, f"{NAME} did not confirm the sign-in")
+    assert _nobody_signed_in(client)
+    assert _events("sign_in_failed")[0].detail["reason"] == "the provider refused the code: invalid_grant"
