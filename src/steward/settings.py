@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 
-from steward.core import database, local_secrets, oidc_keys
+from steward.core import database, local_secrets, oidc_keys, sign_in_providers
 from steward.core.paths import PROJECT_DIR, VAR_DIR
 
 ENVIRONMENT = os.environ.get("STEWARD_ENV", "development")
@@ -174,6 +174,10 @@ for _entry in filter(None, os.environ.get("STEWARD_RATE_LIMITS", "").split(","))
     if _name.strip() not in RATE_LIMITS or not _limit.strip().isdigit() or not _seconds.strip().isdigit():
         raise ImproperlyConfigured(f"STEWARD_RATE_LIMITS: {_entry!r} is not <rule>=<count>/<seconds> of a known rule")
     RATE_LIMITS[_name.strip()] = (int(_limit), int(_seconds))
+
+# Identity providers staff may sign in with (their school's Microsoft 365 or Google account), set by
+# the ICT service: DESIGN.md "Signing in with a school's Microsoft 365 or Google account".
+SIGN_IN_PROVIDERS = sign_in_providers.parse(os.environ.get("STEWARD_SIGN_IN_PROVIDERS", ""))
 
 OTP_TOTP_ISSUER = "Steward"
 OTP_TOTP_THROTTLE_FACTOR = 1

@@ -147,6 +147,7 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
         css_status, css_headers, _ = browser.request("/static/govuk-frontend/govuk-frontend.min.css")
         assert (css_status, css_headers["Content-Type"].split(";")[0]) == (200, "text/css")
         _parents_sign_in_and_see_their_children(base, credentials["parents"])
+        _a_school_admin_signs_in_with_the_demo_school_account(base)
         assert credentials["sign_in_url"] == f"{base}/sign-in/"
         _notices_are_published_with_versions(base, credentials["privacy"])
     finally:
@@ -159,6 +160,7 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
         assert embedded_db.running_pid() is not None
     assert f"Sign in at {base}/sign-in/" in output and "127.0.0.1:8000" not in output
     assert "admin@primary.demo-school.invalid" in output
+    assert 'Sign in with "Demo school (Microsoft 365)" on the sign-in page' in output
     parent_emails = [p["email"] for p in credentials["parents"]["accounts"]]
     assert all(email in output for email in parent_emails)
     assert "Privacy operations:" in output and "/school/rights/" in output
@@ -212,6 +214,31 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
     # Each start has a new, empty directory: the same people are synced into it again.
     assert "Account provisioning: Riverside Academy" in again.stdout
     assert _provisioning_runs()[-1] == ("succeeded", first_sync[-1][1])
+
+
+def _a_school_admin_signs_in_with_the_demo_school_account(base: str) -> None:
+    """ "Sign in with Demo school (Microsoft 365)": the demo's stand-in provider, a second factor ticked."""
+    browser = Browser(base)
+    _, _, page = browser.request("/sign-in/")
+    assert "Sign in with Demo school (Microsoft 365)" in page
+    status, headers, _ = browser.request("/sign-in/with/demo-school-m365/")
+    assert status == 302
+    authorize = headers["Location"]
+    with httpx.Client(timeout=20) as idp:
+        form_page = idp.get(authorize).text
+        fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form_page))
+        fields = {name: html.unescape(value) for name, value in fields.items()}
+        issuer = authorize.split("/authorize?")[0]
+        answer = idp.post(
+            f"{issuer}/authorize", data=fields | {"email": "admin@primary.demo-school.invalid", "mfa": "yes"}
+        )
+    back = urllib.parse.urlsplit(answer.headers["location"])
+    status, headers, page = browser.request(f"{back.path}?{back.query}")
+    assert (status, headers.get("Location")) == (302, "/"), page[:2000]
+    status, _, _ = browser.submit("/schools/switch/", {"school": _school_id(browser)}, form_page="/schools/")
+    assert status == 302
+    status, _, page = browser.request("/school/register/")
+    assert status == 200 and "What we process for Meadowbank Primary School" in page
 
 
 def _notices_are_published_with_versions(base: str, privacy: dict[str, Any]) -> None:

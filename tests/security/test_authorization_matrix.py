@@ -61,6 +61,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:home": STAFF,
     "backoffice:sign-in": PUBLIC,
     "backoffice:sign-in-verify": PUBLIC,
+    "backoffice:sign-in-with": PUBLIC,  # sends the browser to a school's identity provider
+    "backoffice:sign-in-with-return": PUBLIC,  # the provider's answer (state, code, signed ID token) is the credential
     "backoffice:sign-out": PUBLIC,
     "backoffice:password-forgotten": PUBLIC,
     "backoffice:password-reset": PUBLIC,  # the link's token is the credential
@@ -149,6 +151,7 @@ PLAIN_PARAMETERS = {
     "service": "hosted_mis",
     "number": "1",
     "record_type": "learners",
+    "key": "alder-m365",  # an identity provider's key (none is configured in the matrix's world: 404)
 }
 # The processor's own records, whose ids are every school's by design (contracts, terminations).
 PROCESSOR_RECORDS = ("backoffice:processor-", "backoffice:termination-")

@@ -15,12 +15,14 @@ from axes.utils import reset as axes_reset
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from steward.audit.services import audit_request
 from steward.core import ratelimit
+from steward.core.sign_in_providers import SignInProvider
 from steward.notifications.email import send_email
-from steward.tenancy.models import User
+from steward.tenancy.models import SignInProviderFactor, User
 from steward.tenancy.recovery import Recovery
 
 
@@ -86,9 +88,13 @@ def check_code(request: HttpRequest, user: User, device: TOTPDevice, token: str)
     return CodeCheck(passed=False, throttled=not allowed)
 
 
-def signed_in(request: HttpRequest, *, enrolled: bool) -> None:
-    """Both steps passed and the session is the user's (call after `login`)."""
-    audit_request(request, action="sign_in", detail={"two_factor": "totp", "enrolled_now": enrolled})
+def signed_in(request: HttpRequest, *, enrolled: bool, provider: SignInProvider | None = None) -> None:
+    """Both steps passed and the session is the user's (call after `login`); `provider` when the
+    first step was an identity provider rather than the password."""
+    detail: dict[str, object] = {"two_factor": "totp", "enrolled_now": enrolled}
+    if provider is not None:
+        detail["provider"] = provider.key
+    audit_request(request, action="sign_in", detail=detail)
 
 
 def signed_out(request: HttpRequest) -> None:
@@ -99,6 +105,126 @@ def signed_out(request: HttpRequest) -> None:
 def locked_out(request: HttpRequest, email: str) -> None:
     """django-axes refused this email from this address."""
     audit_request(request, action="sign_in_locked_out", detail={"email": email[:254]})
+
+
+# --- Signing in with a school's identity provider (Microsoft 365, Google)
+
+# RFC 8176's authentication method values by kind of factor: `amr` asserts several factors when it
+# says so (`mfa`) or names factors of two different kinds (a password and a one-time code, a PIN
+# and a hardware key). One possession factor alone (`otp`, `hwk`, `swk`) is one factor.
+_KNOWLEDGE = frozenset({"pwd", "pin", "kba"})
+_POSSESSION = frozenset({"hwk", "swk", "otp", "sms", "tel", "sc"})
+_INHERENCE = frozenset({"fpt", "face", "iris", "retina", "vbm"})
+
+
+@dataclass(frozen=True)
+class ProviderCheck:
+    """The outcome of an identity provider's sign-in: the user and whether the provider's
+    second factor stands for ours, or why not (`message`, for the sign-in page)."""
+
+    user: User | None = None
+    two_factor_done: bool = False
+    message: str = ""
+
+
+def asserts_several_factors(amr: object) -> bool:
+    """Whether an ID token's `amr` claim says the person used more than one kind of factor."""
+    if not isinstance(amr, list):
+        return False
+    methods = {m for m in amr if isinstance(m, str)}
+    if "mfa" in methods:
+        return True
+    return sum(1 for kind in (_KNOWLEDGE, _POSSESSION, _INHERENCE) if methods & kind) >= 2
+
+
+def check_provider_identity(request: HttpRequest, provider: SignInProvider, claims: dict[str, object]) -> ProviderCheck:
+    """Match a checked ID token to an existing account by a verified email address in one of the
+    provider's domains. No account is ever made here; every refusal is audited, naming the provider."""
+    raw = claims.get(provider.email_claim)
+    email = raw.strip().lower() if isinstance(raw, str) else ""
+    name = provider.name
+    if "@" not in email:
+        return _provider_refused(
+            request,
+            provider,
+            "",
+            f"no address in the {provider.email_claim} claim",
+            f"{name} did not give Steward your email address, so you cannot sign in with it.",
+        )
+    domain = email.rpartition("@")[2]
+    if domain not in provider.domains:
+        return _provider_refused(
+            request,
+            provider,
+            email,
+            f"the provider may not vouch for {domain}",
+            f"{name} cannot sign in accounts at {domain}. Sign in with your email address and password.",
+        )
+    if not provider.vouches_for_domains and claims.get("email_verified") is not True:
+        return _provider_refused(
+            request,
+            provider,
+            email,
+            "the provider has not verified the email address",
+            f"{name} has not confirmed that {email} is yours, so Steward cannot use it to sign you in.",
+        )
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        return _provider_refused(
+            request,
+            provider,
+            email,
+            "no account uses the email address",
+            f"No Steward account uses {email}. Ask your school's administrator or the ICT service's "
+            "service desk for one.",
+        )
+    if not user.is_active:
+        return _provider_refused(
+            request,
+            provider,
+            email,
+            "the account is closed",
+            f"The Steward account for {email} is closed. Ask the ICT service's service desk if you need it again.",
+            user=user,
+        )
+    return ProviderCheck(user=user, two_factor_done=provider.trust_mfa and asserts_several_factors(claims.get("amr")))
+
+
+def provider_failed(request: HttpRequest, provider: SignInProvider, reason: str) -> None:
+    """The protocol failed before anyone was named (state, code, ID token checks)."""
+    audit_request(request, action="sign_in_failed", detail={"provider": provider.key, "reason": reason[:300]})
+
+
+def _provider_refused(
+    request: HttpRequest, provider: SignInProvider, email: str, reason: str, message: str, *, user: User | None = None
+) -> ProviderCheck:
+    detail = {"provider": provider.key, "email": email[:254], "reason": reason}
+    if user is None:
+        audit_request(request, action="sign_in_failed", detail=detail)
+    else:
+        audit_request(request, action="sign_in_failed", user_id=user.pk, actor_label=str(user), detail=detail)
+    return ProviderCheck(message=message)
+
+
+def provider_factor(user: User, provider: SignInProvider) -> SignInProviderFactor:
+    """The django-otp device that stands for the provider's second factor (made at first use)."""
+    factor: SignInProviderFactor
+    factor, _ = SignInProviderFactor.objects.update_or_create(
+        user=user,
+        provider=provider.key,
+        defaults={"name": provider.name[:64], "confirmed": True, "last_used_at": timezone.now()},
+    )
+    return factor
+
+
+def signed_in_by_provider(request: HttpRequest, provider: SignInProvider, amr: object) -> None:
+    """The provider's sign-in asserted several factors and the session is the user's (after `login`)."""
+    methods = [m for m in amr if isinstance(m, str)][:10] if isinstance(amr, list) else []
+    audit_request(
+        request,
+        action="sign_in",
+        detail={"two_factor": "identity_provider", "enrolled_now": False, "provider": provider.key, "amr": methods},
+    )
 
 
 # --- Password reset by email (the rules are tenancy/recovery.py's)

@@ -18,6 +18,7 @@ from steward.backoffice.views import (
     search,
     sign_in,
     sign_in_apps,
+    sign_in_with,
     terminations,
 )
 
@@ -27,6 +28,8 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path("sign-in/", sign_in.sign_in, name="sign-in"),
     path("sign-in/verify/", sign_in.sign_in_verify, name="sign-in-verify"),
+    path("sign-in/with/<slug:key>/", sign_in_with.sign_in_with, name="sign-in-with"),
+    path("sign-in/with/<slug:key>/return/", sign_in_with.sign_in_with_return, name="sign-in-with-return"),
     path("sign-out/", sign_in.sign_out, name="sign-out"),
     path("sign-in/password/", recovery.password_forgotten, name="password-forgotten"),
     path("sign-in/password/<str:token>/", recovery.password_reset, name="password-reset"),

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
+from django_otp.models import Device
 
 from steward.register.classification import NoPersonalData, PersonalData
 from steward.tenancy.scope import current_school_ids
@@ -171,6 +172,43 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.full_name or self.email
+
+
+class SignInProviderFactor(Device):  # type: ignore[misc]  # django-otp is untyped
+    """ "This person's second factor was checked by an identity provider" as django-otp sees it.
+
+    A staff member whose Microsoft 365 or Google sign-in asserted several factors (`amr`) is
+    verified for the session like one who typed a TOTP code: django-otp keeps a device's id in
+    the session and its middleware loads that device on every request, so the session points at
+    one of these (one per person and provider, made at first use). It can check no code
+    (`verify_token` is django-otp's default, always false), so it never stands in for the code
+    step; deleting the user or the row ends the sessions that rest on it.
+    """
+
+    # Declared again without a reverse accessor: django-otp is untyped, so mypy could not resolve one.
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=50, help_text="The provider's key in STEWARD_SIGN_IN_PROVIDERS")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    privacy = PersonalData(
+        subject="school_user",
+        fields={
+            "user": "school_user.authenticator",
+            "name": "school_user.authenticator",
+            "provider": "school_user.authenticator",
+            "last_used_at": "school_user.sign_in",
+        },
+        not_personal={"id", "confirmed", "created_at"},
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "provider"], name="one_factor_per_user_and_provider"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} for {self.user_id}"
 
 
 class Role(models.TextChoices):

@@ -13,7 +13,7 @@ from typing import Any
 from django.utils import timezone
 
 from steward.register.providers import ErasureReport, HeldData, Subject
-from steward.tenancy.models import Membership, User
+from steward.tenancy.models import Membership, SignInProviderFactor, User
 from steward.tenancy.selectors import member_elsewhere
 
 _ACCOUNT_FIELDS = ("email", "full_name", "is_active", "date_joined", "last_login")
@@ -26,6 +26,9 @@ class SchoolUserPrivacyProvider:
         return [
             HeldData("tenancy.User", ("school_user",), ("school_user.account", "school_user.sign_in")),
             HeldData("tenancy.Membership", ("school_user",), ("school_user.role",)),
+            HeldData(
+                "tenancy.SignInProviderFactor", ("school_user",), ("school_user.authenticator", "school_user.sign_in")
+            ),
             HeldData("tenancy.DataProtectionContact", ("staff",), ("staff.work_contact",)),
         ]
 
@@ -40,7 +43,11 @@ class SchoolUserPrivacyProvider:
         if not memberships:
             return {}
         users = User.objects.filter(pk=subject.id).values(*_ACCOUNT_FIELDS)
-        return {
+        factors = list(
+            SignInProviderFactor.objects.filter(user_id=subject.id).values("name", "created_at", "last_used_at")
+        )
+        held = {"tenancy.SignInProviderFactor": factors} if factors else {}
+        return held | {
             "tenancy.User": list(users),
             "tenancy.Membership": [
                 {
@@ -70,6 +77,7 @@ class SchoolUserPrivacyProvider:
         report.deleted["tenancy.User"] = User.objects.filter(pk=subject.id).count()
         if not dry_run:
             memberships.delete()
+            SignInProviderFactor.objects.filter(user_id=subject.id).delete()  # no session rests on it again
             User.objects.filter(pk=subject.id).update(
                 is_active=False,
                 email=f"erased-{subject.id}@invalid",

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import segno
+from django.conf import settings
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -23,6 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from steward.backoffice import auth
 from steward.core import ratelimit
 from steward.core.forms import CodeForm, SignInForm, posted
+from steward.core.sign_in_providers import SignInProvider
 from steward.tenancy.models import User
 
 PENDING_KEY = "steward_pending_user"
@@ -44,10 +46,24 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         if check.user is None:
             error = "Enter a correct email address and password"
         else:
-            request.session.cycle_key()
-            request.session[PENDING_KEY] = {"id": check.user.pk, "at": time.time(), "next": _safe_next(request)}
+            hold_pending_user(request, check.user, next_url=safe_next(request))
             return redirect("backoffice:sign-in-verify")
-    return render(request, "backoffice/sign_in.html", {"form": form, "error": error}, status=400 if error else 200)
+    return sign_in_page(request, form=form, error=error, status=400 if error else 200)
+
+
+def sign_in_page(
+    request: HttpRequest, *, form: SignInForm | None = None, error: str = "", error_field: str = "", status: int = 200
+) -> HttpResponse:
+    """The sign-in page: the password form and a button for each identity provider the ICT service
+    set up (`settings.SIGN_IN_PROVIDERS`); also where a provider's refusal is shown."""
+    context = {
+        "form": form or SignInForm(),
+        "error": error,
+        "error_field": error_field or "id_email",
+        "sign_in_providers": settings.SIGN_IN_PROVIDERS,
+        "next": safe_next(request),
+    }
+    return render(request, "backoffice/sign_in.html", context, status=status)
 
 
 def sign_in_verify(request: HttpRequest) -> HttpResponse:
@@ -85,7 +101,7 @@ def _complete_sign_in(request: HttpRequest, user: User, device: TOTPDevice, *, e
         device.save(update_fields=["confirmed"])
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     otp_login(request, device)
-    auth.signed_in(request, enrolled=enrolled)
+    auth.signed_in(request, enrolled=enrolled, provider=provider_by_key(pending.get("provider") or ""))
     return redirect(pending.get("next") or "backoffice:home")
 
 
@@ -102,6 +118,17 @@ def locked_out(request: HttpRequest, response: HttpResponse | None = None, crede
     auth.locked_out(request, str(email))
     portal = request.path_info.startswith("/portal/")
     return render(request, "portal/locked_out.html" if portal else "backoffice/locked_out.html", status=429)
+
+
+def provider_by_key(key: str) -> SignInProvider | None:
+    return next((p for p in settings.SIGN_IN_PROVIDERS if p.key == key), None)
+
+
+def hold_pending_user(request: HttpRequest, user: User, *, next_url: str, provider: str = "") -> None:
+    """The first step passed (a password, or an identity provider without a second factor): a new
+    session key, and the person has five minutes to give the code."""
+    request.session.cycle_key()
+    request.session[PENDING_KEY] = {"id": user.pk, "at": time.time(), "next": next_url, "provider": provider}
 
 
 def _pending_user(request: HttpRequest) -> User | None:
@@ -121,7 +148,7 @@ def _qr_data_uri(url: str) -> str:
     return str(segno.make(url, error="m").svg_data_uri(scale=4))
 
 
-def _safe_next(request: HttpRequest) -> str:
+def safe_next(request: HttpRequest) -> str:
     target = request.GET.get("next", "")
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target

@@ -24,6 +24,7 @@ from steward.demo import loader, scim_server
 from steward.demo import provisioning as demo_provisioning
 from steward.demo import rostering as demo_rostering
 from steward.demo.sign_in_client import SignInClient
+from steward.demo import sign_in as demo_sign_in
 
 
 def served_url(bind: str) -> str:
@@ -108,7 +109,7 @@ class Command(BaseCommand):
                 self._print_credentials(credentials)
                 app = self._start_app(base_url, credentials["sign_in_app"], serving=not options["setup_only"])
             if not options["setup_only"]:
-                self._serve(options["bind"], base_url)
+                self._serve_with_provider(options["bind"], base_url)
         finally:
             if app is not None:
                 app.stop()
@@ -194,11 +195,28 @@ class Command(BaseCommand):
                 )
         self.stdout.write(f"\n{privacy['note']}\n")
 
-    def _serve(self, bind: str, base_url: str) -> None:
+    def _serve_with_provider(self, bind: str, base_url: str) -> None:
+        """Serve with "Sign in with Demo school (Microsoft 365)" on the sign-in page, its stand-in
+        provider on loopback for as long as the demo runs (unless STEWARD_SIGN_IN_PROVIDERS is set)."""
+        if os.environ.get("STEWARD_SIGN_IN_PROVIDERS"):
+            self._serve(bind, base_url, {})
+            return
+        idp, providers = demo_sign_in.start_provider()
+        self.stdout.write(
+            f'Sign in with "{demo_sign_in.NAME}" on the sign-in page: its stand-in provider at {idp.issuer} '
+            f"signs in {idp.default_email} (or another member of that school's staff) without a password; "
+            "tick its second-factor box to skip the code step.\n"
+        )
+        try:
+            self._serve(bind, base_url, {"STEWARD_SIGN_IN_PROVIDERS": providers})
+        finally:
+            idp.stop()
+
+    def _serve(self, bind: str, base_url: str, extra_env: dict[str, str]) -> None:
         """Run the web server, the task worker and the scheduler until Ctrl-C, then stop them.
 
         They get STEWARD_BASE_URL, so the links in the emails they send use the address served."""
-        env = {**os.environ, "STEWARD_BASE_URL": base_url}
+        env = {**os.environ, "STEWARD_BASE_URL": base_url, **extra_env}
         server = subprocess.Popen(
             [sys.executable, "-m", "steward", "serve", "--bind", bind], env=env
         )  # our own interpreter and module  # nosec B603
