@@ -23,8 +23,8 @@ from steward.core import embedded_db
 from steward.demo import loader, scim_server
 from steward.demo import provisioning as demo_provisioning
 from steward.demo import rostering as demo_rostering
-from steward.demo.sign_in_client import SignInClient
 from steward.demo import sign_in as demo_sign_in
+from steward.demo.sign_in_client import SignInClient
 
 
 def served_url(bind: str) -> str:
