@@ -130,12 +130,12 @@ def build(roster: Roster, *, school_id: int, since: dt.datetime | None) -> Roste
     """The school's files: all active records (since None), or what changed after `since`."""
     export = RosterCsv(mode="bulk" if since is None else "delta")
     kinds = roster.kinds_released(school_id)
-    mis_items: list[Item] = []
+    seen: list[Item] = []
     for kind in FILES_OF_KIND:
         if kind not in kinds:
             continue
         items = [i for i in _items(roster, kind) if i.school_id in (None, school_id)]
-        mis_items += [i for i in items if i.record_type is not None]
+        seen += items
         chosen = [i for i in items if _wanted(i.data, since)]
         export.items += chosen
         for name in FILES_OF_KIND[kind]:
@@ -144,8 +144,9 @@ def build(roster: Roster, *, school_id: int, since: dt.datetime | None) -> Roste
                 datas += _deleted_demographics(roster, school_id, since)
             if datas or since is None:
                 export.rows[name] = [_row(COLUMNS[name], d, bulk=since is None) for d in datas]
-    if mis_items:
-        export.watermark = max(modified(i) for i in mis_items)
+    # The next delta's start: MIS times only (all the database's clock), unless there are none.
+    marks = [i for i in seen if i.record_type is not None] or seen
+    export.watermark = max(modified(i) for i in marks) if marks else None
     return export
 
 
