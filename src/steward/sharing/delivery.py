@@ -5,6 +5,10 @@ version delivered up to; it moves only once everything after it was delivered, s
 failure sends again from the old version (receivers key records by source id and change version).
 A Disclosure is recorded for each page that actually left: a file that was moved into place, a POST
 that was answered 2xx. Tombstones carry only the MIS's opaque ids and, as in the API, are not logged.
+
+An export whose target asks for a format registered by a higher app (`core.flow_formats`, e.g.
+rostering's `oneroster-csv`) is written by that app's writer instead, from the time it last
+delivered up to: sharing cannot import the app that knows the standard, since that app imports it.
 """
 
 from __future__ import annotations
