@@ -14,8 +14,10 @@ import importlib
 import inspect
 import io
 import pkgutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.db.models import F
@@ -29,6 +31,7 @@ from steward.audit.selectors import AuditQuery
 from steward.audit.services import audit_log_csv
 from steward.consents import services as consents
 from steward.consents.models import Consent, MarketingPreference
+from steward.core.flow_formats import FlowFile
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Contact, Learner
 from steward.portal import accounts
@@ -585,6 +588,31 @@ def _release(w: World) -> Expect:
     sign_in = _sign_in(w)
     rostering.sign_in_release(sign_in=sign_in, channel_detail="id_token", actor=w.actor)
     return Expect("sign_in_claims_released", sign_in.school.id, w.actor.label)
+
+
+# --- rostering (OneRoster CSV) --------------------------------------------------------------------
+
+
+@walks("rostering.services.oneroster_csv_export")
+def _oneroster_csv_export(w: World) -> Expect:
+    school, _ = school_with_flow("Walk Roster CSV", "ada@csv.invalid")
+    with tempfile.TemporaryDirectory() as folder:
+        rostering.oneroster_csv_export(
+            school_urn=school.urn or 0,
+            recipient_code="learning-app",
+            since=None,
+            out=Path(folder) / "r.zip",
+            actor=w.actor,
+        )
+    return Expect("oneroster_csv_exported", school.id, w.actor.label)
+
+
+@walks("rostering.services.oneroster_csv_deliver")
+def _oneroster_csv_deliver(w: World) -> Expect:
+    school, flow = school_with_flow("Walk Roster Delivery", "ada@drop.invalid")
+    with tempfile.TemporaryDirectory() as folder, tenant_scope([school.id]):
+        rostering.oneroster_csv_deliver(FlowFile(school.id, flow.id, Path(folder), since=None))
+    return Expect("oneroster_csv_exported", school.id, "Scheduled delivery", by_actor=False)
 
 
 # --- the census and the walk ---------------------------------------------------------------------

@@ -424,3 +424,16 @@ def test_the_migration_seals_secrets_stored_before_sealing(webhook_flow: DataFlo
         cursor.execute("SELECT webhook_secret FROM sharing_deliverytarget WHERE flow_id = %s", [webhook_flow.id])
         (stored,) = cursor.fetchone()  # type: ignore[misc]
     assert stored.startswith("fernet:") and unseal(stored) == "old-plain"
+
+
+def test_a_file_format_of_another_service_or_none_is_refused(
+    school: Organisation, attendance_service: Recipient, exchange: ProcessingActivity, tmp_path: Path
+) -> None:
+    """`oneroster-csv` is written by rostering (registered through `core.flow_formats`) for rostering
+    flows only; an attendance flow cannot ask for it, nor for a format nobody writes."""
+    with pytest.raises(ValidationError, match="written for rostering flows only"):
+        approve(
+            school, attendance_service, exchange, "export", export_folder=str(tmp_path), export_format="oneroster-csv"
+        )
+    with pytest.raises(ValidationError, match="'xml' is not a file format Steward writes"):
+        approve(school, attendance_service, exchange, "export", export_folder=str(tmp_path), export_format="xml")

@@ -82,14 +82,33 @@ def access_for(recipient_code: str) -> list[SchoolAccess]:
         )
     by_school: dict[int, list[DataFlow]] = {}
     for flow in flows:
-        if releasing(flow):
-            by_school.setdefault(flow.school_id, []).append(flow)
-    result = []
-    for school_flows in by_school.values():
-        types = {f.split(".", 1)[0] for flow in school_flows for f in flow.fields}
-        releases = {t: r for t in sorted(types) if (r := release_for(school_flows, t)) is not None}
-        result.append(SchoolAccess(school_flows[0].school, releases))
+        by_school.setdefault(flow.school_id, []).append(flow)
+    result = [a for school_flows in by_school.values() if (a := school_access(school_flows)) is not None]
     return sorted(result, key=lambda a: a.school.name)
+
+
+def school_access(flows: list[DataFlow]) -> SchoolAccess | None:
+    """What these approved rostering flows of one school release together, leaving out a flow that
+    is not releasing now (a transfer without its safeguard); None if none is."""
+    live = [flow for flow in flows if releasing(flow)]
+    if not live:
+        return None
+    types = {f.split(".", 1)[0] for flow in live for f in flow.fields}
+    releases = {t: r for t in sorted(types) if (r := release_for(live, t)) is not None}
+    return SchoolAccess(live[0].school, releases)
+
+
+def school_access_for(school: Organisation, recipient_code: str) -> SchoolAccess | None:
+    """One school's approved rostering flows to the recipient, as `access_for` reads them for every
+    school; call inside that school's tenant scope (a CSV export names one school)."""
+    flows = list(
+        DataFlow.objects.filter(
+            school=school, recipient__code=recipient_code, activity__service=SERVICE, status=DataFlow.Status.APPROVED
+        )
+        .select_related("recipient", "school")
+        .order_by("id")
+    )
+    return school_access(flows)
 
 
 @dataclass
@@ -151,6 +170,22 @@ class Roster:
 
     def ref(self, path: str, sourced_id: str, kind: str) -> dict[str, str]:
         return {"href": f"{self.base_url}/{path}/{sourced_id}", "sourcedId": sourced_id, "type": kind}
+
+    def kinds_released(self, school_id: int) -> frozenset[str]:
+        """The OneRoster collections the school's flows give this recipient anything of (orgs and
+        academic sessions always: they are the school and its year, not MIS personal data)."""
+        kinds = {"orgs", "academicSessions"}
+        if school_id in self._group_schools:
+            kinds |= {"courses", "classes"}
+        if school_id in self._student_schools or school_id in self._teacher_schools:
+            kinds.add("users")
+        if "classes" in kinds and school_id in self._student_schools and school_id in self._enrollment_schools:
+            kinds.add("enrollments")  # a membership is shown only with both of its sides
+        if school_id in self._student_schools and {"date_of_birth", "gender"} & self.access[school_id].fields(
+            "learners"
+        ):
+            kinds.add("demographics")
+        return frozenset(kinds)
 
     def _schools_releasing(self, *record_types: str) -> list[int]:
         return [i for i, a in self.access.items() if all(a.releases.get(t) for t in record_types)]
@@ -446,15 +481,19 @@ class Roster:
     # --- enrollments and demographics
 
     @cached_property
-    def enrollments(self) -> list[Item]:
-        """Learners' memberships of classes the recipient sees, both sides visible to it."""
-        classes = {(r["school_id"], r["source_id"]) for r in self._groups}
-        learners = {(r["school_id"], r["source_id"]) for r in self._learner_rows}
-        schools = [
+    def _enrollment_schools(self) -> list[int]:
+        return [
             i
             for i in self._schools_releasing("group-enrolments")
             if {"group_source_id", "learner_source_id"} <= self.access[i].fields("group-enrolments")
         ]
+
+    @cached_property
+    def enrollments(self) -> list[Item]:
+        """Learners' memberships of classes the recipient sees, both sides visible to it."""
+        classes = {(r["school_id"], r["source_id"]) for r in self._groups}
+        learners = {(r["school_id"], r["source_id"]) for r in self._learner_rows}
+        schools = self._enrollment_schools
         rows = GroupEnrolment.objects.filter(school_id__in=schools).exclude(
             _restricted("learners", "learner_source_id")
         )

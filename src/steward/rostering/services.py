@@ -14,7 +14,12 @@ subject, so it appears in the person's access bundle like any other sharing.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,19 +28,33 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from steward.audit.actor import Actor
 from steward.audit.services import audit_action
+from steward.core.flow_formats import FlowFile, FlowFileRefused, FlowFileWritten
 from steward.register.models import Recipient
+from steward.rostering import oneroster_csv
 from steward.rostering.models import SignInApp, SignInConsent, SignInToken
-from steward.rostering.selectors import Item, SchoolAccess
+from steward.rostering.selectors import SERVICE, Item, Roster, SchoolAccess, school_access, school_access_for
 from steward.rostering.signin import SignIn
-from steward.sharing.models import Disclosure
+from steward.sharing.models import DataFlow, Disclosure
 from steward.sharing.selectors import Release
 from steward.sharing.services import record_disclosure
-from steward.tenancy.models import User
+from steward.tenancy.models import Organisation, User
 from steward.tenancy.scope import tenant_scope
+
+# The CSV binding carries sourcedIds only; the REST records it is built from still want a base for
+# their (unused) hrefs.
+REFERENCE_BASE = "/ims/oneroster/rostering/v1p2"
 
 
 def disclose_page(*, recipient_id: int, access: Sequence[SchoolAccess], items: Sequence[Item]) -> int:
     """Log the page's disclosures (call inside the tenant scope the page was read in); how many."""
+    return len(_disclose(recipient_id, access, items, Disclosure.Channel.API))
+
+
+def _disclose(
+    recipient_id: int, access: Sequence[SchoolAccess], items: Sequence[Item], channel: str
+) -> list[Disclosure]:
+    """One Disclosure per (school, MIS record type) among `items`, each MIS record named once (a
+    CSV export sends a group as a class and within its course, a pupil as a user and demographics)."""
     by_school = {a.school.id: a for a in access}
     grouped: dict[tuple[int, str], list[Item]] = {}
     for item in items:
@@ -44,22 +63,135 @@ def disclose_page(*, recipient_id: int, access: Sequence[SchoolAccess], items: S
     disclosures = []
     for (school_id, record_type), part in sorted(grouped.items()):
         release = by_school[school_id].releases[record_type]
+        record_ids = list(dict.fromkeys(i.source_id for i in part))
         disclosures.append(
             Disclosure(
                 school_id=school_id,
                 recipient_id=recipient_id,
                 flows=list(release.flow_ids),
                 record_type=release.record_type,
-                channel=Disclosure.Channel.API,
-                record_count=len(part),
+                channel=channel,
+                record_count=len(record_ids),
                 version_from=0,
                 version_to=0,
-                record_ids=[i.source_id for i in part],
+                record_ids=record_ids,
                 subject_ids=sorted({s for i in part for s in i.subjects}),
             )
         )
-    Disclosure.objects.bulk_create(disclosures)  # one statement a page, however many schools it spans
-    return len(disclosures)
+    return Disclosure.objects.bulk_create(disclosures)  # one statement, however many schools and types
+
+
+class ExportRefused(Exception):
+    """A OneRoster CSV export that cannot be made: `field` names the option at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+@dataclass(frozen=True)
+class CsvExported:
+    path: Path
+    mode: str  # bulk or delta
+    counts: dict[str, int]  # rows per file sent
+    disclosures: list[Disclosure]
+    watermark: dt.datetime | None  # the newest MIS modification the export covers
+
+
+def oneroster_csv_export(
+    *, school_urn: int, recipient_code: str, since: dt.datetime | None, out: Path, actor: Actor
+) -> CsvExported:
+    """Write the school's roster for the recipient as the OneRoster 1.2 CSV zip at `out` (bulk, or
+    the changes after `since`), record one Disclosure per MIS record type it holds and audit it.
+
+    Only this school, and only what its approved rostering flows to this recipient release. An
+    unknown school or recipient, or no such flow, is refused before anything is read or written.
+    The zip is written beside `out` under a temporary name and moved into place last, inside the
+    transaction of its disclosures: a file that never lands logs nothing, and a failed log leaves
+    no file.
+    """
+    school = Organisation.objects.filter(urn=school_urn, kind=Organisation.Kind.SCHOOL).first()
+    if school is None:
+        raise ExportRefused("school", f"no school has the URN {school_urn}")
+    recipient = Recipient.objects.filter(code=recipient_code).first()
+    if recipient is None:
+        raise ExportRefused("recipient", f"no recipient {recipient_code!r} in the register")
+    with tenant_scope([school.id]):
+        access = school_access_for(school, recipient.code)
+        if access is None:
+            raise ExportRefused(
+                "recipient",
+                f"{school.name} (URN {school_urn}) has no approved rostering flow releasing to {recipient.code}",
+            )
+        exported = _export(access, recipient, since=since, out=out, actor=actor)
+        assert exported is not None  # written even when a delta holds no change
+        return exported
+
+
+def _export(
+    access: SchoolAccess,
+    recipient: Recipient,
+    *,
+    since: dt.datetime | None,
+    out: Path,
+    actor: Actor,
+    skip_unchanged: bool = False,
+) -> CsvExported | None:
+    """The export of one school's access, inside its tenant scope (the command's and a delivery's);
+    None, with nothing written, for a delta without changes when `skip_unchanged`."""
+    school = access.school
+    roster = Roster(recipient_code=recipient.code, access=[access], base_url=REFERENCE_BASE, today=timezone.localdate())
+    built = oneroster_csv.build(roster, school_id=school.id, since=since)
+    if skip_unchanged and not built.rows:
+        return None
+    with tempfile.NamedTemporaryFile("wb", dir=out.parent, prefix=".oneroster-", delete=False) as handle:
+        temporary = Path(handle.name)
+    try:
+        with transaction.atomic():
+            with temporary.open("wb") as handle:
+                oneroster_csv.write_zip(built, handle)
+            disclosures = _disclose(recipient.id, [access], built.items, Disclosure.Channel.EXPORT)
+            audit_action(
+                actor,
+                action="oneroster_csv_exported",
+                school_id=school.id,
+                object_type="sharing.Disclosure",
+                object_ids=[d.pk for d in disclosures],
+                detail={
+                    "recipient": recipient.code,
+                    "mode": built.mode,
+                    "since": since.isoformat() if since else None,
+                    "files": built.counts(),
+                },
+            )
+            os.chmod(temporary, 0o640)  # the recipient's collector may read through its group, never others
+            os.replace(temporary, out)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return CsvExported(out, built.mode, built.counts(), disclosures, built.watermark)
+
+
+def oneroster_csv_deliver(request: FlowFile) -> FlowFileWritten:
+    """Sharing's scheduled delivery of a rostering flow as the OneRoster CSV zip (registered as the
+    `oneroster-csv` file format in `RosteringConfig.ready`; runs inside the school's tenant scope).
+
+    What the flow itself releases (not other flows to the recipient: the delivery is this flow's),
+    in full the first time and then as deltas after the newest MIS modification delivered. A delta
+    with no change writes no file, as the other export formats do."""
+    flow = DataFlow.objects.select_related("school", "recipient", "activity").filter(pk=request.flow_id).first()
+    if flow is None or flow.activity.service != SERVICE:
+        raise FlowFileRefused("only a rostering flow can be delivered as OneRoster CSV")
+    access = school_access([flow])
+    if access is None:
+        raise FlowFileRefused("the flow does not release anything now")
+    mode = "bulk" if request.since is None else "delta"
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    out = request.folder / f"{flow.school.urn}-oneroster-{mode}-{stamp}.zip"
+    actor = Actor.system("Scheduled delivery")
+    exported = _export(access, flow.recipient, since=request.since, out=out, actor=actor, skip_unchanged=True)
+    if exported is None:
+        return FlowFileWritten(records=0, path=None, watermark=None)
+    return FlowFileWritten(records=sum(exported.counts.values()), path=exported.path, watermark=exported.watermark)
 
 
 @transaction.atomic

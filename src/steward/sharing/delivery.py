@@ -5,6 +5,10 @@ version delivered up to; it moves only once everything after it was delivered, s
 failure sends again from the old version (receivers key records by source id and change version).
 A Disclosure is recorded for each page that actually left: a file that was moved into place, a POST
 that was answered 2xx. Tombstones carry only the MIS's opaque ids and, as in the API, are not logged.
+
+An export whose target asks for a format registered by a higher app (`core.flow_formats`, e.g.
+rostering's `oneroster-csv`) is written by that app's writer instead, from the time it last
+delivered up to: sharing cannot import the app that knows the standard, since that app imports it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from steward.core.csvsafe import safe_cell
+from steward.core.flow_formats import FlowFile, FlowFileRefused, FlowFormat, flow_format
 from steward.core.outbound import outbound_refusal
 from steward.core.sealed import seal, unseal
 from steward.sharing import selectors, services
@@ -69,6 +74,15 @@ def delivery_target_set(
         raise ValidationError({"webhook_url": "a webhook needs a URL and a signing secret"})
     if webhook_url and (refusal := outbound_refusal(webhook_url)):
         raise ValidationError({"webhook_url": refusal})
+    if export_format not in DeliveryTarget.Format.values:
+        raise ValidationError({"export_format": f"{export_format!r} is not a file format Steward writes"})
+    registered = flow_format(export_format)
+    if export_format not in (DeliveryTarget.Format.CSV, DeliveryTarget.Format.JSON) and (
+        registered is None or registered.service != flow.activity.service
+    ):
+        service = registered.service if registered else "no"
+        refusal = f"the {export_format} format is written for {service} flows only, and this flow is not one"
+        raise ValidationError({"export_format": refusal})
     target: DeliveryTarget
     target, _ = DeliveryTarget.objects.update_or_create(
         school_id=flow.school_id,
@@ -112,15 +126,39 @@ def deliver_flow(*, flow_id: int) -> DeliveryAttempt | None:
         try:
             if target is None:
                 raise DeliveryFailed("no delivery target is set for this flow")
-            for batch in _batches(flow):
-                attempt.record_count += _deliver(flow, target, batch)
+            registered = flow_format(target.export_format) if flow.delivery == DataFlow.Delivery.EXPORT else None
+            if registered is not None:
+                attempt.record_count += _deliver_formatted(flow, target, registered)
+            else:
+                for batch in _batches(flow):
+                    attempt.record_count += _deliver(flow, target, batch)
             attempt.status = DeliveryAttempt.Status.SUCCEEDED
-        except (DeliveryFailed, OSError, httpx.HTTPError) as error:
+        except (DeliveryFailed, FlowFileRefused, OSError, httpx.HTTPError) as error:
             attempt.status = DeliveryAttempt.Status.FAILED
             attempt.detail = f"{type(error).__name__}: {error}"
         attempt.finished_at = timezone.now()
         attempt.save()
         return attempt
+
+
+def _deliver_formatted(flow: DataFlow, target: DeliveryTarget, registered: FlowFormat) -> int:
+    """Let the app that registered the target's format write the flow (`core.flow_formats`): from
+    the time last delivered, or everything the first time. Its disclosures roll back with the
+    savepoint if it fails; the time moves only once its file is in place."""
+    watermark = _watermark(flow, registered.code)
+    with transaction.atomic():
+        written = registered.write(
+            FlowFile(
+                school_id=flow.school_id,
+                flow_id=flow.id,
+                folder=Path(target.export_folder),
+                since=watermark.delivered_to_time,
+            )
+        )
+        if written.watermark is not None:
+            watermark.delivered_to_time = written.watermark
+            watermark.save(update_fields=["delivered_to_time"])
+    return written.records
 
 
 def _school_of(flow_id: int) -> int | None:

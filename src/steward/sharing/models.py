@@ -128,10 +128,12 @@ class DeliveryTarget(TenantModel):
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
         JSON = "json", "JSON"
+        # Written by the app that registered it (`core.flow_formats`), for flows of its service only.
+        ONEROSTER_CSV = "oneroster-csv", "OneRoster 1.2 CSV zip (rostering flows)"
 
     flow = models.OneToOneField(DataFlow, on_delete=models.CASCADE, related_name="delivery_target")
     export_folder = models.TextField(blank=True, help_text="Drop folder the export files are written to")
-    export_format = models.CharField(max_length=4, choices=Format.choices, default=Format.CSV)
+    export_format = models.CharField(max_length=20, choices=Format.choices, default=Format.CSV)
     webhook_url = models.URLField(max_length=500, blank=True)
     # The HMAC key, sealed (core/sealed.py): it must be usable to sign, so it cannot be hashed.
     webhook_secret = models.TextField(blank=True)
@@ -148,6 +150,9 @@ class FlowDelivery(TenantModel):
     flow = models.ForeignKey(DataFlow, on_delete=models.CASCADE, related_name="deliveries")
     record_type = models.CharField(max_length=30)
     delivered_to_version = models.BigIntegerField(default=0)
+    # A registered file format (`core.flow_formats`) reads no change feed: it delivers what was
+    # modified after a time, kept here under its format code as `record_type`.
+    delivered_to_time = models.DateTimeField(null=True, blank=True)
 
     privacy = NoPersonalData("a delivery watermark: flow, record type and change version")
 
