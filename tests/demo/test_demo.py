@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "STEWARD_DB_NAME": DB_NAME,
         "STEWARD_DEMO_CREDENTIALS": str(tmp_path / "demo-credentials.json"),
         "STEWARD_DEMO_AGENT_DIR": str(tmp_path / "demo-agent"),
+        "STEWARD_DEMO_EXPORT_DIR": str(tmp_path / "demo-exports"),
         "PYTHONUNBUFFERED": "1",
     }
     database.drop_database(DB_NAME)
@@ -173,6 +175,12 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
         in output
     )
     manager = credentials["sign_in_app"]["user"]
+    delivered = credentials["sign_in_app"]["oneroster_csv"]
+    assert delivered["status"] == "succeeded" and int(delivered["records"]) > 0, delivered
+    zips = list((Path(demo_env["STEWARD_DEMO_EXPORT_DIR"]) / "learning-app" / "881002").glob("*.zip"))
+    assert len(zips) == 1, zips
+    with zipfile.ZipFile(zips[0]) as bundle:
+        assert {"manifest.csv", "users.csv", "classes.csv", "enrollments.csv"} <= set(bundle.namelist())
     assert f"Try staff sign-in at http://127.0.0.1:{port + 1}/ as {manager['name']}" in output or (
         f"could not listen on 127.0.0.1:{port + 1}" in output
     )

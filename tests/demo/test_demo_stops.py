@@ -32,6 +32,7 @@ def own_var(tmp_path: Path) -> Iterator[dict[str, str]]:
         "STEWARD_VAR_DIR": str(var),
         "STEWARD_DEMO_CREDENTIALS": str(tmp_path / "demo-credentials.json"),
         "STEWARD_DEMO_AGENT_DIR": str(tmp_path / "demo-agent"),
+        "STEWARD_DEMO_EXPORT_DIR": str(tmp_path / "demo-exports"),
         "PYTHONUNBUFFERED": "1",
     }
     for name in ("DATABASE_URL", "STEWARD_DB_NAME", "STEWARD_KEEP_DATABASE", "STEWARD_BASE_URL", "STEWARD_BIND"):

@@ -6,19 +6,26 @@ approved because the register records no transfer safeguard; every recipient has
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
 from steward.audit.actor import Actor
+from steward.core.paths import VAR_DIR
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import services
+from steward.sharing.delivery import delivery_target_set
 from steward.sharing.models import DataFlow, DataFlowEvent
 from steward.tenancy.models import ApiClient, Organisation
 from steward.tenancy.scope import tenant_scope
 from steward.tenancy.selectors import contracted_services
 from steward.tenancy.services import api_client_create
+
+# Where the demo's file deliveries land (each recipient's drop folder, one folder per school).
+EXPORT_DIR = Path(os.environ.get("STEWARD_DEMO_EXPORT_DIR", VAR_DIR / "demo-exports"))
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,8 @@ class DemoFlow:
     frequency: str = DataFlow.Frequency.DAILY
     # Where schools decide differently: {URN: outcome}; a school not named is not asked.
     outcome_at: dict[int, str] | None = None
+    # A flow delivered as files: the format its drop folder (under EXPORT_DIR/<recipient>) receives.
+    export_format: str = ""
 
     def outcome_for(self, urn: int | None) -> str | None:
         return self.outcome if self.outcome_at is None else self.outcome_at.get(urn or 0)
@@ -120,6 +129,7 @@ FLOWS = (
         "and let staff sign in to it with their school account.",
         "approved",
         outcome_at={881002: "approved", 881001: "requested"},
+        export_format="oneroster-csv",
     ),
 )
 
@@ -144,6 +154,7 @@ def load_demo_flows(schools: list[Organisation]) -> list[dict[str, Any]]:
 
 
 def _flow(school: Organisation, spec: DemoFlow, outcome: str) -> None:
+    delivery = DataFlow.Delivery.EXPORT if spec.export_format else DataFlow.Delivery.API
     flow = services.flow_request(
         school=school,
         recipient=Recipient.objects.get(code=spec.recipient),
@@ -152,10 +163,15 @@ def _flow(school: Organisation, spec: DemoFlow, outcome: str) -> None:
         lawful_basis=spec.lawful_basis,
         categories=spec.categories,
         frequency=spec.frequency,
+        delivery=delivery,
         actor=Actor.system(f"{Recipient.objects.get(code=spec.recipient).name} (demo request)"),
     )
     if outcome == "approved":
         services.flow_approve(flow=flow, actor=Actor.system("School DPO (demo)"))
+        if spec.export_format:
+            folder = EXPORT_DIR / spec.recipient / str(school.urn)
+            folder.mkdir(parents=True, exist_ok=True)
+            delivery_target_set(flow=flow, export_folder=str(folder), export_format=spec.export_format)
     elif outcome == "declined":
         services.flow_decline(
             flow=flow,

@@ -235,9 +235,10 @@ def load_demo_provisioning() -> dict[str, Any]:
 def load_demo_sign_in(base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
     """The learning app registered for staff sign-in, and a Steward account for one of Riverside's
     staff (its School Business Manager in the MIS), with a password and an authenticator."""
-    from steward.demo.rostering import SCHOOL_URN, register_app
+    from steward.demo.rostering import SCHOOL_URN, deliver_roster, register_app
 
     sign_in = register_app(base_url)
+    sign_in["oneroster_csv"] = deliver_roster()
     staff = sign_in.pop("staff")
     school = Organisation.objects.get(urn=SCHOOL_URN)
     sign_in["user"] = _user(staff["name"], staff["email"], school, staff["role"])

@@ -1,7 +1,9 @@
 """The demo's learning platform: OneRoster for Riverside Academy's roster and staff sign-in.
 
 The `learning-app` recipient ("Maths learning app") has a rostering flow approved by Riverside
-Academy and still pending at Meadowbank Primary (`demo/flows.py`). Here it is also registered as a
+Academy and still pending at Meadowbank Primary (`demo/flows.py`), delivered nightly as a OneRoster
+CSV zip to a drop folder under `var/demo-exports/learning-app/` and read over the REST binding with
+its client credentials. Here it is also registered as a
 sign-in app, and a member of Riverside's staff gets a Steward account: the School Business Manager
 in the school's MIS, so that Steward finds their staff record by email, as it does for any member of
 staff. `steward demo` then runs the app itself (`demo/sign_in_client.py`) on loopback beside Steward
@@ -22,6 +24,8 @@ from steward.mis.models import Staff, StaffAssignment
 from steward.register.models import Recipient
 from steward.rostering.models import SignInApp
 from steward.rostering.services import sign_in_app_register
+from steward.sharing.delivery import deliver_flow
+from steward.sharing.models import DataFlow
 from steward.tenancy.models import Organisation, Role
 from steward.tenancy.scope import tenant_scope
 
@@ -61,6 +65,20 @@ def register_app(base_url: str) -> dict[str, Any]:
         "school": school.name,
         "pending_at": Organisation.objects.get(urn=PENDING_URN).name,
         "staff": {"name": f"{staff.forename} {staff.surname}", "email": staff.email, "role": Role.SCHOOL_ADMIN},
+    }
+
+
+def deliver_roster() -> dict[str, str]:
+    """Run the learning app's scheduled OneRoster CSV delivery once, as the scheduler does nightly,
+    so its drop folder already holds a zip; where it went and what happened."""
+    school = Organisation.objects.get(urn=SCHOOL_URN)
+    with tenant_scope([school.id]):
+        flow = DataFlow.objects.get(recipient__code=RECIPIENT, status=DataFlow.Status.APPROVED)
+    attempt = deliver_flow(flow_id=flow.pk)
+    return {
+        "folder": attempt.target if attempt else "",
+        "status": attempt.status if attempt else "not delivered",
+        "records": str(attempt.record_count if attempt else 0),
     }
 
 

@@ -124,6 +124,13 @@ class Command(BaseCommand):
             f"{sign_in['pending_at']} (Data sharing). Its OneRoster client is the `learning-app` recipient "
             "above (README, 'Learning platforms')."
         )
+        csv = sign_in.get("oneroster_csv")
+        if csv:
+            self.stdout.write(
+                f"  Its nightly OneRoster CSV zip ({csv['status']}, {csv['records']} records at load) goes to "
+                f"{csv['folder']}; `uv run steward oneroster export --school 881002 --recipient learning-app` "
+                "writes one now."
+            )
         app = demo_rostering.start_app(base_url, sign_in) if serving else None
         if serving and app is None:
             host, port = demo_rostering.app_address(base_url)
