@@ -76,7 +76,7 @@ def test_several_days_of_working_time() -> None:
 
 def test_a_naive_start_or_negative_time_is_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
-        due_after(dt.datetime(2026, 11, 30, 9, 0), 60)
+        due_after(dt.datetime(2026, 11, 30, 9, 0), 60)  # noqa: DTZ001 - naive on purpose
     with pytest.raises(ValueError, match="negative"):
         due_after(london(2026, 11, 30, 9, 0), -1)
 
