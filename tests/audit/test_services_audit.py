@@ -684,7 +684,9 @@ def test_every_public_service_function_is_walked_or_listed_with_a_reason() -> No
 
 @pytest.fixture
 def world() -> World:
-    school = factories.school("Walk Primary", services_=("hosted_mis", "data_exchange", "parent_portal"))
+    school = factories.school(
+        "Walk Primary", services_=("hosted_mis", "data_exchange", "parent_portal", "service_desk")
+    )
     batch_ingest(
         school=school, stream=io.BytesIO(b.csv_zip(b.small_school())), format="csv-zip", mode="full", sent_by="setup"
     )

@@ -178,7 +178,9 @@ class World:
 
 
 def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> tuple[Organisation, dict[str, str]]:
-    school = factories.school(name, services_=("hosted_mis", "parent_portal", "data_exchange", "rostering"))
+    school = factories.school(
+        name, services_=("hosted_mis", "parent_portal", "data_exchange", "rostering", "service_desk")
+    )
     f.send(school, f.family_records(prefix), mode="full")
     owner = dpo or factories.user(Role.SCHOOL_DPO, school)
     ids: dict[str, str] = {"urn": str(school.urn), "user_id": str(owner.pk)}

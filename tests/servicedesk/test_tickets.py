@@ -27,16 +27,17 @@ from tests.notify_fixtures import SmtpSink
 # Monday 30 November 2026, 10:00 in London (GMT): a working day.
 MONDAY = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
 pytestmark = [pytest.mark.django_db, pytest.mark.time_machine(MONDAY)]
+DESK = ("hosted_mis", "service_desk")
 
 
 @pytest.fixture
 def alder() -> Organisation:
-    return factories.school("Alder Primary")
+    return factories.school("Alder Primary", services_=DESK)
 
 
 @pytest.fixture
 def birch() -> Organisation:
-    return factories.school("Birch Academy")
+    return factories.school("Birch Academy", services_=DESK)
 
 
 @pytest.fixture
@@ -294,3 +295,17 @@ def test_refusals_name_the_field_and_change_nothing(alder: Organisation, school_
             services.ticket_assign(ticket=ticket, assignee=other_school_user, actor=Actor.system("desk"))
         ticket.refresh_from_db()
         assert ticket.assignee_id is None
+
+
+def test_a_school_whose_contract_has_no_service_desk_cannot_raise_a_ticket(client: Client) -> None:
+    """The register lists the service desk's processing only for schools that contract it."""
+    elm = factories.school("Elm Infants", services_=("hosted_mis",))
+    admin = factories.user(Role.SCHOOL_ADMIN, elm)
+    sign_in(client, admin)
+    choose(client, elm)
+    listing = client.get("/school/service-desk/").content.decode()
+    assert "does not include the service desk" in listing and "Ask for help" not in listing
+    form = {"category": "other", "urgency": "low", "summary": "Hello", "description": "A question"}
+    response = client.post("/school/service-desk/new/", form)
+    assert response.status_code == 400 and "does not include the service desk" in response.content.decode()
+    assert not every_ticket()

@@ -78,7 +78,7 @@ def load_demo_privacy(schools: list[Organisation], staff: dict[str, User], paren
     portal = _portal_request(parent_email)
     _consents(primary, special, staff, today)
     _notices(schools, secondary)
-    desk = load_demo_tickets(primary, secondary, staff)
+    desk = load_demo_tickets(special, staff)
     return {
         "service_desk": desk,
         "rights_url": f"{BASE_URL}/school/rights/",

@@ -16,15 +16,16 @@ from steward.tenancy.models import Organisation, User
 from steward.tenancy.scope import tenant_scope
 
 
-def load_demo_tickets(primary: Organisation, secondary: Organisation, staff: dict[str, User]) -> dict[str, Any]:
-    """Three tickets at the primary (breached and new; in progress with a reply; resolved) and one at
-    the secondary; returns what the credentials file says about them."""
+def load_demo_tickets(school: Organisation, staff: dict[str, User]) -> dict[str, Any]:
+    """Four tickets at the one demo school whose contract includes the service desk (Oakwood Special):
+    new and past its service level; in progress with the desk's reply; resolved; new and in time.
+    Returns what the credentials file says about them."""
     desk = User.objects.get(email="tom.baker@demo-county.invalid")
     now = timezone.now()
-    admin, dpo = staff["primary-admin"], staff["primary-dpo"]
-    with tenant_scope([primary.id]):
+    admin, dpo = staff["special-admin"], staff["special-dpo"]
+    with tenant_scope([school.id]):
         breached = _raise(
-            primary,
+            school,
             admin,
             "parent_portal",
             "critical",
@@ -32,7 +33,7 @@ def load_demo_tickets(primary: Organisation, secondary: Organisation, staff: dic
             now - dt.timedelta(days=7),
         )
         answered = _raise(
-            primary, dpo, "privacy", "normal", "Which recipients get our attendance data?", now - dt.timedelta(days=1)
+            school, dpo, "privacy", "normal", "Which recipients get our attendance data?", now - dt.timedelta(days=1)
         )
         services.ticket_reply(
             ticket=answered,
@@ -42,7 +43,7 @@ def load_demo_tickets(primary: Organisation, secondary: Organisation, staff: dic
             actor=Actor.of_user(desk),
         )
         resolved = _raise(
-            primary, admin, "mis_feed", "high", "Last night's MIS upload was rejected", now - dt.timedelta(days=2)
+            school, admin, "mis_feed", "high", "Last night's MIS upload was rejected", now - dt.timedelta(days=2)
         )
         services.ticket_assign(ticket=resolved, assignee=desk, actor=Actor.of_user(desk))
         services.ticket_resolve(
@@ -50,10 +51,9 @@ def load_demo_tickets(primary: Organisation, secondary: Organisation, staff: dic
             note="The agent's client secret had expired; a new one is issued.",
             actor=Actor.of_user(desk),
         )
-    with tenant_scope([secondary.id]):
         _raise(
-            secondary,
-            staff["secondary-admin"],
+            school,
+            admin,
             "accounts",
             "low",
             "A teacher's account shows the wrong name",
@@ -62,7 +62,8 @@ def load_demo_tickets(primary: Organisation, secondary: Organisation, staff: dic
     return {
         "school_url": f"{DEFAULT_BASE_URL}/school/service-desk/",
         "queue_url": f"{DEFAULT_BASE_URL}/processor/service-desk/",
-        "note": "Schools raise requests under Service desk; the ICT service's staff (Tom Baker, Priya Shah) work "
+        "note": f"{school.name} (the demo school whose contract includes the service desk) raises requests under "
+        "Service desk; the ICT service's staff (Tom Baker, Priya Shah) work "
         f"the queue, where {breached.reference} is past its service level.",
     }
 

@@ -19,6 +19,7 @@ from steward.core.listing import page_of
 from steward.servicedesk.models import OPEN_STATUSES, Ticket, TicketEvent, TicketMessage
 from steward.tenancy.models import PROCESSOR_ROLES, Organisation, User
 from steward.tenancy.scope import estate_scope
+from steward.tenancy.selectors import contracted_services
 
 
 def breached_q(now: dt.datetime) -> Q:
@@ -114,6 +115,11 @@ def processor_staff() -> list[User]:
         .distinct()
         .order_by("full_name", "email")
     )
+
+
+def contracted(*, school_id: int) -> bool:
+    """Whether the school's contracts include the service desk (only then may its staff raise a ticket)."""
+    return "service_desk" in contracted_services(school_id=school_id)
 
 
 def schools() -> list[Organisation]:

@@ -23,6 +23,7 @@ from steward.notifications.email import send_email
 from steward.servicedesk import calendar
 from steward.servicedesk.models import Category, Status, Ticket, TicketEvent, TicketMessage, Urgency
 from steward.tenancy.models import PROCESSOR_ROLES, Membership, Organisation, User
+from steward.tenancy.selectors import contracted_services
 
 SUMMARY_MAX = 120
 TEXT_MAX = 10_000
@@ -100,6 +101,13 @@ def ticket_raise(
     now: dt.datetime | None = None,
 ) -> Ticket:
     """A school's member of staff asks for assistance. The processor's support address is told."""
+    if "service_desk" not in contracted_services(school_id=school.id):
+        # The register lists the service desk's processing per contracted service: a school without it
+        # has no notice saying its staff's requests are processed, so none is taken.
+        raise ValidationError(
+            f"{school.name}'s contract with the ICT service does not include the service desk: "
+            "ask the ICT service to add it"
+        )
     errors: dict[str, str] = {}
     _check_choices(errors, category, urgency)
     summary = _text(errors, "summary", summary, "a summary", SUMMARY_MAX)

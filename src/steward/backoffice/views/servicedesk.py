@@ -139,9 +139,10 @@ class QueueFilterForm(forms.Form):
 
 @school_role_required(*SCHOOL_ROLES)
 def school_tickets(request: StewardRequest) -> HttpResponse:
-    chosen_school(request)
+    school_id = chosen_school(request)
     page = selectors.school_tickets_page(page=request.GET.get("page"))
-    return render(request, "backoffice/service_desk_school.html", {"page": page, "filters": ""})
+    context = {"page": page, "filters": "", "contracted": selectors.contracted(school_id=school_id)}
+    return render(request, "backoffice/service_desk_school.html", context)
 
 
 @school_role_required(*SCHOOL_ROLES)
