@@ -17,7 +17,7 @@ from steward.tenancy.scope import tenant_scope
 
 
 def load_demo_tickets(school: Organisation, staff: dict[str, User]) -> dict[str, Any]:
-    """Four tickets at the one demo school whose contract includes the service desk (Oakwood Special):
+    """Four tickets at Oakwood Special School (every demo school's contract includes the service desk):
     new and past its service level; in progress with the desk's reply; resolved; new and in time.
     Returns what the credentials file says about them."""
     desk = User.objects.get(email="tom.baker@demo-county.invalid")
@@ -62,7 +62,7 @@ def load_demo_tickets(school: Organisation, staff: dict[str, User]) -> dict[str,
     return {
         "school_url": f"{DEFAULT_BASE_URL}/school/service-desk/",
         "queue_url": f"{DEFAULT_BASE_URL}/processor/service-desk/",
-        "note": f"{school.name} (the demo school whose contract includes the service desk) raises requests under "
+        "note": f"{school.name} has raised requests under "
         "Service desk; the ICT service's staff (Tom Baker, Priya Shah) work "
         f"the queue, where {breached.reference} is past its service level.",
     }
