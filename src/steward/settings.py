@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "steward.retention",
     "steward.provisioning",
     "steward.rostering",
+    "steward.servicedesk",
     "steward.notices",
     "steward.audit",
     "steward.backoffice",
@@ -287,6 +288,8 @@ EMAIL_USE_SSL = os.environ.get("STEWARD_SMTP_SSL") == "1"
 EMAIL_TIMEOUT = 30
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("STEWARD_DEFAULT_FROM_EMAIL", "Steward <no-reply@steward.invalid>")
+# The processor's service desk: new requests for assistance (and replies to unassigned ones) go here.
+STEWARD_SERVICE_DESK_EMAIL = os.environ.get("STEWARD_SERVICE_DESK_EMAIL", "service-desk@steward.invalid")
 NOTIFY_API_KEY = os.environ.get("STEWARD_NOTIFY_API_KEY", "")
 NOTIFY_TEMPLATE_ID = os.environ.get("STEWARD_NOTIFY_TEMPLATE_ID", "")
 NOTIFY_BASE_URL = os.environ.get("STEWARD_NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")

@@ -43,6 +43,8 @@ from steward.rights import services as rights
 from steward.rights.models import RightsRequest
 from steward.rostering import services as rostering
 from steward.rostering.signin import SignIn, sign_in_for
+from steward.servicedesk import services as desk
+from steward.servicedesk.models import Ticket
 from steward.sharing import services as sharing
 from steward.sharing.models import DataFlow
 from steward.tenancy.models import Organisation, Role, User
@@ -615,6 +617,77 @@ def _oneroster_csv_deliver(w: World) -> Expect:
     return Expect("oneroster_csv_exported", school.id, "Scheduled delivery", by_actor=False)
 
 
+# --- service desk --------------------------------------------------------------------------------
+
+
+def _ticket(w: World, actor: Actor | None = None) -> Ticket:
+    with tenant_scope([w.school.id]):
+        return desk.ticket_raise(
+            school=w.school,
+            raised_by=w.admin,
+            category="mis_feed",
+            urgency="normal",
+            summary="Upload rejected",
+            description="The nightly upload was rejected",
+            actor=actor or Actor.system("school"),
+        )
+
+
+@walks("servicedesk.services.ticket_raise")
+def _ticket_raise(w: World) -> Expect:
+    _ticket(w, w.actor)
+    return Expect("ticket_raise", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.services.ticket_triage")
+def _ticket_triage(w: World) -> Expect:
+    ticket = _ticket(w)
+    with tenant_scope([w.school.id]):
+        desk.ticket_triage(ticket=ticket, category="other", urgency="high", actor=w.actor)
+    return Expect("ticket_triage", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.services.ticket_assign")
+def _ticket_assign(w: World) -> Expect:
+    ticket = _ticket(w)
+    with tenant_scope([w.school.id]):
+        desk.ticket_assign(ticket=ticket, assignee=None, actor=w.actor)
+    return Expect("ticket_assign", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.services.ticket_reply")
+def _ticket_reply(w: World) -> Expect:
+    ticket = _ticket(w)
+    with tenant_scope([w.school.id]):
+        desk.ticket_reply(ticket=ticket, author=w.admin, body="More detail", from_processor=False, actor=w.actor)
+    return Expect("ticket_reply", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.services.ticket_resolve")
+def _ticket_resolve(w: World) -> Expect:
+    ticket = _ticket(w)
+    with tenant_scope([w.school.id]):
+        desk.ticket_resolve(ticket=ticket, note="Fixed", actor=w.actor)
+    return Expect("ticket_resolve", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.services.ticket_close")
+def _ticket_close(w: World) -> Expect:
+    ticket = _ticket(w)
+    with tenant_scope([w.school.id]):
+        desk.ticket_close(ticket=ticket, actor=w.actor)
+    return Expect("ticket_close", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.services.ticket_reopen")
+def _ticket_reopen(w: World) -> Expect:
+    ticket = _ticket(w)
+    with tenant_scope([w.school.id]):
+        desk.ticket_resolve(ticket=ticket, note="Fixed", actor=Actor.system("desk"))
+        desk.ticket_reopen(ticket=ticket, reason="Still broken", actor=w.actor)
+    return Expect("ticket_reopen", w.school.id, w.actor.label)
+
+
 # --- the census and the walk ---------------------------------------------------------------------
 
 
@@ -648,7 +721,9 @@ def test_every_public_service_function_is_walked_or_listed_with_a_reason() -> No
 
 @pytest.fixture
 def world() -> World:
-    school = factories.school("Walk Primary", services_=("hosted_mis", "data_exchange", "parent_portal"))
+    school = factories.school(
+        "Walk Primary", services_=("hosted_mis", "data_exchange", "parent_portal", "service_desk")
+    )
     batch_ingest(
         school=school, stream=io.BytesIO(b.csv_zip(b.small_school())), format="csv-zip", mode="full", sent_by="setup"
     )

@@ -121,10 +121,13 @@ def test_the_menu_marks_a_page_under_its_entry_and_shows_a_role_only_what_it_may
     assert "Parent portal" in [link["label"] for link in admin]
     dpo = menu_links("school-rights", school_roles={"school_dpo"}, processor_roles=())
     assert "Parent portal" not in [link["label"] for link in dpo]
+    ticket = menu_links("school-service-desk-ticket", school_roles={"school_dpo"}, processor_roles=())
+    assert [link["label"] for link in ticket if link["current"]] == ["Service desk"]
     support = menu_links("processor-schools", school_roles=(), processor_roles={"processor_support"})
     assert [link["label"] for link in support] == [
         "Schools with problems",
         "Schools",
+        "Service desk",
         "Contracts",
         "Processing register",
         "Record a flow request",

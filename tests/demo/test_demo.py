@@ -133,6 +133,8 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
         status, _, page = browser.request("/school/rights/")
         assert status == 200
         assert "(parent portal)" in page  # the demo parent's request, still to be answered
+        status, _, page = browser.request("/school/service-desk/")
+        assert status == 200 and "Ask for help" in page  # the demo's tickets are Oakwood's, not Meadowbank's
         la = next(c for c in credentials["recipients"] if c["code"] == "la-attendance")
         with httpx.Client(base_url=base, timeout=20) as http:
             issued = http.post(
@@ -300,6 +302,13 @@ def _privacy_operations_are_in_the_database() -> None:
     )
     assert missing == []
     assert _rows("SELECT count(*) >= 1 FROM register_noticeversion WHERE number = 2") == [(True,)]
+    assert _rows("SELECT status, count(*) FROM servicedesk_ticket GROUP BY status ORDER BY status") == [
+        ("in_progress", 1),
+        ("new", 2),
+        ("resolved", 1),
+    ]
+    breached = "SELECT count(*) FROM servicedesk_ticket WHERE status = 'new' AND resolution_due < now()"
+    assert _rows(breached) == [(1,)]  # the demo's one ticket past its service level
 
 
 def _provisioning_runs() -> list[tuple[Any, ...]]:

@@ -189,8 +189,8 @@ def test_retention_periods_printed_are_applied_by_the_retention_code_or_flagged(
     html = client.get(f"/privacy/{portal_school.urn}/parent_portal/").content.decode()
     assert 'data-automated="yes"' in html and 'data-automated="no"' not in html
     assert "Steward does not yet apply this period automatically" not in html
-    # A rule no built service applies yet (the service desk's) is flagged, not hidden.
-    assert {r.activity.service for r in unevaluated_rules()} == {"service_desk"}
+    # Every rule is applied now the service desk declares its own, so none is flagged.
+    assert unevaluated_rules() == []
 
 
 def test_the_portal_notice_lists_the_cookies_the_portal_sets(client: Client) -> None:

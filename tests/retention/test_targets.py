@@ -31,7 +31,7 @@ from tests import factories
 from tests.ingest import builders as b
 
 # The catalogue's rules over services not built yet: they hold no data, so no app declares them.
-NOT_BUILT = {("service_desk", "ticket_resolved", None)}
+NOT_BUILT: set[tuple[str, str, str | None]] = set()
 
 
 def test_every_catalogue_rule_has_exactly_one_declared_target_or_its_service_is_not_built() -> None:
@@ -58,6 +58,7 @@ def test_the_targets_are_declared_by_the_apps_that_own_the_data() -> None:
         ("rostering", "leaving_date", "learner.identity"): "steward.provisioning.retention",
         ("rostering", "leaving_date", "staff.identity"): "steward.provisioning.retention",
         ("rostering", "event_time", None): "steward.provisioning.retention",
+        ("service_desk", "ticket_resolved", None): "steward.servicedesk.retention",
     }
 
 
@@ -68,7 +69,7 @@ def test_the_rules_no_app_declares_are_the_ones_reported_as_not_evaluated() -> N
 
 def test_an_unknown_rule_key_fails_loudly() -> None:
     with pytest.raises(LookupError, match="no app declares a retention target for rule"):
-        target_for(("service_desk", "ticket_resolved", None))
+        target_for(("service_desk", "event_time", None))
     with pytest.raises(LookupError, match="nowhere"):
         target_for(("nowhere", "event_time", None))
     existing = target_for(("data_exchange", "event_time", None))

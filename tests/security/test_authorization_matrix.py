@@ -35,6 +35,7 @@ from steward.register.models import ProcessingActivity, Recipient
 from steward.retention.termination import termination_start
 from steward.rights.services import request_log
 from steward.rostering.ids import subject_id
+from steward.servicedesk.services import ticket_raise
 from steward.tenancy.models import ApiClient, Contract, Organisation, Role, User
 from steward.tenancy.scope import tenant_scope
 from steward.tenancy.services import api_client_create
@@ -110,6 +111,12 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:school-agreement-sign": SCHOOL,
     "backoffice:school-agreement-revoke": SCHOOL,
     "backoffice:school-termination-export": SCHOOL,
+    "backoffice:school-service-desk": SCHOOL,
+    "backoffice:school-service-desk-new": SCHOOL,
+    "backoffice:school-service-desk-ticket": SCHOOL,
+    "backoffice:processor-service-desk": PROCESSOR,
+    "backoffice:processor-service-desk-ticket": PROCESSOR,
+    "backoffice:processor-service-desk-close": PROCESSOR,
     "backoffice:processor-home": PROCESSOR,
     "backoffice:processor-schools": PROCESSOR,
     "backoffice:processor-contracts": PROCESSOR,
@@ -174,7 +181,9 @@ class World:
 
 
 def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> tuple[Organisation, dict[str, str]]:
-    school = factories.school(name, services_=("hosted_mis", "parent_portal", "data_exchange", "rostering"))
+    school = factories.school(
+        name, services_=("hosted_mis", "parent_portal", "data_exchange", "rostering", "service_desk")
+    )
     f.send(school, f.family_records(prefix), mode="full")
     owner = dpo or factories.user(Role.SCHOOL_DPO, school)
     ids: dict[str, str] = {"urn": str(school.urn), "user_id": str(owner.pk)}
@@ -219,6 +228,17 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
             ).pk
         )
         ids["learner_id"] = str(f.learner_id(school, "L1"))
+        ids["ticket_id"] = str(
+            ticket_raise(
+                school=school,
+                raised_by=owner,
+                category="mis_feed",
+                urgency="normal",
+                summary="Upload rejected",
+                description="The nightly upload was rejected",
+                actor=Actor.of_user(owner),
+            ).pk
+        )
         # OneRoster ids are per recipient: this one is what the school's learning platform knows L1 by.
         ids["sourced_id"] = subject_id(
             recipient_code="microsoft-365", school_urn=school.urn or 0, kind="student", source_id="L1"

@@ -64,11 +64,18 @@ SCHOOL_MENU = (
         ("school-parent-authenticators", "school-parent-authenticator-reset"),
     ),
     Entry("Audit log", "school-audit", _SCHOOL),
+    Entry("Service desk", "school-service-desk", _SCHOOL, ("school-service-desk-new", "school-service-desk-ticket")),
 )
 
 PROCESSOR_MENU = (
     Entry("Schools with problems", "processor-home", _PROCESSOR),
     Entry("Schools", "processor-schools", _PROCESSOR),
+    Entry(
+        "Service desk",
+        "processor-service-desk",
+        _PROCESSOR,
+        ("processor-service-desk-ticket", "processor-service-desk-close"),
+    ),
     Entry("Contracts", "processor-contracts", _PROCESSOR, ("termination-start",)),
     Entry("Processing register", "processor-register", _PROCESSOR),
     Entry("Record a flow request", "processor-flow-request", _PROCESSOR),

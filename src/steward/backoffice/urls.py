@@ -16,6 +16,7 @@ from steward.backoffice.views import (
     rights,
     rights_history,
     search,
+    servicedesk,
     sign_in,
     sign_in_apps,
     sign_in_with,
@@ -121,5 +122,19 @@ urlpatterns = [
         name="termination-certificate",
     ),
     path("school/export/", terminations.school_termination_export, name="school-termination-export"),
+    path("school/service-desk/", servicedesk.school_tickets, name="school-service-desk"),
+    path("school/service-desk/new/", servicedesk.school_ticket_new, name="school-service-desk-new"),
+    path("school/service-desk/<int:ticket_id>/", servicedesk.school_ticket, name="school-service-desk-ticket"),
+    path("processor/service-desk/", servicedesk.processor_queue, name="processor-service-desk"),
+    path(
+        "processor/service-desk/<int:ticket_id>/",
+        servicedesk.processor_ticket,
+        name="processor-service-desk-ticket",
+    ),
+    path(
+        "processor/service-desk/<int:ticket_id>/close/",
+        servicedesk.processor_ticket_close,
+        name="processor-service-desk-close",
+    ),
     path("processor/flow-requests/new/", flow_requests.record_flow_request, name="processor-flow-request"),
 ]

@@ -27,6 +27,7 @@ from steward.audit.actor import Actor
 from steward.consents.models import Consent, MarketingPreference
 from steward.consents.services import agreement_sign, consent_give, marketing_preference_set
 from steward.demo.loader import DEFAULT_BASE_URL
+from steward.demo.servicedesk import load_demo_tickets
 from steward.demo.synthetic import academic_year_of
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Contact, Learner, LearnerContact
@@ -77,7 +78,9 @@ def load_demo_privacy(schools: list[Organisation], staff: dict[str, User], paren
     portal = _portal_request(parent_email)
     _consents(primary, special, staff, today)
     _notices(schools, secondary)
+    desk = load_demo_tickets(special, staff)
     return {
+        "service_desk": desk,
         "rights_url": f"{BASE_URL}/school/rights/",
         "note": "Sign in as a school's admin or DPO and open Rights requests: overdue and extended requests are "
         "marked in the list; each request's page shows its history and the actions of its type.",

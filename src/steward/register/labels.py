@@ -157,6 +157,9 @@ MODEL_LABELS: dict[str, str] = {
     "ingest.IngestBatch": "MIS batches",
     "portal.PortalSettings": "Parent portal settings",
     "retention.ContractTermination": "Contract endings",
+    "servicedesk.Ticket": "Service desk requests",
+    "servicedesk.TicketMessage": "Service desk replies",
+    "servicedesk.TicketEvent": "Service desk request history",
 }
 
 # Audit actions whose humanised form would not say what happened.
@@ -182,6 +185,14 @@ ACTION_LABELS: dict[str, str] = {
     "pseudonymised_copy_made": "Made a pseudonymised copy",
     "pseudonymised_copy_refused": "Refused a pseudonymised copy",
     "marketing_opt_in": "Chose to receive news",
+    # The service desk.
+    "ticket_raise": "Asked the service desk for help",
+    "ticket_triage": "Set a service desk request's category and urgency",
+    "ticket_assign": "Assigned a service desk request",
+    "ticket_reply": "Replied on a service desk request",
+    "ticket_resolve": "Resolved a service desk request",
+    "ticket_close": "Closed a service desk request",
+    "ticket_reopen": "Reopened a service desk request",
     # A rights request's history.
     "identity_checked": "Identity checked",
     "objection_upheld": "Objection upheld",

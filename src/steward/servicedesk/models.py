@@ -1,0 +1,154 @@
+"""The service desk's tickets: a school's request for assistance (RFA), its thread and its history.
+
+A ticket is one school's record (a tenant table behind row-level security): the school sees its
+own, and the processor's staff read the queue across schools only through `estate_scope`. The
+service-level due instants are stored when the ticket is raised or re-triaged (computed on the
+working calendar by `servicedesk.calendar`), so the queue can filter breaches in SQL. Later parts
+of issue #15 (investigation copies, support access) hang off `Ticket` by foreign key.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from steward.register.classification import PersonalData
+from steward.tenancy.models import TenantModel
+
+
+class Category(models.TextChoices):
+    MIS_FEED = "mis_feed", "MIS data feed"
+    DATA_SHARING = "data_sharing", "Data sharing"
+    ACCOUNTS = "accounts", "Accounts and sign-in"
+    PARENT_PORTAL = "parent_portal", "Parent portal"
+    PRIVACY = "privacy", "Privacy request"
+    OTHER = "other", "Something else"
+
+
+class Urgency(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    IN_PROGRESS = "in_progress", "In progress"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+OPEN_STATUSES = (Status.NEW, Status.IN_PROGRESS)
+
+
+class Ticket(TenantModel):
+    category = models.CharField(max_length=20, choices=Category.choices)
+    urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
+    summary = models.CharField(max_length=120)
+    description = models.TextField()
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    raised_by_label = models.CharField(max_length=200)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    first_response_due = models.DateTimeField()
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+    resolution_due = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    privacy = PersonalData(
+        subject="school_user",
+        fields={
+            "raised_by": "school_user.account",
+            "raised_by_label": "school_user.account",
+            "assignee": "school_user.account",
+        },
+        # Free text the school writes about a fault; the form asks for no pupil, parent or staff details
+        # (the upload scanner of issue #15 that would check attachments is not built).
+        not_personal={
+            "id",
+            "school",
+            "category",
+            "urgency",
+            "status",
+            "summary",
+            "description",
+            "created_at",
+            "first_response_due",
+            "first_responded_at",
+            "resolution_due",
+            "resolved_at",
+            "resolution_note",
+            "closed_at",
+        },
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["school", "status", "created_at"], name="servicedesk_ticket_status"),
+            models.Index(fields=["school", "resolved_at"], name="servicedesk_ticket_resolved"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        """What people quote on the phone and in emails."""
+        return f"RFA-{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class TicketMessage(TenantModel):
+    """One reply in the thread, from the school or from the processor's staff."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author_label = models.CharField(max_length=200)
+    from_processor = models.BooleanField()
+    body = models.TextField()
+    at = models.DateTimeField(default=timezone.now)
+
+    privacy = PersonalData(
+        subject="school_user",
+        fields={"author": "school_user.account", "author_label": "school_user.account"},
+        not_personal={"id", "school", "ticket", "from_processor", "body", "at"},
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["school", "ticket"], name="servicedesk_message_ticket")]
+
+
+class TicketEvent(TenantModel):
+    """Every change of a ticket's state: who, when, from what to what."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=20)
+    actor_label = models.CharField(max_length=200)
+    at = models.DateTimeField(default=timezone.now)
+    from_value = models.CharField(max_length=200, blank=True)
+    to_value = models.CharField(max_length=200, blank=True)
+
+    privacy = PersonalData(
+        subject="school_user",
+        fields={
+            "actor_label": "school_user.account",
+            "from_value": "school_user.account",
+            "to_value": "school_user.account",
+        },
+        not_personal={"id", "school", "ticket", "action", "at"},
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["school", "ticket"], name="servicedesk_event_ticket")]

@@ -1,0 +1,62 @@
+"""Privacy provider for the service desk: the tickets a school's member of staff raised, the replies
+they wrote, and the history naming them. The processor's staff who answer are Steward users too.
+
+Nothing is erased with the person ahead of the tickets themselves: a ticket is the record of what
+the school asked and what the ICT service did, and it goes with its thread 90 days after it is
+resolved (the service desk's retention rule); a deleted account's tickets keep only the name written
+at the time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+
+from steward.register.providers import ErasureReport, HeldData, Subject
+from steward.servicedesk.models import Ticket, TicketMessage
+
+_KEPT = "kept as the record of the school's request until 90 days after it is resolved (service desk retention)"
+
+
+class ServiceDeskPrivacyProvider:
+    app_label = "servicedesk"
+
+    def describe(self) -> list[HeldData]:
+        return [
+            HeldData("servicedesk.Ticket", ("school_user",), ("school_user.account",)),
+            HeldData("servicedesk.TicketMessage", ("school_user",), ("school_user.account",)),
+            HeldData("servicedesk.TicketEvent", ("school_user",), ("school_user.account",)),
+        ]
+
+    def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
+        if subject.kind != "school_user":
+            return {}
+        school = subject.school_id
+        tickets = Ticket.objects.filter(Q(raised_by_id=subject.id) | Q(assignee_id=subject.id), school_id=school)
+        messages = TicketMessage.objects.filter(author_id=subject.id, school_id=school)
+        return {
+            "servicedesk.Ticket": [
+                {
+                    "reference": t.reference,
+                    "summary": t.summary,
+                    "raised_at": t.created_at,
+                    "status": t.get_status_display(),
+                    "raised_by_them": t.raised_by_id == subject.id,
+                }
+                for t in tickets.order_by("id")
+            ],
+            "servicedesk.TicketMessage": [
+                {"ticket": f"RFA-{m.ticket_id}", "at": m.at, "body": m.body} for m in messages.order_by("id")
+            ],
+        }
+
+    def erase_subject(self, subject: Subject, *, dry_run: bool) -> ErasureReport:
+        report = ErasureReport(app=self.app_label)
+        if subject.kind == "school_user":
+            for label in ("servicedesk.Ticket", "servicedesk.TicketMessage", "servicedesk.TicketEvent"):
+                report.kept[label] = _KEPT
+        return report
+
+    def restrict_subject(self, subject: Subject, *, restricted: bool) -> None:
+        """Tickets are only stored and answered; a restricted account cannot sign in to add to them."""
