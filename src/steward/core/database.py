@@ -21,6 +21,8 @@ from steward.core import local_secrets
 from steward.core.paths import VAR_DIR
 
 APP_ROLE = "steward_app"
+# Held while the app role is made or changed (`ensure_app_role`): processes starting together take turns.
+APP_ROLE_LOCK = 7_300_001
 DEFAULT_DB_NAME = os.environ.get("STEWARD_DB_NAME", "steward")
 EMBEDDED_ENGINE = "steward.core.embedded_backend"
 APPEND_ONLY_TABLES: set[str] = set()  # filled by apps whose tables may only grow (audit)
@@ -104,18 +106,27 @@ def drop_database(dbname: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
 
 
-def ensure_app_role(conn: psycopg.Connection[Any]) -> None:
-    """The application's login role: no superuser, no BYPASSRLS, no CREATEDB."""
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone()
-    if not exists:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(APP_ROLE)))
-    conn.execute(
-        sql.SQL("ALTER ROLE {} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE").format(sql.Identifier(APP_ROLE))
-    )
-    if os.environ.get("DATABASE_URL"):
+def ensure_app_role(conn: psycopg.Connection[Any], role: str = APP_ROLE) -> None:
+    """The application's login role: no superuser, no BYPASSRLS, no CREATEDB.
+
+    Processes that start together on a new server (the dated test runs, a server and its worker)
+    each get here, all on the maintenance database, where an advisory lock makes them take turns.
+    Without it, two `CREATE ROLE`s collide on the catalogue's unique index, and two `ALTER ROLE`s on
+    the same role can fail with "tuple concurrently updated"."""
+    conn.execute("SELECT pg_advisory_lock(%s)", [APP_ROLE_LOCK])
+    try:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
         conn.execute(
-            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(APP_ROLE), sql.Literal(app_role_password()))
+            sql.SQL("ALTER ROLE {} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE").format(sql.Identifier(role))
         )
+        if os.environ.get("DATABASE_URL"):
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(app_role_password()))
+            )
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", [APP_ROLE_LOCK])
 
 
 def grant_app_privileges(cursor: Any) -> None:
