@@ -127,6 +127,7 @@ COVERED_ELSEWHERE: dict[str, str] = {
         for name in ("copy_approve", "make_copy", "destroy", "destroy_for_ticket", "on_consent_withdrawn")
     },
     "servicedesk.copies.on_subject_erased": "tests/servicedesk/test_copies.py (after an erasure commits)",
+    "servicedesk.copies.on_school_purging": "destroys through `destroy`, which audits (a termination purge)",
 }
 
 # Sign-in and its audit events live outside services modules and are rebuilt by another change:

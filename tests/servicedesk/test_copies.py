@@ -14,14 +14,16 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
-from django.db import connections
+from django.db import connections, transaction
 
 from steward.audit.actor import Actor
 from steward.audit.models import AuditEvent
 from steward.consents import services as consents
 from steward.consents.pseudonymise import pseudonym
+from steward.core.events import publish
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner
+from steward.retention.events import SchoolPurging
 from steward.retention.models import RetentionProof
 from steward.retention.services import hold_place, retention_sweep
 from steward.rights import services as rights
@@ -348,3 +350,11 @@ def test_only_an_open_ticket_gets_a_copy_and_bad_input_changes_nothing(
         services.ticket_close(ticket=ticket, actor=Actor.of_user(support))
     with pytest.raises(ValidationError, match="closed"):
         _request(ticket, support)
+
+
+def test_the_termination_purge_drops_the_schools_live_copies(alder: Organisation, dpo: User, support: User) -> None:
+    copy = _approve(_request(_ticket(alder, dpo), support), dpo)
+    with tenant_scope([alder.id]), transaction.atomic():
+        publish(SchoolPurging(school_id=alder.id, at=MONDAY))
+    assert not _schema_exists(copy.schema_name)
+    assert _fresh(copy).destroyed_because == "the school's contract with the ICT service ended"

@@ -37,6 +37,7 @@ from steward.consents.services import consent_in_force
 from steward.core.events import SubjectErased
 from steward.mis.models import MODEL_BY_TYPE, RECORD_MODELS
 from steward.notifications.email import send_email
+from steward.retention.events import SchoolPurging
 from steward.retention.services import keep_destruction_proof
 from steward.servicedesk.models import CopyRecipient, CopyStatus, InvestigationCopy, Ticket
 from steward.tenancy.models import Organisation
@@ -305,6 +306,13 @@ def on_consent_withdrawn(event: ConsentWithdrawn) -> None:
             school_id=event.school_id, consent_id=event.consent_id, status=CopyStatus.LIVE
         ):
             destroy(copy, because="the school withdrew its consent", actor=Actor.system(event.withdrawn_by))
+
+
+def on_school_purging(event: SchoolPurging) -> None:
+    """The school's contract ended and its rows are about to go: its live copies are dropped with
+    them (the schemas are not tenant tables, so the purge would not find them)."""
+    for copy in InvestigationCopy.objects.filter(school_id=event.school_id, status=CopyStatus.LIVE):
+        destroy(copy, because="the school's contract with the ICT service ended")
 
 
 def _tell_school(copy: InvestigationCopy, subject: str, body: str) -> None:
