@@ -43,8 +43,9 @@ from steward.rights import services as rights
 from steward.rights.models import RightsRequest
 from steward.rostering import services as rostering
 from steward.rostering.signin import SignIn, sign_in_for
+from steward.servicedesk import copies
 from steward.servicedesk import services as desk
-from steward.servicedesk.models import Ticket
+from steward.servicedesk.models import InvestigationCopy, Ticket
 from steward.sharing import services as sharing
 from steward.sharing.models import DataFlow
 from steward.tenancy.models import Organisation, Role, User
@@ -60,6 +61,9 @@ pytestmark = [pytest.mark.time_machine(dt.datetime(2026, 11, 25, 12, tzinfo=dt.U
 # Public functions of services modules that change nothing (or nothing of anyone's data), and why.
 NOT_WRITING: dict[str, str] = {
     "audit.services.audit_record": "the audit log's own writer",
+    "servicedesk.copies.schema_for": "names the copy's schema",
+    "servicedesk.copies.live_rows": "counts the live copy's rows",
+    "servicedesk.copies.person_rows": "counts a person's rows in a live copy",
     "audit.services.audit_action": "the audit log's own writer, for services",
     "audit.services.audit_request": "the audit log's own writer, for what an edge does (page views)",
     "audit.services.audit_prune": "prunes the log itself, called by the retention sweep, which audits the deletion",
@@ -114,6 +118,16 @@ COVERED_ELSEWHERE: dict[str, str] = {
         for name in ("target_save", "plan_make", "plan_confirm", "plan_discard", "run_apply", "letters_take")
     },
     "retention.services.retention_sweep": "tests/retention/test_sweep.py (needs data past its retention period)",
+    "retention.services.keep_destruction_proof": (
+        "writes the proof of servicedesk.copies.destroy, which audits; tests/servicedesk/test_copies.py"
+    ),
+    **{
+        f"servicedesk.copies.{name}": "tests/servicedesk/test_copies.py asserts its audit event (needs committed "
+        "MIS rows: the copy is made through the owner's connection)"
+        for name in ("copy_approve", "make_copy", "destroy", "destroy_for_ticket", "on_consent_withdrawn")
+    },
+    "servicedesk.copies.on_subject_erased": "tests/servicedesk/test_copies.py (after an erasure commits)",
+    "servicedesk.copies.on_school_purging": "destroys through `destroy`, which audits (a termination purge)",
 }
 
 # Sign-in and its audit events live outside services modules and are rebuilt by another change:
@@ -633,6 +647,48 @@ def _ticket(w: World, actor: Actor | None = None) -> Ticket:
         )
 
 
+def _copy(w: World) -> InvestigationCopy:
+    with tenant_scope([w.school.id]):
+        return copies.copy_request(
+            ticket=_ticket(w),
+            reason="Reproduce the fault",
+            record_types=["learners"],
+            recipient="processor",
+            identities_requested=True,  # no consent approves it: it waits for the school
+            actor=Actor.system("ICT service"),
+        )
+
+
+@walks("servicedesk.copies.copy_request")
+def _copy_request(w: World) -> Expect:
+    with tenant_scope([w.school.id]):
+        copies.copy_request(
+            ticket=_ticket(w),
+            reason="Reproduce the fault",
+            record_types=["learners"],
+            recipient="processor",
+            identities_requested=True,
+            actor=w.actor,
+        )
+    return Expect("investigation_copy_requested", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.copies.copy_refuse")
+def _copy_refuse(w: World) -> Expect:
+    copy = _copy(w)
+    with tenant_scope([w.school.id]):
+        copies.copy_refuse(copy=copy, reason="Not needed", actor=w.actor)
+    return Expect("investigation_copy_refused", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.copies.copy_withdraw")
+def _copy_withdraw(w: World) -> Expect:
+    copy = _copy(w)
+    with tenant_scope([w.school.id]):
+        copies.copy_withdraw(copy=copy, actor=w.actor)
+    return Expect("investigation_copy_refused", w.school.id, w.actor.label)
+
+
 @walks("servicedesk.services.ticket_raise")
 def _ticket_raise(w: World) -> Expect:
     _ticket(w, w.actor)
@@ -692,7 +748,7 @@ def _ticket_reopen(w: World) -> Expect:
 
 
 # Command modules not named `services` (each app's `services.py` is found by itself).
-OTHER_COMMAND_MODULES = ("portal.accounts",)
+OTHER_COMMAND_MODULES = ("portal.accounts", "servicedesk.copies")
 
 
 def _public_service_functions() -> set[str]:

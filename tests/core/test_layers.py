@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import steward
+from steward.consents.events import ConsentWithdrawn
 from steward.core.events import FlowChanged, SubjectErased, subscribers
 from steward.ingest.events import BatchApplied
 from steward.register.events import CatalogueSynced
@@ -27,8 +28,13 @@ def test_the_apps_subscribe_as_the_design_says() -> None:
     assert sorted(subscribers(SubjectErased)) == [
         ("steward.provisioning.privacy.on_subject_erased", "in_transaction"),
         ("steward.retention.services.on_subject_erased", "in_transaction"),
+        ("steward.servicedesk.copies.on_subject_erased", "after_commit"),
     ]
-    assert subscribers(SchoolPurging) == [("steward.rights.services.on_school_purging", "in_transaction")]
+    assert sorted(subscribers(SchoolPurging)) == [
+        ("steward.rights.services.on_school_purging", "in_transaction"),
+        ("steward.servicedesk.copies.on_school_purging", "in_transaction"),
+    ]
+    assert subscribers(ConsentWithdrawn) == [("steward.servicedesk.copies.on_consent_withdrawn", "in_transaction")]
     assert subscribers(FlowChanged) == [("steward.notices.services.on_flow_changed", "in_transaction")]
     assert subscribers(DataProtectionContactChanged) == [
         ("steward.notices.services.on_contact_changed", "in_transaction")

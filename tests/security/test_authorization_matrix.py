@@ -35,6 +35,8 @@ from steward.register.models import ProcessingActivity, Recipient
 from steward.retention.termination import termination_start
 from steward.rights.services import request_log
 from steward.rostering.ids import subject_id
+from steward.servicedesk.copies import copy_request
+from steward.servicedesk.models import Ticket
 from steward.servicedesk.services import ticket_raise
 from steward.tenancy.models import ApiClient, Contract, Organisation, Role, User
 from steward.tenancy.scope import tenant_scope
@@ -117,6 +119,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:processor-service-desk": PROCESSOR,
     "backoffice:processor-service-desk-ticket": PROCESSOR,
     "backoffice:processor-service-desk-close": PROCESSOR,
+    "backoffice:processor-service-desk-copy-new": PROCESSOR,
+    "backoffice:school-service-desk-copy": SCHOOL,
     "backoffice:processor-home": PROCESSOR,
     "backoffice:processor-schools": PROCESSOR,
     "backoffice:processor-contracts": PROCESSOR,
@@ -237,6 +241,17 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
                 summary="Upload rejected",
                 description="The nightly upload was rejected",
                 actor=Actor.of_user(owner),
+            ).pk
+        )
+        # Real identities asked for: no consent approves it, so it waits (and no copy is made).
+        ids["copy_id"] = str(
+            copy_request(
+                ticket=Ticket.objects.get(pk=ids["ticket_id"]),
+                reason="Reproduce the rejection",
+                record_types=["learners"],
+                recipient="processor",
+                identities_requested=True,
+                actor=Actor.system("ICT service"),
             ).pk
         )
         # OneRoster ids are per recipient: this one is what the school's learning platform knows L1 by.

@@ -17,6 +17,7 @@ from steward.backoffice.views import (
     rights_history,
     search,
     servicedesk,
+    servicedesk_copies,
     sign_in,
     sign_in_apps,
     sign_in_with,
@@ -125,7 +126,17 @@ urlpatterns = [
     path("school/service-desk/", servicedesk.school_tickets, name="school-service-desk"),
     path("school/service-desk/new/", servicedesk.school_ticket_new, name="school-service-desk-new"),
     path("school/service-desk/<int:ticket_id>/", servicedesk.school_ticket, name="school-service-desk-ticket"),
+    path(
+        "school/service-desk/<int:ticket_id>/copies/<int:copy_id>/",
+        servicedesk_copies.school_copy,
+        name="school-service-desk-copy",
+    ),
     path("processor/service-desk/", servicedesk.processor_queue, name="processor-service-desk"),
+    path(
+        "processor/service-desk/<int:ticket_id>/copies/new/",
+        servicedesk_copies.processor_copy_new,
+        name="processor-service-desk-copy-new",
+    ),
     path(
         "processor/service-desk/<int:ticket_id>/",
         servicedesk.processor_ticket,

@@ -179,16 +179,44 @@ def check_schema_name(name: str) -> None:
 
 
 def _copy(*, school: Organisation, agreement: DataUseAgreement, schema: str) -> dict[str, int]:
-    """Create the schema and fill it, as the owner, in one transaction: all of it or none."""
-    inner, outer = hmac_keys(agreement.secret_key)
+    return copy_into_schema(
+        school_id=school.id,
+        schema=schema,
+        record_types=agreement.record_types,
+        secret_key=agreement.secret_key,
+        special_allowed=frozenset(agreement.special_categories),
+    )
+
+
+def real_plan(model: type[MisRecord], *, special_allowed: frozenset[str]) -> list[Column]:
+    """Every column as it is, for a copy the school allowed to keep real identities; special
+    categories the school did not name and photos still stay out."""
+    pseudonymised = {c.name for c in column_plan(model, special_allowed=special_allowed)}
+    return [Column(str(f.column), f's."{f.column}"') for f in model._meta.concrete_fields if f.column in pseudonymised]
+
+
+def copy_into_schema(
+    *,
+    school_id: int,
+    schema: str,
+    record_types: list[str],
+    secret_key: str,
+    special_allowed: frozenset[str] = frozenset(),
+    real_identities: bool = False,
+) -> dict[str, int]:
+    """Create the schema and fill it with the school's rows of `record_types`, as the owner, in one
+    transaction: all of it or none. Pseudonymised with `secret_key` unless `real_identities`; the
+    development copies here and the service desk's investigation copies share this one copier."""
+    check_schema_name(schema)
+    inner, outer = hmac_keys(secret_key)
     params: dict[str, Any] = {
         "ikey": inner,
         "okey": outer,
         "forenames": list(FORENAMES),
         "surnames": list(SURNAMES),
-        "school": school.id,
+        "school": school_id,
     }
-    special = frozenset(agreement.special_categories)
+    special = special_allowed
     counts: dict[str, int] = {}
     with transaction.atomic(using="owner"), connections["owner"].cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema])
@@ -196,9 +224,9 @@ def _copy(*, school: Organisation, agreement: DataUseAgreement, schema: str) -> 
             raise ValueError(f"schema {schema!r} already exists: choose a new name or drop it first")
         cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
         for model in RECORD_MODELS:
-            if model.record_type not in agreement.record_types or wholly_special(model, special_allowed=special):
+            if model.record_type not in record_types or wholly_special(model, special_allowed=special):
                 continue
-            plan = column_plan(model, special_allowed=special)
+            plan = (real_plan if real_identities else column_plan)(model, special_allowed=special)
             table = sql.Identifier(schema, model._meta.db_table)
             source = sql.Identifier("public", model._meta.db_table)
             names = sql.SQL(", ").join(sql.Identifier(c.name) for c in plan)
@@ -210,6 +238,14 @@ def _copy(*, school: Organisation, agreement: DataUseAgreement, schema: str) -> 
             cursor.execute(insert, params)
             counts[model.record_type] = cursor.rowcount
     return counts
+
+
+def pseudonym(secret_key: str, model: type[MisRecord], field_name: str, value: str) -> str:
+    """The token a copy holds for an id column's `value` (as `column_plan` writes it): how erasure
+    finds a person's rows in a pseudonymised copy without the copy holding the key."""
+    field = model._meta.get_field(field_name)
+    length = min(getattr(field, "max_length", None) or 32, 32)
+    return hmac_hex(secret_key, value)[:length].upper()
 
 
 def _unrestricted(model: type[MisRecord]) -> sql.Composable:

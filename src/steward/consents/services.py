@@ -18,7 +18,9 @@ from django.utils import timezone
 
 from steward.audit.actor import Actor
 from steward.audit.services import audit_action
+from steward.consents.events import ConsentWithdrawn
 from steward.consents.models import Consent, DataUseAgreement, MarketingPreference
+from steward.core.events import publish
 from steward.mis.models import MODEL_BY_TYPE
 from steward.notifications.email import send_email
 from steward.register.catalogue import CATEGORIES
@@ -113,6 +115,7 @@ def consent_withdraw(*, consent: Consent, withdrawn_by: User, actor: Actor) -> C
             object_ids=[consent.pk],
             purpose=_PURPOSE,
         )
+        publish(ConsentWithdrawn(school_id=consent.school_id, consent_id=consent.pk, withdrawn_by=actor.label))
     return consent
 
 

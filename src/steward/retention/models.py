@@ -28,6 +28,7 @@ class RetentionProof(models.Model):
         SWEEP = "sweep", "Retention sweep"
         TERMINATION = "termination", "Contract termination"
         ERASURE = "erasure", "Erasure request"
+        EARLY = "early", "Destroyed before its retention period ended"
 
     run = models.CharField(max_length=12, choices=Run.choices)
     school = models.ForeignKey(Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")

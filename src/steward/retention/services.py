@@ -179,6 +179,15 @@ def keep_erasure_proofs(*, school_id: int, counts: list[tuple[str, int, dt.datet
     )
 
 
+def keep_destruction_proof(*, school_id: int, policy: str, what: str, rows: int) -> RetentionProof:
+    """A proof, like the sweep's, of data destroyed before its rule made it due (an investigation copy
+    whose consent was withdrawn): counts only, kept past the school's purge."""
+    proof: RetentionProof = RetentionProof.objects.create(
+        run=RetentionProof.Run.EARLY, school_id=school_id, policy=policy, what=what, rows=rows
+    )
+    return proof
+
+
 def replay_after_restore(*, backup: BackupCopy) -> int:
     """Apply again, in order, every erasure and purge made after the restored backup was taken."""
     from steward.retention.termination import purge_rows

@@ -10,6 +10,7 @@ of issue #15 (investigation copies, support access) hang off `Ticket` by foreign
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
@@ -152,3 +153,93 @@ class TicketEvent(TenantModel):
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["school", "ticket"], name="servicedesk_event_ticket")]
+
+
+class CopyStatus(models.TextChoices):
+    REQUESTED = "requested", "Awaiting the school's decision"
+    REFUSED = "refused", "Refused by the school"
+    LIVE = "live", "Made"
+    DESTROYED = "destroyed", "Destroyed"
+
+
+class CopyRecipient(models.TextChoices):
+    PROCESSOR = "processor", "The ICT service (processor)"
+    MIS_VENDOR = "mis_vendor", "The MIS vendor's service desk"
+
+
+class InvestigationCopy(TenantModel):
+    """A copy of named MIS record types of the school, made for one ticket with the school's consent.
+
+    The row is the accountability record of the copy (who asked, why, who decided, what it held,
+    when and why it was destroyed): it is kept after the copy's schema is dropped, and outlives its
+    ticket (`ticket` is emptied when the ticket goes; `ticket_reference` stays). The HMAC key of its
+    pseudonyms stays here, with the originals, never in the copy; erasure uses it to find a
+    person's rows in the copy.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, related_name="copies")
+    ticket_reference = models.CharField(max_length=40)
+    status = models.CharField(max_length=10, choices=CopyStatus.choices, default=CopyStatus.REQUESTED)
+    reason = models.TextField()
+    recipient = models.CharField(max_length=10, choices=CopyRecipient.choices)
+    vendor_name = models.CharField(max_length=200, blank=True)
+    requested_types = ArrayField(models.CharField(max_length=30))
+    identities_requested = models.BooleanField(default=False)
+    requested_by_label = models.CharField(max_length=200)
+    requested_at = models.DateTimeField(default=timezone.now)
+    approved_types = ArrayField(models.CharField(max_length=30), default=list, blank=True)
+    real_identities = models.BooleanField(default=False)
+    decided_by_label = models.CharField(max_length=200, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    refusal_reason = models.TextField(blank=True)
+    consent = models.ForeignKey("consents.Consent", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    schema_name = models.CharField(max_length=63, blank=True)
+    made_at = models.DateTimeField(null=True, blank=True)
+    row_counts = models.JSONField(default=dict, blank=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+    destroyed_because = models.CharField(max_length=200, blank=True)
+    secret_key = models.CharField(max_length=64, editable=False)
+
+    privacy = PersonalData(
+        subject="school_user",
+        fields={
+            "requested_by_label": "audit.activity",
+            "decided_by_label": "audit.activity",
+        },
+        # The copy's rows live in its own schema, not in this record; `servicedesk.privacy` reports
+        # them in each person's access bundle and erasure deletes them from the live copy.
+        not_personal={
+            "id",
+            "school",
+            "ticket",
+            "ticket_reference",
+            "status",
+            "reason",
+            "recipient",
+            "vendor_name",
+            "requested_types",
+            "identities_requested",
+            "requested_at",
+            "approved_types",
+            "real_identities",
+            "decided_at",
+            "refusal_reason",
+            "consent",
+            "schema_name",
+            "made_at",
+            "row_counts",
+            "destroyed_at",
+            "destroyed_because",
+            "secret_key",
+        },
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["school", "ticket"], name="servicedesk_copy_ticket")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        return f"COPY-{self.pk}"

@@ -1,6 +1,11 @@
 """Privacy provider for the service desk: the tickets a school's member of staff raised, the replies
 they wrote, and the history naming them. The processor's staff who answer are Steward users too.
 
+An investigation copy is a recipient of the school's MIS data: a learner, contact or member of staff
+whose rows a live copy holds finds it in their access bundle (which copy, for which ticket, who sees
+it, how many of their rows, pseudonymised or not), and their erasure deletes those rows from it
+(`copies.on_subject_erased`, after the erasure commits: Art. 19).
+
 Nothing is erased with the person ahead of the tickets themselves: a ticket is the record of what
 the school asked and what the ICT service did, and it goes with its thread 90 days after it is
 resolved (the service desk's retention rule); a deleted account's tickets keep only the name written
@@ -13,8 +18,10 @@ from typing import Any
 
 from django.db.models import Q
 
+from steward.mis.privacy import subject_row
 from steward.register.providers import ErasureReport, HeldData, Subject
-from steward.servicedesk.models import Ticket, TicketMessage
+from steward.servicedesk import copies
+from steward.servicedesk.models import CopyStatus, InvestigationCopy, Ticket, TicketMessage
 
 _KEPT = "kept as the record of the school's request until 90 days after it is resolved (service desk retention)"
 
@@ -27,9 +34,40 @@ class ServiceDeskPrivacyProvider:
             HeldData("servicedesk.Ticket", ("school_user",), ("school_user.account",)),
             HeldData("servicedesk.TicketMessage", ("school_user",), ("school_user.account",)),
             HeldData("servicedesk.TicketEvent", ("school_user",), ("school_user.account",)),
+            HeldData(
+                "servicedesk.InvestigationCopy",
+                ("learner", "contact", "staff"),
+                ("learner.identity", "contact.identity", "staff.identity"),
+            ),
         ]
 
+    def _in_copies(self, subject: Subject) -> list[dict[str, Any]]:
+        row = subject_row(subject)
+        if row is None:
+            return []
+        found = []
+        live = InvestigationCopy.objects.filter(school_id=subject.school_id, status=CopyStatus.LIVE).order_by("id")
+        for copy in live:
+            held = copies.person_rows(copy, record_type=row.record_type, source_id=row.source_id)
+            if held:
+                found.append(
+                    {
+                        "copy": copy.reference,
+                        "ticket": copy.ticket_reference,
+                        "why": copy.reason,
+                        "seen by": copy.vendor_name or copy.get_recipient_display(),
+                        "made": copy.made_at,
+                        "pseudonymised": not copy.real_identities,
+                        "your rows, by record type": held,
+                        "destroyed by": "90 days after the ticket is resolved, or sooner",
+                    }
+                )
+        return found
+
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
+        if subject.kind in ("learner", "contact", "staff"):
+            in_copies = self._in_copies(subject)
+            return {"servicedesk.InvestigationCopy": in_copies} if in_copies else {}
         if subject.kind != "school_user":
             return {}
         school = subject.school_id

@@ -1,8 +1,9 @@
 """The service desk's retention rule (see `register.retention_targets`): a ticket, with its thread
-and history, goes 90 days after it was resolved (or closed without a resolution). A reopened
-ticket is no longer resolved, so its clock starts again at the next resolution. A whole-school legal
-hold keeps everything (retention applies it); tickets name no MIS subject, so subject holds do not
-reach them. Investigation copies (issue #15's next part) will join this rule's `find`."""
+and history, goes 90 days after it was resolved (or closed without a resolution), and so does every
+investigation copy still live for it (its schema dropped, its record kept as the proof of what it
+held). A reopened ticket is no longer resolved, so its clock starts again at the next resolution
+(a copy destroyed before the reopening stays destroyed). A whole-school legal hold keeps everything
+(retention applies it); tickets name no MIS subject, so subject holds do not reach them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from django.db.models import Q, QuerySet
 
 from steward.register.models import RetentionRule
 from steward.register.retention_targets import Context, Deleted, Found, RetentionTarget, returning
-from steward.servicedesk.models import Status, Ticket
+from steward.servicedesk import copies
+from steward.servicedesk.models import CopyStatus, InvestigationCopy, Status, Ticket
+
+_COPIES = InvestigationCopy._meta.db_table
+_BECAUSE = "its ticket was resolved more than 90 days ago (service desk retention)"
 
 
 def _resolved(rule: RetentionRule, ctx: Context) -> list[Found]:
@@ -23,26 +28,44 @@ def _resolved(rule: RetentionRule, ctx: Context) -> list[Found]:
         | Q(status=Status.CLOSED, resolved_at__lt=cutoff)
         | Q(status=Status.CLOSED, resolved_at__isnull=True, closed_at__lt=cutoff)
     )
-    return [Found("service desk tickets", f"resolved more than {rule.period_days} days ago", [done])]
+    live = InvestigationCopy.objects.filter(status=CopyStatus.LIVE, ticket__in=done.values("pk"))
+    return [
+        # The copies first: their destruction reads the ticket's reference before the ticket goes.
+        Found("investigation copies", f"their ticket was resolved more than {rule.period_days} days ago", [live]),
+        Found("service desk tickets", f"resolved more than {rule.period_days} days ago", [done]),
+    ]
 
 
 def _delete(qs: QuerySet[Any], school_id: int | None) -> Deleted:
-    """The thread and history first, then the tickets, by id in three statements."""
+    """Copies: each schema dropped (their record kept). Tickets: the thread and history first, the
+    copies' link emptied, then the tickets, by id."""
+    if qs.model is InvestigationCopy:
+        ids = []
+        for copy in list(qs):
+            copies.destroy(copy, because=_BECAUSE)
+            ids.append(str(copy.pk))
+        return Deleted(len(ids), "rows", _COPIES, ids)
     sql, params = qs.values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         for table in ("servicedesk_ticketmessage", "servicedesk_ticketevent"):
             cursor.execute(f"DELETE FROM {table} WHERE ticket_id IN ({sql})", params)  # noqa: S608  # nosec B608
+        cursor.execute(f"UPDATE {_COPIES} SET ticket_id = NULL WHERE ticket_id IN ({sql})", params)  # noqa: S608  # nosec B608
     ids = returning("DELETE FROM servicedesk_ticket WHERE id IN ({ids}) RETURNING id::text", qs)
     return Deleted(len(ids), "rows", Ticket._meta.db_table, ids)
 
 
 def _replay(kind: str, target: str, ids: list[str], school_id: int | None) -> bool:
-    """After a restore, delete the same tickets again (their thread and history first)."""
-    if kind != "rows" or target != Ticket._meta.db_table:
+    """After a restore, destroy the same copies and delete the same tickets again."""
+    if kind != "rows" or target not in (Ticket._meta.db_table, _COPIES):
         return False
+    if target == _COPIES:
+        for copy in InvestigationCopy.objects.filter(pk__in=[int(i) for i in ids], status=CopyStatus.LIVE):
+            copies.destroy(copy, because=_BECAUSE)
+        return True
     with connection.cursor() as cursor:
         for table in ("servicedesk_ticketmessage", "servicedesk_ticketevent"):
             cursor.execute(f"DELETE FROM {table} WHERE ticket_id = ANY(%s::bigint[])", [ids])  # noqa: S608  # nosec B608
+        cursor.execute(f"UPDATE {_COPIES} SET ticket_id = NULL WHERE ticket_id = ANY(%s::bigint[])", [ids])  # noqa: S608  # nosec B608
         cursor.execute("DELETE FROM servicedesk_ticket WHERE id = ANY(%s::bigint[])", [ids])
     return True
 

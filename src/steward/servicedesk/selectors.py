@@ -16,7 +16,7 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 
 from steward.core.listing import page_of
-from steward.servicedesk.models import OPEN_STATUSES, Ticket, TicketEvent, TicketMessage
+from steward.servicedesk.models import OPEN_STATUSES, InvestigationCopy, Ticket, TicketEvent, TicketMessage
 from steward.tenancy.models import PROCESSOR_ROLES, Organisation, User
 from steward.tenancy.scope import estate_scope
 from steward.tenancy.selectors import contracted_services
@@ -125,3 +125,21 @@ def contracted(*, school_id: int) -> bool:
 def schools() -> list[Organisation]:
     """The schools the queue can be filtered by."""
     return list(Organisation.objects.filter(kind=Organisation.Kind.SCHOOL).order_by("name"))
+
+
+def ticket_copies(*, ticket: Ticket) -> list[InvestigationCopy]:
+    """The investigation copies asked for on a ticket, oldest first (in a scope holding its school)."""
+    return list(InvestigationCopy.objects.filter(ticket=ticket, school_id=ticket.school_id).order_by("id"))
+
+
+def processor_ticket_copies(*, ticket: Ticket) -> list[InvestigationCopy]:
+    with estate_scope():
+        return ticket_copies(ticket=ticket)
+
+
+def school_copy(*, ticket_id: int, copy_id: int) -> InvestigationCopy | None:
+    """One copy of the school in scope, on the named ticket, or None: another school's finds nothing."""
+    found: InvestigationCopy | None = (
+        InvestigationCopy.objects.select_related("ticket").filter(pk=copy_id, ticket_id=ticket_id).first()
+    )
+    return found

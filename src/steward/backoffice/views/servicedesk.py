@@ -22,7 +22,7 @@ from steward.core.forms import add_refusal, posted
 from steward.core.http import StewardRequest
 from steward.core.listing import kept_filters
 from steward.servicedesk import calendar, selectors, services
-from steward.servicedesk.models import Category, Status, Ticket, Urgency
+from steward.servicedesk.models import Category, CopyStatus, Status, Ticket, Urgency
 from steward.servicedesk.selectors import QueueFilter
 from steward.tenancy.models import PROCESSOR_ROLES, SCHOOL_ROLES, Organisation, User
 from steward.tenancy.scope import tenant_scope
@@ -200,6 +200,7 @@ def school_ticket(request: StewardRequest, ticket_id: int) -> HttpResponse:
                 return redirect("backoffice:school-service-desk-ticket", ticket_id=ticket.pk)
     thread, events = selectors.thread(ticket=ticket)
     context = _ticket_context(ticket, thread, events, processor=False)
+    context["copies"] = selectors.ticket_copies(ticket=ticket)
     context.update(reply=reply, reopen=reopen, errors=reply.errors or reopen.errors)
     context["error_forms"] = [f for f in (reply, reopen) if f.errors]
     context["can_reopen"] = (
@@ -287,6 +288,7 @@ def processor_ticket(request: StewardRequest, ticket_id: int) -> HttpResponse:
         request, action="view", object_type="servicedesk.Ticket", object_ids=[ticket.pk], purpose="service desk"
     )
     context = _ticket_context(ticket, thread, events, processor=True)
+    context["copies"] = selectors.processor_ticket_copies(ticket=ticket)
     errors = {name: f.errors for name, f in bound.items() if f.errors}
     context.update(bound, errors=errors)
     context["error_forms"] = [f for f in bound.values() if f.errors]
@@ -322,10 +324,15 @@ def processor_ticket_close(request: StewardRequest, ticket_id: int) -> HttpRespo
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         try:
             with tenant_scope([ticket.school_id]):
-                services.ticket_close(ticket=ticket, actor=actor_from_request(request))
+                services.ticket_close(
+                    ticket=ticket,
+                    actor=actor_from_request(request),
+                    copy_no_longer_needed=request.POST.get("copy_no_longer_needed") == "yes",
+                )
         except ValidationError as refused:
             messages.error(request, " ".join(refused.messages))
         else:
             messages.success(request, f"{ticket.reference} is closed.")
         return redirect(reverse("backoffice:processor-service-desk-ticket", args=[ticket.pk]))
-    return render(request, "backoffice/service_desk_close.html", {"ticket": ticket})
+    live = [c for c in selectors.processor_ticket_copies(ticket=ticket) if c.status == CopyStatus.LIVE]
+    return render(request, "backoffice/service_desk_close.html", {"ticket": ticket, "live_copies": live})
