@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from steward.register.models import RetentionRule
-from steward.register.retention_targets import Context, Deleted, Found, RetentionTarget, returning
+from steward.register.retention_targets import Context, Deleted, Found, RetentionTarget
 from steward.servicedesk import copies
 from steward.servicedesk.models import CopyStatus, InvestigationCopy, Status, Ticket
 
@@ -39,18 +39,11 @@ def _resolved(rule: RetentionRule, ctx: Context) -> list[Found]:
 def _delete(qs: QuerySet[Any], school_id: int | None) -> Deleted:
     """Copies: each schema dropped (their record kept). Tickets: the thread and history first, the
     copies' link emptied, then the tickets, by id."""
+    ids = [str(pk) for pk in qs.values_list("pk", flat=True)]
     if qs.model is InvestigationCopy:
-        ids = []
-        for copy in list(qs):
-            copies.destroy(copy, because=_BECAUSE)
-            ids.append(str(copy.pk))
+        _destroy_copies(ids)
         return Deleted(len(ids), "rows", _COPIES, ids)
-    sql, params = qs.values("pk").query.sql_with_params()
-    with connection.cursor() as cursor:
-        for table in ("servicedesk_ticketmessage", "servicedesk_ticketevent"):
-            cursor.execute(f"DELETE FROM {table} WHERE ticket_id IN ({sql})", params)  # noqa: S608  # nosec B608
-        cursor.execute(f"UPDATE {_COPIES} SET ticket_id = NULL WHERE ticket_id IN ({sql})", params)  # noqa: S608  # nosec B608
-    ids = returning("DELETE FROM servicedesk_ticket WHERE id IN ({ids}) RETURNING id::text", qs)
+    _delete_tickets(ids)
     return Deleted(len(ids), "rows", Ticket._meta.db_table, ids)
 
 
@@ -59,15 +52,25 @@ def _replay(kind: str, target: str, ids: list[str], school_id: int | None) -> bo
     if kind != "rows" or target not in (Ticket._meta.db_table, _COPIES):
         return False
     if target == _COPIES:
-        for copy in InvestigationCopy.objects.filter(pk__in=[int(i) for i in ids], status=CopyStatus.LIVE):
-            copies.destroy(copy, because=_BECAUSE)
-        return True
+        _destroy_copies(ids)
+    else:
+        _delete_tickets(ids)
+    return True
+
+
+def _destroy_copies(ids: list[str]) -> None:
+    """Drop the schema of each copy still live (the sweep and a replay after a restore alike)."""
+    for copy in InvestigationCopy.objects.filter(pk__in=[int(i) for i in ids], status=CopyStatus.LIVE):
+        copies.destroy(copy, because=_BECAUSE)
+
+
+def _delete_tickets(ids: list[str]) -> None:
+    """The tickets' thread and history, the copies' link to them, then the tickets: three statements."""
     with connection.cursor() as cursor:
         for table in ("servicedesk_ticketmessage", "servicedesk_ticketevent"):
             cursor.execute(f"DELETE FROM {table} WHERE ticket_id = ANY(%s::bigint[])", [ids])  # noqa: S608  # nosec B608
         cursor.execute(f"UPDATE {_COPIES} SET ticket_id = NULL WHERE ticket_id = ANY(%s::bigint[])", [ids])  # noqa: S608  # nosec B608
         cursor.execute("DELETE FROM servicedesk_ticket WHERE id = ANY(%s::bigint[])", [ids])
-    return True
 
 
 TARGETS = (RetentionTarget("service_desk", "ticket_resolved", None, "school", _resolved, _delete, _replay),)
