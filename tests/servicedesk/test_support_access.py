@@ -29,14 +29,18 @@ from tests.notify_fixtures import SmtpSink
 from tests.servicedesk.test_copies import DESK, _records
 
 
-@pytest.fixture
-def alder(committed_db: None) -> Organisation:
+def school_with_records() -> Organisation:
     school = factories.school("Alder Primary", services_=DESK)
     result = batch_ingest(
         school=school, stream=io.BytesIO(b.csv_zip(_records())), format="csv-zip", mode="full", sent_by="test"
     )
     assert result.batch.status == "applied", result.batch.errors
     return school
+
+
+@pytest.fixture
+def alder(committed_db: None) -> Organisation:
+    return school_with_records()
 
 
 @pytest.fixture

@@ -162,3 +162,19 @@ def support_grant_banner(reference: str, school_id: int | None) -> SupportGrant 
     if not pk.isdigit():
         return None
     return SupportGrant.objects.filter(pk=int(pk), school_id=school_id, status=GrantStatus.ACTIVE).first()
+
+
+def school_grants() -> list[SupportGrant]:
+    """Every support-access grant of the school in scope, newest first (the school's page of them)."""
+    return list(SupportGrant.objects.order_by("-requested_at", "-id"))
+
+
+def school_grant(*, grant_id: int) -> SupportGrant | None:
+    """One grant of the school in scope, or None: another school's finds nothing."""
+    found: SupportGrant | None = SupportGrant.objects.select_related("ticket").filter(pk=grant_id).first()
+    return found
+
+
+def processor_ticket_grants(*, ticket: Ticket) -> list[SupportGrant]:
+    with estate_scope():
+        return list(SupportGrant.objects.filter(ticket=ticket).order_by("-id"))

@@ -18,6 +18,8 @@ from steward.tenancy.scope import SupportEntry, tenant_scope
 from steward.tenancy.selectors import live_support_window, school_roles
 
 SESSION_KEY = "steward_school_id"
+# The processor's own pages read across the estate (`estate_scope`) and never run under a window.
+PROCESSOR_PAGES = "/processor/"
 
 
 class TenantScopeMiddleware:
@@ -43,7 +45,7 @@ class TenantScopeMiddleware:
                     request.school_roles = roles
                 else:
                     del request.session[SESSION_KEY]
-            if request.school_id is None:
+            if request.school_id is None and not request.path_info.startswith(PROCESSOR_PAGES):
                 support = _support_entry(request, user)  # type: ignore[arg-type]
         ids = [request.school_id] if request.school_id and support is None else []
         with tenant_scope(ids, support=support):
