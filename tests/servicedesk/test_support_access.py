@@ -267,3 +267,17 @@ def test_in_the_back_office_reads_are_audited_with_the_grant_and_nothing_without
         support.grant_revoke(grant=grant, user=dpo, actor=Actor.of_user(dpo))
     response = client.get("/search/", {"q": "Quillfeather"})
     assert b"Zebedee" not in response.content
+
+
+def test_the_scheduled_sweep_records_the_end_and_sends_the_read_list(
+    alder: Organisation, dpo: User, sam: User, smtp_sink: SmtpSink
+) -> None:
+    from steward.servicedesk.tasks import support_access_sweep
+
+    start = _db_now() - dt.timedelta(hours=2)
+    grant = _approve(_request(_ticket(alder, dpo, start), sam, start), dpo, start)
+    stale = _request(_ticket(alder, dpo, start - dt.timedelta(hours=11)), sam, start - dt.timedelta(hours=11))
+    assert support_access_sweep.call() == [1, 1]
+    assert _fresh(grant).status == GrantStatus.ENDED and _fresh(stale).status == GrantStatus.EXPIRED
+    smtp_sink.wait_for(5)
+    assert any(f"{grant.reference} has ended" in m.message["Subject"] for m in smtp_sink.messages)

@@ -32,6 +32,7 @@ from steward.audit.models import AuditEvent
 from steward.audit.services import audit_action
 from steward.mis.models import MODEL_BY_TYPE
 from steward.notifications.email import send_email
+from steward.register.labels import action_label, model_label
 from steward.servicedesk.models import GrantStatus, SupportGrant, Ticket
 from steward.tenancy.models import Role, SupportWindow, User
 from steward.tenancy.selectors import data_protection_emails, processor_roles, school_roles
@@ -259,7 +260,11 @@ def _finish(grant: SupportGrant, status: GrantStatus, because: str, at: dt.datet
     if grant.window_id is not None:
         SupportWindow.objects.filter(pk=grant.window_id, closed_at__isnull=True).update(closed_at=at)
     reads = grant_reads(grant)
-    lines = [f"{e.occurred_at:%Y-%m-%d %H:%M} {e.action} {e.object_type} {', '.join(e.object_ids)}" for e in reads]
+    lines = [
+        f"{e.occurred_at:%Y-%m-%d %H:%M} {action_label(e.action)} ({model_label(e.object_type)}): "
+        f"records {', '.join(e.object_ids) or 'none'}"
+        for e in reads
+    ]
     _tell_school(
         grant,
         f"{grant.reference} has ended: what the ICT service read",

@@ -155,5 +155,6 @@ def school_grant(request: StewardRequest, grant_id: int) -> HttpResponse:
         "pending": grant.status == GrantStatus.REQUESTED,
         "active": grant.status == GrantStatus.ACTIVE,
         "to_confirm": bool(grant.emergency_category) and grant.confirmed_at is None,
+        "incident": support.INCIDENT_CATEGORIES.get(grant.emergency_category, ""),
     }
     return render(request, "backoffice/support_access.html", context, status=400 if refuse.errors else 200)
