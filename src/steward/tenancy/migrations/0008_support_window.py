@@ -4,7 +4,11 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from steward.tenancy.rls import CURRENT_SCHOOL_IDS_FUNCTION, CURRENT_SCHOOL_IDS_WITH_SUPPORT_FUNCTION
+from steward.tenancy.rls import (
+    CURRENT_SCHOOL_IDS_FUNCTION,
+    CURRENT_SCHOOL_IDS_WITH_SUPPORT_FUNCTION,
+    SUPPORT_SCHOOL_IDS_FUNCTION,
+)
 
 
 class Migration(migrations.Migration):
@@ -38,5 +42,8 @@ class Migration(migrations.Migration):
                 "indexes": [models.Index(fields=["user", "ends_at"], name="tenancy_supportwindow_user")],
             },
         ),
-        migrations.RunSQL(CURRENT_SCHOOL_IDS_WITH_SUPPORT_FUNCTION, CURRENT_SCHOOL_IDS_FUNCTION),
+        migrations.RunSQL(
+            [SUPPORT_SCHOOL_IDS_FUNCTION, CURRENT_SCHOOL_IDS_WITH_SUPPORT_FUNCTION],
+            [CURRENT_SCHOOL_IDS_FUNCTION, "DROP FUNCTION IF EXISTS steward_support_school_ids()"],
+        ),
     ]
