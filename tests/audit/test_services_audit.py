@@ -43,9 +43,9 @@ from steward.rights import services as rights
 from steward.rights.models import RightsRequest
 from steward.rostering import services as rostering
 from steward.rostering.signin import SignIn, sign_in_for
-from steward.servicedesk import copies
+from steward.servicedesk import copies, support
 from steward.servicedesk import services as desk
-from steward.servicedesk.models import InvestigationCopy, Ticket
+from steward.servicedesk.models import InvestigationCopy, SupportGrant, Ticket
 from steward.sharing import services as sharing
 from steward.sharing.models import DataFlow
 from steward.tenancy.models import Organisation, Role, User
@@ -64,6 +64,7 @@ NOT_WRITING: dict[str, str] = {
     "servicedesk.copies.schema_for": "names the copy's schema",
     "servicedesk.copies.live_rows": "counts the live copy's rows",
     "servicedesk.copies.person_rows": "counts a person's rows in a live copy",
+    "servicedesk.support.grant_reads": "a read of the audit log: what was read under a grant",
     "audit.services.audit_action": "the audit log's own writer, for services",
     "audit.services.audit_request": "the audit log's own writer, for what an edge does (page views)",
     "audit.services.audit_prune": "prunes the log itself, called by the retention sweep, which audits the deletion",
@@ -744,11 +745,105 @@ def _ticket_reopen(w: World) -> Expect:
     return Expect("ticket_reopen", w.school.id, w.actor.label)
 
 
+def _desk_user(role: str = Role.PROCESSOR_SUPPORT) -> User:
+    return factories.user(role, factories.processor())
+
+
+def _grant(w: World, *, approved: bool = False, at: dt.datetime | None = None) -> SupportGrant:
+    with tenant_scope([w.school.id]):
+        user = _desk_user()
+        grant = support.grant_request(
+            ticket=_ticket(w), user=user, reason="See the rows", scope=["learners"], actor=Actor.of_user(user), now=at
+        )
+        if approved:
+            support.grant_approve(grant=grant, user=w.admin, actor=Actor.system("school"))
+        return grant
+
+
+@walks("servicedesk.support.grant_request")
+def _grant_request(w: World) -> Expect:
+    with tenant_scope([w.school.id]):
+        support.grant_request(
+            ticket=_ticket(w), user=_desk_user(), reason="See the rows", scope=["learners"], actor=w.actor
+        )
+    return Expect("support_access_requested", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.support.grant_approve")
+def _grant_approve(w: World) -> Expect:
+    grant = _grant(w)
+    with tenant_scope([w.school.id]):
+        support.grant_approve(grant=grant, user=w.admin, actor=w.actor)
+    return Expect("support_access_approved", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.support.grant_refuse")
+def _grant_refuse(w: World) -> Expect:
+    grant = _grant(w)
+    with tenant_scope([w.school.id]):
+        support.grant_refuse(grant=grant, user=w.admin, reason="Not now", actor=w.actor)
+    return Expect("support_access_refused", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.support.grant_emergency")
+def _grant_emergency(w: World) -> Expect:
+    with tenant_scope([w.school.id]):
+        support.grant_emergency(
+            ticket=_ticket(w),
+            user=_desk_user(Role.PROCESSOR_ADMIN),
+            incident_category="outage",
+            reason="Marks lost",
+            scope=["learners"],
+            actor=w.actor,
+        )
+    return Expect("support_access_emergency", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.support.grant_confirm")
+def _grant_confirm(w: World) -> Expect:
+    with tenant_scope([w.school.id]):
+        admin = _desk_user(Role.PROCESSOR_ADMIN)
+        grant = support.grant_emergency(
+            ticket=_ticket(w),
+            user=admin,
+            incident_category="outage",
+            reason="Marks lost",
+            scope=["learners"],
+            actor=Actor.of_user(admin),
+        )
+        support.grant_confirm(grant=grant, user=w.admin, actor=w.actor)
+    return Expect("support_access_confirmed", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.support.grant_revoke")
+def _grant_revoke(w: World) -> Expect:
+    grant = _grant(w, approved=True)
+    with tenant_scope([w.school.id]):
+        support.grant_revoke(grant=grant, user=w.admin, actor=w.actor)
+    return Expect("support_access_revoked", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.support.end_for_ticket")
+def _grant_end_for_ticket(w: World) -> Expect:
+    grant = _grant(w, approved=True)
+    with tenant_scope([w.school.id]):
+        support.end_for_ticket(ticket=Ticket.objects.get(pk=grant.ticket_id), actor=w.actor)
+    return Expect("support_access_ended", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.support.grant_sweep")
+def _grant_sweep(w: World) -> Expect:
+    _grant(w, at=dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC))
+    with tenant_scope([w.school.id]):
+        support.grant_sweep()
+    return Expect("support_access_expired", w.school.id, "support access sweep", by_actor=False)
+
+
 # --- the census and the walk ---------------------------------------------------------------------
 
 
 # Command modules not named `services` (each app's `services.py` is found by itself).
-OTHER_COMMAND_MODULES = ("portal.accounts", "servicedesk.copies")
+OTHER_COMMAND_MODULES = ("portal.accounts", "servicedesk.copies", "servicedesk.support")
 
 
 def _public_service_functions() -> set[str]:

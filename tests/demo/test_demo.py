@@ -309,6 +309,11 @@ def _privacy_operations_are_in_the_database() -> None:
     ]
     breached = "SELECT count(*) FROM servicedesk_ticket WHERE status = 'new' AND resolution_due < now()"
     assert _rows(breached) == [(1,)]  # the demo's one ticket past its service level
+    # One past support-access grant, its window closed, and its read list in the audit log.
+    assert _rows("SELECT status FROM servicedesk_supportgrant") == [("ended",)]
+    assert _rows("SELECT count(*) FROM tenancy_supportwindow WHERE closed_at IS NULL") == [(0,)]
+    reads = "SELECT count(*) FROM audit_auditevent WHERE detail->>'support_grant' LIKE 'GRANT-%%'"
+    assert _rows(reads) == [(1,)]
 
 
 def _provisioning_runs() -> list[tuple[Any, ...]]:

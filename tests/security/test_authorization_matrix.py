@@ -38,6 +38,7 @@ from steward.rostering.ids import subject_id
 from steward.servicedesk.copies import copy_request
 from steward.servicedesk.models import Ticket
 from steward.servicedesk.services import ticket_raise
+from steward.servicedesk.support import grant_request
 from steward.tenancy.models import ApiClient, Contract, Organisation, Role, User
 from steward.tenancy.scope import tenant_scope
 from steward.tenancy.services import api_client_create
@@ -121,6 +122,9 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:processor-service-desk-close": PROCESSOR,
     "backoffice:processor-service-desk-copy-new": PROCESSOR,
     "backoffice:school-service-desk-copy": SCHOOL,
+    "backoffice:school-support-access": SCHOOL,
+    "backoffice:school-support-access-grant": SCHOOL,
+    "backoffice:processor-support-access-new": PROCESSOR,
     "backoffice:processor-home": PROCESSOR,
     "backoffice:processor-schools": PROCESSOR,
     "backoffice:processor-contracts": PROCESSOR,
@@ -251,6 +255,16 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
                 record_types=["learners"],
                 recipient="processor",
                 identities_requested=True,
+                actor=Actor.system("ICT service"),
+            ).pk
+        )
+        # Asked for by the ICT service's staff and waiting for the school.
+        ids["grant_id"] = str(
+            grant_request(
+                ticket=Ticket.objects.get(pk=ids["ticket_id"]),
+                user=factories.user(Role.PROCESSOR_SUPPORT, factories.processor()),
+                reason="See the rejected rows",
+                scope=["learners"],
                 actor=Actor.system("ICT service"),
             ).pk
         )

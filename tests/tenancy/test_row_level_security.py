@@ -144,3 +144,15 @@ def test_every_table_holding_a_schools_personal_data_has_forced_row_level_securi
             [sorted(tenant_tables), "steward_tenant_isolation"],
         )
         assert cursor.fetchone() == (len(tenant_tables),)
+
+
+def test_the_policy_function_is_inlined_so_a_scan_does_not_call_it_per_row(
+    two_schools: tuple[Organisation, ...],
+) -> None:
+    """The support-window lookup sits behind a CASE in its own function: `steward_current_school_ids()`
+    stays a plain expression that PostgreSQL inlines into every policy, as it was before support access."""
+    a, _ = two_schools
+    with tenant_scope([a.id]):
+        plan = "\n".join(str(r[0]) for r in _raw("EXPLAIN VERBOSE SELECT * FROM tenancy_dataprotectioncontact"))
+    assert "current_setting('steward.school_ids'" in plan, plan
+    assert "steward_current_school_ids()" not in plan, plan

@@ -162,6 +162,11 @@ def audit_request(
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
     school_id = getattr(request, "school_id", None)
+    # Under a support window every page's audit event names the grant: the school's list of what
+    # was read under the grant is these events (`servicedesk.support.grant_reads`).
+    grant = getattr(request, "support_grant", "")
+    if grant:
+        detail = {**(detail or {}), "support_grant": grant}
     return audit_record(
         action=action,
         actor_user_id=user_id if user_id is not None else (user.pk if signed_in else None),  # type: ignore[union-attr]

@@ -65,6 +65,7 @@ SCHOOL_MENU = (
     ),
     Entry("Audit log", "school-audit", _SCHOOL),
     Entry("Service desk", "school-service-desk", _SCHOOL, ("school-service-desk-new", "school-service-desk-ticket")),
+    Entry("Support access", "school-support-access", _SCHOOL, ("school-support-access-grant",)),
 )
 
 PROCESSOR_MENU = (
@@ -74,7 +75,7 @@ PROCESSOR_MENU = (
         "Service desk",
         "processor-service-desk",
         _PROCESSOR,
-        ("processor-service-desk-ticket", "processor-service-desk-close"),
+        ("processor-service-desk-ticket", "processor-service-desk-close", "processor-support-access-new"),
     ),
     Entry("Contracts", "processor-contracts", _PROCESSOR, ("termination-start",)),
     Entry("Processing register", "processor-register", _PROCESSOR),

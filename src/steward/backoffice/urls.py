@@ -17,6 +17,7 @@ from steward.backoffice.views import (
     rights_history,
     search,
     servicedesk,
+    servicedesk_access,
     servicedesk_copies,
     sign_in,
     sign_in_apps,
@@ -131,7 +132,18 @@ urlpatterns = [
         servicedesk_copies.school_copy,
         name="school-service-desk-copy",
     ),
+    path("school/support-access/", servicedesk_access.school_grants, name="school-support-access"),
+    path(
+        "school/support-access/<int:grant_id>/",
+        servicedesk_access.school_grant,
+        name="school-support-access-grant",
+    ),
     path("processor/service-desk/", servicedesk.processor_queue, name="processor-service-desk"),
+    path(
+        "processor/service-desk/<int:ticket_id>/support-access/new/",
+        servicedesk_access.processor_grant_new,
+        name="processor-support-access-new",
+    ),
     path(
         "processor/service-desk/<int:ticket_id>/copies/new/",
         servicedesk_copies.processor_copy_new,

@@ -20,3 +20,5 @@ class StewardRequest(HttpRequest):
     request_id: str
     school_id: int | None
     school_roles: set[str]
+    # A processor user's live support window (`tenancy.SupportWindow`): its grant's reference, or "".
+    support_grant: str

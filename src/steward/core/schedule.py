@@ -25,6 +25,13 @@ SCHEDULE: list[Entry] = [
     Entry("daily", "07:00", "steward.rights.tasks.send_rights_reminders", {}),
     Entry("daily", "04:00", "steward.core.tasks.sweep_rate_limits", {}),
     Entry("daily", "05:00", "steward.provisioning.tasks.provision_nightly", {}),
+    # Support access: lapse unanswered requests, record grants past their time and send the schools
+    # their read lists (the database closes a grant by itself at its time; this records and tells).
+    *(
+        Entry("daily", f"{hour:02d}:{minute:02d}", "steward.servicedesk.tasks.support_access_sweep", {})
+        for hour in range(24)
+        for minute in (5, 20, 35, 50)
+    ),
 ]
 
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -160,6 +160,7 @@ MODEL_LABELS: dict[str, str] = {
     "servicedesk.Ticket": "Service desk requests",
     "servicedesk.TicketMessage": "Service desk replies",
     "servicedesk.TicketEvent": "Service desk request history",
+    "servicedesk.SupportGrant": "Support access grants",
 }
 
 # Audit actions whose humanised form would not say what happened.
@@ -193,6 +194,14 @@ ACTION_LABELS: dict[str, str] = {
     "ticket_resolve": "Resolved a service desk request",
     "ticket_close": "Closed a service desk request",
     "ticket_reopen": "Reopened a service desk request",
+    "support_access_requested": "Asked for support access to the school's data",
+    "support_access_approved": "Approved support access",
+    "support_access_refused": "Refused support access",
+    "support_access_emergency": "Started emergency support access",
+    "support_access_confirmed": "Confirmed emergency support access",
+    "support_access_revoked": "Revoked support access",
+    "support_access_expired": "Support access request lapsed unanswered",
+    "support_access_ended": "Support access ended",
     # A rights request's history.
     "identity_checked": "Identity checked",
     "objection_upheld": "Objection upheld",

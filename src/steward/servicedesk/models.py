@@ -243,3 +243,83 @@ class InvestigationCopy(TenantModel):
     @property
     def reference(self) -> str:
         return f"COPY-{self.pk}"
+
+
+class GrantStatus(models.TextChoices):
+    REQUESTED = "requested", "Awaiting the school's decision"
+    ACTIVE = "active", "Access open"
+    REFUSED = "refused", "Refused by the school"
+    EXPIRED = "expired", "Not answered in time"
+    ENDED = "ended", "Ended"
+    REVOKED = "revoked", "Revoked by the school"
+
+
+class SupportGrant(TenantModel):
+    """Time-boxed access of one processor user to the school's live data, for one ticket.
+
+    The row is the record of the grant (who asked, why, for what, who decided, when it ran and why it
+    ended); the database's wall is its `tenancy.SupportWindow`, opened while the grant is active and
+    closed when it ends. An emergency grant starts at once on a processor admin's word for a named
+    incident category; the school is told at once and asked to confirm afterwards.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, related_name="grants")
+    ticket_reference = models.CharField(max_length=40)
+    status = models.CharField(max_length=10, choices=GrantStatus.choices, default=GrantStatus.REQUESTED)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    user_label = models.CharField(max_length=200)
+    reason = models.TextField()
+    scope = ArrayField(models.CharField(max_length=30))
+    duration_minutes = models.PositiveIntegerField(default=60)
+    requested_at = models.DateTimeField(default=timezone.now)
+    emergency_category = models.CharField(max_length=20, blank=True)
+    decided_by_label = models.CharField(max_length=200, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    refusal_reason = models.TextField(blank=True)
+    confirmed_by_label = models.CharField(max_length=200, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_because = models.CharField(max_length=200, blank=True)
+    window = models.ForeignKey("tenancy.SupportWindow", on_delete=models.SET_NULL, null=True, related_name="+")
+
+    privacy = PersonalData(
+        subject="school_user",
+        fields={
+            "user": "audit.activity",
+            "user_label": "audit.activity",
+            "decided_by_label": "audit.activity",
+            "confirmed_by_label": "audit.activity",
+        },
+        not_personal={
+            "id",
+            "school",
+            "ticket",
+            "ticket_reference",
+            "status",
+            "reason",
+            "scope",
+            "duration_minutes",
+            "requested_at",
+            "emergency_category",
+            "decided_at",
+            "refusal_reason",
+            "confirmed_at",
+            "starts_at",
+            "ends_at",
+            "ended_at",
+            "ended_because",
+            "window",
+        },
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["school", "status"], name="servicedesk_grant_status")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        return f"GRANT-{self.pk}"

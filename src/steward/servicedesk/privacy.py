@@ -1,5 +1,7 @@
 """Privacy provider for the service desk: the tickets a school's member of staff raised, the replies
-they wrote, and the history naming them. The processor's staff who answer are Steward users too.
+they wrote, and the history naming them. The processor's staff who answer are Steward users too, and
+a support-access grant names the processor user who entered the school's data (kept as the school's
+record of it).
 
 An investigation copy is a recipient of the school's MIS data: a learner, contact or member of staff
 whose rows a live copy holds finds it in their access bundle (which copy, for which ticket, who sees
@@ -21,8 +23,9 @@ from django.db.models import Q
 from steward.mis.privacy import subject_row
 from steward.register.providers import ErasureReport, HeldData, Subject
 from steward.servicedesk import copies
-from steward.servicedesk.models import CopyStatus, InvestigationCopy, Ticket, TicketMessage
+from steward.servicedesk.models import CopyStatus, InvestigationCopy, SupportGrant, Ticket, TicketMessage
 
+_GRANT_KEPT = "kept as the school's record of who entered its data, when and why (support access)"
 _KEPT = "kept as the record of the school's request until 90 days after it is resolved (service desk retention)"
 
 
@@ -34,6 +37,7 @@ class ServiceDeskPrivacyProvider:
             HeldData("servicedesk.Ticket", ("school_user",), ("school_user.account",)),
             HeldData("servicedesk.TicketMessage", ("school_user",), ("school_user.account",)),
             HeldData("servicedesk.TicketEvent", ("school_user",), ("school_user.account",)),
+            HeldData("servicedesk.SupportGrant", ("school_user",), ("school_user.account",)),
             HeldData(
                 "servicedesk.InvestigationCopy",
                 ("learner", "contact", "staff"),
@@ -73,7 +77,18 @@ class ServiceDeskPrivacyProvider:
         school = subject.school_id
         tickets = Ticket.objects.filter(Q(raised_by_id=subject.id) | Q(assignee_id=subject.id), school_id=school)
         messages = TicketMessage.objects.filter(author_id=subject.id, school_id=school)
+        grants = SupportGrant.objects.filter(user_id=subject.id, school_id=school).order_by("id")
         return {
+            "servicedesk.SupportGrant": [
+                {
+                    "grant": g.reference,
+                    "ticket": g.ticket_reference,
+                    "why": g.reason,
+                    "from": g.starts_at,
+                    "to": g.ended_at,
+                }
+                for g in grants
+            ],
             "servicedesk.Ticket": [
                 {
                     "reference": t.reference,
@@ -94,6 +109,7 @@ class ServiceDeskPrivacyProvider:
         if subject.kind == "school_user":
             for label in ("servicedesk.Ticket", "servicedesk.TicketMessage", "servicedesk.TicketEvent"):
                 report.kept[label] = _KEPT
+            report.kept["servicedesk.SupportGrant"] = _GRANT_KEPT
         return report
 
     def restrict_subject(self, subject: Subject, *, restricted: bool) -> None:

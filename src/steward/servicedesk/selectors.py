@@ -16,7 +16,15 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 
 from steward.core.listing import page_of
-from steward.servicedesk.models import OPEN_STATUSES, InvestigationCopy, Ticket, TicketEvent, TicketMessage
+from steward.servicedesk.models import (
+    OPEN_STATUSES,
+    GrantStatus,
+    InvestigationCopy,
+    SupportGrant,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+)
 from steward.tenancy.models import PROCESSOR_ROLES, Organisation, User
 from steward.tenancy.scope import estate_scope
 from steward.tenancy.selectors import contracted_services
@@ -143,3 +151,30 @@ def school_copy(*, ticket_id: int, copy_id: int) -> InvestigationCopy | None:
         InvestigationCopy.objects.select_related("ticket").filter(pk=copy_id, ticket_id=ticket_id).first()
     )
     return found
+
+
+def support_grant_banner(reference: str, school_id: int | None) -> SupportGrant | None:
+    """The live grant a request runs under (its reference, from the tenancy middleware), for the
+    banner every page shows: who, why, until when. Inside the request's scope."""
+    if not reference or school_id is None or not reference.startswith("GRANT-"):
+        return None
+    pk = reference.removeprefix("GRANT-")
+    if not pk.isdigit():
+        return None
+    return SupportGrant.objects.filter(pk=int(pk), school_id=school_id, status=GrantStatus.ACTIVE).first()
+
+
+def school_grants() -> list[SupportGrant]:
+    """Every support-access grant of the school in scope, newest first (the school's page of them)."""
+    return list(SupportGrant.objects.order_by("-requested_at", "-id"))
+
+
+def school_grant(*, grant_id: int) -> SupportGrant | None:
+    """One grant of the school in scope, or None: another school's finds nothing."""
+    found: SupportGrant | None = SupportGrant.objects.select_related("ticket").filter(pk=grant_id).first()
+    return found
+
+
+def processor_ticket_grants(*, ticket: Ticket) -> list[SupportGrant]:
+    with estate_scope():
+        return list(SupportGrant.objects.filter(ticket=ticket).order_by("-id"))

@@ -20,7 +20,7 @@ from django.utils import timezone
 from steward.audit.actor import Actor
 from steward.audit.services import audit_action
 from steward.notifications.email import send_email
-from steward.servicedesk import calendar, copies
+from steward.servicedesk import calendar, copies, support
 from steward.servicedesk.models import Category, Status, Ticket, TicketEvent, TicketMessage, Urgency
 from steward.tenancy.models import PROCESSOR_ROLES, Membership, Organisation, User
 from steward.tenancy.selectors import contracted_services
@@ -270,7 +270,8 @@ def ticket_close(
     *, ticket: Ticket, actor: Actor, now: dt.datetime | None = None, copy_no_longer_needed: bool = False
 ) -> Ticket:
     """Nothing more will happen on this ticket; a closed ticket cannot be reopened. Closed with its
-    investigation copies no longer needed, they are destroyed now rather than 90 days later."""
+        investigation copies no longer needed, they are destroyed now rather than 90 days later. Its
+    support-access grants end (their windows close) and pending requests for it lapse."""
     if ticket.status == Status.CLOSED:
         raise ValidationError(f"{ticket.reference} is already closed")
     at = now or timezone.now()
@@ -278,6 +279,7 @@ def ticket_close(
     ticket.closed_at = at
     ticket.save(update_fields=["status", "closed_at"])
     _audit(actor, ticket, "ticket_close", copy_no_longer_needed=copy_no_longer_needed)
+    support.end_for_ticket(ticket=ticket, actor=actor, now=at)
     if copy_no_longer_needed:
         copies.destroy_for_ticket(
             ticket=ticket, because="the ticket closed with the copy no longer needed", actor=actor

@@ -1,7 +1,9 @@
 """Run each request inside the tenant scope of the school the signed-in user has chosen.
 
 A request with no chosen school (signed out, processor pages, or a user who holds no role in
-the school stored in their session) runs in an empty scope: tenant tables show nothing.
+the school stored in their session) runs in an empty scope: tenant tables show nothing, unless the
+user has a live support window (a grant the school approved, `servicedesk.support`): then the
+window's school is in scope, and the database itself checks the window on every statement.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from steward.core.http import StewardRequest
-from steward.tenancy.scope import tenant_scope
-from steward.tenancy.selectors import school_roles
+from steward.tenancy.models import User
+from steward.tenancy.scope import SupportEntry, tenant_scope
+from steward.tenancy.selectors import live_support_window, school_roles
 
 SESSION_KEY = "steward_school_id"
+# The processor's own pages read across the estate (`estate_scope`) and never run under a window.
+PROCESSOR_PAGES = "/processor/"
 
 
 class TenantScopeMiddleware:
@@ -24,11 +29,13 @@ class TenantScopeMiddleware:
     def __call__(self, request: StewardRequest) -> HttpResponse:
         request.school_id = None
         request.school_roles = set()
+        request.support_grant = ""
         if request.path_info.startswith("/portal/"):
             # The parent portal scopes each request to the parent's own schools
             # (`steward.portal.auth.parent_required`); outside it, tenant tables stay closed.
             return self.get_response(request)
         user = request.user
+        support: SupportEntry | None = None
         if user.is_authenticated and getattr(user, "is_verified", lambda: False)():
             chosen = request.session.get(SESSION_KEY)
             if chosen is not None:
@@ -38,6 +45,20 @@ class TenantScopeMiddleware:
                     request.school_roles = roles
                 else:
                     del request.session[SESSION_KEY]
-        ids = [request.school_id] if request.school_id else []
-        with tenant_scope(ids):
+            if request.school_id is None and not request.path_info.startswith(PROCESSOR_PAGES):
+                support = _support_entry(request, user)  # type: ignore[arg-type]
+        ids = [request.school_id] if request.school_id and support is None else []
+        with tenant_scope(ids, support=support):
             return self.get_response(request)
+
+
+def _support_entry(request: StewardRequest, user: User) -> SupportEntry | None:
+    """A processor user with no school chosen, during a live support window, works in that school
+    with no school role: the back office's support views read it, and PostgreSQL checks the window
+    again on every statement. Checked on every request, so an ended window ends access at once."""
+    window = live_support_window(user=user)
+    if window is None:
+        return None
+    request.school_id = window.school_id
+    request.support_grant = window.grant_reference
+    return SupportEntry(window_id=window.pk, user_id=user.pk, school_id=window.school_id)

@@ -338,3 +338,31 @@ class ApiClient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.application.client_id}"
+
+
+class SupportWindow(models.Model):
+    """A processor user's time-boxed entry to one school's rows, under a grant the school gave.
+
+    The service desk's support-access grant (`servicedesk.SupportGrant`) opens and closes it; tenancy
+    only holds it, because row-level security reads it: `steward_current_school_ids()` adds this
+    window's school while the request names the window *and* its user, the window is not closed and
+    the database's clock is inside `[starts_at, ends_at)`. So a grant that has ended (expired,
+    revoked, its ticket closed) opens nothing, whatever the application asks. It has no row-level
+    security of its own (the policy function reads it, which would recurse) and holds only ids and
+    times: who and why are on the grant, behind the school's wall.
+    """
+
+    school = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    grant_reference = models.CharField(max_length=40)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    privacy = NoPersonalData("ids and times of a support grant; who and why are on servicedesk.SupportGrant")
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "ends_at"], name="tenancy_supportwindow_user")]
+
+    def __str__(self) -> str:
+        return f"{self.grant_reference} until {self.ends_at:%Y-%m-%d %H:%M}"

@@ -27,6 +27,33 @@ $$;
 """
 POLICY_NAME = "steward_tenant_isolation"
 
+# The same function, widened by a live support window (`tenancy.SupportWindow`): the request names
+# the window and its user (`steward.support_window`, `steward.user_id`, set by `tenant_scope`), and
+# the window's school is added only while the window is open by the database's own clock. Every
+# policy calls this function, so one definition opens (and, on expiry, closes) every tenant table.
+# The lookup is a function of its own behind a CASE: `steward_current_school_ids()` keeps no
+# subquery, so PostgreSQL still inlines it into each policy, and with no window named (every
+# request but a support user's) the lookup never runs.
+SUPPORT_SCHOOL_IDS_FUNCTION = """
+CREATE OR REPLACE FUNCTION steward_support_school_ids() RETURNS bigint[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(w.school_id), '{}'::bigint[]) FROM tenancy_supportwindow w
+     WHERE w.id = nullif(current_setting('steward.support_window', true), '')::bigint
+       AND w.user_id = nullif(current_setting('steward.user_id', true), '')::bigint
+       AND w.closed_at IS NULL AND w.starts_at <= now() AND now() < w.ends_at
+$$;
+"""
+CURRENT_SCHOOL_IDS_WITH_SUPPORT_FUNCTION = """
+CREATE OR REPLACE FUNCTION steward_current_school_ids() RETURNS bigint[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(
+        string_to_array(nullif(current_setting('steward.school_ids', true), ''), ',')::bigint[],
+        '{}'::bigint[])
+    || CASE WHEN coalesce(current_setting('steward.support_window', true), '') = '' THEN '{}'::bigint[]
+       ELSE steward_support_school_ids() END
+$$;
+"""
+
 PROCESSOR_SCOPE_FUNCTION = """
 CREATE OR REPLACE FUNCTION steward_processor_scope() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$

@@ -11,11 +11,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import connections, transaction
 
 _current: ContextVar[tuple[int, ...] | None] = ContextVar("steward_school_ids", default=None)
+# What the database was told: the named schools and the support window as (window id, user id).
+_DbScope = tuple[tuple[int, ...], "tuple[int, int] | None"]
+_db: ContextVar[_DbScope | None] = ContextVar("steward_db_scope", default=None)
+
+
+@dataclass(frozen=True)
+class SupportEntry:
+    """A live support window of the signed-in processor user (`tenancy.SupportWindow`)."""
+
+    window_id: int
+    user_id: int
+    school_id: int
 
 
 class TenantScopeMissing(RuntimeError):
@@ -35,23 +48,33 @@ def current_school_ids() -> tuple[int, ...]:
 
 
 @contextmanager
-def tenant_scope(school_ids: Iterable[int], *, using: str = "default") -> Iterator[tuple[int, ...]]:
-    """Run the block in one transaction that can see (and write) only these schools' rows."""
-    ids = tuple(sorted({int(i) for i in school_ids}))
-    outer = _current.get()
+def tenant_scope(
+    school_ids: Iterable[int], *, using: str = "default", support: SupportEntry | None = None
+) -> Iterator[tuple[int, ...]]:
+    """Run the block in one transaction that can see (and write) only these schools' rows.
+
+    With `support` (a processor user's live support window, found by the tenancy middleware), the
+    window's school joins the scope differently on each wall: the tenant managers are told its id,
+    but PostgreSQL is told only the window and the user, and adds the school itself while the window
+    is open by its own clock. A window that closes mid-request closes the database too."""
+    named = tuple(sorted({int(i) for i in school_ids}))
+    ids = tuple(sorted({*named, support.school_id})) if support else named
+    window = (support.window_id, support.user_id) if support else None
+    outer_db = _db.get()
     nested = connections[using].in_atomic_block
-    token = _current.set(ids)
+    token, db_token = _current.set(ids), _db.set((named, window))
     try:
         with transaction.atomic(using=using):
-            _set_db_scope(ids, using)
+            _set_db_scope(named, window, using)
             yield ids
             # SET LOCAL outlives a released savepoint: hand the enclosing transaction back the
             # scope it had (none, if it had none). On an error the savepoint's rollback does it.
             # The outermost transaction's commit ends the setting by itself.
             if nested:
-                _set_db_scope(outer or (), using)
+                _set_db_scope(*(outer_db or ((), None)), using=using)
     finally:
         _current.reset(token)
+        _db.reset(db_token)
 
 
 @contextmanager
@@ -107,6 +130,10 @@ def _set_db_processor_scope(value: str, using: str) -> None:
         cursor.execute("SELECT set_config('steward.processor_scope', %s, true)", [value])
 
 
-def _set_db_scope(ids: tuple[int, ...], using: str) -> None:
+def _set_db_scope(ids: tuple[int, ...], window: tuple[int, int] | None, using: str) -> None:
     with connections[using].cursor() as cursor:
-        cursor.execute("SELECT set_config('steward.school_ids', %s, true)", [",".join(map(str, ids))])
+        cursor.execute(
+            "SELECT set_config('steward.school_ids', %s, true), set_config('steward.support_window', %s, true), "
+            "set_config('steward.user_id', %s, true)",
+            [",".join(map(str, ids)), str(window[0]) if window else "", str(window[1]) if window else ""],
+        )

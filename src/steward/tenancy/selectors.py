@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Now
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from steward.register.models import ProcessingActivity
@@ -14,6 +15,7 @@ from steward.tenancy.models import (
     DataProtectionContact,
     Membership,
     Organisation,
+    SupportWindow,
     User,
 )
 
@@ -135,3 +137,12 @@ def data_protection_emails(*, school_id: int) -> list[str]:
         restricted_at__isnull=True,
     ).values_list("user__email", flat=True)
     return sorted({e.lower() for e in [*contacts, *members] if e})
+
+
+def live_support_window(*, user: User) -> SupportWindow | None:
+    """The user's support window that is open now by the database's clock (the newest, if several)."""
+    return (
+        SupportWindow.objects.filter(user=user, closed_at__isnull=True, starts_at__lte=Now(), ends_at__gt=Now())
+        .order_by("-starts_at")
+        .first()
+    )
