@@ -44,6 +44,7 @@ from steward.tenancy.scope import tenant_scope
 from steward.tenancy.services import api_client_create
 from tests import factories
 from tests.backoffice.conftest import choose, sign_in
+from tests.ingest import builders
 from tests.portal import families as f
 from tests.provisioning.conftest import make_target
 from tests.sharing.conftest import request_flow
@@ -85,6 +86,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:school-home": SCHOOL,
     "backoffice:school-register": SCHOOL,
     "backoffice:school-people": SCHOOL,
+    "backoffice:school-record": SCHOOL,
     "backoffice:school-audit": SCHOOL,
     "backoffice:school-audit-csv": SCHOOL,
     "backoffice:school-batches": SCHOOL,
@@ -192,9 +194,12 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
     school = factories.school(
         name, services_=("hosted_mis", "parent_portal", "data_exchange", "rostering", "service_desk")
     )
-    f.send(school, f.family_records(prefix), mode="full")
+    records = f.family_records(prefix)
+    # One pupil whose MIS id only this school uses, for the person's record page.
+    records["learners"].append(builders.learner(f"{prefix}ONLY", legal_forename="Only", legal_surname=f"{prefix}Here"))
+    f.send(school, records, mode="full")
     owner = dpo or factories.user(Role.SCHOOL_DPO, school)
-    ids: dict[str, str] = {"urn": str(school.urn), "user_id": str(owner.pk)}
+    ids: dict[str, str] = {"urn": str(school.urn), "user_id": str(owner.pk), "source_id": f"{prefix}ONLY"}
     exchange = ProcessingActivity.objects.get(service="data_exchange")
     flow = request_flow(school, Recipient.objects.get(code="la-attendance"), exchange)
     now = timezone.now()

@@ -38,14 +38,25 @@ class Results:
         return people + len(self.requests) + len(self.batches) + len(self.flows) + len(self.schools)
 
 
-def search_school(text: str) -> Results:
-    """Everything of the school in scope that matches (six statements whatever is found)."""
+def search_school(text: str, *, only: frozenset[str] | None = None) -> Results:
+    """Everything of the school in scope that matches (six statements whatever is found).
+
+    `only` is a support grant's scope: then people are found only of the record types it names,
+    and requests, batches and flows only when it names their area; the rest is not even queried."""
+
+    def wanted(area: str) -> bool:
+        return only is None or area in only
+
     results = Results(text)
     for hit in search_people(text=text, limit=SHOWN):
-        results.people.setdefault(hit.kind, []).append(hit)
-    results.requests = list(rights_selectors.search_requests(text=text, limit=SHOWN))
-    results.batches = ingest_selectors.search_batches(text=text, limit=SHOWN)
-    results.flows = sharing_selectors.search_flows(text=text, limit=SHOWN)
+        if wanted(hit.record_type):
+            results.people.setdefault(hit.kind, []).append(hit)
+    if wanted("rights"):
+        results.requests = list(rights_selectors.search_requests(text=text, limit=SHOWN))
+    if wanted("batches"):
+        results.batches = ingest_selectors.search_batches(text=text, limit=SHOWN)
+    if wanted("flows"):
+        results.flows = sharing_selectors.search_flows(text=text, limit=SHOWN)
     return results
 
 

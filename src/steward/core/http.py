@@ -22,3 +22,5 @@ class StewardRequest(HttpRequest):
     school_roles: set[str]
     # A processor user's live support window (`tenancy.SupportWindow`): its grant's reference, or "".
     support_grant: str
+    # What that grant lets the user read (areas and MIS record types); empty without one.
+    support_scope: frozenset[str]

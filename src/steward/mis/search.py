@@ -34,6 +34,11 @@ class PersonHit:
     email: str = ""
 
     @property
+    def record_type(self) -> str:
+        """The MIS record type that holds them (the record page's URL names it)."""
+        return {"learner": "learners", "contact": "contacts"}.get(self.kind, self.kind)
+
+    @property
     def detail(self) -> str:
         """What a list of results shows beside the name: a learner's UPN, anyone else's email."""
         return f"UPN {self.upn}" if self.upn else self.email

@@ -42,7 +42,13 @@ DEFAULT_MINUTES = 60
 ANSWER_WITHIN = dt.timedelta(hours=12)
 REASON_MAX = 2_000
 # Back-office areas a grant may open besides MIS record types.
-AREAS = {"search": "Search", "flows": "Sharing flows", "rights": "Rights requests", "audit": "Audit log"}
+AREAS = {
+    "search": "Search for people and records",
+    "batches": "MIS batches and their errors",
+    "flows": "Sharing flows",
+    "rights": "Rights requests",
+    "audit": "Audit log",
+}
 INCIDENT_CATEGORIES = {
     "outage": "Service outage affecting the school",
     "data_corruption": "Data corrupted by an import or a fault",
@@ -139,6 +145,7 @@ def _open(grant: SupportGrant, at: dt.datetime) -> None:
         grant_reference=grant.reference,
         starts_at=at,
         ends_at=grant.ends_at,
+        areas=list(grant.scope),
     )
 
 

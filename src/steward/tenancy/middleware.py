@@ -30,6 +30,7 @@ class TenantScopeMiddleware:
         request.school_id = None
         request.school_roles = set()
         request.support_grant = ""
+        request.support_scope = frozenset()
         if request.path_info.startswith("/portal/"):
             # The parent portal scopes each request to the parent's own schools
             # (`steward.portal.auth.parent_required`); outside it, tenant tables stay closed.
@@ -61,4 +62,5 @@ def _support_entry(request: StewardRequest, user: User) -> SupportEntry | None:
         return None
     request.school_id = window.school_id
     request.support_grant = window.grant_reference
+    request.support_scope = frozenset(window.areas)
     return SupportEntry(window_id=window.pk, user_id=user.pk, school_id=window.school_id)

@@ -358,6 +358,10 @@ class SupportWindow(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    # What the grant lets the user read: back-office areas ("search", "flows", ...) and MIS record
+    # types ("learners", ...). The back office refuses every other page; the database opens the whole
+    # school, so the page-level rule is the application's (`backoffice.access`).
+    areas = ArrayField(models.CharField(max_length=40), default=list, blank=True)
 
     privacy = NoPersonalData("ids and times of a support grant; who and why are on servicedesk.SupportGrant")
 

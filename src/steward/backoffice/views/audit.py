@@ -29,12 +29,12 @@ FILTER_KEYS = ("person", "pupil", "record_type", "record_id", "action") + tuple(
 )
 
 
-@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
+@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO, support="audit")
 def school_audit(request: StewardRequest) -> HttpResponse:
     return _audit_page(request, school_id=chosen_school(request), scope="school")
 
 
-@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
+@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO, support="audit")
 def school_audit_csv(request: StewardRequest) -> HttpResponseBase:
     return _audit_csv(request, school_id=chosen_school(request), scope="school")
 

@@ -53,12 +53,12 @@ def _note(request: HttpRequest) -> str:
     return request.POST.get("note", "").strip()
 
 
-@school_role_required(*DECIDERS)
+@school_role_required(*DECIDERS, support="flows")
 def school_flows(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/flows.html", {"groups": selectors.flows_for_school()})
 
 
-@school_role_required(*DECIDERS)
+@school_role_required(*DECIDERS, support="flows")
 def school_flow(request: HttpRequest, flow_id: int) -> HttpResponse:
     return _render_detail(request, flow_id)
 

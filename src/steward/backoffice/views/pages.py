@@ -93,13 +93,13 @@ def school_people(request: StewardRequest) -> HttpResponse:
     return render(request, "backoffice/school_people.html", {"memberships": memberships, "contacts": contacts})
 
 
-@school_role_required(*ALL_SCHOOL_ROLES)
+@school_role_required(*ALL_SCHOOL_ROLES, support="batches")
 def school_batches(request: StewardRequest) -> HttpResponse:
     """What the school's MIS sent, applied or rejected with every error (no personal data shown)."""
     return render(request, "backoffice/school_batches.html", {"batches": ingest_selectors.batches_for_school()})
 
 
-@school_role_required(*ALL_SCHOOL_ROLES)
+@school_role_required(*ALL_SCHOOL_ROLES, support="batches")
 def school_batch(request: StewardRequest, batch_id: uuid.UUID) -> HttpResponse:
     batch = ingest_selectors.batch_for_school(batch_id=str(batch_id))
     if batch is None:

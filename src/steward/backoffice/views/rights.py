@@ -97,7 +97,7 @@ TEXT_FIELDS = [
 ]
 
 
-@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
+@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO, support="rights")
 def rights_requests(request: StewardRequest) -> HttpResponse:
     school_id = chosen_school(request)
     form = RequestForm(posted(request))
@@ -265,7 +265,7 @@ def _run(rights_request: RightsRequest, action: str, post: Any, actor: Actor) ->
     return None
 
 
-@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
+@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO, support="rights")
 def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
     rights_request = _load(request_id)
     allowed = COMMON_ACTIONS + ACTIONS_BY_KIND[rights_request.kind]

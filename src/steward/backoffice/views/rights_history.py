@@ -40,7 +40,7 @@ def _read(request: StewardRequest) -> tuple[HistoryFilterForm, RequestFilter | N
     return form, RequestFilter(status=data["status"], kind=data["kind"], text=data["text"].strip()), filters
 
 
-@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
+@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO, support="rights")
 def rights_history(request: StewardRequest) -> HttpResponse:
     chosen_school(request)
     form, where, filters = _read(request)
@@ -59,7 +59,7 @@ def rights_history(request: StewardRequest) -> HttpResponse:
     return render(request, "backoffice/rights_history.html", context)
 
 
-@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO)
+@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO, support="rights")
 def rights_history_csv(request: StewardRequest) -> HttpResponseBase:
     school_id = chosen_school(request)
     form, where, filters = _read(request)

@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from steward.audit.services import audit_request
-from steward.backoffice.access import staff_required
+from steward.backoffice.access import require_support_area, staff_required, under_support
 from steward.backoffice.search import PEOPLE_KINDS, search_processor, search_school
 from steward.core.http import StewardRequest
 from steward.tenancy import selectors as tenancy_selectors
@@ -18,6 +18,9 @@ OBJECT_TYPES = {"learner": "mis.Learner", "contact": "mis.Contact", "staff": "mi
 
 @staff_required
 def search(request: StewardRequest) -> HttpResponse:
+    support = bool(request.school_id) and under_support(request)
+    if support:
+        require_support_area(request, "search")
     text = request.GET.get("q", "").strip()
     context: dict[str, object] = {"text": text, "people_kinds": PEOPLE_KINDS}
     if len(text) > MAX_LENGTH:
@@ -29,14 +32,15 @@ def search(request: StewardRequest) -> HttpResponse:
     if not text:
         return render(request, "backoffice/search.html", context)
     if request.school_id:
-        results = search_school(text)
+        # Under a support grant, only what its scope names is searched (and audited with the grant).
+        results = search_school(text, only=request.support_scope if support else None)
         for kind, hits in results.people.items():
             audit_request(
                 request,
                 action="search",
                 object_type=OBJECT_TYPES[kind],
                 object_ids=[hit.source_id for hit in hits],
-                purpose="school administration",
+                purpose="service desk support access" if support else "school administration",
             )
     elif tenancy_selectors.processor_roles(user=request.user):  # type: ignore[arg-type]
         results = search_processor(text)

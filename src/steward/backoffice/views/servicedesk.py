@@ -289,6 +289,7 @@ def processor_ticket(request: StewardRequest, ticket_id: int) -> HttpResponse:
     )
     context = _ticket_context(ticket, thread, events, processor=True)
     context["copies"] = selectors.processor_ticket_copies(ticket=ticket)
+    context["grants"] = selectors.processor_ticket_grants(ticket=ticket)
     errors = {name: f.errors for name, f in bound.items() if f.errors}
     context.update(bound, errors=errors)
     context["error_forms"] = [f for f in bound.values() if f.errors]
