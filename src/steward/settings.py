@@ -290,6 +290,9 @@ EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("STEWARD_DEFAULT_FROM_EMAIL", "Steward <no-reply@steward.invalid>")
 # The processor's service desk: new requests for assistance (and replies to unassigned ones) go here.
 STEWARD_SERVICE_DESK_EMAIL = os.environ.get("STEWARD_SERVICE_DESK_EMAIL", "service-desk@steward.invalid")
+# Optional reply by email: notifications of a reply can be answered by email when this is set to an
+# address whose mail is piped to `steward servicedesk_mail` (`servicedesk.reply_by_email`). Off when "".
+STEWARD_SERVICE_DESK_REPLY_ADDRESS = os.environ.get("STEWARD_SERVICE_DESK_REPLY_ADDRESS", "").strip().lower()
 NOTIFY_API_KEY = os.environ.get("STEWARD_NOTIFY_API_KEY", "")
 NOTIFY_TEMPLATE_ID = os.environ.get("STEWARD_NOTIFY_TEMPLATE_ID", "")
 NOTIFY_BASE_URL = os.environ.get("STEWARD_NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")

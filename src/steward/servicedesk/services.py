@@ -22,6 +22,7 @@ from steward.audit.services import audit_action
 from steward.notifications.email import send_email
 from steward.servicedesk import calendar, copies, support
 from steward.servicedesk.models import Category, Status, Ticket, TicketEvent, TicketMessage, Urgency
+from steward.servicedesk.reply_addresses import MARKER, reply_address
 from steward.tenancy.models import PROCESSOR_ROLES, Membership, Organisation, User
 from steward.tenancy.selectors import contracted_services
 
@@ -54,9 +55,11 @@ def _audit(actor: Actor, ticket: Ticket, action: str, **detail: object) -> None:
     )
 
 
-def _mail(address: str, subject: str, body: str) -> None:
+def _mail(address: str, subject: str, body: str, *, reply_to: str = "") -> None:
     if address:
-        transaction.on_commit(partial(send_email, address, subject, body))
+        if reply_to:
+            body = f"{MARKER}\n\n{body}\nReply to this email to add to the request: the text above the line is kept.\n"
+        transaction.on_commit(partial(send_email, address, subject, body, reply_to=reply_to))
 
 
 def _link(ticket: Ticket, *, for_processor: bool) -> str:
@@ -225,15 +228,18 @@ def ticket_reply(
             fields.append("status")
         if fields:
             ticket.save(update_fields=fields)
-        to = ticket.raised_by.email if ticket.raised_by and ticket.raised_by.is_active else ""
+        person = ticket.raised_by if ticket.raised_by and ticket.raised_by.is_active else None
+        to = person.email if person else ""
         link = _link(ticket, for_processor=False)
     else:
-        to = ticket.assignee.email if ticket.assignee else settings.STEWARD_SERVICE_DESK_EMAIL
+        person = ticket.assignee
+        to = person.email if person else settings.STEWARD_SERVICE_DESK_EMAIL
         link = _link(ticket, for_processor=True)
     _mail(
         to,
         f"{ticket.reference}: new reply",
         f"There is a new reply on {ticket.reference}: {ticket.summary}\n\nRead it in Steward: {link}\n",
+        reply_to=reply_address(ticket, person),
     )
     _audit(actor, ticket, "ticket_reply", message=message.pk, from_processor=from_processor)
     return message
