@@ -53,6 +53,17 @@ def sam() -> User:
     return factories.user(Role.PROCESSOR_SUPPORT, factories.processor(), email="sam@ict.invalid")
 
 
+@pytest.fixture
+def answered(
+    alder: Organisation, admin: User, sam: User, smtp_sink: SmtpSink, django_capture_on_commit_callbacks: Any
+) -> tuple[Ticket, str]:
+    """A ticket the desk has answered, and the Reply-To of the raiser's notification."""
+    ticket = raise_ticket(alder, admin)
+    smtp_sink.clear()
+    _desk_replies(ticket, sam, django_capture_on_commit_callbacks)
+    return ticket, smtp_sink.messages[0].message["Reply-To"]
+
+
 def _desk_replies(ticket: Ticket, sam: User, capture: Any) -> None:
     with capture(execute=True), tenant_scope([ticket.school_id]):
         services.ticket_reply(
@@ -109,12 +120,9 @@ def test_the_raiser_answers_by_email_and_the_desk_is_told(
 
 
 def test_the_command_bounces_what_it_cannot_take_and_writes_nothing(
-    alder: Organisation, admin: User, sam: User, smtp_sink: SmtpSink, django_capture_on_commit_callbacks: Any
+    answered: tuple[Ticket, str], alder: Organisation, admin: User, sam: User
 ) -> None:
-    ticket = raise_ticket(alder, admin)
-    smtp_sink.clear()
-    _desk_replies(ticket, sam, django_capture_on_commit_callbacks)
-    reply_to = smtp_sink.messages[0].message["Reply-To"]
+    ticket, reply_to = answered
     before = len(_messages(ticket))
 
     def refused(raw: bytes) -> tuple[int, str]:
@@ -154,12 +162,9 @@ def test_the_command_bounces_what_it_cannot_take_and_writes_nothing(
 
 
 def test_attachments_are_not_taken_and_a_lost_role_or_a_closed_ticket_bounces(
-    alder: Organisation, admin: User, sam: User, smtp_sink: SmtpSink, django_capture_on_commit_callbacks: Any
+    answered: tuple[Ticket, str], alder: Organisation, admin: User, sam: User
 ) -> None:
-    ticket = raise_ticket(alder, admin)
-    smtp_sink.clear()
-    _desk_replies(ticket, sam, django_capture_on_commit_callbacks)
-    reply_to = smtp_sink.messages[0].message["Reply-To"]
+    ticket, reply_to = answered
     added = receive(_answer(reply_to, "office@alder.invalid", "The file is attached", attach=True))
     assert added.body.startswith("The file is attached") and "attachments, which were not taken" in added.body
 
