@@ -290,6 +290,8 @@ EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("STEWARD_DEFAULT_FROM_EMAIL", "Steward <no-reply@steward.invalid>")
 # The processor's service desk: new requests for assistance (and replies to unassigned ones) go here.
 STEWARD_SERVICE_DESK_EMAIL = os.environ.get("STEWARD_SERVICE_DESK_EMAIL", "service-desk@steward.invalid")
+# Optional: a file of school holiday date ranges during which service levels stop (servicedesk.calendar).
+STEWARD_SERVICE_DESK_SCHOOL_HOLIDAYS = os.environ.get("STEWARD_SERVICE_DESK_SCHOOL_HOLIDAYS", "")
 # Optional reply by email: notifications of a reply can be answered by email when this is set to an
 # address whose mail is piped to `steward servicedesk_mail` (`servicedesk.reply_by_email`). Off when "".
 STEWARD_SERVICE_DESK_REPLY_ADDRESS = os.environ.get("STEWARD_SERVICE_DESK_REPLY_ADDRESS", "").strip().lower()

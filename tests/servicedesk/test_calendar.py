@@ -4,10 +4,19 @@ Christmas and the clocks changing. Pure functions on explicit datetimes: no cloc
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
+from django.test import override_settings
 
-from steward.servicedesk.calendar import LONDON, bank_holidays, covered_years, due_after, targets
+from steward.servicedesk.calendar import (
+    LONDON,
+    _school_holidays,
+    bank_holidays,
+    covered_years,
+    due_after,
+    targets,
+)
 
 
 def london(*parts: int) -> dt.datetime:
@@ -85,3 +94,21 @@ def test_targets_are_faster_for_higher_urgency_and_for_privacy_requests() -> Non
     assert targets(category="other", urgency="critical") < targets(category="other", urgency="normal")
     assert targets(category="privacy", urgency="normal") < targets(category="other", urgency="normal")
     assert targets(category="other", urgency="normal") == (8 * 60, 50 * 60)
+
+
+def test_school_holidays_stop_the_clock_only_when_configured(tmp_path: Path) -> None:
+    # Friday 18 December 2026, 17:00, the last day of the autumn term (the turn of the calendar year
+    # falls inside the holiday): without school holidays, Christmas and the bank holidays are skipped.
+    start = london(2026, 12, 18, 17, 0)
+    assert due_after(start, 120) == london(2026, 12, 21, 9, 0)
+    term_dates = tmp_path / "holidays.txt"
+    term_dates.write_text("# Alderley LA term dates\n2026-12-21 2027-01-01 Christmas holiday\n", encoding="utf-8")
+    with override_settings(STEWARD_SERVICE_DESK_SCHOOL_HOLIDAYS=str(term_dates)):
+        # The holiday runs to Friday 1 January 2027; the clock restarts on Monday 4 January.
+        assert due_after(start, 120) == london(2027, 1, 4, 9, 0)
+    term_dates.write_text("2027-01-04 2026-12-21 backwards\n", encoding="utf-8")
+    with override_settings(STEWARD_SERVICE_DESK_SCHOOL_HOLIDAYS=str(term_dates)), pytest.raises(ValueError) as bad:
+        _school_holidays.cache_clear()
+        due_after(start, 120)
+    assert "line 1" in str(bad.value) and "on or after the first" in str(bad.value)
+    _school_holidays.cache_clear()

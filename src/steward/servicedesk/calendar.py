@@ -5,6 +5,11 @@ bank holidays of England and Wales (shipped as data in `bank_holidays_england_an
 new year is a one-line change with no migration). `due_after` is a pure function of its arguments:
 the clock changes are handled by doing the arithmetic in local wall-clock time and converting back,
 so a working day is ten hours long in March and October too.
+
+School holidays are optional: an ICT service whose service levels stop in the schools' holidays
+points `STEWARD_SERVICE_DESK_SCHOOL_HOLIDAYS` at a file of date ranges (`2026-12-21 2027-01-01
+Christmas`, first and last day inclusive), usually the local authority's published term dates; those
+days then count as days off like bank holidays. Unset (the default), only bank holidays and weekends do.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import datetime as dt
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from django.conf import settings
 
 LONDON = ZoneInfo("Europe/London")
 DAY_START = dt.time(8, 0)
@@ -31,6 +38,34 @@ def bank_holidays() -> frozenset[dt.date]:
     return frozenset(days)
 
 
+@cache
+def _school_holidays(path: str) -> frozenset[dt.date]:
+    days: set[dt.date] = set()
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            first, last = (dt.date.fromisoformat(part) for part in line.split()[:2])
+        except ValueError as bad:
+            raise ValueError(f"{path}, line {number}: expected 'YYYY-MM-DD YYYY-MM-DD name', got {line!r}") from bad
+        if last < first or (last - first).days > 366:
+            raise ValueError(f"{path}, line {number}: the last day must be on or after the first, within a year")
+        days.update(first + dt.timedelta(days=n) for n in range((last - first).days + 1))
+    return frozenset(days)
+
+
+def school_holidays() -> frozenset[dt.date]:
+    """The configured school holidays, or none."""
+    path = getattr(settings, "STEWARD_SERVICE_DESK_SCHOOL_HOLIDAYS", "")
+    return _school_holidays(path) if path else frozenset()
+
+
+def days_off() -> frozenset[dt.date]:
+    """Every day that is not a working day besides weekends: bank holidays and any school holidays."""
+    return bank_holidays() | school_holidays()
+
+
 def covered_years() -> tuple[int, int]:
     """The first and last year the data file covers; outside them only weekends are known."""
     years = sorted({d.year for d in bank_holidays()})
@@ -38,7 +73,7 @@ def covered_years() -> tuple[int, int]:
 
 
 def is_working_day(day: dt.date, holidays: frozenset[dt.date] | None = None) -> bool:
-    return day.weekday() < 5 and day not in (bank_holidays() if holidays is None else holidays)
+    return day.weekday() < 5 and day not in (days_off() if holidays is None else holidays)
 
 
 def due_after(start: dt.datetime, working_minutes: int, *, holidays: frozenset[dt.date] | None = None) -> dt.datetime:
@@ -51,11 +86,11 @@ def due_after(start: dt.datetime, working_minutes: int, *, holidays: frozenset[d
         raise ValueError("start must be an aware datetime")
     if working_minutes < 0:
         raise ValueError("working_minutes must not be negative")
-    days_off = bank_holidays() if holidays is None else holidays
+    off = days_off() if holidays is None else holidays
     local = start.astimezone(LONDON).replace(tzinfo=None)  # wall-clock time
     day, clock = local.date(), local.time()
-    if not is_working_day(day, days_off) or clock >= DAY_END:
-        day, clock = _next_working_day(day, days_off), DAY_START
+    if not is_working_day(day, off) or clock >= DAY_END:
+        day, clock = _next_working_day(day, off), DAY_START
     elif clock < DAY_START:
         clock = DAY_START
     left = dt.timedelta(minutes=working_minutes)
@@ -65,7 +100,7 @@ def due_after(start: dt.datetime, working_minutes: int, *, holidays: frozenset[d
         if left <= room:
             return (at + left).replace(tzinfo=LONDON).astimezone(dt.UTC)
         left -= room
-        day, clock = _next_working_day(day, days_off), DAY_START
+        day, clock = _next_working_day(day, off), DAY_START
 
 
 def _next_working_day(day: dt.date, holidays: frozenset[dt.date]) -> dt.date:
