@@ -33,6 +33,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("STEWARD_DB_NAME", "steward_bench")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "steward.settings")
+# The bench's SCIM directories listen on loopback: approved as a processor approves a private host.
+os.environ.setdefault("STEWARD_OUTBOUND_ALLOWED_PRIVATE", "127.0.0.1")
 
 import django  # noqa: E402
 

@@ -132,6 +132,9 @@ def steward_server(smtp_sink_server: SmtpSink, *serve_args: str) -> Iterator[str
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "STEWARD_DB_NAME": TEST_DB, "STEWARD_CONN_MAX_AGE": "0", **smtp_sink_server.env}
+    # The directories and apps the browser tests stand up listen on loopback: approved for this server
+    # as an ICT service approves hosts on its private network (`core.outbound`).
+    env["STEWARD_OUTBOUND_ALLOWED_PRIVATE"] = "127.0.0.0/8"
     env.pop("STEWARD_EMAIL_BACKEND", None)  # a developer's Notify or file set-up must not apply
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed at teardown; a pipe could fill and stall
     process = subprocess.Popen(

@@ -25,6 +25,14 @@ from tests import factories
 from tests.ingest import builders as b
 from tests.provisioning.scim_faults import Faults
 
+
+@pytest.fixture(autouse=True)
+def loopback_directories(settings: Any) -> None:
+    """The tests' directories (scim2-server, Samba, slapd) listen on loopback: approved here as an
+    ICT service approves a host on its private network (`provisioning.targets.address_refusal`)."""
+    settings.OUTBOUND_ALLOWED_PRIVATE = ["127.0.0.0/8"]
+
+
 ROSTERING = [
     "learner.identity",
     "learner.enrolment",

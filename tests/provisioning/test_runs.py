@@ -461,3 +461,32 @@ def test_a_whole_school_legal_hold_stops_every_deletion(
     time_machine.move_to(dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC))
     assert sync(target, "nightly").counts == {}
     assert users(server)["jo.bloggs@school.example"]["active"] is False
+
+
+def test_a_private_address_needs_the_processors_approval_at_save_and_before_each_run(
+    school: Organisation, directory: Any, settings: Any
+) -> None:
+    from django.core.exceptions import ValidationError
+
+    from steward.provisioning.runs import RunRefused
+
+    server, _ = directory
+    settings.OUTBOUND_ALLOWED_PRIVATE = []
+    # Not approved: the loopback directory is refused when the address is saved, saying who decides.
+    with tenant_scope([school.id]):
+        unsaved = ProvisioningTarget(
+            school=school, flow=approved_rostering_flow(school), name="entra", kind="scim", endpoint=server.url
+        )
+    unsaved.domain = "school.example"
+    with pytest.raises(ValidationError) as refused:
+        services.target_save(target=unsaved, credential=TOKEN, actor=ADMIN)
+    [message] = refused.value.message_dict["endpoint"]
+    assert "must be an https URL (http:// only to a host approved on the private network)" in message
+    assert "STEWARD_OUTBOUND_ALLOWED_PRIVATE" in message
+    # Approved, saved and synced; the approval withdrawn, the next run is refused before connecting.
+    settings.OUTBOUND_ALLOWED_PRIVATE = ["127.0.0.1"]
+    target = target_at(school, server)
+    assert sync(target).status == ProvisioningRun.Status.SUCCEEDED
+    settings.OUTBOUND_ALLOWED_PRIVATE = []
+    with pytest.raises(RunRefused, match="Steward will not connect to http://127.0.0.1"):
+        services.plan_make(target=target, trigger="manual", actor=ADMIN)

@@ -77,20 +77,32 @@ def is_public_address(text: str) -> bool:
     return (bool(embedded) and translated) or address.is_global
 
 
-def outbound_refusal(url: str) -> str:
-    """Why Steward will not send to this URL ("" if it may)."""
+# The port a scheme means when the URL names none.
+_DEFAULT_PORTS = {"https": 443, "http": 80, "ldaps": 636, "ldap": 389}
+
+
+def outbound_refusal(
+    url: str, *, public: tuple[str, ...] = ("https",), private: tuple[str, ...] = ("https", "http")
+) -> str:
+    """Why Steward will not send to this URL ("" if it may).
+
+    `public` are the schemes allowed to public addresses; `private` those allowed to hosts the
+    processor approved (`OUTBOUND_ALLOWED_PRIVATE`). Webhooks and push endpoints keep the defaults
+    (https out there, plain http only inside); a directory passes its own (`ldaps`/`ldap`)."""
     parts = urlsplit(url)
     host = parts.hostname
-    if parts.scheme not in {"https", "http"} or not host:
-        return "the address must be an https URL"
+    wanted = f"an {' or '.join(public)} URL"
+    if parts.scheme not in {*public, *private} or not host:
+        return f"the address must be {wanted}"
     try:
-        addresses = {str(info[4][0]).split("%")[0] for info in socket.getaddrinfo(host, parts.port or 443)}
-    except (socket.gaierror, UnicodeError):
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 443)
+        addresses = {str(info[4][0]).split("%")[0] for info in socket.getaddrinfo(host, port)}
+    except (socket.gaierror, UnicodeError, ValueError):
         return f"the host {host} does not resolve"
-    if _allowed_private(host, addresses):
+    if parts.scheme in private and _allowed_private(host, addresses):
         return ""
-    if parts.scheme != "https":
-        return "the address must be an https URL"
+    if parts.scheme not in public:
+        return f"the address must be {wanted} ({parts.scheme}:// only to a host approved on the private network)"
     if not all(is_public_address(a) for a in addresses):
         return f"{host} is a private, loopback or link-local address"
     return ""

@@ -16,7 +16,7 @@ from steward.core.sealed import seal, unseal
 from steward.provisioning import runs
 from steward.provisioning.models import InitialPassword, ProvisioningRun, ProvisioningTarget
 from steward.provisioning.naming import NamingError, check_rule
-from steward.provisioning.targets import missing_fields
+from steward.provisioning.targets import address_refusal, missing_fields
 from steward.sharing.models import DataFlow
 from steward.tenancy.scope import tenant_scope
 
@@ -70,14 +70,19 @@ def _endpoint_problem(target: ProvisioningTarget) -> str:
     if target.kind == ProvisioningTarget.Kind.SCIM:
         if parts.scheme not in ("https", "http") or not parts.hostname:
             return "Enter the directory's SCIM address, starting https://, e.g. https://scim.example/v2"
-        return ""
+        return _address_problem(target)
     if parts.scheme not in ("ldaps", "ldap") or not parts.hostname:
         return "Enter the domain controller's address, starting ldaps://, e.g. ldaps://dc1.school.example"
     if parts.scheme == "ldap" and not target.start_tls:
         return "ldap:// sends passwords unencrypted: use ldaps://, or tick StartTLS"
     if not target.bind_user or not target.base_dn:
         return "Enter the AD account Steward signs in as and the domain's base DN"
-    return ""
+    return _address_problem(target)
+
+
+def _address_problem(target: ProvisioningTarget) -> str:
+    why = address_refusal(target)
+    return f"Steward will not connect to this address: {why}" if why else ""
 
 
 def plan_make(

@@ -9,6 +9,7 @@ barred by the register) stops every run.
 
 from __future__ import annotations
 
+from steward.core.outbound import outbound_refusal
 from steward.core.sealed import unseal
 from steward.provisioning.connectors.base import Connector
 from steward.provisioning.models import ProvisioningTarget
@@ -98,10 +99,28 @@ def missing_fields(target: ProvisioningTarget, released: set[str]) -> dict[str, 
     return missing
 
 
+def address_refusal(target: ProvisioningTarget) -> str:
+    """Why Steward will not connect to the target's address ('' when it may): the outbound check
+    every address others give Steward passes (`core.outbound`). A SCIM service on the internet must be
+    https; a domain controller is on a private network by nature, so, like any private host, the ICT
+    service's administrators approve it in `STEWARD_OUTBOUND_ALLOWED_PRIVATE` first."""
+    if target.kind == ProvisioningTarget.Kind.SCIM:
+        why = outbound_refusal(target.endpoint)
+    else:
+        why = outbound_refusal(target.endpoint, public=("ldaps",), private=("ldaps", "ldap"))
+    if why and "private" in why:
+        why += ": the ICT service's administrators must approve it (STEWARD_OUTBOUND_ALLOWED_PRIVATE)"
+    return why
+
+
 def refusal(target: ProvisioningTarget) -> str:
     """Why a run may not send anything to this target now ('' when it may)."""
     if target.paused:
         return "The school paused provisioning to this directory."
+    # Checked again before every run: DNS can change after the address was saved.
+    address = address_refusal(target)
+    if address:
+        return f"Steward will not connect to {target.endpoint}: {address}."
     flow = target.flow
     if not releasing(flow):
         return f"The data flow to {flow.recipient.name} is {flow.get_status_display().lower()}, not approved."

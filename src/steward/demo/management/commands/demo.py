@@ -15,6 +15,7 @@ import subprocess
 import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
@@ -42,6 +43,17 @@ def served_url(bind: str) -> str:
     return f"http://{host}:{port}"
 
 
+def _approve_loopback() -> None:
+    """The demo's stand-ins (its SCIM directory, sign-in provider and apps) listen on this machine:
+    the demo approves loopback the way an ICT service approves a host on its private network
+    (`core.outbound`), for itself and the server, worker and scheduler it starts."""
+    allowed = list(settings.OUTBOUND_ALLOWED_PRIVATE)
+    if "127.0.0.1" not in allowed:
+        allowed.append("127.0.0.1")
+    settings.OUTBOUND_ALLOWED_PRIVATE = allowed
+    os.environ["STEWARD_OUTBOUND_ALLOWED_PRIVATE"] = ",".join(allowed)
+
+
 class Command(BaseCommand):
     help = "Set up the database, load the demo local authority and serve it (--bind, default 127.0.0.1:8000)."
     requires_system_checks: list[str] = []
@@ -61,6 +73,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        _approve_loopback()
         embedded = not os.environ.get("DATABASE_URL")
         started_here = embedded and embedded_db.running_pid() is None
         try:
