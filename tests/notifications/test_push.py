@@ -128,7 +128,13 @@ def test_an_endpoint_the_outbound_check_refuses_is_not_sent_to(push_receiver: Pu
 
     result = send_push(push_receiver.subscription, PAYLOAD)
 
-    assert result == PushResult(delivered=False, reason="refused endpoint: the address must be an https URL")
+    assert result == PushResult(
+        delivered=False,
+        reason=(
+            "refused endpoint: the address must be an https URL "
+            "(http:// only to a host approved on the private network)"
+        ),
+    )
     assert push_receiver.requests == []
 
 
