@@ -13,7 +13,7 @@ from steward.consents.events import ConsentWithdrawn
 from steward.core.events import FlowChanged, SubjectErased, subscribers
 from steward.ingest.events import BatchApplied
 from steward.register.events import CatalogueSynced
-from steward.retention.events import SchoolPurging, TerminationStarted
+from steward.retention.events import SchoolPurging, SubjectErasureReplayed, TerminationStarted
 from steward.tenancy.events import DataProtectionContactChanged
 
 SRC = Path(steward.__file__).parent
@@ -30,6 +30,7 @@ def test_the_apps_subscribe_as_the_design_says() -> None:
         ("steward.retention.services.on_subject_erased", "in_transaction"),
         ("steward.servicedesk.copies.on_subject_erased", "after_commit"),
     ]
+    assert subscribers(SubjectErasureReplayed) == [("steward.servicedesk.copies.on_subject_erased", "after_commit")]
     assert sorted(subscribers(SchoolPurging)) == [
         ("steward.rights.services.on_school_purging", "in_transaction"),
         ("steward.servicedesk.copies.on_school_purging", "in_transaction"),

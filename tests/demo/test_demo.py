@@ -305,7 +305,7 @@ def _privacy_operations_are_in_the_database() -> None:
     assert _rows("SELECT status, count(*) FROM servicedesk_ticket GROUP BY status ORDER BY status") == [
         ("in_progress", 1),
         ("new", 2),
-        ("resolved", 1),
+        ("resolved", 2),
     ]
     breached = "SELECT count(*) FROM servicedesk_ticket WHERE status = 'new' AND resolution_due < now()"
     assert _rows(breached) == [(1,)]  # the demo's one ticket past its service level
@@ -314,6 +314,25 @@ def _privacy_operations_are_in_the_database() -> None:
     assert _rows("SELECT count(*) FROM tenancy_supportwindow WHERE closed_at IS NULL") == [(0,)]
     reads = "SELECT count(*) FROM audit_auditevent WHERE detail->>'support_grant' LIKE 'GRANT-%%'"
     assert _rows(reads) == [(1,)]
+    _investigation_copies_are_in_the_database()
+
+
+def _investigation_copies_are_in_the_database() -> None:
+    """One awaiting the school's decision, one live, one destroyed with its proof (dated by the day the
+    demo was loaded: the destruction well in the past)."""
+    copies = _rows(
+        "SELECT c.status, c.schema_name, EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = c.schema_name), "
+        "c.destroyed_at < now() - interval '20 days', p.run, p.rows, "
+        "(SELECT count(*) FROM servicedesk_copiedperson s WHERE s.copy_id = c.id) "
+        "FROM servicedesk_investigationcopy c LEFT JOIN retention_retentionproof p ON p.id = c.destruction_proof_id "
+        "ORDER BY c.status"
+    )
+    assert [c[0] for c in copies] == ["destroyed", "live", "requested"], copies
+    destroyed, live, requested = copies
+    assert destroyed[1] and not destroyed[2] and destroyed[3] is True  # its schema dropped 25 days ago
+    assert destroyed[4] == "early" and destroyed[5] > 0 and destroyed[6] > 0  # the proof; who was in it
+    assert live[1] and live[2] and live[4] is None and live[6] > 0
+    assert requested[1] == "" and requested[6] == 0
 
 
 def _provisioning_runs() -> list[tuple[Any, ...]]:
@@ -329,7 +348,9 @@ def _privacy_counts() -> list[tuple[Any, ...]]:
         "SELECT (SELECT count(*) FROM rights_rightsrequest), (SELECT count(*) FROM rights_rightsrequestevent), "
         "(SELECT count(*) FROM retention_legalhold), (SELECT count(*) FROM consents_consent), "
         "(SELECT count(*) FROM consents_datauseagreement), (SELECT count(*) FROM consents_marketingpreference), "
-        "(SELECT count(*) FROM register_noticeversion), (SELECT count(*) FROM mis_learner)"
+        "(SELECT count(*) FROM register_noticeversion), (SELECT count(*) FROM mis_learner), "
+        "(SELECT count(*) FROM servicedesk_ticket), (SELECT count(*) FROM servicedesk_investigationcopy), "
+        "(SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'investigation\\_%%')"
     )
 
 

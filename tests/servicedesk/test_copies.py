@@ -15,6 +15,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.db import connections, transaction
+from django.utils import timezone
 
 from steward.audit.actor import Actor
 from steward.audit.models import AuditEvent
@@ -22,14 +23,14 @@ from steward.consents import services as consents
 from steward.consents.pseudonymise import pseudonym
 from steward.core.events import publish
 from steward.ingest.services import batch_ingest
-from steward.mis.models import Learner
+from steward.mis.models import Contact, Learner
 from steward.retention.events import SchoolPurging
-from steward.retention.models import RetentionProof
-from steward.retention.services import hold_place, retention_sweep
+from steward.retention.models import RestoreReplay, RetentionProof
+from steward.retention.services import backup_record, hold_place, replay_after_restore, retention_sweep
 from steward.rights import services as rights
 from steward.rights.bundle import gather
 from steward.servicedesk import copies, services
-from steward.servicedesk.models import CopyStatus, InvestigationCopy, Ticket
+from steward.servicedesk.models import CopiedPerson, CopyStatus, InvestigationCopy, Ticket
 from steward.tenancy.models import Organisation, Role, User
 from steward.tenancy.scope import processor_scope, tenant_scope
 from tests import factories
@@ -242,6 +243,9 @@ def test_destroyed_90_days_after_the_resolution_and_not_before(
     assert copy.status == CopyStatus.DESTROYED and not _schema_exists(copy.schema_name)
     assert copy.ticket_id is None and copy.ticket_reference.startswith("RFA-")  # the record outlives the ticket
     assert [(p.what, p.rows) for p in proofs if p.what == "investigation copies"] == [("investigation copies", 1)]
+    # The copy keeps a proof of its own, the sweep's, quoted in a person's access bundle.
+    assert copy.destruction_proof is not None
+    assert (copy.destruction_proof.run, copy.destruction_proof.rows) == (RetentionProof.Run.SWEEP, 4)
     smtp_sink.wait_for(1)
     assert any(
         "dpo@alder.invalid" in m.rcpt_tos and "investigation copy is destroyed" in m.message["Subject"]
@@ -269,6 +273,7 @@ def test_withdrawing_consent_destroys_early_with_a_proof_and_reopening_does_not_
     assert copy.status == CopyStatus.DESTROYED and "withdrew" in copy.destroyed_because
     assert not _schema_exists(copy.schema_name)
     assert RetentionProof.objects.filter(school=alder, run=RetentionProof.Run.EARLY, rows=4).exists()
+    assert copy.destruction_proof is not None and copy.destruction_proof.run == RetentionProof.Run.EARLY
     with pytest.raises(ValidationError, match="nothing to withdraw"), tenant_scope([alder.id]):
         copies.copy_withdraw(copy=copy, actor=Actor.of_user(dpo))
     assert not _schema_exists(copy.schema_name)
@@ -336,6 +341,8 @@ def test_erasure_reaches_the_copy_and_the_access_bundle_lists_it(alder: Organisa
     assert len(_values(copy.schema_name, "mis_learner", "source_id")) == 1
     assert len(_values(copy.schema_name, "mis_sessionattendance", "learner_source_id")) == 1
     assert copies.person_rows(copy, record_type="learners", source_id="L2") == {"learners": 1, "session-attendance": 1}
+    with tenant_scope([alder.id]):  # the record that they were in the copy goes with them too
+        assert list(CopiedPerson.objects.values_list("record_type", "source_id")) == [("learners", "L2")]
 
 
 def test_only_an_open_ticket_gets_a_copy_and_bad_input_changes_nothing(
@@ -358,3 +365,123 @@ def test_the_termination_purge_drops_the_schools_live_copies(alder: Organisation
         publish(SchoolPurging(school_id=alder.id, at=MONDAY))
     assert not _schema_exists(copy.schema_name)
     assert _fresh(copy).destroyed_because == "the school's contract with the ICT service ended"
+
+
+def _access_bundle(school: Organisation, kind: str, subject_id: int) -> dict[str, Any]:
+    with tenant_scope([school.id]):
+        request = rights.request_log(
+            school=school,
+            kind="access",
+            subject_kind=kind,
+            subject_id=subject_id,
+            subject_label="someone",
+            requested_by="parent",
+            received_on=MONDAY.date(),
+            actor=Actor.system("DPO"),
+        )
+        held: dict[str, Any] = gather(request)["held"].get("servicedesk", {})
+        return held
+
+
+def test_the_people_in_a_copy_are_kept_and_a_destroyed_copy_stays_in_their_access_bundle(
+    alder: Organisation, dpo: User, support: User
+) -> None:
+    ticket, copy = _resolved_with_copy(alder, dpo, support)  # learners and their attendance, pseudonymised
+    with tenant_scope([alder.id]):
+        people = set(CopiedPerson.objects.filter(copy=copy).values_list("record_type", "source_id"))
+        learner = Learner.objects.get(source_id="L1")
+        contact = Contact.objects.get(source_id="C1")  # a contacts' table was not copied
+        copies.copy_withdraw(copy=copy, actor=Actor.of_user(dpo))
+    assert people == {("learners", "L1"), ("learners", "L2")}
+    copy = _fresh(copy)
+    assert copy.status == CopyStatus.DESTROYED and copy.destruction_proof_id is not None
+    [entry] = _access_bundle(alder, "learner", learner.pk)["servicedesk.InvestigationCopy"]
+    assert entry["copy"] == copy.reference and entry["ticket"] == ticket.reference
+    assert entry["seen by"] == "The ICT service (processor)" and entry["made"] == copy.made_at
+    assert entry["status"] == "Destroyed" and entry["destroyed"] == copy.destroyed_at
+    assert entry["destroyed because"] == "the school withdrew its consent"
+    assert entry["proof of destruction"] == f"Retention proof {copy.destruction_proof_id}"
+    assert "your rows, by record type" not in entry  # a destroyed copy holds none
+    assert "servicedesk.InvestigationCopy" not in _access_bundle(alder, "contact", contact.pk)
+
+
+def test_a_copy_with_real_identities_lists_the_people_it_holds(alder: Organisation, dpo: User, support: User) -> None:
+    asked = _request(
+        _ticket(alder, dpo), support, identities_requested=True, record_types=["contacts", "learner-contacts"]
+    )
+    copy = _approve(asked, dpo, real_identities=True)
+    with tenant_scope([alder.id]):
+        people = set(CopiedPerson.objects.filter(copy=copy).values_list("record_type", "source_id"))
+    # L1 is in the copy only as the learner a contact link names; L2 has no contact, so is not in it.
+    assert people == {("contacts", "C1"), ("learners", "L1")}
+
+
+def test_a_restore_replays_the_erasure_into_the_live_copy(alder: Organisation, dpo: User, support: User) -> None:
+    backup = backup_record(
+        taken_at=timezone.now() - dt.timedelta(hours=1), place="uk-backup", location="vault/1", school_ids=[alder.id]
+    )
+    copy = _approve(_request(_ticket(alder, dpo), support), dpo)
+    tables = sorted(_tables(copy.schema_name))
+    with connections["owner"].cursor() as cursor:  # what the backup holds of the copy
+        cursor.execute('CREATE SCHEMA "investigation_backup_test"')
+        for table in tables:
+            cursor.execute(
+                f'CREATE TABLE "investigation_backup_test"."{table}" AS TABLE "{copy.schema_name}"."{table}"'
+            )
+    with tenant_scope([alder.id]):
+        learner = Learner.objects.get(source_id="L1")
+        copied = list(CopiedPerson.objects.filter(copy=copy).values("school_id", "copy_id", "record_type", "source_id"))
+        erasure = rights.request_log(
+            school=alder,
+            kind="erasure",
+            subject_kind="learner",
+            subject_id=learner.id,
+            subject_label="Zebedee",
+            requested_by="parent",
+            received_on=MONDAY.date(),
+            actor=Actor.system("DPO"),
+        )
+        rights.request_mark_identity_checked(request=erasure, actor=Actor.system("DPO"))
+        rights.erasure_execute(request=erasure, actor=Actor.system("DPO"))
+    assert len(_values(copy.schema_name, "mis_learner", "source_id")) == 1
+    # The backup is restored: the copy's rows and its list of people come back as they were.
+    with connections["owner"].cursor() as cursor:
+        for table in tables:
+            cursor.execute(f'TRUNCATE "{copy.schema_name}"."{table}"')
+            cursor.execute(f'INSERT INTO "{copy.schema_name}"."{table}" TABLE "investigation_backup_test"."{table}"')
+    with tenant_scope([alder.id]):
+        CopiedPerson.objects.bulk_create(CopiedPerson(**row) for row in copied if row["source_id"] == "L1")
+    assert len(_values(copy.schema_name, "mis_learner", "source_id")) == 2
+    with processor_scope():
+        assert ("subject_erasure", "learners", ["L1"]) in RestoreReplay.objects.values_list(
+            "kind", "target", "source_ids"
+        )
+    replay_after_restore(backup=backup)
+    assert _values(copy.schema_name, "mis_learner", "source_id") == [
+        pseudonym(copy.secret_key, Learner, "source_id", "L2")
+    ]
+    assert len(_values(copy.schema_name, "mis_sessionattendance", "learner_source_id")) == 1
+    with tenant_scope([alder.id]):
+        assert list(CopiedPerson.objects.values_list("source_id", flat=True)) == ["L2"]
+    with processor_scope():
+        assert AuditEvent.objects.filter(action="investigation_copy_erasure", actor_label="backup restore").exists()
+
+
+def test_a_refusal_is_emailed_to_who_asked_and_the_assignee(
+    alder: Organisation, dpo: User, support: User, smtp_sink: SmtpSink
+) -> None:
+    ticket = _ticket(alder, dpo)
+    priya = factories.user(Role.PROCESSOR_SUPPORT, factories.processor(), email="priya@ict.invalid")
+    with tenant_scope([alder.id]):
+        services.ticket_assign(ticket=ticket, assignee=priya, actor=Actor.of_user(priya))
+    copy = _request(ticket, support)
+    smtp_sink.wait_for(2)  # the desk's new-ticket mail and the school's request to decide
+    smtp_sink.clear()
+    with tenant_scope([alder.id]):
+        copies.copy_refuse(copy=copy, reason="Use the sample school instead", actor=Actor.of_user(dpo))
+    mails = smtp_sink.wait_for(2)
+    assert sorted(r for m in mails for r in m.rcpt_tos) == ["priya@ict.invalid", "sam@ict.invalid"]
+    for mail in mails:
+        assert mail.message["Subject"] == f"{ticket.reference}: the school refused the investigation copy"
+        assert "Their reason: Use the sample school instead" in mail.body
+        assert f"/processor/service-desk/{ticket.pk}/" in mail.body

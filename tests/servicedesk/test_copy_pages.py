@@ -85,3 +85,5 @@ def test_asked_for_narrowed_confirmed_and_walled_off_from_another_school(alder: 
     assert _tables(copy.schema_name) == {"mis_learner"}
     withdrawn = school.post(where, {"action": "withdraw"})
     assert withdrawn.status_code == 302 and _copies(alder)[0].status == CopyStatus.DESTROYED
+    proof = _copies(alder)[0].destruction_proof_id
+    assert proof is not None and f"proof of destruction: retention proof {proof}" in school.get(where).text

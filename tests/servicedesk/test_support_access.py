@@ -140,6 +140,26 @@ def test_refused_no_window_opens_and_the_reason_is_kept(alder: Organisation, dpo
         support.grant_approve(grant=grant, user=dpo, actor=Actor.of_user(dpo))
 
 
+def test_a_refusal_is_emailed_to_who_asked_and_the_assignee(
+    alder: Organisation, dpo: User, sam: User, smtp_sink: SmtpSink
+) -> None:
+    now = _db_now()
+    ticket = _ticket(alder, dpo, now)
+    priya = factories.user(Role.PROCESSOR_SUPPORT, factories.processor(), email="priya@ict.invalid")
+    with tenant_scope([alder.id]):
+        services.ticket_assign(ticket=ticket, assignee=priya, actor=Actor.of_user(priya))
+    grant = _request(ticket, sam, now)
+    smtp_sink.wait_for(2)  # the desk's new-ticket mail, and the school asked to decide
+    smtp_sink.clear()
+    with tenant_scope([alder.id]):
+        support.grant_refuse(grant=grant, user=dpo, reason="Not in term time", actor=Actor.of_user(dpo), now=now)
+    mails = smtp_sink.wait_for(2)
+    assert sorted(r for m in mails for r in m.rcpt_tos) == ["priya@ict.invalid", "sam@ict.invalid"]
+    for mail in mails:
+        assert mail.message["Subject"] == f"{ticket.reference}: the school refused support access"
+        assert f"refused {grant.reference}" in mail.body and "Their reason: Not in term time" in mail.body
+
+
 def test_an_unanswered_request_lapses_after_12_hours(alder: Organisation, dpo: User, sam: User) -> None:
     asked = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
     grant = _request(_ticket(alder, dpo, asked), sam, asked)

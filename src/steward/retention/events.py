@@ -25,3 +25,14 @@ class TerminationStarted(Event):
 
     termination_id: int
     purge_not_before: dt.datetime
+
+
+@dataclass(frozen=True)
+class SubjectErasureReplayed(Event):
+    """After a backup restore, an erasure made since the backup was taken is applied again: published
+    once per erased person by `services.replay_after_restore`, after the providers erased them again.
+    A subscriber erases them from what no provider reaches by row (the service desk's investigation
+    copies, which the restore brought back as they were before the erasure)."""
+
+    record_type: str
+    source_id: str

@@ -16,12 +16,13 @@ from django.db import connection
 from django.utils import timezone
 
 from steward.audit.services import audit_record
-from steward.core.events import SubjectErased
+from steward.core.events import SubjectErased, publish
 from steward.mis.privacy import SUBJECT_MODELS
 from steward.mis.versions import lock_school_versions
 from steward.register.models import RetentionRule
 from steward.register.providers import Subject, providers
 from steward.register.retention_targets import targets
+from steward.retention.events import SubjectErasureReplayed
 from steward.retention.models import BackupCopy, LegalHold, RestoreReplay, RetentionProof
 from steward.retention.selectors import (
     SUBJECT_RECORD_TYPES,
@@ -179,11 +180,20 @@ def keep_erasure_proofs(*, school_id: int, counts: list[tuple[str, int, dt.datet
     )
 
 
-def keep_destruction_proof(*, school_id: int, policy: str, what: str, rows: int) -> RetentionProof:
-    """A proof, like the sweep's, of data destroyed before its rule made it due (an investigation copy
-    whose consent was withdrawn): counts only, kept past the school's purge."""
+def keep_destruction_proof(
+    *,
+    school_id: int,
+    policy: str,
+    what: str,
+    rows: int,
+    run: str = RetentionProof.Run.EARLY,
+    at: dt.datetime | None = None,
+) -> RetentionProof:
+    """A proof of one thing destroyed whole by its owning app (an investigation copy: early, when its
+    consent is withdrawn; by the sweep; at a termination), which that app keeps a reference to:
+    counts only, kept past the school's purge."""
     proof: RetentionProof = RetentionProof.objects.create(
-        run=RetentionProof.Run.EARLY, school_id=school_id, policy=policy, what=what, rows=rows
+        run=run, school_id=school_id, policy=policy, what=what, rows=rows, at=at or timezone.now()
     )
     return proof
 
@@ -223,6 +233,12 @@ def _replay_entry(entry: RestoreReplay) -> None:
             subject = Subject(kind, row.pk, row.school_id)  # type: ignore[arg-type]
             for provider in providers():
                 provider.erase_subject(subject, dry_run=False)
+        # Copies of the school's data outside its tables (the service desk's investigation copies)
+        # came back with the restore too, whether or not the MIS row did.
+        school_id = entry.school_id
+        if school_id is not None:
+            for source_id in entry.source_ids:
+                publish(SubjectErasureReplayed(school_id=school_id, record_type=entry.target, source_id=source_id))
         return
     if any(t.replay(entry.kind, entry.target, entry.source_ids, entry.school_id) for t in targets()):
         return

@@ -11,7 +11,7 @@ class ServiceDeskConfig(AppConfig):
         from steward.core.events import SubjectErased, subscribe
         from steward.register.providers import register_provider
         from steward.register.retention_targets import register_target
-        from steward.retention.events import SchoolPurging
+        from steward.retention.events import SchoolPurging, SubjectErasureReplayed
         from steward.servicedesk import copies
         from steward.servicedesk.privacy import ServiceDeskPrivacyProvider
         from steward.servicedesk.retention import TARGETS
@@ -24,3 +24,5 @@ class ServiceDeskConfig(AppConfig):
         # After the erasure commits: the copy's rows are deleted through the owner's connection,
         # which must not run ahead of an erasure that could still roll back.
         subscribe(SubjectErased, copies.on_subject_erased, when="after_commit")
+        # And again after a backup restore brought the copies back as they were before the erasure.
+        subscribe(SubjectErasureReplayed, copies.on_subject_erased, when="after_commit")

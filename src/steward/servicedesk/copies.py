@@ -36,10 +36,13 @@ from steward.consents.pseudonymise import check_schema_name, copy_into_schema, d
 from steward.consents.services import consent_in_force
 from steward.core.events import SubjectErased
 from steward.mis.models import MODEL_BY_TYPE, RECORD_MODELS
+from steward.mis.privacy import SUBJECT_MODELS
 from steward.notifications.email import send_email
-from steward.retention.events import SchoolPurging
+from steward.retention.events import SchoolPurging, SubjectErasureReplayed
+from steward.retention.models import RetentionProof
 from steward.retention.services import keep_destruction_proof
-from steward.servicedesk.models import CopyRecipient, CopyStatus, InvestigationCopy, Ticket
+from steward.servicedesk import notify
+from steward.servicedesk.models import CopiedPerson, CopyRecipient, CopyStatus, InvestigationCopy, Ticket
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
 from steward.tenancy.selectors import data_protection_emails
@@ -47,6 +50,12 @@ from steward.tenancy.selectors import data_protection_emails
 REASON_MAX = 2_000
 _PURPOSE = "service desk investigation"
 POLICY = "Service desk: investigation copy destroyed early"
+# The proof each destruction keeps, by the run that destroyed the copy.
+POLICIES = {
+    RetentionProof.Run.EARLY: POLICY,
+    RetentionProof.Run.SWEEP: "Service desk: investigation copy destroyed 90 days after its ticket was resolved",
+    RetentionProof.Run.TERMINATION: "Service desk: investigation copy destroyed when the school's contract ended",
+}
 
 
 def schema_for(copy: InvestigationCopy) -> str:
@@ -115,6 +124,7 @@ def copy_request(
         vendor_name=vendor_name,
         requested_types=types,
         identities_requested=identities_requested,
+        requested_by_id=actor.user_id,
         requested_by_label=actor.label,
         requested_at=now or timezone.now(),
         secret_key=secrets.token_hex(32),
@@ -150,12 +160,19 @@ def _covering_consent(copy: InvestigationCopy, school: Organisation) -> Consent 
     return consent
 
 
-def _decide(copy: InvestigationCopy, types: list[str], *, real_identities: bool, decided_by: str) -> None:
+def _decide(
+    copy: InvestigationCopy,
+    types: list[str],
+    *,
+    real_identities: bool,
+    decided_by: str,
+    now: dt.datetime | None = None,
+) -> None:
     copy.status = CopyStatus.LIVE
     copy.approved_types = types
     copy.real_identities = real_identities
     copy.decided_by_label = decided_by
-    copy.decided_at = timezone.now()
+    copy.decided_at = now or timezone.now()
     copy.save(update_fields=["status", "approved_types", "real_identities", "decided_by_label", "decided_at"])
 
 
@@ -167,7 +184,12 @@ def _pending(copy: InvestigationCopy) -> None:
 
 
 def copy_approve(
-    *, copy: InvestigationCopy, record_types: Iterable[str], real_identities: bool, actor: Actor
+    *,
+    copy: InvestigationCopy,
+    record_types: Iterable[str],
+    real_identities: bool,
+    actor: Actor,
+    now: dt.datetime | None = None,
 ) -> InvestigationCopy:
     """The school's admin or DPO approves, with fewer record types if it chooses (never more), and
     real identities only when it ticks them. The copy is made once the decision commits."""
@@ -180,7 +202,7 @@ def copy_approve(
         raise ValidationError(errors)
     with transaction.atomic():
         _pending(copy)
-        _decide(copy, types, real_identities=real_identities, decided_by=actor.label)
+        _decide(copy, types, real_identities=real_identities, decided_by=actor.label, now=now)
         _audit(
             actor,
             copy,
@@ -189,12 +211,16 @@ def copy_approve(
             narrowed=sorted(set(copy.requested_types) - set(types)),
             real_identities=real_identities,
         )
-    return make_copy(copy=copy, actor=actor)
+    return make_copy(copy=copy, actor=actor, now=now)
 
 
 @transaction.atomic
-def copy_refuse(*, copy: InvestigationCopy, reason: str, actor: Actor) -> InvestigationCopy:
-    """The school says no; the reason goes to the processor's staff on the ticket's page."""
+def copy_refuse(
+    *, copy: InvestigationCopy, reason: str, actor: Actor, now: dt.datetime | None = None
+) -> InvestigationCopy:
+    """The school says no. The reason is on the ticket's page, and the processor user who asked (and
+    the ticket's assignee, if someone else) is emailed it, so the investigation does not wait on a
+    decision already made."""
     reason = reason.strip()
     if not reason or len(reason) > REASON_MAX:
         raise ValidationError({"refusal_reason": f"Enter why (at most {REASON_MAX} characters)"})
@@ -202,15 +228,23 @@ def copy_refuse(*, copy: InvestigationCopy, reason: str, actor: Actor) -> Invest
     copy.status = CopyStatus.REFUSED
     copy.refusal_reason = reason
     copy.decided_by_label = actor.label
-    copy.decided_at = timezone.now()
+    copy.decided_at = now or timezone.now()
     copy.save(update_fields=["status", "refusal_reason", "decided_by_label", "decided_at"])
     _audit(actor, copy, "investigation_copy_refused")
+    notify.tell_processor(
+        copy.ticket,
+        copy.requested_by,
+        f"{copy.ticket_reference}: the school refused the investigation copy",
+        f"{copy.decided_by_label} refused {copy.reference}, the copy asked for to investigate "
+        f"{copy.ticket_reference} ({', '.join(copy.requested_types)}).\n\nTheir reason: {reason}\n",
+    )
     return copy
 
 
-def make_copy(*, copy: InvestigationCopy, actor: Actor) -> InvestigationCopy:
+def make_copy(*, copy: InvestigationCopy, actor: Actor, now: dt.datetime | None = None) -> InvestigationCopy:
     """Copy the approved record types into the copy's own schema (the owner's connection, its own
-    transaction), then record it; a copy nobody recorded must not exist, so a failure drops it."""
+    transaction), then record it with the people it holds; a copy nobody recorded must not exist, so
+    a failure drops it."""
     schema = schema_for(copy)
     check_schema_name(schema)
     counts = copy_into_schema(
@@ -223,10 +257,21 @@ def make_copy(*, copy: InvestigationCopy, actor: Actor) -> InvestigationCopy:
     try:
         with transaction.atomic():
             copy.schema_name = schema
-            copy.made_at = timezone.now()
+            copy.made_at = now or timezone.now()
             copy.row_counts = counts
             copy.save(update_fields=["schema_name", "made_at", "row_counts"])
-            _audit(actor, copy, "investigation_copy_made", rows=counts, real_identities=copy.real_identities)
+            people = people_in(copy)
+            CopiedPerson.objects.bulk_create(
+                CopiedPerson(school_id=copy.school_id, copy=copy, record_type=t, source_id=s) for t, s in sorted(people)
+            )
+            _audit(
+                actor,
+                copy,
+                "investigation_copy_made",
+                rows=counts,
+                real_identities=copy.real_identities,
+                people=len(people),
+            )
     except BaseException:
         drop_copy(schema)
         raise
@@ -239,19 +284,37 @@ def _make_after_commit(copy_id: int, school_id: int, actor: Actor) -> None:
         make_copy(copy=copy, actor=actor)
 
 
-def destroy(copy: InvestigationCopy, *, because: str, actor: Actor | None = None) -> int:
-    """Drop the copy's schema and keep the record of it; the school is told. Returns the rows the
-    copy held. Inside the copy's school's scope. A copy already destroyed stays so (0)."""
+def destroy(
+    copy: InvestigationCopy,
+    *,
+    because: str,
+    actor: Actor | None = None,
+    run: RetentionProof.Run = RetentionProof.Run.EARLY,
+    now: dt.datetime | None = None,
+) -> int:
+    """Drop the copy's schema and keep the record of it, with a proof of its own (`run`: early, the
+    sweep's or the termination's) that a person's access bundle can quote; the school is told.
+    Returns the rows the copy held. Inside the copy's school's scope. A copy already destroyed
+    stays so (0)."""
     if copy.status != CopyStatus.LIVE:
         return 0
     rows = live_rows(copy)
     if copy.schema_name:
         drop_copy(copy.schema_name)
+    at = now or timezone.now()
     copy.status = CopyStatus.DESTROYED
-    copy.destroyed_at = timezone.now()
+    copy.destroyed_at = at
     copy.destroyed_because = because[:200]
-    copy.save(update_fields=["status", "destroyed_at", "destroyed_because"])
-    detail = {"ticket": copy.ticket_reference, "because": because, "rows": rows}
+    copy.destruction_proof = keep_destruction_proof(
+        school_id=copy.school_id,
+        policy=POLICIES[run],
+        what=f"investigation copy {copy.reference} ({because})"[:200],
+        rows=rows,
+        run=run,
+        at=at,
+    )
+    copy.save(update_fields=["status", "destroyed_at", "destroyed_because", "destruction_proof"])
+    detail = {"ticket": copy.ticket_reference, "because": because, "rows": rows, "proof": copy.destruction_proof.pk}
     if actor is None:
         audit_record(
             action="investigation_copy_destroyed",
@@ -263,10 +326,7 @@ def destroy(copy: InvestigationCopy, *, because: str, actor: Actor | None = None
             detail=detail,
         )
     else:
-        keep_destruction_proof(
-            school_id=copy.school_id, policy=POLICY, what=f"investigation copy ({because})", rows=rows
-        )
-        _audit(actor, copy, "investigation_copy_destroyed", because=because, rows=rows)
+        _audit(actor, copy, "investigation_copy_destroyed", because=because, rows=rows, proof=detail["proof"])
     _tell_school(
         copy,
         f"{copy.ticket_reference}: the investigation copy is destroyed",
@@ -277,26 +337,26 @@ def destroy(copy: InvestigationCopy, *, because: str, actor: Actor | None = None
 
 
 @transaction.atomic
-def copy_withdraw(*, copy: InvestigationCopy, actor: Actor) -> InvestigationCopy:
+def copy_withdraw(*, copy: InvestigationCopy, actor: Actor, now: dt.datetime | None = None) -> InvestigationCopy:
     """The school withdraws its consent to this copy: destroyed at once (a pending request lapses)."""
     if copy.status == CopyStatus.REQUESTED:
         copy.status = CopyStatus.REFUSED
         copy.refusal_reason = "consent withdrawn before a decision"
         copy.decided_by_label = actor.label
-        copy.decided_at = timezone.now()
+        copy.decided_at = now or timezone.now()
         copy.save(update_fields=["status", "refusal_reason", "decided_by_label", "decided_at"])
         _audit(actor, copy, "investigation_copy_refused")
         return copy
     if copy.status != CopyStatus.LIVE:
         raise ValidationError(f"{copy.reference} is {copy.get_status_display().lower()}: nothing to withdraw")
-    destroy(copy, because="the school withdrew its consent", actor=actor)
+    destroy(copy, because="the school withdrew its consent", actor=actor, now=now)
     return copy
 
 
-def destroy_for_ticket(*, ticket: Ticket, because: str, actor: Actor) -> int:
+def destroy_for_ticket(*, ticket: Ticket, because: str, actor: Actor, now: dt.datetime | None = None) -> int:
     """The ticket closed with its copies no longer needed: each live one goes now."""
     copies = InvestigationCopy.objects.filter(ticket=ticket, school_id=ticket.school_id, status=CopyStatus.LIVE)
-    return sum(destroy(c, because=because, actor=actor) for c in copies)
+    return sum(destroy(c, because=because, actor=actor, now=now) for c in copies)
 
 
 def on_consent_withdrawn(event: ConsentWithdrawn) -> None:
@@ -312,7 +372,7 @@ def on_school_purging(event: SchoolPurging) -> None:
     """The school's contract ended and its rows are about to go: its live copies are dropped with
     them (the schemas are not tenant tables, so the purge would not find them)."""
     for copy in InvestigationCopy.objects.filter(school_id=event.school_id, status=CopyStatus.LIVE):
-        destroy(copy, because="the school's contract with the ICT service ended")
+        destroy(copy, because="the school's contract with the ICT service ended", run=RetentionProof.Run.TERMINATION)
 
 
 def _tell_school(copy: InvestigationCopy, subject: str, body: str) -> None:
@@ -377,9 +437,49 @@ def person_rows(copy: InvestigationCopy, *, record_type: str, source_id: str) ->
     return counts
 
 
-def on_subject_erased(event: SubjectErased) -> None:
+def people_in(copy: InvestigationCopy) -> set[tuple[str, str]]:
+    """(record type, MIS id) of every learner, contact and member of staff whose rows, or rows about
+    whom, the live copy holds. A pseudonymised copy holds only tokens: each of the school's people
+    is tokenised with the copy's key and matched, so the list is what the copy really holds."""
+    held: set[tuple[str, str]] = set()
+    subject_types = {m.record_type for m in SUBJECT_MODELS.values()}
+    tables = {t for _, t in _tables(copy)}
+    candidates: dict[str, list[str]] = {}
+    with connections["owner"].cursor() as cursor:
+        for model in RECORD_MODELS:
+            table = model._meta.db_table
+            if table not in tables:
+                continue
+            columns = [("source_id", model.record_type)] if model.record_type in subject_types else []
+            columns += [(c, t) for c, t in model.references.items() if t in subject_types]
+            for column, subject_type in columns:
+                cursor.execute(
+                    sql.SQL("SELECT DISTINCT {} FROM {}").format(
+                        sql.Identifier(column), sql.Identifier(copy.schema_name, table)
+                    )
+                )
+                values = {v for (v,) in cursor.fetchall() if v is not None}
+                if copy.real_identities:
+                    held.update((subject_type, v) for v in values)
+                    continue
+                if subject_type not in candidates:
+                    subject_model = next(m for m in SUBJECT_MODELS.values() if m.record_type == subject_type)
+                    candidates[subject_type] = list(
+                        subject_model.objects.filter(school_id=copy.school_id).values_list("source_id", flat=True)
+                    )
+                held.update(
+                    (subject_type, s)
+                    for s in candidates[subject_type]
+                    if pseudonym(copy.secret_key, model, column, s) in values
+                )
+    return held
+
+
+def on_subject_erased(event: SubjectErased | SubjectErasureReplayed) -> None:
     """After an erasure commits (Art. 17, carried to this recipient by Art. 19): delete the person's
-    rows, and every row about them, from each live copy of the school."""
+    rows, and every row about them, from each live copy of the school, and the record that they were
+    in a copy. The same again after a backup restore, when retention replays the erasure (the restored
+    database holds the copy's schema as it was before the erasure)."""
     with tenant_scope([event.school_id]):
         copies = list(InvestigationCopy.objects.filter(school_id=event.school_id, status=CopyStatus.LIVE))
         for copy in copies:
@@ -390,10 +490,13 @@ def on_subject_erased(event: SubjectErased) -> None:
                     deleted += cursor.rowcount
             audit_record(
                 action="investigation_copy_erasure",
-                actor_label="erasure request",
+                actor_label="erasure request" if isinstance(event, SubjectErased) else "backup restore",
                 school_id=event.school_id,
                 object_type="servicedesk.InvestigationCopy",
                 object_ids=[copy.pk],
                 purpose=_PURPOSE,
                 detail={"record_type": event.record_type, "rows": deleted},
             )
+        CopiedPerson.objects.filter(
+            school_id=event.school_id, record_type=event.record_type, source_id=event.source_id
+        ).delete()

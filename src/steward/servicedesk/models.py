@@ -185,6 +185,10 @@ class InvestigationCopy(TenantModel):
     vendor_name = models.CharField(max_length=200, blank=True)
     requested_types = ArrayField(models.CharField(max_length=30))
     identities_requested = models.BooleanField(default=False)
+    # Who asked, so that a refusal reaches them (the label stays if the account goes).
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     requested_by_label = models.CharField(max_length=200)
     requested_at = models.DateTimeField(default=timezone.now)
     approved_types = ArrayField(models.CharField(max_length=30), default=list, blank=True)
@@ -198,11 +202,16 @@ class InvestigationCopy(TenantModel):
     row_counts = models.JSONField(default=dict, blank=True)
     destroyed_at = models.DateTimeField(null=True, blank=True)
     destroyed_because = models.CharField(max_length=200, blank=True)
+    # The proof of its destruction (counts only), kept past the school's purge by retention.
+    destruction_proof = models.ForeignKey(
+        "retention.RetentionProof", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     secret_key = models.CharField(max_length=64, editable=False)
 
     privacy = PersonalData(
         subject="school_user",
         fields={
+            "requested_by": "audit.activity",
             "requested_by_label": "audit.activity",
             "decided_by_label": "audit.activity",
         },
@@ -230,6 +239,7 @@ class InvestigationCopy(TenantModel):
             "row_counts",
             "destroyed_at",
             "destroyed_because",
+            "destruction_proof",
             "secret_key",
         },
     )
@@ -243,6 +253,32 @@ class InvestigationCopy(TenantModel):
     @property
     def reference(self) -> str:
         return f"COPY-{self.pk}"
+
+
+class CopiedPerson(TenantModel):
+    """One learner, contact or member of staff whose rows (or rows about whom) a copy held when it
+    was made, by MIS id.
+
+    A destroyed copy holds no rows, yet the person is still owed the fact that their data was copied,
+    for which ticket, to whom and when it went (Art. 15(1)(c)). The list is written when the copy is
+    made and goes with the copy's record (the school's purge), or with the person when they are erased.
+    """
+
+    copy = models.ForeignKey(InvestigationCopy, on_delete=models.CASCADE, related_name="people")
+    record_type = models.CharField(max_length=30)
+    source_id = models.CharField(max_length=100)
+
+    privacy = PersonalData(
+        subject="learner",
+        fields={"source_id": "learner.identity"},
+        not_personal={"id", "school", "copy", "record_type"},
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["school", "record_type", "source_id"], name="servicedesk_copied_person")]
+        constraints = [
+            models.UniqueConstraint(fields=["copy", "record_type", "source_id"], name="servicedesk_copied_once")
+        ]
 
 
 class GrantStatus(models.TextChoices):

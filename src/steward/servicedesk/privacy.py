@@ -4,9 +4,10 @@ a support-access grant names the processor user who entered the school's data (k
 record of it).
 
 An investigation copy is a recipient of the school's MIS data: a learner, contact or member of staff
-whose rows a live copy holds finds it in their access bundle (which copy, for which ticket, who sees
-it, how many of their rows, pseudonymised or not), and their erasure deletes those rows from it
-(`copies.on_subject_erased`, after the erasure commits: Art. 19).
+who was in a copy when it was made (`CopiedPerson`) finds it in their access bundle (which copy, for
+which ticket, who sees it, when, pseudonymised or not; how many of their rows while it is live; when
+and why it was destroyed, with the proof, once it is), and their erasure deletes those rows from it
+and the record that they were in it (`copies.on_subject_erased`, after the erasure commits: Art. 19).
 
 Nothing is erased with the person ahead of the tickets themselves: a ticket is the record of what
 the school asked and what the ICT service did, and it goes with its thread 90 days after it is
@@ -23,7 +24,14 @@ from django.db.models import Q
 from steward.mis.privacy import subject_row
 from steward.register.providers import ErasureReport, HeldData, Subject
 from steward.servicedesk import copies
-from steward.servicedesk.models import CopyStatus, InvestigationCopy, SupportGrant, Ticket, TicketMessage
+from steward.servicedesk.models import (
+    CopiedPerson,
+    CopyStatus,
+    InvestigationCopy,
+    SupportGrant,
+    Ticket,
+    TicketMessage,
+)
 
 _GRANT_KEPT = "kept as the school's record of who entered its data, when and why (support access)"
 _KEPT = "kept as the record of the school's request until 90 days after it is resolved (service desk retention)"
@@ -43,29 +51,46 @@ class ServiceDeskPrivacyProvider:
                 ("learner", "contact", "staff"),
                 ("learner.identity", "contact.identity", "staff.identity"),
             ),
+            HeldData(
+                "servicedesk.CopiedPerson",
+                ("learner", "contact", "staff"),
+                ("learner.identity", "contact.identity", "staff.identity"),
+            ),
         ]
 
     def _in_copies(self, subject: Subject) -> list[dict[str, Any]]:
+        """Every copy the person was in when it was made (`CopiedPerson`), live or destroyed: who saw it,
+        for which ticket, when; a live one with their rows in it now, a destroyed one with when and why
+        it went and the proof of it. A refused or pending request copied nothing, so it is not listed."""
         row = subject_row(subject)
         if row is None:
             return []
+        copied = CopiedPerson.objects.filter(
+            school_id=subject.school_id, record_type=row.record_type, source_id=row.source_id
+        ).values("copy_id")
         found = []
-        live = InvestigationCopy.objects.filter(school_id=subject.school_id, status=CopyStatus.LIVE).order_by("id")
-        for copy in live:
-            held = copies.person_rows(copy, record_type=row.record_type, source_id=row.source_id)
-            if held:
-                found.append(
-                    {
-                        "copy": copy.reference,
-                        "ticket": copy.ticket_reference,
-                        "why": copy.reason,
-                        "seen by": copy.vendor_name or copy.get_recipient_display(),
-                        "made": copy.made_at,
-                        "pseudonymised": not copy.real_identities,
-                        "your rows, by record type": held,
-                        "destroyed by": "90 days after the ticket is resolved, or sooner",
-                    }
+        for copy in InvestigationCopy.objects.filter(school_id=subject.school_id, pk__in=copied).order_by("id"):
+            entry: dict[str, Any] = {
+                "copy": copy.reference,
+                "ticket": copy.ticket_reference,
+                "why": copy.reason,
+                "seen by": copy.vendor_name or copy.get_recipient_display(),
+                "made": copy.made_at,
+                "pseudonymised": not copy.real_identities,
+                "status": copy.get_status_display(),
+            }
+            if copy.status == CopyStatus.LIVE:
+                entry["your rows, by record type"] = copies.person_rows(
+                    copy, record_type=row.record_type, source_id=row.source_id
                 )
+                entry["destroyed by"] = "90 days after the ticket is resolved, or sooner"
+            else:
+                entry["destroyed"] = copy.destroyed_at
+                entry["destroyed because"] = copy.destroyed_because
+                entry["proof of destruction"] = (
+                    f"Retention proof {copy.destruction_proof_id}" if copy.destruction_proof_id else ""
+                )
+            found.append(entry)
         return found
 
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:

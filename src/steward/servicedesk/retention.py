@@ -14,6 +14,7 @@ from django.db.models import Q, QuerySet
 
 from steward.register.models import RetentionRule
 from steward.register.retention_targets import Context, Deleted, Found, RetentionTarget
+from steward.retention.models import RetentionProof
 from steward.servicedesk import copies
 from steward.servicedesk.models import CopyStatus, InvestigationCopy, Status, Ticket
 
@@ -61,7 +62,7 @@ def _replay(kind: str, target: str, ids: list[str], school_id: int | None) -> bo
 def _destroy_copies(ids: list[str]) -> None:
     """Drop the schema of each copy still live (the sweep and a replay after a restore alike)."""
     for copy in InvestigationCopy.objects.filter(pk__in=[int(i) for i in ids], status=CopyStatus.LIVE):
-        copies.destroy(copy, because=_BECAUSE)
+        copies.destroy(copy, because=_BECAUSE, run=RetentionProof.Run.SWEEP)
 
 
 def _delete_tickets(ids: list[str]) -> None:

@@ -288,7 +288,7 @@ def ticket_close(
     support.end_for_ticket(ticket=ticket, actor=actor, now=at)
     if copy_no_longer_needed:
         copies.destroy_for_ticket(
-            ticket=ticket, because="the ticket closed with the copy no longer needed", actor=actor
+            ticket=ticket, because="the ticket closed with the copy no longer needed", actor=actor, now=at
         )
     return ticket
 

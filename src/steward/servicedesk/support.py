@@ -33,6 +33,7 @@ from steward.audit.services import audit_action
 from steward.mis.models import MODEL_BY_TYPE
 from steward.notifications.email import send_email
 from steward.register.labels import action_label, model_label
+from steward.servicedesk import notify
 from steward.servicedesk.models import GrantStatus, SupportGrant, Ticket
 from steward.tenancy.models import Role, SupportWindow, User
 from steward.tenancy.selectors import data_protection_emails, processor_roles, school_roles
@@ -182,7 +183,8 @@ def grant_approve(*, grant: SupportGrant, user: User, actor: Actor, now: dt.date
 def grant_refuse(
     *, grant: SupportGrant, user: User, reason: str, actor: Actor, now: dt.datetime | None = None
 ) -> SupportGrant:
-    """The school says no; its reason goes to the processor's staff."""
+    """The school says no; its reason goes to the processor user who asked (and the ticket's assignee)
+    by email, and stays on the grant's page."""
     at = now or timezone.now()
     reason = reason.strip()
     if not reason or len(reason) > REASON_MAX:
@@ -195,6 +197,13 @@ def grant_refuse(
     grant.decided_at = at
     grant.save(update_fields=["status", "refusal_reason", "decided_by_label", "decided_at"])
     _audit(actor, grant, "support_access_refused")
+    notify.tell_processor(
+        grant.ticket,
+        grant.user,
+        f"{grant.ticket_reference}: the school refused support access",
+        f"{grant.decided_by_label} refused {grant.reference}, the support access asked for on "
+        f"{grant.ticket_reference}.\n\nTheir reason: {reason}\n",
+    )
     return grant
 
 
