@@ -11,6 +11,7 @@ import os
 import secrets
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -290,6 +291,9 @@ EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("STEWARD_DEFAULT_FROM_EMAIL", "Steward <no-reply@steward.invalid>")
 # The processor's service desk: new requests for assistance (and replies to unassigned ones) go here.
 STEWARD_SERVICE_DESK_EMAIL = os.environ.get("STEWARD_SERVICE_DESK_EMAIL", "service-desk@steward.invalid")
+# Files attached to service desk tickets: outside the web root (never under STATIC_ROOT), each named by a
+# random key, served only through the desk's download views. Made on the first upload, not here.
+STEWARD_ATTACHMENT_DIR = Path(os.environ.get("STEWARD_ATTACHMENT_DIR", str(VAR_DIR / "attachments")))
 NOTIFY_API_KEY = os.environ.get("STEWARD_NOTIFY_API_KEY", "")
 NOTIFY_TEMPLATE_ID = os.environ.get("STEWARD_NOTIFY_TEMPLATE_ID", "")
 NOTIFY_BASE_URL = os.environ.get("STEWARD_NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
