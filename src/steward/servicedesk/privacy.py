@@ -1,5 +1,5 @@
 """Privacy provider for the service desk: the tickets a school's member of staff raised, the replies
-they wrote, and the history naming them. The processor's staff who answer are Steward users too, and
+they wrote, the files they sent with them, and the history naming them. The processor's staff who answer are Steward users too, and
 a support-access grant names the processor user who entered the school's data (kept as the school's
 record of it).
 
@@ -23,7 +23,14 @@ from django.db.models import Q
 from steward.mis.privacy import subject_row
 from steward.register.providers import ErasureReport, HeldData, Subject
 from steward.servicedesk import copies
-from steward.servicedesk.models import CopyStatus, InvestigationCopy, SupportGrant, Ticket, TicketMessage
+from steward.servicedesk.models import (
+    CopyStatus,
+    InvestigationCopy,
+    SupportGrant,
+    Ticket,
+    TicketAttachment,
+    TicketMessage,
+)
 
 _GRANT_KEPT = "kept as the school's record of who entered its data, when and why (support access)"
 _KEPT = "kept as the record of the school's request until 90 days after it is resolved (service desk retention)"
@@ -36,6 +43,7 @@ class ServiceDeskPrivacyProvider:
         return [
             HeldData("servicedesk.Ticket", ("school_user",), ("school_user.account",)),
             HeldData("servicedesk.TicketMessage", ("school_user",), ("school_user.account",)),
+            HeldData("servicedesk.TicketAttachment", ("school_user",), ("school_user.account",)),
             HeldData("servicedesk.TicketEvent", ("school_user",), ("school_user.account",)),
             HeldData("servicedesk.SupportGrant", ("school_user",), ("school_user.account",)),
             HeldData(
@@ -78,6 +86,7 @@ class ServiceDeskPrivacyProvider:
         tickets = Ticket.objects.filter(Q(raised_by_id=subject.id) | Q(assignee_id=subject.id), school_id=school)
         messages = TicketMessage.objects.filter(author_id=subject.id, school_id=school)
         grants = SupportGrant.objects.filter(user_id=subject.id, school_id=school).order_by("id")
+        files = TicketAttachment.objects.filter(uploaded_by_id=subject.id, school_id=school).order_by("id")
         return {
             "servicedesk.SupportGrant": [
                 {
@@ -99,6 +108,10 @@ class ServiceDeskPrivacyProvider:
                 }
                 for t in tickets.order_by("id")
             ],
+            "servicedesk.TicketAttachment": [
+                {"ticket": f"RFA-{a.ticket_id}", "file": a.file_name, "sent_at": a.uploaded_at, "status": a.status}
+                for a in files
+            ],
             "servicedesk.TicketMessage": [
                 {"ticket": f"RFA-{m.ticket_id}", "at": m.at, "body": m.body} for m in messages.order_by("id")
             ],
@@ -107,7 +120,12 @@ class ServiceDeskPrivacyProvider:
     def erase_subject(self, subject: Subject, *, dry_run: bool) -> ErasureReport:
         report = ErasureReport(app=self.app_label)
         if subject.kind == "school_user":
-            for label in ("servicedesk.Ticket", "servicedesk.TicketMessage", "servicedesk.TicketEvent"):
+            for label in (
+                "servicedesk.Ticket",
+                "servicedesk.TicketMessage",
+                "servicedesk.TicketEvent",
+                "servicedesk.TicketAttachment",
+            ):
                 report.kept[label] = _KEPT
             report.kept["servicedesk.SupportGrant"] = _GRANT_KEPT
         return report
