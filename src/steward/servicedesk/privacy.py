@@ -1,7 +1,7 @@
 """Privacy provider for the service desk: the tickets a school's member of staff raised, the replies
-they wrote, the files they sent with them, and the history naming them. The processor's staff who answer are Steward users too, and
-a support-access grant names the processor user who entered the school's data (kept as the school's
-record of it).
+they wrote, the files they sent with them, and the history naming them. The processor's staff who
+answer are Steward users too, and a support-access grant names the processor user who entered the
+school's data (kept as the school's record of it).
 
 An investigation copy is a recipient of the school's MIS data: a learner, contact or member of staff
 whose rows a live copy holds finds it in their access bundle (which copy, for which ticket, who sees
