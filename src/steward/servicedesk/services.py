@@ -284,6 +284,8 @@ def _reply(
 ) -> TicketMessage:
     errors: dict[str, str] = {}
     body = _text(errors, "body", body, "your reply", TEXT_MAX)
+    if uploads:  # two replies at once must not pass the per-ticket limit together: one waits for the other
+        list(Ticket.objects.select_for_update().filter(pk=ticket.pk, school_id=ticket.school_id).values_list("pk"))
     checked = _checked(errors, uploads, already=ticket.attachments.filter(school_id=ticket.school_id).count())
     if errors:
         raise ValidationError(errors)
