@@ -161,3 +161,13 @@ def test_pdf_text_is_scanned_and_images_are_said_to_be_unscanned() -> None:
     assert not image.scanned and "images are not scanned" in image.why_not
     broken = scanner.scan_file(scanner.PDF, b"%PDF-1.7\nnot really")
     assert not broken.scanned and "not scanned" in broken.why_not
+
+
+def test_a_dump_of_pupils_is_counted_up_to_a_cap_and_said_to_be_at_least_that() -> None:
+    row = f"{UPN},Jane Smith,12/03/2015,jane@example.org\n"
+    found = scanner.scan_text(row * (scanner.MAX_PER_KIND + 10))
+    assert found.capped and found.counts() == {"upn": 5000, "dob": 5000, "email": 5000}
+    assert scanner.describe(found.as_json()) == (
+        "at least 5,000 pupil UPNs, at least 5,000 dates of birth and at least 5,000 email addresses"
+    )
+    assert not scanner.scan_text(row * 10).capped

@@ -297,6 +297,11 @@ def redact(*, attachment: TicketAttachment, user: User, actor: Actor) -> TicketA
     with open_stored(attachment) as stored:
         text = stored.read().decode("utf-8-sig")
     findings = scanner.scan_text(text)
+    if findings.capped:
+        raise ValidationError(
+            f"{attachment.file_name} holds more than {scanner.MAX_PER_KIND:,} of one kind of finding: too many to "
+            "redact here. Quarantine it instead"
+        )
     data = scanner.redact(text, findings).encode("utf-8")
     old_key = attachment.storage_key
     new_key = store(data)
