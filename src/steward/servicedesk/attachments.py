@@ -13,6 +13,7 @@ would leave rows naming no file.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -196,6 +197,7 @@ def save(
     actor: Actor,
     from_processor: bool,
     written: list[str],
+    at: dt.datetime | None = None,
 ) -> list[TicketAttachment]:
     """Store each checked file and its row (inside the caller's transaction). Each key is appended to
     `written` as its file lands, so the caller deletes them if its transaction fails."""
@@ -217,6 +219,7 @@ def save(
                 uploaded_by=uploader,
                 uploaded_by_label=actor.label,
                 from_processor=from_processor,
+                uploaded_at=at or timezone.now(),
                 findings=item.findings.as_json(),
             )
         )

@@ -174,7 +174,14 @@ def _raise(
     _event(ticket, "raised", actor, ticket.created_at, after=Status.NEW.label)
     _audit(actor, ticket, "ticket_raise", category=category, urgency=urgency)
     files.save(
-        checked, ticket=ticket, message=None, uploader=raised_by, actor=actor, from_processor=False, written=written
+        checked,
+        ticket=ticket,
+        message=None,
+        uploader=raised_by,
+        actor=actor,
+        from_processor=False,
+        written=written,
+        at=ticket.created_at,
     )
     _mail(
         settings.STEWARD_SERVICE_DESK_EMAIL,
@@ -310,6 +317,7 @@ def _reply(
         actor=actor,
         from_processor=from_processor,
         written=written,
+        at=at,
     )
     if from_processor:
         fields = []
