@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from steward.register.models import RetentionRule
 from steward.register.retention_targets import Context, Deleted, Found, RetentionTarget
 from steward.servicedesk import attachments, copies
-from steward.servicedesk.models import CopyStatus, InvestigationCopy, Status, Ticket
+from steward.servicedesk.models import CopyStatus, InvestigationCopy, Status, SupportGrant, Ticket
 
 _COPIES = InvestigationCopy._meta.db_table
 _BECAUSE = "its ticket was resolved more than 90 days ago (service desk retention)"
@@ -66,13 +66,15 @@ def _destroy_copies(ids: list[str]) -> None:
 
 
 def _delete_tickets(ids: list[str]) -> None:
-    """The tickets' attachments, thread and history, the copies' link to them, then the tickets; the
-    attachments' files are deleted from disk once this commits."""
+    """The tickets' attachments, thread and history, the copies' and support grants' link to them
+    (both records outlive the ticket, with its reference), then the tickets; the attachments' files
+    are deleted from disk once this commits."""
     attachments.delete_files_after_commit(attachments.keys_of_tickets(ids))
     with connection.cursor() as cursor:
         for table in ("servicedesk_ticketattachment", "servicedesk_ticketmessage", "servicedesk_ticketevent"):
             cursor.execute(f"DELETE FROM {table} WHERE ticket_id = ANY(%s::bigint[])", [ids])  # noqa: S608  # nosec B608
-        cursor.execute(f"UPDATE {_COPIES} SET ticket_id = NULL WHERE ticket_id = ANY(%s::bigint[])", [ids])  # noqa: S608  # nosec B608
+        for kept in (_COPIES, SupportGrant._meta.db_table):  # records that outlive their ticket
+            cursor.execute(f"UPDATE {kept} SET ticket_id = NULL WHERE ticket_id = ANY(%s::bigint[])", [ids])  # noqa: S608  # nosec B608
         cursor.execute("DELETE FROM servicedesk_ticket WHERE id = ANY(%s::bigint[])", [ids])
 
 
