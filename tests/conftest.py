@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
 pytest_plugins = ["tests.notify_fixtures"]
 
 _LONDON = ZoneInfo("Europe/London")
+# Service desk attachments written by tests (and by the test server) go here, never into the worktree's var/.
+ATTACHMENT_DIR = Path(tempfile.gettempdir()) / f"steward-test-attachments-{os.getpid()}"
 _TRAVEL_KEY = pytest.StashKey[time_machine.travel]()
 
 
@@ -60,6 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(ATTACHMENT_DIR, ignore_errors=True)
     travel = config.stash.get(_TRAVEL_KEY, None)
     if travel is not None:
         travel.stop()
@@ -83,6 +89,11 @@ def _drop_abandoned_test_databases() -> None:
         pid = name.rsplit("_", 1)[-1]
         if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
             database.drop_database(name)
+
+
+@pytest.fixture(autouse=True)
+def _attachments_outside_the_worktree(settings: Any) -> None:
+    settings.STEWARD_ATTACHMENT_DIR = ATTACHMENT_DIR
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +142,13 @@ def steward_server(smtp_sink_server: SmtpSink, *serve_args: str) -> Iterator[str
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "STEWARD_DB_NAME": TEST_DB, "STEWARD_CONN_MAX_AGE": "0", **smtp_sink_server.env}
+    env = {
+        **os.environ,
+        "STEWARD_DB_NAME": TEST_DB,
+        "STEWARD_CONN_MAX_AGE": "0",
+        "STEWARD_ATTACHMENT_DIR": str(ATTACHMENT_DIR),
+        **smtp_sink_server.env,
+    }
     # The directories and apps the browser tests stand up listen on loopback: approved for this server
     # as an ICT service approves hosts on its private network (`core.outbound`).
     env["STEWARD_OUTBOUND_ALLOWED_PRIVATE"] = "127.0.0.0/8"

@@ -11,6 +11,7 @@ import os
 import secrets
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -295,6 +296,9 @@ STEWARD_SERVICE_DESK_SCHOOL_HOLIDAYS = os.environ.get("STEWARD_SERVICE_DESK_SCHO
 # Optional reply by email: notifications of a reply can be answered by email when this is set to an
 # address whose mail is piped to `steward servicedesk_mail` (`servicedesk.reply_by_email`). Off when "".
 STEWARD_SERVICE_DESK_REPLY_ADDRESS = os.environ.get("STEWARD_SERVICE_DESK_REPLY_ADDRESS", "").strip().lower()
+# Files attached to service desk tickets: outside the web root (never under STATIC_ROOT), each named by a
+# random key, served only through the desk's download views. Made on the first upload, not here.
+STEWARD_ATTACHMENT_DIR = Path(os.environ.get("STEWARD_ATTACHMENT_DIR", str(VAR_DIR / "attachments")))
 NOTIFY_API_KEY = os.environ.get("STEWARD_NOTIFY_API_KEY", "")
 NOTIFY_TEMPLATE_ID = os.environ.get("STEWARD_NOTIFY_TEMPLATE_ID", "")
 NOTIFY_BASE_URL = os.environ.get("STEWARD_NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")

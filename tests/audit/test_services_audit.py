@@ -43,9 +43,9 @@ from steward.rights import services as rights
 from steward.rights.models import RightsRequest
 from steward.rostering import services as rostering
 from steward.rostering.signin import SignIn, sign_in_for
-from steward.servicedesk import copies, support
+from steward.servicedesk import attachments, copies, support
 from steward.servicedesk import services as desk
-from steward.servicedesk.models import InvestigationCopy, SupportGrant, Ticket
+from steward.servicedesk.models import InvestigationCopy, SupportGrant, Ticket, TicketAttachment
 from steward.sharing import services as sharing
 from steward.sharing.models import DataFlow
 from steward.tenancy.models import Organisation, Role, User
@@ -65,6 +65,17 @@ NOT_WRITING: dict[str, str] = {
     "servicedesk.copies.live_rows": "counts the live copy's rows",
     "servicedesk.copies.person_rows": "counts a person's rows in a live copy",
     "servicedesk.support.grant_reads": "a read of the audit log: what was read under a grant",
+    "servicedesk.attachments.read_uploads": "reads the posted files into memory",
+    "servicedesk.attachments.sanitise_name": "cleans a file name",
+    "servicedesk.attachments.check": "sniffs and scans posted files; writes nothing",
+    "servicedesk.attachments.path_of": "names a stored file's path",
+    "servicedesk.attachments.store": "writes a file's bytes for `save`, `redact` (which audit)",
+    "servicedesk.attachments.open_stored": "opens a stored file; the download views audit each download",
+    "servicedesk.attachments.delete_files": "deletes files whose rows' deletion is audited by its caller",
+    "servicedesk.attachments.delete_files_after_commit": "queues `delete_files` after its caller's deletion commits",
+    "servicedesk.attachments.keys_of_tickets": "reads the storage keys of tickets about to be deleted",
+    "servicedesk.attachments.on_school_purging": "subscriber inside a school's purge, which the termination audits",
+    "servicedesk.attachments.text_warning": "scans typed text for a warning; writes nothing",
     "audit.services.audit_action": "the audit log's own writer, for services",
     "audit.services.audit_request": "the audit log's own writer, for what an edge does (page views)",
     "audit.services.audit_prune": "prunes the log itself, called by the retention sweep, which audits the deletion",
@@ -696,6 +707,53 @@ def _ticket_raise(w: World) -> Expect:
     return Expect("ticket_raise", w.school.id, w.actor.label)
 
 
+def _attachment(w: World) -> TicketAttachment:
+    ticket = _ticket(w)
+    with tenant_scope([w.school.id]):
+        [saved] = attachments.save(
+            attachments.check([attachments.Upload(name="rows.csv", data=b"a,b\n", size=4)]),
+            ticket=ticket,
+            message=None,
+            uploader=w.admin,
+            actor=Actor.system("school"),
+            from_processor=False,
+            written=[],
+        )
+    return saved
+
+
+@walks("servicedesk.attachments.save")
+def _attachment_save(w: World) -> Expect:
+    ticket = _ticket(w)
+    with tenant_scope([w.school.id]):
+        attachments.save(
+            attachments.check([attachments.Upload(name="rows.csv", data=b"a,b\n", size=4)]),
+            ticket=ticket,
+            message=None,
+            uploader=w.admin,
+            actor=w.actor,
+            from_processor=False,
+            written=[],
+        )
+    return Expect("ticket_attachment_upload", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.attachments.quarantine")
+def _attachment_quarantine(w: World) -> Expect:
+    saved = _attachment(w)
+    with tenant_scope([w.school.id]):
+        attachments.quarantine(attachment=saved, user=w.admin, actor=w.actor)
+    return Expect("ticket_attachment_quarantine", w.school.id, w.actor.label)
+
+
+@walks("servicedesk.attachments.redact")
+def _attachment_redact(w: World) -> Expect:
+    saved = _attachment(w)
+    with tenant_scope([w.school.id]):
+        attachments.redact(attachment=saved, user=w.admin, actor=w.actor)
+    return Expect("ticket_attachment_redact", w.school.id, w.actor.label)
+
+
 @walks("servicedesk.services.ticket_triage")
 def _ticket_triage(w: World) -> Expect:
     ticket = _ticket(w)
@@ -843,7 +901,7 @@ def _grant_sweep(w: World) -> Expect:
 
 
 # Command modules not named `services` (each app's `services.py` is found by itself).
-OTHER_COMMAND_MODULES = ("portal.accounts", "servicedesk.copies", "servicedesk.support")
+OTHER_COMMAND_MODULES = ("portal.accounts", "servicedesk.attachments", "servicedesk.copies", "servicedesk.support")
 
 
 def _public_service_functions() -> set[str]:

@@ -33,6 +33,7 @@ def test_the_apps_subscribe_as_the_design_says() -> None:
     assert subscribers(SubjectErasureReplayed) == [("steward.servicedesk.copies.on_subject_erased", "after_commit")]
     assert sorted(subscribers(SchoolPurging)) == [
         ("steward.rights.services.on_school_purging", "in_transaction"),
+        ("steward.servicedesk.attachments.on_school_purging", "in_transaction"),
         ("steward.servicedesk.copies.on_school_purging", "in_transaction"),
     ]
     assert subscribers(ConsentWithdrawn) == [("steward.servicedesk.copies.on_consent_withdrawn", "in_transaction")]

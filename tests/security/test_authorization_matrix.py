@@ -35,8 +35,9 @@ from steward.register.models import ProcessingActivity, Recipient
 from steward.retention.termination import termination_start
 from steward.rights.services import request_log
 from steward.rostering.ids import subject_id
+from steward.servicedesk.attachments import Upload
 from steward.servicedesk.copies import copy_request
-from steward.servicedesk.models import Ticket
+from steward.servicedesk.models import Ticket, TicketAttachment
 from steward.servicedesk.services import ticket_raise
 from steward.servicedesk.support import grant_request
 from steward.tenancy.models import ApiClient, Contract, Organisation, Role, User
@@ -124,6 +125,10 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:processor-service-desk-close": PROCESSOR,
     "backoffice:processor-service-desk-copy-new": PROCESSOR,
     "backoffice:school-service-desk-copy": SCHOOL,
+    "backoffice:school-service-desk-attachment": SCHOOL,
+    "backoffice:school-service-desk-attachment-quarantine": SCHOOL,
+    "backoffice:school-service-desk-attachment-redact": SCHOOL,
+    "backoffice:processor-service-desk-attachment": PROCESSOR,
     "backoffice:school-support-access": SCHOOL,
     "backoffice:school-support-access-grant": SCHOOL,
     "backoffice:processor-support-access-new": PROCESSOR,
@@ -250,8 +255,10 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
                 summary="Upload rejected",
                 description="The nightly upload was rejected",
                 actor=Actor.of_user(owner),
+                attachments=[Upload(name="rows.csv", data=b"upn,name\n", size=9)],
             ).pk
         )
+        ids["attachment_id"] = str(TicketAttachment.objects.get(ticket_id=ids["ticket_id"]).pk)
         # Real identities asked for: no consent approves it, so it waits (and no copy is made).
         ids["copy_id"] = str(
             copy_request(

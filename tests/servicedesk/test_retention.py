@@ -67,3 +67,28 @@ def test_a_whole_school_legal_hold_keeps_resolved_tickets() -> None:
     retention_sweep(today=TODAY, schools=[school], processor_wide=False)
     with tenant_scope([school.id]):
         assert Ticket.objects.filter(pk=old.pk).exists()
+
+
+def test_a_ticket_with_a_support_access_grant_goes_and_the_grant_keeps_its_reference() -> None:
+    """The grant is the school's record of who entered its data: it outlives the ticket (like a copy)."""
+    from steward.servicedesk import support
+    from steward.servicedesk.models import SupportGrant
+
+    school = factories.school("Cedar School", services_=("hosted_mis", "service_desk"))
+    old = _ticket(school, resolved_days_ago=None)
+    at = dt.datetime.combine(TODAY, dt.time(10), tzinfo=dt.UTC) - dt.timedelta(days=120)
+    with tenant_scope([school.id]):
+        grant = support.grant_request(
+            ticket=old,
+            user=factories.user(Role.PROCESSOR_SUPPORT, factories.processor()),
+            reason="See the rejected rows",
+            scope=["learners"],
+            actor=Actor.system("ICT service"),
+            now=at,
+        )
+        services.ticket_resolve(ticket=old, note="Answered", actor=Actor.system("Desk"), now=at)
+    retention_sweep(today=TODAY, schools=[school], processor_wide=False)
+    with tenant_scope([school.id]):
+        assert not Ticket.objects.filter(pk=old.pk).exists()
+        kept = SupportGrant.objects.get(pk=grant.pk)
+        assert kept.ticket_id is None and kept.ticket_reference == f"RFA-{old.pk}"

@@ -19,6 +19,7 @@ from steward.backoffice.views import (
     search,
     servicedesk,
     servicedesk_access,
+    servicedesk_attachments,
     servicedesk_copies,
     sign_in,
     sign_in_apps,
@@ -134,6 +135,21 @@ urlpatterns = [
         servicedesk_copies.school_copy,
         name="school-service-desk-copy",
     ),
+    path(
+        "school/service-desk/<int:ticket_id>/attachments/<int:attachment_id>/",
+        servicedesk_attachments.school_attachment,
+        name="school-service-desk-attachment",
+    ),
+    path(
+        "school/service-desk/<int:ticket_id>/attachments/<int:attachment_id>/quarantine/",
+        servicedesk_attachments.school_attachment_quarantine,
+        name="school-service-desk-attachment-quarantine",
+    ),
+    path(
+        "school/service-desk/<int:ticket_id>/attachments/<int:attachment_id>/redact/",
+        servicedesk_attachments.school_attachment_redact,
+        name="school-service-desk-attachment-redact",
+    ),
     path("school/support-access/", servicedesk_access.school_grants, name="school-support-access"),
     path(
         "school/support-access/<int:grant_id>/",
@@ -155,6 +171,11 @@ urlpatterns = [
         "processor/service-desk/<int:ticket_id>/",
         servicedesk.processor_ticket,
         name="processor-service-desk-ticket",
+    ),
+    path(
+        "processor/service-desk/<int:ticket_id>/attachments/<int:attachment_id>/",
+        servicedesk_attachments.processor_attachment,
+        name="processor-service-desk-attachment",
     ),
     path(
         "processor/service-desk/<int:ticket_id>/close/",

@@ -12,7 +12,7 @@ class ServiceDeskConfig(AppConfig):
         from steward.register.providers import register_provider
         from steward.register.retention_targets import register_target
         from steward.retention.events import SchoolPurging, SubjectErasureReplayed
-        from steward.servicedesk import copies
+        from steward.servicedesk import attachments, copies
         from steward.servicedesk.privacy import ServiceDeskPrivacyProvider
         from steward.servicedesk.retention import TARGETS
 
@@ -21,6 +21,7 @@ class ServiceDeskConfig(AppConfig):
             register_target(target)
         subscribe(ConsentWithdrawn, copies.on_consent_withdrawn, when="in_transaction")
         subscribe(SchoolPurging, copies.on_school_purging, when="in_transaction")
+        subscribe(SchoolPurging, attachments.on_school_purging, when="in_transaction")
         # After the erasure commits: the copy's rows are deleted through the owner's connection,
         # which must not run ahead of an erasure that could still roll back.
         subscribe(SubjectErased, copies.on_subject_erased, when="after_commit")

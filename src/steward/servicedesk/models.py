@@ -70,8 +70,9 @@ class Ticket(TenantModel):
             "raised_by_label": "school_user.account",
             "assignee": "school_user.account",
         },
-        # Free text the school writes about a fault; the form asks for no pupil, parent or staff details
-        # (the upload scanner of issue #15 that would check attachments is not built).
+        # Free text the school writes about a fault; the form asks for no pupil, parent or staff details,
+        # and the scanner (`servicedesk.scanner`) warns the writer when it finds UPNs, dates of birth or
+        # email addresses in it (a warning: the text is kept as written).
         not_personal={
             "id",
             "school",
@@ -359,3 +360,78 @@ class SupportGrant(TenantModel):
     @property
     def reference(self) -> str:
         return f"GRANT-{self.pk}"
+
+
+class AttachmentStatus(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    QUARANTINED = "quarantined", "Quarantined by the school"
+    REDACTED = "redacted", "Redacted by the school"
+
+
+class TicketAttachment(TenantModel):
+    """A file sent with a ticket or one of its replies; its bytes live outside the web root, in a
+    file named by `storage_key` (random, never derived from the uploader's file name).
+
+    `findings` is what the scanner saw in it: counts per kind and masked examples, never the values.
+    The school's DPO or admin can quarantine it (only the school can then download it) or, for text
+    and CSV, redact it (the findings replaced, the original file deleted). It goes with its ticket.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        TicketMessage, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    file_name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=10)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    storage_key = models.CharField(max_length=64, unique=True, editable=False)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    uploaded_by_label = models.CharField(max_length=200)
+    from_processor = models.BooleanField(default=False)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    findings = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=12, choices=AttachmentStatus.choices, default=AttachmentStatus.AVAILABLE)
+    status_by_label = models.CharField(max_length=200, blank=True)
+    status_at = models.DateTimeField(null=True, blank=True)
+
+    privacy = PersonalData(
+        subject="school_user",
+        fields={
+            "uploaded_by": "school_user.account",
+            "uploaded_by_label": "school_user.account",
+            "status_by_label": "audit.activity",
+        },
+        # The file's content is the school's, like the ticket's description: the scanner warns about
+        # pupils' details in it and the school can quarantine or redact it; `findings` holds only
+        # counts and masked examples (a UPN's first and last characters, a date's year, an email's domain).
+        not_personal={
+            "id",
+            "school",
+            "ticket",
+            "message",
+            "file_name",
+            "kind",
+            "content_type",
+            "size",
+            "sha256",
+            "storage_key",
+            "from_processor",
+            "uploaded_at",
+            "findings",
+            "status",
+            "status_at",
+        },
+    )
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        indexes = [models.Index(fields=["school", "ticket"], name="servicedesk_attachment_ticket")]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def is_quarantined(self) -> bool:
+        return self.status == AttachmentStatus.QUARANTINED

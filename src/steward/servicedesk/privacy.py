@@ -1,7 +1,7 @@
 """Privacy provider for the service desk: the tickets a school's member of staff raised, the replies
-they wrote, and the history naming them. The processor's staff who answer are Steward users too, and
-a support-access grant names the processor user who entered the school's data (kept as the school's
-record of it).
+they wrote, the files they sent with them, and the history naming them. The processor's staff who
+answer are Steward users too, and a support-access grant names the processor user who entered the
+school's data (kept as the school's record of it).
 
 An investigation copy is a recipient of the school's MIS data: a learner, contact or member of staff
 who was in a copy when it was made (`CopiedPerson`) finds it in their access bundle (which copy, for
@@ -30,6 +30,7 @@ from steward.servicedesk.models import (
     InvestigationCopy,
     SupportGrant,
     Ticket,
+    TicketAttachment,
     TicketMessage,
 )
 
@@ -44,6 +45,7 @@ class ServiceDeskPrivacyProvider:
         return [
             HeldData("servicedesk.Ticket", ("school_user",), ("school_user.account",)),
             HeldData("servicedesk.TicketMessage", ("school_user",), ("school_user.account",)),
+            HeldData("servicedesk.TicketAttachment", ("school_user",), ("school_user.account",)),
             HeldData("servicedesk.TicketEvent", ("school_user",), ("school_user.account",)),
             HeldData("servicedesk.SupportGrant", ("school_user",), ("school_user.account",)),
             HeldData(
@@ -103,6 +105,7 @@ class ServiceDeskPrivacyProvider:
         tickets = Ticket.objects.filter(Q(raised_by_id=subject.id) | Q(assignee_id=subject.id), school_id=school)
         messages = TicketMessage.objects.filter(author_id=subject.id, school_id=school)
         grants = SupportGrant.objects.filter(user_id=subject.id, school_id=school).order_by("id")
+        files = TicketAttachment.objects.filter(uploaded_by_id=subject.id, school_id=school).order_by("id")
         return {
             "servicedesk.SupportGrant": [
                 {
@@ -124,6 +127,10 @@ class ServiceDeskPrivacyProvider:
                 }
                 for t in tickets.order_by("id")
             ],
+            "servicedesk.TicketAttachment": [
+                {"ticket": f"RFA-{a.ticket_id}", "file": a.file_name, "sent_at": a.uploaded_at, "status": a.status}
+                for a in files
+            ],
             "servicedesk.TicketMessage": [
                 {"ticket": f"RFA-{m.ticket_id}", "at": m.at, "body": m.body} for m in messages.order_by("id")
             ],
@@ -132,7 +139,12 @@ class ServiceDeskPrivacyProvider:
     def erase_subject(self, subject: Subject, *, dry_run: bool) -> ErasureReport:
         report = ErasureReport(app=self.app_label)
         if subject.kind == "school_user":
-            for label in ("servicedesk.Ticket", "servicedesk.TicketMessage", "servicedesk.TicketEvent"):
+            for label in (
+                "servicedesk.Ticket",
+                "servicedesk.TicketMessage",
+                "servicedesk.TicketEvent",
+                "servicedesk.TicketAttachment",
+            ):
                 report.kept[label] = _KEPT
             report.kept["servicedesk.SupportGrant"] = _GRANT_KEPT
         return report

@@ -2,7 +2,8 @@
 and history, goes 90 days after it was resolved (or closed without a resolution), and so does every
 investigation copy still live for it (its schema dropped, its record kept as the proof of what it
 held). A reopened ticket is no longer resolved, so its clock starts again at the next resolution
-(a copy destroyed before the reopening stays destroyed). A whole-school legal hold keeps everything
+(a copy destroyed before the reopening stays destroyed). The tickets' attachments go with them, their
+files deleted from disk after the sweep commits. A whole-school legal hold keeps everything
 (retention applies it); tickets name no MIS subject, so subject holds do not reach them."""
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from django.db.models import Q, QuerySet
 from steward.register.models import RetentionRule
 from steward.register.retention_targets import Context, Deleted, Found, RetentionTarget
 from steward.retention.models import RetentionProof
-from steward.servicedesk import copies
-from steward.servicedesk.models import CopyStatus, InvestigationCopy, Status, Ticket
+from steward.servicedesk import attachments, copies
+from steward.servicedesk.models import CopyStatus, InvestigationCopy, Status, SupportGrant, Ticket
 
 _COPIES = InvestigationCopy._meta.db_table
 _BECAUSE = "its ticket was resolved more than 90 days ago (service desk retention)"
@@ -66,11 +67,15 @@ def _destroy_copies(ids: list[str]) -> None:
 
 
 def _delete_tickets(ids: list[str]) -> None:
-    """The tickets' thread and history, the copies' link to them, then the tickets: three statements."""
+    """The tickets' attachments, thread and history, the copies' and support grants' link to them
+    (both records outlive the ticket, with its reference), then the tickets; the attachments' files
+    are deleted from disk once this commits."""
+    attachments.delete_files_after_commit(attachments.keys_of_tickets(ids))
     with connection.cursor() as cursor:
-        for table in ("servicedesk_ticketmessage", "servicedesk_ticketevent"):
+        for table in ("servicedesk_ticketattachment", "servicedesk_ticketmessage", "servicedesk_ticketevent"):
             cursor.execute(f"DELETE FROM {table} WHERE ticket_id = ANY(%s::bigint[])", [ids])  # noqa: S608  # nosec B608
-        cursor.execute(f"UPDATE {_COPIES} SET ticket_id = NULL WHERE ticket_id = ANY(%s::bigint[])", [ids])  # noqa: S608  # nosec B608
+        for kept in (_COPIES, SupportGrant._meta.db_table):  # records that outlive their ticket
+            cursor.execute(f"UPDATE {kept} SET ticket_id = NULL WHERE ticket_id = ANY(%s::bigint[])", [ids])  # noqa: S608  # nosec B608
         cursor.execute("DELETE FROM servicedesk_ticket WHERE id = ANY(%s::bigint[])", [ids])
 
 

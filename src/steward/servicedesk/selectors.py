@@ -22,6 +22,7 @@ from steward.servicedesk.models import (
     InvestigationCopy,
     SupportGrant,
     Ticket,
+    TicketAttachment,
     TicketEvent,
     TicketMessage,
 )
@@ -178,3 +179,31 @@ def school_grant(*, grant_id: int) -> SupportGrant | None:
 def processor_ticket_grants(*, ticket: Ticket) -> list[SupportGrant]:
     with estate_scope():
         return list(SupportGrant.objects.filter(ticket=ticket).order_by("-id"))
+
+
+def ticket_attachments(*, ticket: Ticket) -> list[TicketAttachment]:
+    """The ticket's files, oldest first, with the reply each came with (in a scope holding its school)."""
+    return list(
+        TicketAttachment.objects.select_related("message")
+        .filter(ticket=ticket, school_id=ticket.school_id)
+        .order_by("uploaded_at", "id")
+    )
+
+
+def processor_ticket_attachments(*, ticket: Ticket) -> list[TicketAttachment]:
+    with estate_scope():
+        return ticket_attachments(ticket=ticket)
+
+
+def school_attachment(*, ticket_id: int, attachment_id: int) -> TicketAttachment | None:
+    """One file of the school in scope, on the named ticket, or None: another school's finds nothing."""
+    found: TicketAttachment | None = (
+        TicketAttachment.objects.select_related("ticket").filter(pk=attachment_id, ticket_id=ticket_id).first()
+    )
+    return found
+
+
+def processor_attachment(*, ticket_id: int, attachment_id: int) -> TicketAttachment | None:
+    with estate_scope():
+        found: TicketAttachment | None = TicketAttachment.objects.filter(pk=attachment_id, ticket_id=ticket_id).first()
+        return found

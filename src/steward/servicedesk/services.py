@@ -10,6 +10,7 @@ scope; the processor's pages open `tenant_scope([ticket.school_id])` for the tic
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from functools import partial
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.utils import timezone
 from steward.audit.actor import Actor
 from steward.audit.services import audit_action
 from steward.notifications.email import send_email
+from steward.servicedesk import attachments as files
 from steward.servicedesk import calendar, copies, support
 from steward.servicedesk.models import Category, Status, Ticket, TicketEvent, TicketMessage, Urgency
 from steward.servicedesk.reply_addresses import MARKER, reply_address
@@ -84,6 +86,14 @@ def _set_due(ticket: Ticket) -> None:
     ticket.resolution_due = calendar.due_after(ticket.created_at, resolution)
 
 
+def _checked(errors: dict[str, str], uploads: Sequence[files.Upload], *, already: int) -> list[files.Checked]:
+    try:
+        return files.check(uploads, already=already)
+    except ValidationError as refused:
+        errors["attachments"] = "; ".join(refused.messages)
+        return []
+
+
 def _check_choices(errors: dict[str, str], category: str, urgency: str) -> None:
     if category not in Category.values:
         errors["category"] = "Choose what the request is about"
@@ -91,7 +101,6 @@ def _check_choices(errors: dict[str, str], category: str, urgency: str) -> None:
         errors["urgency"] = "Choose how urgent it is"
 
 
-@transaction.atomic
 def ticket_raise(
     *,
     school: Organisation,
@@ -102,8 +111,43 @@ def ticket_raise(
     description: str,
     actor: Actor,
     now: dt.datetime | None = None,
+    attachments: Sequence[files.Upload] = (),
 ) -> Ticket:
-    """A school's member of staff asks for assistance. The processor's support address is told."""
+    """A school's member of staff asks for assistance, with files if any (checked before anything is
+    written: one refused file refuses the request). The processor's support address is told."""
+    written: list[str] = []
+    try:
+        return _raise(
+            school=school,
+            raised_by=raised_by,
+            category=category,
+            urgency=urgency,
+            summary=summary,
+            description=description,
+            actor=actor,
+            now=now,
+            uploads=attachments,
+            written=written,
+        )
+    except BaseException:
+        files.delete_files(written)  # the rows rolled back: no file may outlive them
+        raise
+
+
+@transaction.atomic
+def _raise(
+    *,
+    school: Organisation,
+    raised_by: User,
+    category: str,
+    urgency: str,
+    summary: str,
+    description: str,
+    actor: Actor,
+    now: dt.datetime | None,
+    uploads: Sequence[files.Upload],
+    written: list[str],
+) -> Ticket:
     if "service_desk" not in contracted_services(school_id=school.id):
         # The register lists the service desk's processing per contracted service: a school without it
         # has no notice saying its staff's requests are processed, so none is taken.
@@ -115,6 +159,7 @@ def ticket_raise(
     _check_choices(errors, category, urgency)
     summary = _text(errors, "summary", summary, "a summary", SUMMARY_MAX)
     description = _text(errors, "description", description, "what happened", TEXT_MAX)
+    checked = _checked(errors, uploads, already=0)
     if errors:
         raise ValidationError(errors)
     ticket = Ticket(
@@ -131,6 +176,16 @@ def ticket_raise(
     ticket.save()
     _event(ticket, "raised", actor, ticket.created_at, after=Status.NEW.label)
     _audit(actor, ticket, "ticket_raise", category=category, urgency=urgency)
+    files.save(
+        checked,
+        ticket=ticket,
+        message=None,
+        uploader=raised_by,
+        actor=actor,
+        from_processor=False,
+        written=written,
+        at=ticket.created_at,
+    )
     _mail(
         settings.STEWARD_SERVICE_DESK_EMAIL,
         f"{ticket.reference}: new {ticket.get_urgency_display().lower()} request from {school.name}",
@@ -195,14 +250,53 @@ def _status(ticket: Ticket, to: Status, actor: Actor, at: dt.datetime) -> None:
     ticket.status = to
 
 
-@transaction.atomic
 def ticket_reply(
-    *, ticket: Ticket, author: User, body: str, from_processor: bool, actor: Actor, now: dt.datetime | None = None
+    *,
+    ticket: Ticket,
+    author: User,
+    body: str,
+    from_processor: bool,
+    actor: Actor,
+    now: dt.datetime | None = None,
+    attachments: Sequence[files.Upload] = (),
 ) -> TicketMessage:
-    """Add to the thread and tell the other side: the school's raiser, or the ticket's assignee (the
-    support address while it has none). The processor's first reply stops the first-response clock."""
+    """Add to the thread, with files if any (all checked first; one refused refuses the reply), and
+    tell the other side: the school's raiser, or the ticket's assignee (the support address while it
+    has none). The processor's first reply stops the first-response clock."""
+    written: list[str] = []
+    try:
+        return _reply(
+            ticket=ticket,
+            author=author,
+            body=body,
+            from_processor=from_processor,
+            actor=actor,
+            now=now,
+            uploads=attachments,
+            written=written,
+        )
+    except BaseException:
+        files.delete_files(written)
+        raise
+
+
+@transaction.atomic
+def _reply(
+    *,
+    ticket: Ticket,
+    author: User,
+    body: str,
+    from_processor: bool,
+    actor: Actor,
+    now: dt.datetime | None,
+    uploads: Sequence[files.Upload],
+    written: list[str],
+) -> TicketMessage:
     errors: dict[str, str] = {}
     body = _text(errors, "body", body, "your reply", TEXT_MAX)
+    if uploads:  # two replies at once must not pass the per-ticket limit together: one waits for the other
+        list(Ticket.objects.select_for_update().filter(pk=ticket.pk, school_id=ticket.school_id).values_list("pk"))
+    checked = _checked(errors, uploads, already=ticket.attachments.filter(school_id=ticket.school_id).count())
     if errors:
         raise ValidationError(errors)
     if not ticket.is_open:
@@ -216,6 +310,16 @@ def ticket_reply(
         author_label=actor.label,
         from_processor=from_processor,
         body=body,
+        at=at,
+    )
+    files.save(
+        checked,
+        ticket=ticket,
+        message=message,
+        uploader=author,
+        actor=actor,
+        from_processor=from_processor,
+        written=written,
         at=at,
     )
     if from_processor:

@@ -21,8 +21,9 @@ from steward.backoffice.access import chosen_school, processor_role_required, sc
 from steward.core.forms import add_refusal, posted
 from steward.core.http import StewardRequest
 from steward.core.listing import kept_filters
-from steward.servicedesk import calendar, selectors, services
-from steward.servicedesk.models import Category, CopyStatus, Status, Ticket, Urgency
+from steward.servicedesk import attachments as files
+from steward.servicedesk import calendar, scanner, selectors, services
+from steward.servicedesk.models import Category, CopyStatus, Status, Ticket, TicketAttachment, Urgency
 from steward.servicedesk.selectors import QueueFilter
 from steward.tenancy.models import PROCESSOR_ROLES, SCHOOL_ROLES, Organisation, User
 from steward.tenancy.scope import tenant_scope
@@ -32,11 +33,44 @@ _TEXTAREA = {"class": "govuk-textarea", "rows": 5}
 
 EVENT_WORDS = {
     "raised": "Raised",
+    "attachment": "Attachment",
     "status": "Status changed",
     "category": "Category changed",
     "urgency": "Urgency changed",
     "assigned": "Assigned",
 }
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+def _files_field() -> forms.Field:
+    """The GOV.UK file upload; the files themselves are read from `request.FILES` and checked by the
+    service (so a refusal names each file and sits on this field)."""
+    return forms.Field(
+        label="Attachments (optional)",
+        required=False,
+        help_text=f"Up to {files.MAX_PER_POST} files at a time, each smaller than "
+        f"{files.MAX_BYTES // (1024 * 1024)} MB: {scanner.ALLOWED_WORDS}. "
+        "Screenshots help; files with pupils' details do not.",
+        widget=MultipleFileInput(attrs={"class": "govuk-file-upload"}),
+    )
+
+
+def _uploads(request: StewardRequest) -> list[files.Upload]:
+    return files.read_uploads(request.FILES.getlist("attachments"))
+
+
+def _warn_about_text(request: StewardRequest, text: str) -> None:
+    """Personal data in what was typed is kept as written, but the writer is told (it is not blocked)."""
+    warning = files.text_warning(text)
+    if warning:
+        messages.warning(
+            request,
+            warning + "The service desk does not need pupils', parents' or staff members' details: "
+            "if you did not mean to send them, tell the service desk in a reply.",
+        )
 
 
 class RaiseForm(forms.Form):
@@ -75,6 +109,7 @@ class RaiseForm(forms.Form):
         widget=forms.Textarea(attrs=_TEXTAREA),
         error_messages={"required": "Enter what happened"},
     )
+    attachments = _files_field()
 
 
 class ReplyForm(forms.Form):
@@ -84,6 +119,7 @@ class ReplyForm(forms.Form):
         widget=forms.Textarea(attrs=_TEXTAREA),
         error_messages={"required": "Enter your reply"},
     )
+    attachments = _files_field()
 
 
 class ReopenForm(forms.Form):
@@ -150,17 +186,20 @@ def school_ticket_new(request: StewardRequest) -> HttpResponse:
     school_id = chosen_school(request)
     form = RaiseForm(posted(request))
     if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "attachments"}
         try:
             ticket = services.ticket_raise(
                 school=Organisation.objects.get(pk=school_id),
                 raised_by=cast(User, request.user),
                 actor=actor_from_request(request),
-                **form.cleaned_data,
+                attachments=_uploads(request),
+                **data,
             )
         except ValidationError as refused:
             add_refusal(form, refused)
         else:
             messages.success(request, f"Request {ticket.reference} sent to the ICT service's service desk.")
+            _warn_about_text(request, f"{ticket.summary}\n{ticket.description}")
             return redirect("backoffice:school-service-desk-ticket", ticket_id=ticket.pk)
     status = 400 if form.errors else 200
     return render(request, "backoffice/service_desk_new.html", {"form": form}, status=status)
@@ -191,8 +230,10 @@ def school_ticket(request: StewardRequest, ticket_id: int) -> HttpResponse:
                         body=form.cleaned_data["body"],
                         from_processor=False,
                         actor=actor,
+                        attachments=_uploads(request),
                     )
                     done = "Your reply is sent."
+                    _warn_about_text(request, form.cleaned_data["body"])
             except ValidationError as refused:
                 add_refusal(form, refused, rename={"reason": "reason", "body": "body"})
             else:
@@ -201,6 +242,7 @@ def school_ticket(request: StewardRequest, ticket_id: int) -> HttpResponse:
     thread, events = selectors.thread(ticket=ticket)
     context = _ticket_context(ticket, thread, events, processor=False)
     context["copies"] = selectors.ticket_copies(ticket=ticket)
+    context["attachments"] = _described(selectors.ticket_attachments(ticket=ticket))
     context.update(reply=reply, reopen=reopen, errors=reply.errors or reopen.errors)
     context["error_forms"] = [f for f in (reply, reopen) if f.errors]
     context["can_reopen"] = (
@@ -209,6 +251,11 @@ def school_ticket(request: StewardRequest, ticket_id: int) -> HttpResponse:
         and (timezone.now() - ticket.resolved_at).days < services.REOPEN_DAYS
     )
     return render(request, "backoffice/service_desk_ticket.html", context, status=400 if context["errors"] else 200)
+
+
+def _described(found: Sequence[TicketAttachment]) -> list[tuple[TicketAttachment, str]]:
+    """Each file with what the scanner found in it, in words ("3 pupil UPNs and 2 email addresses")."""
+    return [(a, scanner.describe(a.findings)) for a in found]
 
 
 def _ticket_context(
@@ -282,6 +329,8 @@ def processor_ticket(request: StewardRequest, ticket_id: int) -> HttpResponse:
                 add_refusal(form, refused)
             else:
                 messages.success(request, DONE[action])
+                if action == "reply":
+                    _warn_about_text(request, str(form.cleaned_data["body"]))
                 return redirect("backoffice:processor-service-desk-ticket", ticket_id=ticket.pk)
     thread, events = selectors.processor_thread(ticket=ticket)
     audit_request(
@@ -290,6 +339,7 @@ def processor_ticket(request: StewardRequest, ticket_id: int) -> HttpResponse:
     context = _ticket_context(ticket, thread, events, processor=True)
     context["copies"] = selectors.processor_ticket_copies(ticket=ticket)
     context["grants"] = selectors.processor_ticket_grants(ticket=ticket)
+    context["attachments"] = _described(selectors.processor_ticket_attachments(ticket=ticket))
     errors = {name: f.errors for name, f in bound.items() if f.errors}
     context.update(bound, errors=errors)
     context["error_forms"] = [f for f in bound.values() if f.errors]
@@ -301,7 +351,12 @@ def _act(request: StewardRequest, ticket: Ticket, action: str, data: dict[str, o
     with tenant_scope([ticket.school_id]):
         if action == "reply":
             services.ticket_reply(
-                ticket=ticket, author=cast(User, request.user), body=str(data["body"]), from_processor=True, actor=actor
+                ticket=ticket,
+                author=cast(User, request.user),
+                body=str(data["body"]),
+                from_processor=True,
+                actor=actor,
+                attachments=_uploads(request),
             )
         elif action == "triage":
             services.ticket_triage(
