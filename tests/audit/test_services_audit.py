@@ -64,6 +64,7 @@ NOT_WRITING: dict[str, str] = {
     "servicedesk.copies.schema_for": "names the copy's schema",
     "servicedesk.copies.live_rows": "counts the live copy's rows",
     "servicedesk.copies.person_rows": "counts a person's rows in a live copy",
+    "servicedesk.copies.people_in": "reads who a live copy holds (make_copy records them, and audits)",
     "servicedesk.support.grant_reads": "a read of the audit log: what was read under a grant",
     "servicedesk.attachments.read_uploads": "reads the posted files into memory",
     "servicedesk.attachments.sanitise_name": "cleans a file name",
