@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from steward.audit.actor import Actor
-from steward.mis.models import ProcessingRestriction
+from steward.mis.models import CodeValue, ProcessingRestriction
 from steward.servicedesk import support
 from steward.servicedesk.models import SupportGrant
 from steward.tenancy.models import Organisation, Role, User
@@ -100,6 +100,9 @@ def test_the_schools_dpo_sees_the_whole_record_and_a_restricted_person_shows_not
     choose(client, alder)
     page = client.get(LEARNER)
     assert page.status_code == 200 and b"Ethnicity" in page.content and b'id="withheld"' not in page.content
+    # Codes read as words, with the code kept: "Female (F)", not "F".
+    female = CodeValue.objects.get(code_set="gender", code="F").description
+    assert f"{female} (F)".encode() in page.content
     assert client.get("/school/records/learners/NOPE/").status_code == 404
     assert client.get("/school/records/groups/L1/").status_code == 404
     with tenant_scope([alder.id]):

@@ -23,7 +23,7 @@ from typing import Any
 from django.db import models
 
 from steward.mis.base import MisRecord
-from steward.mis.models import MODEL_BY_TYPE, ProcessingRestriction
+from steward.mis.models import MODEL_BY_TYPE, CodeValue, ProcessingRestriction
 from steward.mis.privacy import dependents
 from steward.register.catalogue import CATEGORIES
 from steward.register.classification import PersonalData, classification_of
@@ -94,10 +94,25 @@ def _section(model: type[MisRecord], rows: models.QuerySet[Any], skip: str, show
     section.columns = [field_label(f"{model.record_type}.{n}") for n in names]
     page = list(rows.order_by(order).values("source_id", *names)[: SHOWN + 1])
     section.more = len(page) > SHOWN
+    coded = {n: model.code_sets[n] for n in names if n in model.code_sets}
+    words = _code_words(coded, page[:SHOWN])
     for row in page[:SHOWN]:
         section.ids.append(row["source_id"])
-        section.rows.append([_text(row[n]) for n in names])
+        section.rows.append(
+            [_text(words.get((coded[n], row[n]), row[n])) if n in coded else _text(row[n]) for n in names]
+        )
     return section
+
+
+def _code_words(coded: dict[str, str], rows: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """Plain words for the codes on the page ("Female (F)"), one query for every coded column."""
+    wanted = {(code_set, row[n]) for n, code_set in coded.items() for row in rows if row[n]}
+    if not wanted:
+        return {}
+    found = CodeValue.objects.filter(
+        code_set__in={c for c, _ in wanted}, code__in={code for _, code in wanted}
+    ).values_list("code_set", "code", "description")
+    return {(c, code): f"{description} ({code})" for c, code, description in found}
 
 
 def _date_field(model: type[MisRecord]) -> str:
