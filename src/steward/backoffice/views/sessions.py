@@ -69,7 +69,8 @@ def _end(request: StewardRequest, found: QuerySet[StaffSession], *, back: str, w
                 object_ids=ended,
                 detail={"why": why, "user_id": session.user_id},
             )
-            if current:
+            if current:  # its row is gone: empty the session, so that nothing saves it again
+                request.session.flush()
                 return redirect("backoffice:sign-in")
             whose = "Your" if mine else f"{session.user.full_name}'s"
             messages.success(request, f"{whose} session on {session.device} is ended: that browser is signed out.")

@@ -59,7 +59,8 @@ def session_end(request: ParentRequest, session_id: int) -> HttpResponse:
                 object_type="signins.ParentSession",
                 object_ids=ended,
             )
-            if current:
+            if current:  # its row is gone: empty the session, so that nothing saves it again
+                request.session.flush()
                 return redirect("portal:sign-in")
             messages.success(request, f"Your session on {session.device} is ended: that browser is signed out.")
             return redirect("portal:sessions")
