@@ -32,7 +32,12 @@ def browser(address: str = GB_ADDRESS, agent: str = CHROME_ON_WINDOWS) -> Client
 
 
 def staff_browser(
-    user: User, at: dt.datetime, *, address: str = GB_ADDRESS, agent: str = CHROME_ON_WINDOWS, school: Organisation | None = None
+    user: User,
+    at: dt.datetime,
+    *,
+    address: str = GB_ADDRESS,
+    agent: str = CHROME_ON_WINDOWS,
+    school: Organisation | None = None,
 ) -> Client:
     """Signed in at `at` (each sign-in of one person at its own 30-second step: a code is used once)."""
     client = browser(address, agent)

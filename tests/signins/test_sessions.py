@@ -4,7 +4,6 @@ processor administrator every member of staff's; ending one signs that browser o
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import Any
 
@@ -223,4 +222,3 @@ def test_closing_a_parent_account_ends_and_deletes_its_sessions() -> None:
     _post(here, "/portal/account/close/", {}, 2)
     assert not ParentSession.objects.filter(parent_id=alex.pk).exists()
     assert _get(there, "/portal/", 3).status_code == 302
-

@@ -126,8 +126,9 @@ def new_sign_in_body(row: TrackedSession, link: str) -> str:
         f"Device: {row.device}\n"
         f"Approximate place: {row.place}\n\n"
         "If this was you, you need do nothing.\n\n"
-        f"If it was not you, open {link} , end the session, and change your password at once "
-        "(sign out, then choose 'Forgotten your password?' on the sign-in page).\n"
+        "If it was not you:\n"
+        f"1. End the session on your sessions page: {link}\n"
+        "2. Sign out, then choose 'Forgotten your password?' on the sign-in page to set a new password.\n"
     )
 
 
