@@ -36,10 +36,10 @@ from steward.retention.termination import termination_start
 from steward.rights.services import request_log
 from steward.rostering.ids import subject_id
 from steward.servicedesk.copies import copy_request
-from steward.signins.models import ParentSession, StaffSession
 from steward.servicedesk.models import Ticket
 from steward.servicedesk.services import ticket_raise
 from steward.servicedesk.support import grant_request
+from steward.signins.models import ParentSession, StaffSession
 from steward.tenancy.models import ApiClient, Contract, Organisation, Role, User
 from steward.tenancy.scope import tenant_scope
 from steward.tenancy.services import api_client_create
