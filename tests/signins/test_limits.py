@@ -53,6 +53,15 @@ def test_staff_are_signed_out_after_30_minutes_without_a_request(dpo_a: User) ->
     assert event.detail == {"why": "idle"} and event.object_ids == [f"staff:{row.pk}"]
 
 
+def test_a_browser_that_never_comes_back_drops_off_the_list_at_the_idle_limit(dpo_a: User) -> None:
+    staff_browser(dpo_a, at(0))  # closed and never used again: its row is never ended by a request
+    own = staff_browser(dpo_a, at(2), agent="")
+    page = _get(own, "/account/sessions/", 30).content.decode()
+    assert "Chrome on Windows" in page  # 30 minutes since the first browser's sign-in: still live
+    page = _get(own, "/account/sessions/", 31).content.decode()
+    assert "Chrome on Windows" not in page and "Unknown device" in page
+
+
 def test_the_idle_limit_is_configurable(dpo_a: User, settings: SettingsWrapper) -> None:
     settings.STEWARD_SESSION_IDLE_STAFF = 5 * 60
     client = staff_browser(dpo_a, at(0))

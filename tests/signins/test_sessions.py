@@ -222,3 +222,14 @@ def test_closing_a_parent_account_ends_and_deletes_its_sessions() -> None:
     _post(here, "/portal/account/close/", {}, 2)
     assert not ParentSession.objects.filter(parent_id=alex.pk).exists()
     assert _get(there, "/portal/", 3).status_code == 302
+
+
+def test_signing_in_again_on_the_same_browser_ends_the_earlier_record(dpo_a: User) -> None:
+    client = staff_browser(dpo_a, at(0))
+    with time_machine.travel(at(1), tick=False):
+        client.post("/sign-in/", {"email": dpo_a.email, "password": factories.PASSWORD})
+        client.post("/sign-in/verify/", {"token": factories.current_code(dpo_a)})
+    first, second = StaffSession.objects.filter(user=dpo_a).order_by("started_at")
+    assert (first.ended_at, first.ended_why) == (at(1), EndReason.SIGNED_OUT)
+    assert second.ended_at is None and second.key_hash != first.key_hash
+    assert _get(client, "/account/sessions/", 2).content.decode().count("End session") == 1

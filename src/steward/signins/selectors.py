@@ -1,20 +1,36 @@
 """Who may see which sessions: a person their own, a school administrator their school's staff,
-a processor administrator every member of staff's. Each list is one query, active sessions only."""
+a processor administrator every member of staff's. Each list is one query, live sessions only: a
+row not ended but past the idle or absolute limit belongs to a browser that never came back (closed,
+or signed in as someone else), and its next request would end it, so it is not shown."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
 
-from steward.signins.models import ParentSession, StaffSession
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from steward.signins.models import Kind, ParentSession, StaffSession
+from steward.signins.services import idle_limit
 from steward.tenancy.models import Membership
 
 
+def _live(kind: str) -> dict[str, object]:
+    now = timezone.now()
+    return {
+        "ended_at__isnull": True,
+        "last_seen_at__gte": now - dt.timedelta(seconds=idle_limit(kind)),
+        "started_at__gte": now - dt.timedelta(seconds=int(settings.STEWARD_SESSION_ABSOLUTE)),
+    }
+
+
 def own_staff_sessions(user_id: int) -> QuerySet[StaffSession]:
-    return StaffSession.objects.filter(user_id=user_id, ended_at__isnull=True).order_by("-last_seen_at", "-pk")
+    return StaffSession.objects.filter(user_id=user_id, **_live(Kind.STAFF)).order_by("-last_seen_at", "-pk")
 
 
 def own_parent_sessions(parent_id: int) -> QuerySet[ParentSession]:
-    return ParentSession.objects.filter(parent_id=parent_id, ended_at__isnull=True).order_by("-last_seen_at", "-pk")
+    return ParentSession.objects.filter(parent_id=parent_id, **_live(Kind.PARENT)).order_by("-last_seen_at", "-pk")
 
 
 def school_staff_sessions(school_id: int) -> QuerySet[StaffSession]:
@@ -22,7 +38,7 @@ def school_staff_sessions(school_id: int) -> QuerySet[StaffSession]:
     another school's staff or the processor's are signed in at the same time)."""
     members = Membership.objects.filter(organisation_id=school_id).values("user_id")
     return (
-        StaffSession.objects.filter(user_id__in=members, ended_at__isnull=True)
+        StaffSession.objects.filter(user_id__in=members, **_live(Kind.STAFF))
         .select_related("user")
         .order_by("user__full_name", "-last_seen_at", "-pk")
     )
@@ -30,7 +46,7 @@ def school_staff_sessions(school_id: int) -> QuerySet[StaffSession]:
 
 def all_staff_sessions() -> QuerySet[StaffSession]:
     return (
-        StaffSession.objects.filter(ended_at__isnull=True)
+        StaffSession.objects.filter(**_live(Kind.STAFF))
         .select_related("user")
         .order_by("user__full_name", "-last_seen_at", "-pk")
     )

@@ -78,6 +78,11 @@ def session_started(
     """Record the session the request has just signed in (call after the key was cycled). With
     `notify`, a device or country this person has not used in 90 days gets them an email after commit."""
     digest = key_hash(_current_key(request))
+    earlier = entries_of(request).get(kind)
+    if earlier:  # signing in again on this browser: the earlier session of this kind is over
+        model_of(kind).objects.filter(pk=earlier["id"], ended_at__isnull=True).update(
+            ended_at=timezone.now(), ended_why=EndReason.SIGNED_OUT
+        )
     _rekey(request, digest)
     ip = request.META.get("REMOTE_ADDR") or None
     agent = request.headers.get("User-Agent", "")[:500]
