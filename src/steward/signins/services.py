@@ -114,7 +114,10 @@ def session_started(
 
 
 def _is_new(model: Model, kind: str, owner_id: int, row: TrackedSession) -> bool:
-    """Neither this device nor this country was used by the person in the last 90 days."""
+    """This device or this country was not used by the person in the last 90 days. The account's
+    very first sign-in is not news to its owner, who has just set it up: nothing is sent."""
+    if not model.objects.filter(**_owner(kind, owner_id)).exclude(pk=row.pk).exists():
+        return False
     recent = model.objects.filter(**_owner(kind, owner_id), started_at__gte=row.started_at - SEEN_WINDOW).exclude(
         pk=row.pk
     )
