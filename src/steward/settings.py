@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "steward.provisioning",
     "steward.rostering",
     "steward.servicedesk",
+    "steward.signins",
     "steward.notices",
     "steward.audit",
     "steward.backoffice",
@@ -83,6 +84,7 @@ MIDDLEWARE = [
     "steward.api.middleware.UploadLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "steward.signins.middleware.SessionLimitsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -186,7 +188,12 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 
 # --- Sessions and cookies (Secure only over HTTPS; the demo is plain HTTP on loopback)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
-SESSION_COOKIE_AGE = 60 * 60 * 8
+# Session limits (DESIGN.md "Sessions"): seconds without a request before a session ends, per kind
+# of person, and the longest a session may last at all; `signins.middleware` enforces them.
+STEWARD_SESSION_IDLE_STAFF = int(os.environ.get("STEWARD_SESSION_IDLE_STAFF", str(30 * 60)))
+STEWARD_SESSION_IDLE_PARENT = int(os.environ.get("STEWARD_SESSION_IDLE_PARENT", str(60 * 60)))
+STEWARD_SESSION_ABSOLUTE = int(os.environ.get("STEWARD_SESSION_ABSOLUTE", str(12 * 60 * 60)))
+SESSION_COOKIE_AGE = STEWARD_SESSION_ABSOLUTE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True

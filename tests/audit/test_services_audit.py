@@ -61,6 +61,13 @@ pytestmark = [pytest.mark.time_machine(dt.datetime(2026, 11, 25, 12, tzinfo=dt.U
 # Public functions of services modules that change nothing (or nothing of anyone's data), and why.
 NOT_WRITING: dict[str, str] = {
     "audit.services.audit_record": "the audit log's own writer",
+    "signins.services.idle_limit": "reads a setting",
+    "signins.services.key_hash": "a pure function",
+    "signins.services.model_of": "a pure function",
+    "signins.services.new_sign_in_body": "a pure function: the email's text",
+    "signins.services.current_ids": "reads the request's session",
+    "signins.services.entries_of": "reads the request's session",
+    "signins.services.touch": "stamps last activity at most once a minute; auditing it would log every page twice",
     "servicedesk.copies.schema_for": "names the copy's schema",
     "servicedesk.copies.live_rows": "counts the live copy's rows",
     "servicedesk.copies.person_rows": "counts a person's rows in a live copy",
@@ -126,6 +133,17 @@ NOT_WRITING: dict[str, str] = {
 
 # Writing services audited, and checked, by another test.
 COVERED_ELSEWHERE: dict[str, str] = {
+    # Sessions: their callers are the faces' sign-in services and the middleware, which audit the act
+    # the session change is part of (tests/signins asserts the events).
+    "signins.services.session_started": "part of signing in: backoffice/portal auth audit sign_in",
+    "signins.services.adopt": "records a session already signed in, without an act of its own to audit",
+    "signins.services.session_signed_out": "part of signing out: the sign-in services audit sign_out",
+    "signins.services.end_sessions": "the sessions pages audit session_ended (tests/signins/test_sessions.py)",
+    "signins.services.end_other_sessions": (
+        "part of a password reset, an authenticator reset or two-factor off, each audited by its service"
+    ),
+    "signins.services.forget_parent": "part of closing a parent account: portal.accounts audits it",
+    "signins.services.expire": "the middleware audits session_expired (tests/signins/test_limits.py)",
     **{
         f"provisioning.services.{name}": "tests/provisioning/test_runs.py asserts its audit event (needs a directory)"
         for name in ("target_save", "plan_make", "plan_confirm", "plan_discard", "run_apply", "letters_take")

@@ -29,6 +29,7 @@ MAIN_PAGES = {
         ("Consents", "/school/consents/"),
         ("Parent portal", "/school/portal/"),
         ("Audit log", "/school/audit/"),
+        ("Staff sessions", "/school/sessions/"),
     ],
     "school_dpo": [
         ("Home", "/school/"),
@@ -45,12 +46,17 @@ MAIN_PAGES = {
         ("Record a flow request", "/processor/flow-requests/new/"),
         ("Audit log", "/processor/audit/"),
         ("Terminations", "/processor/terminations/"),
+        ("All staff sessions", "/processor/sessions/"),
     ],
     "processor_support": [
         ("Schools", "/processor/schools/"),
         ("Record a flow request", "/processor/flow-requests/new/"),
     ],
-    "parent": [("Your children", "/portal/"), ("Your account", "/portal/account/")],
+    "parent": [
+        ("Your children", "/portal/"),
+        ("Your account", "/portal/account/"),
+        ("Your account", "/portal/account/sessions/"),
+    ],
 }
 
 

@@ -40,6 +40,7 @@ from steward.servicedesk.copies import copy_request
 from steward.servicedesk.models import Ticket, TicketAttachment
 from steward.servicedesk.services import ticket_raise
 from steward.servicedesk.support import grant_request
+from steward.signins.models import ParentSession, StaffSession
 from steward.tenancy.models import ApiClient, Contract, Organisation, Role, User
 from steward.tenancy.scope import tenant_scope
 from steward.tenancy.services import api_client_create
@@ -77,6 +78,12 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:switch-school": STAFF,
     "backoffice:account-marketing": STAFF,
     "backoffice:account-apps": STAFF,
+    "backoffice:account-sessions": STAFF,
+    "backoffice:account-session-end": STAFF,  # their own sessions only: another's is 404
+    "backoffice:school-staff-sessions": SCHOOL_ADMIN,
+    "backoffice:school-staff-session-end": SCHOOL_ADMIN,
+    "backoffice:processor-staff-sessions": PROCESSOR_ADMIN,
+    "backoffice:processor-staff-session-end": PROCESSOR_ADMIN,
     "backoffice:account-app-withdraw": STAFF,
     # OpenID Connect provider: the authorisation page is a staff page; the rest are for apps.
     "oauth2_provider:authorize": STAFF,
@@ -159,6 +166,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "portal:two-factor": PARENT,
     "portal:correction": PARENT,
     "portal:close-account": PARENT,
+    "portal:sessions": PARENT,
+    "portal:session-end": PARENT,
     "portal:rights-request": PARENT,
     "portal:push-key": PARENT,
     "portal:push-subscribe": PARENT,
@@ -179,7 +188,15 @@ PLAIN_PARAMETERS = {
 PROCESSOR_RECORDS = ("backoffice:processor-", "backoffice:termination-")
 
 # Tables that record the walk itself (refusals are audited, sign-ins locked out, sessions kept).
-LOG_TABLES = ("audit_", "axes_", "django_session", "django_tasks", "core_ratelimit", "portal_portalpageview")
+LOG_TABLES = (
+    "audit_",
+    "axes_",
+    "django_session",
+    "django_tasks",
+    "core_ratelimit",
+    "portal_portalpageview",
+    "signins_",  # each caller's own session records, and their last activity (tests/signins: no other's ends)
+)
 
 REFUSED_REDIRECTS = ("/sign-in/", "/schools/", "/portal/sign-in/")
 
@@ -315,6 +332,11 @@ def world(committed_db: None) -> World:
         assert link is not None
         ids_b["link_id"] = str(link.pk)
     ids_b["parent_id"] = str(registered_b.pk)
+    # School B's member of staff and parent are signed in: one id for both records, so every sessions
+    # page (staff and portal) is tried with a session of B's, never one of the caller's own.
+    StaffSession.objects.create(pk=900001, user_id=int(ids_b["user_id"]), key_hash="b" * 64)
+    ParentSession.objects.create(pk=900001, parent_id=registered_b.pk, key_hash="c" * 64)
+    ids_b["session_id"] = "900001"
     return World(a=a, b=b, users=users, parent_email=parent.email, ids=ids_b)
 
 

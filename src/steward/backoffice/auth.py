@@ -22,6 +22,8 @@ from steward.audit.services import audit_request
 from steward.core import ratelimit
 from steward.core.sign_in_providers import SignInProvider
 from steward.notifications.email import send_email
+from steward.signins import services as signins
+from steward.signins.models import EndReason, Kind
 from steward.tenancy.models import SignInProviderFactor, User
 from steward.tenancy.recovery import Recovery
 
@@ -95,11 +97,20 @@ def signed_in(request: HttpRequest, *, enrolled: bool, provider: SignInProvider 
     if provider is not None:
         detail["provider"] = provider.key
     audit_request(request, action="sign_in", detail=detail)
+    _session_started(request)
+
+
+def _session_started(request: HttpRequest) -> None:
+    """Record the new session; the person is emailed if its device or country is new to them."""
+    user = request.user
+    if isinstance(user, User):  # always, after `login`
+        signins.session_started(request, kind=Kind.STAFF, owner_id=user.pk, email=user.email)
 
 
 def signed_out(request: HttpRequest) -> None:
     if request.user.is_authenticated:
         audit_request(request, action="sign_out")
+    signins.session_signed_out(request)
 
 
 def locked_out(request: HttpRequest, email: str) -> None:
@@ -225,6 +236,7 @@ def signed_in_by_provider(request: HttpRequest, provider: SignInProvider, amr: o
         action="sign_in",
         detail={"two_factor": "identity_provider", "enrolled_now": False, "provider": provider.key, "amr": methods},
     )
+    _session_started(request)
 
 
 # --- Password reset by email (the rules are tenancy/recovery.py's)
@@ -246,6 +258,8 @@ def _save_password(user: User, password: str) -> None:
     user.set_password(password)
     user.save(update_fields=["password"])
     axes_reset(username=user.email)  # a locked-out person who proved their mailbox may try again
+    # Whoever else held the account is signed out everywhere (the reset page itself is not signed in).
+    signins.end_other_sessions(kind=Kind.STAFF, owner_id=user.pk, why=EndReason.PASSWORD_CHANGED)
 
 
 def _audit(request: HttpRequest, action: str, user: User | None, detail: dict[str, object]) -> None:
@@ -286,12 +300,15 @@ def authenticator_reset(request: HttpRequest, *, user: User, by: User) -> int:
     with transaction.atomic():
         removed, _ = TOTPDevice.objects.filter(user=user).delete()
         ratelimit.clear("two_factor", f"staff:{user.pk}")
+        ended = signins.end_other_sessions(
+            kind=Kind.STAFF, owner_id=user.pk, why=EndReason.TWO_FACTOR_OFF, by=by.full_name
+        )
         audit_request(
             request,
             action="authenticator_reset",
             object_type="tenancy.User",
             object_ids=[user.pk],
-            detail={"devices_removed": removed, "user_email": user.email},
+            detail={"devices_removed": removed, "user_email": user.email, "sessions_ended": ended},
         )
         transaction.on_commit(lambda: _tell_owner(user))
     return int(removed)

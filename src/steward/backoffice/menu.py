@@ -66,6 +66,7 @@ SCHOOL_MENU = (
     Entry("Audit log", "school-audit", _SCHOOL),
     Entry("Service desk", "school-service-desk", _SCHOOL, ("school-service-desk-new", "school-service-desk-ticket")),
     Entry("Support access", "school-support-access", _SCHOOL, ("school-support-access-grant",)),
+    Entry("Staff sessions", "school-staff-sessions", frozenset({Role.SCHOOL_ADMIN}), ("school-staff-session-end",)),
 )
 
 PROCESSOR_MENU = (
@@ -83,6 +84,7 @@ PROCESSOR_MENU = (
     Entry("Audit log", "processor-audit", _PROCESSOR_ADMIN),
     Entry("Terminations", "processor-terminations", _PROCESSOR_ADMIN, ("termination-purge", "termination-certificate")),
     Entry("Staff accounts", "processor-staff", _PROCESSOR_ADMIN, ("processor-authenticator-reset",)),
+    Entry("All staff sessions", "processor-staff-sessions", _PROCESSOR_ADMIN, ("processor-staff-session-end",)),
 )
 
 

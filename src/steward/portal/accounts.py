@@ -20,6 +20,7 @@ from steward.core.outbound import outbound_refusal
 from steward.notifications.push import vapid_public_key
 from steward.portal.auth import totp_verify
 from steward.portal.models import ParentAccount, ParentLink, PushSubscription
+from steward.signins import services as signins
 
 
 class AccountRefused(Exception):
@@ -108,6 +109,7 @@ def close_account(parent: ParentAccount, *, actor: Actor) -> None:
     parent.save(update_fields=["closed_at", "is_active"])
     ParentLink.objects.filter(parent=parent).delete()
     PushSubscription.objects.filter(parent=parent).delete()
+    signins.forget_parent(parent.pk)  # every browser signed in to it is signed out
     _audit(actor, "portal_account_closed")
 
 

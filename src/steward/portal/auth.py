@@ -35,6 +35,8 @@ from steward.notifications.email import send_email
 from steward.portal.cookies import analytics_accepted, count_page_view
 from steward.portal.models import ParentAccount, ParentLink
 from steward.portal.selectors import parent_for_request
+from steward.signins import services as signins
+from steward.signins.models import EndReason, Kind
 from steward.tenancy.recovery import Recovery
 from steward.tenancy.scope import tenant_scope
 
@@ -166,10 +168,12 @@ def signed_in(request: HttpRequest, parent: ParentAccount, *, two_factor: bool) 
     ParentAccount.objects.filter(pk=parent.pk).update(last_sign_in_at=timezone.now())
     axes_reset(username=parent.email)
     portal_audit(request, "portal_sign_in", parent_id=parent.pk, detail={"two_factor": two_factor})
+    signins.session_started(request, kind=Kind.PARENT, owner_id=parent.pk, email=parent.email)
 
 
 def signed_out(request: HttpRequest, parent_id: int) -> None:
     portal_audit(request, "portal_sign_out", parent_id=parent_id)
+    signins.session_signed_out(request)
 
 
 # --- Password reset by email (the rules are tenancy/recovery.py's)
@@ -191,6 +195,7 @@ def _save_password(parent: ParentAccount, password: str) -> None:
     parent.set_password(password)
     parent.save(update_fields=["password"])
     axes_reset(username=parent.email)
+    signins.end_other_sessions(kind=Kind.PARENT, owner_id=parent.pk, why=EndReason.PASSWORD_CHANGED)
 
 
 def _audit(request: HttpRequest, action: str, parent: ParentAccount | None, detail: dict[str, object]) -> None:
@@ -261,12 +266,15 @@ def parent_authenticator_reset(request: HttpRequest, *, parent: ParentAccount, s
     with transaction.atomic():
         ParentAccount.objects.filter(pk=parent.pk).update(totp_key="", totp_confirmed=False, totp_last_t=-1)
         ratelimit.clear("two_factor", f"parent:{parent.pk}")
+        ended = signins.end_other_sessions(
+            kind=Kind.PARENT, owner_id=parent.pk, why=EndReason.TWO_FACTOR_OFF, by="The school"
+        )
         audit_request(
             request,
             action="portal_authenticator_reset",
             object_type="portal.ParentAccount",
             object_ids=[parent.pk],
-            detail={"school_id": school_id},
+            detail={"school_id": school_id, "sessions_ended": ended},
         )
         transaction.on_commit(lambda: _tell_parent(parent))
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from steward.portal.views import account, children, cookies, recovery, rights_requests, sign_in
+from steward.portal.views import account, children, cookies, recovery, rights_requests, sessions, sign_in
 
 app_name = "portal"
 
@@ -19,6 +19,8 @@ urlpatterns = [
     path("account/two-factor/", account.two_factor, name="two-factor"),
     path("account/correction/<int:link_id>/", account.correction, name="correction"),
     path("account/close/", account.close_account, name="close-account"),
+    path("account/sessions/", sessions.sessions, name="sessions"),
+    path("account/sessions/<int:session_id>/end/", sessions.session_end, name="session-end"),
     path("account/requests/new/", rights_requests.new_request, name="rights-request"),
     path("account/push/key/", account.push_key, name="push-key"),
     path("account/push/subscribe/", account.push_subscribe, name="push-subscribe"),

@@ -400,6 +400,16 @@ CATEGORIES: tuple[CategoryDef, ...] = (
         subject_type="parent_user",
     ),
     CategoryDef(
+        code="parent_user.sign_in",
+        name="Parent portal sessions",
+        description=(
+            "For each session: when it started and was last used, the IP address with the country and network "
+            "it belongs to, and the browser and device, kept so the parent can see and end their sessions and "
+            "be told of a sign-in from a new device or country."
+        ),
+        subject_type="parent_user",
+    ),
+    CategoryDef(
         code="parent_user.preferences",
         name="Parent portal preferences",
         description="Which notifications the parent wants, how they receive them, and their preferred language.",
@@ -771,6 +781,7 @@ ACTIVITIES: tuple[ActivityDef, ...] = (
             "contact.contact_details",
             "contact.relationship",
             "parent_user.account",
+            "parent_user.sign_in",
             "parent_user.preferences",
             "parent_user.consent",
         ),

@@ -43,12 +43,20 @@ def test_a_parent_can_use_the_portal_with_the_keyboard_alone(page: Page, school:
     page.wait_for_url("**/portal/")
 
     stops = _tab_to(page, "Sam Jones")
-    assert stops == ["Skip to main content", "Steward", "Your children", "Your account", "Sign out", "Sam Jones"]
+    assert stops == [
+        "Skip to main content",
+        "Steward",
+        "Your children",
+        "Your account",
+        "Your sessions",
+        "Sign out",
+        "Sam Jones",
+    ]
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/portal/children/{sam}/")
 
     stops = _tab_to(page, "Homework")
-    header = ["Skip to main content", "Steward", "Your children", "Your account", "Sign out"]
+    header = ["Skip to main content", "Steward", "Your children", "Your account", "Your sessions", "Sign out"]
     breadcrumbs = ["Your children", "Sam Jones"]
     assert stops == [*header, *breadcrumbs, "Overview", "School", "Homework"]
     page.keyboard.press("Enter")

@@ -22,6 +22,8 @@ from steward.portal.forms import CodeForm, CorrectionForm, PreferencesForm
 from steward.portal.http import ParentRequest, parent_actor
 from steward.portal.selectors import parent_link, parent_links
 from steward.portal.services import correction_request
+from steward.signins import services as signins
+from steward.signins.models import EndReason, Kind
 
 
 @parent_required
@@ -55,10 +57,14 @@ def two_factor(request: ParentRequest) -> HttpResponse:
     error = ""
     if request.method == "POST" and form.is_valid():
         try:
-            accounts.toggle_two_factor(parent, form.cleaned_data["token"], actor=parent_actor(request))
+            now_on = accounts.toggle_two_factor(parent, form.cleaned_data["token"], actor=parent_actor(request))
         except accounts.AccountRefused as refused:
             error = refused.message
         else:
+            if not now_on:  # two-factor off: every other browser signed in to the account is signed out
+                signins.end_other_sessions(
+                    kind=Kind.PARENT, owner_id=parent.pk, why=EndReason.TWO_FACTOR_OFF, keep=request
+                )
             return redirect("portal:account")
     context: dict[str, object] = {"form": form, "error": error, "enabled": parent.totp_confirmed}
     if not parent.totp_confirmed:

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class SignInsConfig(AppConfig):
+    name = "steward.signins"
+    label = "signins"
+    verbose_name = "Sessions"
+
+    def ready(self) -> None:
+        from steward.register.providers import register_provider
+        from steward.signins.privacy import SignInsPrivacyProvider
+
+        register_provider(SignInsPrivacyProvider())

@@ -1,0 +1,54 @@
+"""Privacy provider for session records: a staff member's and a parent's sign-ins (when, from where,
+on what). A staff account may belong to several schools: as for the account itself
+(`tenancy.privacy`), a school's erasure deletes the records only when the school is the person's
+only organisation. A parent's are deleted with the account (`services.forget_parent`) or on erasure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from steward.register.providers import ErasureReport, HeldData, Subject
+from steward.signins.models import ParentSession, StaffSession
+from steward.tenancy.selectors import member_elsewhere
+
+_FIELDS = ("started_at", "last_seen_at", "ended_at", "ended_why", "ip_address", "country_name", "network", "device")
+
+
+class SignInsPrivacyProvider:
+    app_label = "signins"
+
+    def describe(self) -> list[HeldData]:
+        return [
+            HeldData("signins.StaffSession", ("school_user",), ("school_user.sign_in",)),
+            HeldData("signins.ParentSession", ("parent_user",), ("parent_user.sign_in",)),
+        ]
+
+    def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
+        if subject.kind == "school_user":
+            rows = StaffSession.objects.filter(user_id=subject.id).order_by("started_at").values(*_FIELDS)
+            return {"signins.StaffSession": list(rows)} if rows else {}
+        if subject.kind == "parent_user":
+            rows = ParentSession.objects.filter(parent_id=subject.id).order_by("started_at").values(*_FIELDS)
+            return {"signins.ParentSession": list(rows)} if rows else {}
+        return {}
+
+    def erase_subject(self, subject: Subject, *, dry_run: bool) -> ErasureReport:
+        report = ErasureReport(app=self.app_label)
+        if subject.kind == "school_user":
+            if member_elsewhere(user_id=subject.id, school_id=subject.school_id):
+                report.deleted["signins.StaffSession"] = 0
+                report.kept["signins.StaffSession"] = "the account stays for the user's other organisations"
+                return report
+            staff = StaffSession.objects.filter(user_id=subject.id)
+            report.deleted["signins.StaffSession"] = staff.count()
+            if not dry_run:
+                staff.delete()
+        elif subject.kind == "parent_user":
+            parent = ParentSession.objects.filter(parent_id=subject.id)
+            report.deleted["signins.ParentSession"] = parent.count()
+            if not dry_run:
+                parent.delete()
+        return report
+
+    def restrict_subject(self, subject: Subject, *, restricted: bool) -> None:
+        """Nothing to do: a restricted person cannot sign in (tenancy and the portal see to that)."""
