@@ -396,6 +396,8 @@ def test_the_schedule_names_what_is_due_in_local_time() -> None:
         "steward.retention.tasks.retention_sweep_task",
         "steward.core.tasks.sweep_rate_limits",
         "steward.provisioning.tasks.provision_nightly",
+        "steward.servicedesk.tasks.support_access_sweep",
+        "steward.monitoring.tasks.detect_task",
     }
 
 

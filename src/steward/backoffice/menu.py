@@ -64,6 +64,7 @@ SCHOOL_MENU = (
         ("school-parent-authenticators", "school-parent-authenticator-reset"),
     ),
     Entry("Audit log", "school-audit", _SCHOOL),
+    Entry("Alerts", "school-alerts", _SCHOOL, ("school-alert", "school-alert-breach")),
     Entry("Service desk", "school-service-desk", _SCHOOL, ("school-service-desk-new", "school-service-desk-ticket")),
     Entry("Support access", "school-support-access", _SCHOOL, ("school-support-access-grant",)),
 )
@@ -81,6 +82,7 @@ PROCESSOR_MENU = (
     Entry("Processing register", "processor-register", _PROCESSOR),
     Entry("Record a flow request", "processor-flow-request", _PROCESSOR),
     Entry("Audit log", "processor-audit", _PROCESSOR_ADMIN),
+    Entry("All alerts", "processor-alerts", _PROCESSOR_ADMIN, ("processor-alert",)),
     Entry("Terminations", "processor-terminations", _PROCESSOR_ADMIN, ("termination-purge", "termination-certificate")),
     Entry("Staff accounts", "processor-staff", _PROCESSOR_ADMIN, ("processor-authenticator-reset",)),
 )
