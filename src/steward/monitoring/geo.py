@@ -7,15 +7,21 @@ skip it rather than guess.
 
 from __future__ import annotations
 
+import warnings
 from functools import cache
 from typing import Any
 
 
 @cache
 def _database() -> Any:
-    from geoip2fast import GeoIP2Fast  # type: ignore[import-untyped]
+    # The package's source has regex strings with invalid escapes (a SyntaxWarning when it is
+    # first compiled, which a warnings-as-errors run would turn into an error): not ours to fix.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from geoip2fast import GeoIP2Fast  # type: ignore[import-untyped]
 
-    return GeoIP2Fast()
+        return GeoIP2Fast()
 
 
 def country_of(ip: str | None) -> str:

@@ -1,7 +1,8 @@
 """How much reading one record of a type counts for, from the register's classification.
 
-A record type whose fields include a special category (Art. 9: health, SEN, ethnicity, religion)
-counts `weight_special`; a safeguarding-related type (exclusions, behaviour, by setting) counts
+A record type whose classified fields are mostly special category data (Art. 9: health, SEN,
+ethnicity, religion) counts `weight_special` (a pupil's main record, with an ethnicity field among
+twenty, does not: reading it is not reading health data); a safeguarding-related type (exclusions, behaviour, by setting) counts
 `weight_safeguarding`; everything else `weight_default`. Read from each model's `privacy` declaration,
 so a newly classified field changes the weight without touching the rule.
 """
@@ -23,7 +24,10 @@ def record_weights() -> dict[str, int]:
     weights: dict[str, int] = {}
     for model in apps.get_models():
         privacy = getattr(model, "privacy", None)
-        if isinstance(privacy, PersonalData) and privacy.categories() & SPECIAL:
+        if not isinstance(privacy, PersonalData) or not privacy.fields:
+            continue
+        special = sum(1 for category in privacy.fields.values() if category in SPECIAL)
+        if special * 2 > len(privacy.fields):
             weights[model._meta.label] = int(cfg["weight_special"])
     for label in cfg["safeguarding_types"]:
         weights.setdefault(label, int(cfg["weight_safeguarding"]))
