@@ -16,7 +16,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from steward.api.auth import recipient_client
 from steward.api.problems import Problem, problem_status
-from steward.audit.actor import actor_from_request
+from steward.audit.actor import Actor, actor_from_request
 from steward.audit.services import audit_record
 from steward.ingest.schema import record_types
 from steward.register.models import ProcessingActivity, Recipient
@@ -117,6 +117,15 @@ def _refused(
     `api_refused` so that monitoring can count a client's repeated refusals (issue #16). The event
     names the school only when it exists; the URN asked for is in the detail either way."""
     actor = actor_from_request(request)
+    # The school's scope only to write its event (the audit log's insert policy asks for it).
+    with tenant_scope([school.id] if school is not None else []):
+        _audit_refusal(actor, status, urn, school, record_type, request.path)
+    return problem_status(request, status, title)
+
+
+def _audit_refusal(
+    actor: Actor, status: int, urn: int, school: Organisation | None, record_type: str, path: str
+) -> None:
     audit_record(
         action="api_refused",
         actor_client=actor.client,
@@ -128,9 +137,8 @@ def _refused(
         request_id=actor.request_id,
         ip_address=actor.ip_address,
         user_agent=actor.user_agent,
-        detail={"status": status, "urn": urn, "record_type": record_type, "path": request.path[:200]},
+        detail={"status": status, "urn": urn, "record_type": record_type, "path": path[:200]},
     )
-    return problem_status(request, status, title)
 
 
 def _school_flows(request: ApiRequest, urn: int) -> tuple[Organisation, Recipient, list[DataFlow]] | Status[Any]:

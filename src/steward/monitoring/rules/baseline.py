@@ -24,16 +24,19 @@ READS = "e.action IN ('view', 'search') AND e.school_id IS NOT NULL"
 
 # The subject's own history: the same rule, school and subject in the previous `days`.
 _OWN_HISTORY = """
+WITH candidate AS MATERIALIZED (
+    -- Only a tally over the floor can fire: the baseline is read for those alone.
+    SELECT * FROM monitoring_tally WHERE pass_id = %(pass)s AND rule = %(rule)s AND {measure} >= %(floor)s
+)
 SELECT c.school_id, c.subject_key, c.bucket_start, c.bucket_end, c.events, c.weight, c.first_at, c.last_at,
        c.sample_ids, coalesce(h.total, 0) AS history
-  FROM monitoring_tally c
+  FROM candidate c
   LEFT JOIN LATERAL (
       SELECT sum(p.{measure}) AS total FROM monitoring_tally p
        WHERE p.rule = c.rule AND p.school_id = c.school_id AND p.subject_key = c.subject_key AND p.item = ''
          AND p.bucket_start >= c.bucket_start - %(days)s * interval '1 day' AND p.bucket_start < c.bucket_start
   ) h ON true
- WHERE c.pass_id = %(pass)s AND c.rule = %(rule)s
-   AND c.{measure} >= greatest(%(floor)s, %(factor)s * coalesce(h.total, 0) / %(buckets)s)
+ WHERE c.{measure} >= %(factor)s * coalesce(h.total, 0) / %(buckets)s
 """
 
 
@@ -153,17 +156,19 @@ class OddHours(TallyRule):
         # The school's norm: its staff's odd-hours events per person-day with any, in the previous days.
         cursor.execute(
             """
+            WITH candidate AS MATERIALIZED (
+                SELECT * FROM monitoring_tally WHERE pass_id = %(pass)s AND rule = %(rule)s AND events >= %(floor)s
+            )
             SELECT c.school_id, c.subject_key, c.bucket_start, c.bucket_end, c.events, c.weight, c.first_at,
                    c.last_at, c.sample_ids, coalesce(h.per_day, 0) AS usual
-              FROM monitoring_tally c
+              FROM candidate c
               LEFT JOIN LATERAL (
                   SELECT sum(p.events)::float / count(*) AS per_day FROM monitoring_tally p
                    WHERE p.rule = c.rule AND p.school_id = c.school_id
                      AND p.bucket_start >= c.bucket_start - %(days)s * interval '1 day'
                      AND p.bucket_start < c.bucket_start
               ) h ON true
-             WHERE c.pass_id = %(pass)s AND c.rule = %(rule)s
-               AND c.events >= greatest(%(floor)s, %(factor)s * coalesce(h.per_day, 0))
+             WHERE c.events >= %(factor)s * coalesce(h.per_day, 0)
             """,
             {
                 "days": days,
