@@ -52,7 +52,7 @@ COLUMNS = (
 
 
 def fresh_database(schools: int) -> tuple[list[int], dict[int, int]]:
-    """The scratch database, its schools and one staff member per 50 events' worth of activity."""
+    """The scratch database and its schools, each with 50 members of staff."""
     name = os.environ["STEWARD_DB_NAME"]
     for alias in ("default", "owner"):
         connections[alias].close()
@@ -71,7 +71,7 @@ def fresh_database(schools: int) -> tuple[list[int], dict[int, int]]:
             phase=Organisation.Phase.PRIMARY,
         )
         school_ids.append(school.id)
-        for k in range(10):
+        for k in range(50):
             user = tenancy.user_create(email=f"staff{n}-{k}@bench.invalid", full_name=f"Staff {n}-{k}", password="x")  # noqa: S106 - a scratch account
             tenancy.membership_grant(user=user, organisation=school, role=Role.SCHOOL_ADMIN)
             staff[user.pk] = school.id
@@ -93,7 +93,7 @@ def _row(event_id: int, at: dt.datetime, rng: random.Random, staff: dict[int, in
         ip = rng.choice(ABROAD) if rng.random() < 0.001 else rng.choice(UK)
     elif roll < 0.97:
         action, school_field, ip = "sign_in_failed", "\\N", f"203.0.{rng.randrange(256)}.{rng.randrange(256)}"
-        detail = '{"email": "staff' + str(rng.randrange(200)) + '@bench.invalid"}'
+        detail = '{"email": "staff' + str(rng.randrange(1000)) + '@bench.invalid"}'
     elif roll < 0.99:
         action, school_field, user, client = "api_refused", "\\N", 0, f"client-{rng.randrange(5)}"
     else:

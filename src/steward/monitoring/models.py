@@ -78,10 +78,44 @@ class Tally(models.Model):
                 fields=["rule", "school_id", "subject_key", "item", "bucket_start"], name="tally_one_per_bucket"
             )
         ]
-        indexes = [models.Index(fields=["pass_id", "rule"], name="tally_pass_rule")]
+        indexes = [
+            models.Index(fields=["pass_id", "rule"], name="tally_pass_rule"),
+            models.Index(fields=["bucket_end"], name="tally_bucket_end"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rule} {self.subject_key} {self.bucket_start:%Y-%m-%d %H:%M}: {self.events}"
+
+
+class SignInCountry(models.Model):
+    """Where a person has signed in from: one row per (user, country), with the first and last time
+    and the last event. The two country rules read this instead of the person's history in the audit
+    log, so a pass reads only its own sign-ins; a person's latest placed sign-in is their row with the
+    latest `last_seen`. The processor's record (sign-ins belong to no school): processor scope only."""
+
+    user_id = models.BigIntegerField()
+    country = models.CharField(max_length=2)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    last_event_id = models.BigIntegerField()
+
+    privacy = PersonalData(
+        subject="school_user",
+        fields={
+            "user_id": "school_user.sign_in",
+            "country": "school_user.sign_in",
+            "first_seen": "school_user.sign_in",
+            "last_seen": "school_user.sign_in",
+            "last_event_id": "school_user.sign_in",
+        },
+        not_personal={"id"},
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user_id", "country"], name="signin_country_once")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} in {self.country} until {self.last_seen:%Y-%m-%d}"
 
 
 class AlertStatus(models.TextChoices):

@@ -55,4 +55,3 @@ class MonitoringPrivacyProvider:
 
     def restrict_subject(self, subject: Subject, *, restricted: bool) -> None:
         """Alerts are only stored and read; a restricted account's sign-ins are refused before the log."""
-

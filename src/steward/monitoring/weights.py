@@ -3,8 +3,9 @@
 A record type whose classified fields are mostly special category data (Art. 9: health, SEN,
 ethnicity, religion) counts `weight_special` (a pupil's main record, with an ethnicity field among
 twenty, does not: reading it is not reading health data); a safeguarding-related type (exclusions,
-behaviour, by setting) counts `weight_safeguarding`; everything else `weight_default`. Read from each model's `privacy` declaration,
-so a newly classified field changes the weight without touching the rule.
+behaviour, by setting) counts `weight_safeguarding`; everything else `weight_default`. Read from
+each model's `privacy` declaration, so a newly classified field changes the weight without touching
+the rule.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ class PassContext:
     pass_id: int
     lo: int
     hi: int
+    # What one rule reads for another within the pass (the sign-ins the two country rules share).
+    shared: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass
