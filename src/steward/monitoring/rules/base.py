@@ -69,7 +69,7 @@ def fixed_bucket(seconds: int) -> tuple[str, str]:
 
 # A day as people in England count it (Europe/London, a 23- or 25-hour day at the clock changes).
 LONDON_DAY = (
-    "(date_trunc('day', e.occurred_at AT TIME ZONE 'Europe/London') AT TIME ZONE 'Europe/London')",
+    "(date_trunc('day', e.local_at) AT TIME ZONE 'Europe/London')",
     "((b AT TIME ZONE 'Europe/London') + interval '1 day') AT TIME ZONE 'Europe/London'",
 )
 

@@ -139,7 +139,7 @@ class OddHours(TallyRule):
     @property
     def where(self) -> str:  # type: ignore[override]
         cfg = self.settings()
-        local = "(e.occurred_at AT TIME ZONE 'Europe/London')"
+        local = "e.local_at"  # Europe/London wall-clock time, worked out once in the copy
         night_starts, night_ends = int(cfg["night_starts"]), int(cfg["night_ends"])
         return (
             "e.school_id IS NOT NULL AND e.actor_user_id IS NOT NULL AND ("
