@@ -158,15 +158,23 @@ class OddHours(TallyRule):
             """
             WITH candidate AS MATERIALIZED (
                 SELECT * FROM monitoring_tally WHERE pass_id = %(pass)s AND rule = %(rule)s AND events >= %(floor)s
+            ),
+            -- Each candidate school's days, summed once (not once per candidate): events and person-days.
+            school_day AS MATERIALIZED (
+                SELECT p.school_id, p.bucket_start, sum(p.events) AS events, count(*) AS people
+                  FROM monitoring_tally p
+                 WHERE p.rule = %(rule)s AND p.school_id IN (SELECT school_id FROM candidate)
+                   AND p.bucket_start >= (SELECT min(bucket_start) FROM candidate) - %(days)s * interval '1 day'
+                 GROUP BY p.school_id, p.bucket_start
             )
             SELECT c.school_id, c.subject_key, c.bucket_start, c.bucket_end, c.events, c.weight, c.first_at,
                    c.last_at, c.sample_ids, coalesce(h.per_day, 0) AS usual
               FROM candidate c
               LEFT JOIN LATERAL (
-                  SELECT sum(p.events)::float / count(*) AS per_day FROM monitoring_tally p
-                   WHERE p.rule = c.rule AND p.school_id = c.school_id
-                     AND p.bucket_start >= c.bucket_start - %(days)s * interval '1 day'
-                     AND p.bucket_start < c.bucket_start
+                  SELECT sum(d.events)::float / sum(d.people) AS per_day FROM school_day d
+                   WHERE d.school_id = c.school_id
+                     AND d.bucket_start >= c.bucket_start - %(days)s * interval '1 day'
+                     AND d.bucket_start < c.bucket_start
               ) h ON true
              WHERE c.events >= %(factor)s * coalesce(h.per_day, 0)
             """,
