@@ -91,6 +91,7 @@ bench: setup
 	$(RUN) python bench/provisioning_scim.py
 	$(RUN) python bench/provisioning.py
 	$(RUN) python bench/oneroster.py
+	$(RUN) python bench/monitoring.py
 
 clean-db:
 	rm -rf var/pg

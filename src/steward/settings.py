@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "steward.rostering",
     "steward.servicedesk",
     "steward.signins",
+    "steward.monitoring",
     "steward.notices",
     "steward.audit",
     "steward.backoffice",
@@ -327,3 +328,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("STEWARD_LOG_LEVEL", "WARNING")},
 }
+
+# Monitoring rules' thresholds (`steward.monitoring.config` fills in every default); a deployment
+# overrides single values, e.g. STEWARD_MONITORING = {"brute_force": {"failures": 20}}.
+STEWARD_MONITORING: dict[str, dict[str, object]] = {}

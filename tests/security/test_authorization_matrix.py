@@ -29,6 +29,7 @@ from steward.audit.actor import Actor
 from steward.consents.models import Consent
 from steward.consents.services import agreement_sign, consent_give
 from steward.ingest.models import IngestBatch
+from steward.monitoring.models import Alert
 from steward.portal.models import ParentLink
 from steward.provisioning.models import ProvisioningRun
 from steward.register.models import ProcessingActivity, Recipient
@@ -136,6 +137,11 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:school-service-desk-attachment-quarantine": SCHOOL,
     "backoffice:school-service-desk-attachment-redact": SCHOOL,
     "backoffice:processor-service-desk-attachment": PROCESSOR,
+    "backoffice:school-alerts": SCHOOL,
+    "backoffice:school-alert": SCHOOL,
+    "backoffice:school-alert-breach": SCHOOL,
+    "backoffice:processor-alerts": PROCESSOR_ADMIN,
+    "backoffice:processor-alert": PROCESSOR_ADMIN,
     "backoffice:school-support-access": SCHOOL,
     "backoffice:school-support-access-grant": SCHOOL,
     "backoffice:processor-support-access-new": PROCESSOR,
@@ -300,6 +306,24 @@ def _school_with_everything(name: str, prefix: str, dpo: User | None = None) -> 
         # OneRoster ids are per recipient: this one is what the school's learning platform knows L1 by.
         ids["sourced_id"] = subject_id(
             recipient_code="microsoft-365", school_urn=school.urn or 0, kind="student", source_id="L1"
+        )
+        # An alert of the school resolved as an incident, so its breach page would open for its own DPO.
+        ids["alert_id"] = str(
+            Alert.objects.create(
+                rule="bulk_reads_day",
+                school=school,
+                subject_kind="user",
+                subject_key=f"user:{owner.pk}",
+                subject_label=str(owner),
+                window_start=now,
+                window_end=now,
+                first_at=now,
+                last_at=now,
+                summary="Read records worth 900 in one day",
+                status="resolved_incident",
+                created_at=now,
+                updated_at=now,
+            ).pk
         )
         target = make_target(school, endpoint="http://127.0.0.1:9/scim")
         ids["target_id"] = str(target.pk)

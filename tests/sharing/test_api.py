@@ -8,7 +8,9 @@ import json
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
+from django.utils import timezone
 
 from steward.audit.actor import Actor
 from steward.audit.models import AuditEvent
@@ -356,3 +358,34 @@ def test_a_flow_request_through_the_api_is_audited_like_one_recorded_in_the_back
     label = f"{Recipient.objects.get(code='la-attendance').name} (API)"
     assert (event.actor_client, event.actor_user_id, event.actor_label) == (client_id, None, label)
     assert (event.ip_address, event.user_agent) == ("127.0.0.1", "la/2")
+
+
+def test_refusals_are_audited_and_twenty_in_an_hour_raise_a_misuse_alert(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation
+) -> None:
+    """Issue #16: each 403/404 for data no approved flow releases is an `api_refused` event naming the
+    client (and the school when it exists), which the monitoring rule counts."""
+    from steward.monitoring.detection import detection_pass
+    from steward.monitoring.models import Alert
+    from steward.tenancy.scope import estate_scope
+
+    # Twenty minutes past the hour (within the token's hour, before or after now), so that the twenty
+    # refusals fall in one of the rule's hourly windows whenever the test runs.
+    at = timezone.now().replace(minute=20, second=0, microsecond=0)
+    with time_machine.travel(at, tick=True):
+        assert get(client, bearer, f"/api/v1/schools/{school.urn}/special-needs")[0] == 403
+        assert get(client, bearer, "/api/v1/schools/999999999/learners")[0] == 404
+        for _ in range(18):
+            get(client, bearer, f"/api/v1/schools/{school.urn}/staff")
+    with processor_scope():
+        refused = list(AuditEvent.objects.filter(action="api_refused").order_by("id"))
+    client_id = refused[0].actor_client
+    assert client_id and [(e.school_id, e.detail["status"], e.detail["record_type"]) for e in refused[:2]] == [
+        (school.id, 403, "special-needs"),
+        (None, 404, ""),  # no such school: the URN and path are in the detail
+    ]
+    assert refused[1].detail["urn"] == 999999999 and len(refused) == 20
+    detection_pass()
+    with estate_scope(), processor_scope():
+        [alert] = Alert.objects.filter(rule="api_client_misuse")
+    assert alert.school_id is None and alert.subject_key == f"client:{client_id}" and alert.event_count == 20

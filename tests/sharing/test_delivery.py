@@ -397,6 +397,7 @@ def test_the_schedule_names_what_is_due_in_local_time() -> None:
         "steward.core.tasks.sweep_rate_limits",
         "steward.provisioning.tasks.provision_nightly",
         "steward.servicedesk.tasks.support_access_sweep",
+        "steward.monitoring.tasks.detect_task",
     }
 
 

@@ -16,7 +16,8 @@ from ninja import Field, Query, Router, Schema, Status
 
 from steward.api.auth import recipient_client
 from steward.api.problems import Problem, problem_status
-from steward.audit.actor import actor_from_request
+from steward.audit.actor import Actor, actor_from_request
+from steward.audit.services import audit_record
 from steward.ingest.schema import record_types
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import selectors, services
@@ -109,15 +110,46 @@ def schools(request: ApiRequest) -> list[SchoolOut]:
     return result
 
 
+def _refused(
+    request: ApiRequest, status: int, title: str, *, urn: int, school: Organisation | None, record_type: str = ""
+) -> Status[Any]:
+    """A refusal of a call for a school or record type no approved flow releases, audited as
+    `api_refused` so that monitoring can count a client's repeated refusals (issue #16). The event
+    names the school only when it exists; the URN asked for is in the detail either way."""
+    actor = actor_from_request(request)
+    # The school's scope only to write its event (the audit log's insert policy asks for it).
+    with tenant_scope([school.id] if school is not None else []):
+        _audit_refusal(actor, status, urn, school, record_type, request.path)
+    return problem_status(request, status, title)
+
+
+def _audit_refusal(
+    actor: Actor, status: int, urn: int, school: Organisation | None, record_type: str, path: str
+) -> None:
+    audit_record(
+        action="api_refused",
+        actor_client=actor.client,
+        actor_label=actor.label,
+        organisation_id=actor.organisation_id,
+        school_id=school.id if school is not None else None,
+        object_type="",
+        purpose="recipient API",
+        request_id=actor.request_id,
+        ip_address=actor.ip_address,
+        user_agent=actor.user_agent,
+        detail={"status": status, "urn": urn, "record_type": record_type, "path": path[:200]},
+    )
+
+
 def _school_flows(request: ApiRequest, urn: int) -> tuple[Organisation, Recipient, list[DataFlow]] | Status[Any]:
     recipient = _recipient(request)
     school = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL, urn=urn).first()
     if school is None:
-        return problem_status(request, 404, "No such school for this recipient")
+        return _refused(request, 404, "No such school for this recipient", urn=urn, school=None)
     with tenant_scope([school.id]):
         flows = selectors.flows_between(school_id=school.id, recipient_id=recipient.id)
     if not flows:
-        return problem_status(request, 404, "No such school for this recipient")
+        return _refused(request, 404, "No such school for this recipient", urn=urn, school=school)
     return school, recipient, flows
 
 
@@ -134,7 +166,7 @@ def deletes(request: ApiRequest, urn: int, page: Query[PageParams]) -> Status[An
     school, _, flows = found
     released = selectors.released_record_types(flows)
     if not released:
-        return problem_status(request, 403, "No approved flow releases data of this school to you")
+        return _refused(request, 403, "No approved flow releases data of this school to you", urn=urn, school=school)
     with tenant_scope([school.id]):
         result = selectors.deletes_page(
             school_id=school.id, record_types=released, since=page.since, limit=_limit(page.limit)
@@ -162,7 +194,14 @@ def records(
     school, recipient, flows = found
     release = selectors.release_for(flows, record_type)
     if release is None:
-        return problem_status(request, 403, f"No approved flow releases {record_type} of this school to you")
+        return _refused(
+            request,
+            403,
+            f"No approved flow releases {record_type} of this school to you",
+            urn=urn,
+            school=school,
+            record_type=str(record_type),
+        )
     with tenant_scope([school.id]):
         result = services.read_records_page(
             school_id=school.id,

@@ -27,6 +27,12 @@ SCHEDULE: list[Entry] = [
     Entry("daily", "05:00", "steward.provisioning.tasks.provision_nightly", {}),
     # Support access: lapse unanswered requests, record grants past their time and send the schools
     # their read lists (the database closes a grant by itself at its time; this records and tells).
+    # Monitoring: a detection pass over the audit events written since the last (issue #16).
+    *(
+        Entry("daily", f"{hour:02d}:{minute:02d}", "steward.monitoring.tasks.detect_task", {})
+        for hour in range(24)
+        for minute in range(2, 60, 5)
+    ),
     *(
         Entry("daily", f"{hour:02d}:{minute:02d}", "steward.servicedesk.tasks.support_access_sweep", {})
         for hour in range(24)

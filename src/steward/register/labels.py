@@ -161,6 +161,9 @@ MODEL_LABELS: dict[str, str] = {
     "servicedesk.TicketMessage": "Service desk replies",
     "servicedesk.TicketEvent": "Service desk request history",
     "servicedesk.SupportGrant": "Support access grants",
+    "monitoring.Alert": "Monitoring alerts",
+    "monitoring.Breach": "Breach records",
+    "monitoring.Tally": "Monitoring counts",
 }
 
 # Audit actions whose humanised form would not say what happened.
@@ -202,6 +205,13 @@ ACTION_LABELS: dict[str, str] = {
     "support_access_revoked": "Revoked support access",
     "support_access_expired": "Support access request lapsed unanswered",
     "support_access_ended": "Support access ended",
+    # Monitoring.
+    "api_refused": "API call refused: no approved flow",
+    "alert_acknowledge": "Acknowledged a monitoring alert",
+    "alert_resolve_expected": "Resolved a monitoring alert as expected behaviour",
+    "alert_resolve_incident": "Resolved a monitoring alert as an incident",
+    "breach_recorded": "Started a breach record",
+    "breach_updated": "Updated a breach record",
     # A rights request's history.
     "identity_checked": "Identity checked",
     "objection_upheld": "Objection upheld",
