@@ -9,14 +9,11 @@ Loopback, private and unlisted addresses have no country: they are "unknown", ne
 from __future__ import annotations
 
 import ipaddress
-import warnings
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
 
 from ua_parser import parse
 
-_DATABASE = "geoip2fast-asn-ipv6.dat.gz"
+from steward.core import geoip
 
 
 @dataclass(frozen=True)
@@ -24,19 +21,6 @@ class Place:
     country_code: str = ""
     country_name: str = ""
     network: str = ""
-
-
-@cache
-def _database() -> Any:
-    # geoip2fast 1.2.2 (the latest) writes one regex of its command-line code without a raw string:
-    # compiling it warns (DeprecationWarning up to Python 3.11, SyntaxWarning after), which a run with
-    # warnings as errors (the tests) would turn into a SyntaxError.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", SyntaxWarning)
-        from geoip2fast import GeoIP2Fast
-
-    return GeoIP2Fast(geoip2fast_data_file=_DATABASE, verbose=False)
 
 
 def _prefix(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
@@ -53,15 +37,11 @@ def place_of(ip: str | None) -> Place:
         return Place()
     if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
         return Place(network=_prefix(address))
-    found = _database().lookup(str(address))
-    code = str(getattr(found, "country_code", "") or "")
-    if len(code) != 2 or not code.isalpha():  # "--" for reserved ranges, "" when not in the database
-        code = ""
-    owner = str(getattr(found, "asn_name", "") or "").strip()
+    found = geoip.lookup(str(address))
     return Place(
-        country_code=code,
-        country_name=str(found.country_name) if code else "",
-        network=owner[:200] if owner else _prefix(address),
+        country_code=found.country_code,
+        country_name=found.country_name,
+        network=found.network[:200] if found.network else _prefix(address),
     )
 
 
