@@ -17,19 +17,21 @@ is a page, not a dump. Runs in the caller's tenant scope.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 from steward.mis.base import MisRecord
 from steward.mis.models import MODEL_BY_TYPE, CodeValue, ProcessingRestriction
-from steward.mis.privacy import dependents
+from steward.mis.privacy import SUBJECT_MODELS, dependents
 from steward.register.catalogue import CATEGORIES
 from steward.register.classification import PersonalData, classification_of
 from steward.register.labels import field_label, record_type_label
 
-PEOPLE_TYPES = ("learners", "contacts", "staff")
+PEOPLE_TYPES = tuple(model.record_type for model in SUBJECT_MODELS.values())
 SHOWN = 50  # rows per record type on the page
 _SPECIAL = frozenset(c.code for c in CATEGORIES if c.special_category)
 # Never shown as data: system columns, the reference back to the person, and the photo's bytes.
@@ -83,8 +85,10 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, list):
         return ", ".join(map(str, value))
-    if hasattr(value, "isoformat"):
-        return str(value.strftime("%-d %B %Y %H:%M" if hasattr(value, "hour") else "%-d %B %Y"))
+    if isinstance(value, dt.datetime):
+        return f"{timezone.localtime(value):%-d %B %Y %H:%M}"
+    if isinstance(value, dt.date):
+        return f"{value:%-d %B %Y}"
     return str(value)
 
 

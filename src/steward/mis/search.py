@@ -20,6 +20,9 @@ from steward.mis.models import Contact, Learner, Staff
 from steward.mis.names import display_name
 from steward.register.providers import PersonQuery
 
+# A person kind and the MIS record type that holds them (the record page's URL names it).
+_RECORD_TYPES = {"learner": Learner.record_type, "contact": Contact.record_type, "staff": Staff.record_type}
+
 
 @dataclass(frozen=True)
 class PersonHit:
@@ -36,7 +39,7 @@ class PersonHit:
     @property
     def record_type(self) -> str:
         """The MIS record type that holds them (the record page's URL names it)."""
-        return {"learner": "learners", "contact": "contacts"}.get(self.kind, self.kind)
+        return _RECORD_TYPES[self.kind]
 
     @property
     def detail(self) -> str:

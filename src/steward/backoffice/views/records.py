@@ -35,29 +35,15 @@ def school_record(request: StewardRequest, record_type: str, source_id: str) -> 
     )
     if record is None:
         raise Http404("No such person at this school")
-    if not record.restricted:
+    # One event per record type shown (the person's own record first), each naming the rows read.
+    shown = [(record_type, [source_id]), *((section.record_type, section.ids) for section in record.sections)]
+    for shown_type, ids in shown:
         audit_request(
             request,
             action="view",
-            object_type=MODEL_BY_TYPE[record_type]._meta.label,
-            object_ids=[source_id],
+            object_type=MODEL_BY_TYPE[shown_type]._meta.label,
+            object_ids=ids,
             purpose="service desk support access" if support else "school administration",
-        )
-    for section in record.sections:
-        audit_request(
-            request,
-            action="view",
-            object_type=MODEL_BY_TYPE[section.record_type]._meta.label,
-            object_ids=section.ids,
-            purpose="service desk support access" if support else "school administration",
-        )
-    if record.restricted:
-        audit_request(
-            request,
-            action="view",
-            object_type=MODEL_BY_TYPE[record_type]._meta.label,
-            object_ids=[source_id],
-            purpose="school administration",
-            detail={"restricted": True},
+            detail={"restricted": True} if record.restricted else None,
         )
     return render(request, "backoffice/school_record.html", {"record": record, "support": support})
