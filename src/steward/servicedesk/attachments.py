@@ -36,9 +36,9 @@ from steward.audit.actor import Actor
 from steward.audit.services import audit_action
 from steward.retention.events import SchoolPurging
 from steward.servicedesk import scanner
+from steward.servicedesk.deciders import require_decider
 from steward.servicedesk.models import AttachmentStatus, Ticket, TicketAttachment, TicketEvent, TicketMessage
-from steward.tenancy.models import Role, User
-from steward.tenancy.selectors import school_roles
+from steward.tenancy.models import User
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_POST = 5
@@ -245,11 +245,6 @@ def text_warning(text: str) -> str:
 # --- The school's decisions -----------------------------------------------------------------------
 
 
-def _school_decider(attachment: TicketAttachment, user: User) -> None:
-    if not school_roles(user=user, school_id=attachment.school_id) & {Role.SCHOOL_ADMIN, Role.SCHOOL_DPO}:
-        raise PermissionError(f"{user} is not an administrator or DPO of the school that owns {attachment}")
-
-
 def _record(attachment: TicketAttachment, actor: Actor, action: str, words: str, **detail: object) -> None:
     TicketEvent.objects.create(
         school_id=attachment.school_id,
@@ -274,7 +269,7 @@ def _record(attachment: TicketAttachment, actor: Actor, action: str, words: str,
 def quarantine(*, attachment: TicketAttachment, user: User, actor: Actor) -> TicketAttachment:
     """Only the school's admins and DPOs can download it from now on; the ICT service sees that the
     school quarantined it."""
-    _school_decider(attachment, user)
+    require_decider(user, attachment.school_id, str(attachment))
     if attachment.status != AttachmentStatus.AVAILABLE:
         raise ValidationError(f"{attachment.file_name} is already {attachment.get_status_display().lower()}")
     attachment.status = AttachmentStatus.QUARANTINED
@@ -289,7 +284,7 @@ def quarantine(*, attachment: TicketAttachment, user: User, actor: Actor) -> Tic
 def redact(*, attachment: TicketAttachment, user: User, actor: Actor) -> TicketAttachment:
     """A text or CSV file with each finding replaced by "[redacted]": the redacted file is stored under
     a new key, the row points to it, and the original file is deleted once this commits."""
-    _school_decider(attachment, user)
+    require_decider(user, attachment.school_id, str(attachment))
     if attachment.kind not in scanner.REDACTABLE:
         raise ValidationError(
             f"{attachment.file_name} is {scanner.KIND_WORDS.get(attachment.kind, 'a file')}: only text and CSV "

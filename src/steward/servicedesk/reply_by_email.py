@@ -37,11 +37,12 @@ from django.core.exceptions import ValidationError
 
 from steward.audit.actor import Actor
 from steward.servicedesk import services
+from steward.servicedesk.deciders import decides_for
 from steward.servicedesk.models import Ticket, TicketMessage
 from steward.servicedesk.reply_addresses import ADDRESS, MARKER, mac
-from steward.tenancy.models import Role, User
+from steward.tenancy.models import User
 from steward.tenancy.scope import estate_scope, tenant_scope
-from steward.tenancy.selectors import processor_roles, school_roles
+from steward.tenancy.selectors import processor_roles
 
 EX_DATAERR = 65
 EX_NOUSER = 67
@@ -105,7 +106,7 @@ def _allowed(user: User, ticket: Ticket) -> bool:
     """True for the ICT service's staff; the school's admins and DPOs; None of anyone else."""
     if processor_roles(user=user):
         return True
-    return bool(school_roles(user=user, school_id=ticket.school_id) & {Role.SCHOOL_ADMIN, Role.SCHOOL_DPO})
+    return decides_for(user, ticket.school_id)
 
 
 def receive(raw: bytes) -> TicketMessage:

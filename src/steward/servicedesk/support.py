@@ -34,9 +34,10 @@ from steward.mis.models import MODEL_BY_TYPE
 from steward.notifications.email import send_email
 from steward.register.labels import action_label, model_label
 from steward.servicedesk import notify
+from steward.servicedesk.deciders import require_decider
 from steward.servicedesk.models import GrantStatus, SupportGrant, Ticket
 from steward.tenancy.models import Role, SupportWindow, User
-from steward.tenancy.selectors import data_protection_emails, processor_roles, school_roles
+from steward.tenancy.selectors import data_protection_emails, processor_roles
 
 MAX_MINUTES = 8 * 60
 DEFAULT_MINUTES = 60
@@ -150,12 +151,6 @@ def _open(grant: SupportGrant, at: dt.datetime) -> None:
     )
 
 
-def _school_decider(grant: SupportGrant, user: User) -> None:
-    roles = school_roles(user=user, school_id=grant.school_id)
-    if not roles & {Role.SCHOOL_ADMIN, Role.SCHOOL_DPO}:
-        raise PermissionError(f"{user} is not an administrator or DPO of {grant.reference}'s school")
-
-
 def _pending(grant: SupportGrant, now: dt.datetime) -> None:
     if grant.status != GrantStatus.REQUESTED:
         raise ValidationError(f"{grant.reference} is already decided: {grant.get_status_display().lower()}")
@@ -169,7 +164,7 @@ def _pending(grant: SupportGrant, now: dt.datetime) -> None:
 def grant_approve(*, grant: SupportGrant, user: User, actor: Actor, now: dt.datetime | None = None) -> SupportGrant:
     """The school's admin or DPO says yes: access opens now for the duration asked."""
     at = now or timezone.now()
-    _school_decider(grant, user)
+    require_decider(user, grant.school_id, grant.reference)
     _pending(grant, at)
     grant.decided_by_label = actor.label
     grant.decided_at = at
@@ -189,7 +184,7 @@ def grant_refuse(
     reason = reason.strip()
     if not reason or len(reason) > REASON_MAX:
         raise ValidationError({"refusal_reason": f"Enter why (at most {REASON_MAX} characters)"})
-    _school_decider(grant, user)
+    require_decider(user, grant.school_id, grant.reference)
     _pending(grant, at)
     grant.status = GrantStatus.REFUSED
     grant.refusal_reason = reason
@@ -258,7 +253,7 @@ def grant_emergency(
 @transaction.atomic
 def grant_confirm(*, grant: SupportGrant, user: User, actor: Actor, now: dt.datetime | None = None) -> SupportGrant:
     """The school confirms an emergency grant after the event."""
-    _school_decider(grant, user)
+    require_decider(user, grant.school_id, grant.reference)
     if not grant.emergency_category or grant.confirmed_at:
         raise ValidationError(f"{grant.reference} is not an emergency grant awaiting confirmation")
     grant.confirmed_by_label = actor.label
@@ -293,7 +288,7 @@ def _finish(grant: SupportGrant, status: GrantStatus, because: str, at: dt.datet
 @transaction.atomic
 def grant_revoke(*, grant: SupportGrant, user: User, actor: Actor, now: dt.datetime | None = None) -> SupportGrant:
     """The school ends access now."""
-    _school_decider(grant, user)
+    require_decider(user, grant.school_id, grant.reference)
     if grant.status != GrantStatus.ACTIVE:
         raise ValidationError(f"{grant.reference} is not open: {grant.get_status_display().lower()}")
     _finish(grant, GrantStatus.REVOKED, "revoked by the school", now or timezone.now())
