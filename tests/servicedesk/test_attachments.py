@@ -176,8 +176,12 @@ def test_replies_carry_files_up_to_the_limits(school: Client, desk: Client, dpo:
     def logs(n: int) -> list[SimpleUploadedFile]:
         return [upload(f"log{i}.txt", b"line\n") for i in range(n)]
 
-    refused = school.post(url, {"action": "reply", "body": "Logs", "attachments": logs(6)})
-    assert refused.status_code == 400 and "Choose 5 files or fewer at a time (you chose 6)" in refused.content.decode()
+    # Refused by the count alone: none is read or scanned, so the fake PDF among them is not even judged.
+    fake = upload("report.pdf", b"not a pdf at all\n")
+    refused = school.post(url, {"action": "reply", "body": "Logs", "attachments": [*logs(5), fake]})
+    page = refused.content.decode()
+    assert refused.status_code == 400 and "Choose 5 files or fewer at a time (you chose 6)" in page
+    assert "report.pdf" not in page
     assert every_attachment() == []
 
     sent = school.post(url, {"action": "reply", "body": "Logs", "attachments": logs(5)})
@@ -253,6 +257,19 @@ def test_the_dpo_redacts_a_csv_and_only_the_redacted_file_is_kept(
     )
     assert "only text and CSV files can be redacted here" in refused.content.decode()
     assert every_attachment()[1].status == "available"
+
+
+def test_a_quarantined_file_is_not_redacted_out_of_quarantine(
+    school: Client, dpo: User, alder: Organisation, store: Path
+) -> None:
+    ticket = _with_files(alder, dpo, ("export.csv", CSV))
+    [rows] = every_attachment()
+    base = f"/school/service-desk/{ticket.pk}/attachments/{rows.pk}/"
+    school.post(base + "quarantine/", {"confirm": "yes"})
+    refused = school.post(base + "redact/", {"confirm": "yes"}, follow=True)
+    assert "export.csv is quarantined: it stays closed to the ICT service" in refused.content.decode()
+    [rows] = every_attachment()
+    assert rows.status == "quarantined" and (store / rows.storage_key).read_bytes() == CSV
 
 
 def test_another_schools_staff_cannot_reach_the_files(alder: Organisation, dpo: User, client: Client) -> None:

@@ -199,6 +199,28 @@ def test_the_school_revokes_and_the_wall_closes(alder: Organisation, dpo: User, 
     assert _learners_seen_by(grant, sam) == []
 
 
+def test_a_second_approval_opens_nothing_and_revoking_closes_every_window_of_the_grant(
+    alder: Organisation, dpo: User, sam: User
+) -> None:
+    now = _db_now()
+    asked = _request(_ticket(alder, dpo, now), sam, now)
+    stale = _fresh(asked)  # what a second click, loaded before the first approval, would hold
+    grant = _approve(asked, dpo, now)
+    assert stale.status == GrantStatus.REQUESTED
+    with pytest.raises(ValidationError, match="already decided"):
+        _approve(stale, dpo, now)  # the lock re-reads it
+    assert SupportWindow.objects.filter(grant_reference=grant.reference).count() == 1
+    # A window left by a race before the lock (same grant reference, not the linked one) closes too.
+    stray = SupportWindow.objects.create(
+        school_id=alder.id, user=sam, grant_reference=grant.reference, starts_at=now, ends_at=grant.ends_at
+    )
+    with tenant_scope([alder.id]):
+        support.grant_revoke(grant=stale, user=dpo, actor=Actor.of_user(dpo))
+    stray.refresh_from_db()
+    assert stray.closed_at is not None
+    assert SupportWindow.objects.filter(grant_reference=grant.reference, closed_at__isnull=True).count() == 0
+
+
 def test_closing_the_ticket_ends_its_grants_and_lapses_its_requests(alder: Organisation, dpo: User, sam: User) -> None:
     now = _db_now()
     ticket = _ticket(alder, dpo, now)

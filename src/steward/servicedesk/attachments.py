@@ -66,10 +66,11 @@ class Checked:
 
 def read_uploads(files: Iterable[UploadedFile[Any]]) -> list[Upload]:
     """Read each posted file, never more than one byte past the limit (a larger file is refused by
-    `check` with its real size, without being held in memory)."""
+    `check` with its real size, without being held in memory). Past the per-post count nothing is read:
+    `check` refuses the post by its count alone."""
     uploads = []
-    for f in files:
-        data = f.read(MAX_BYTES + 1) if (f.size or 0) <= MAX_BYTES else b""
+    for number, f in enumerate(files):
+        data = f.read(MAX_BYTES + 1) if (f.size or 0) <= MAX_BYTES and number < MAX_PER_POST else b""
         uploads.append(Upload(name=f.name or "", data=data, size=f.size if f.size is not None else len(data)))
     return uploads
 
@@ -92,16 +93,23 @@ def _mb(size: int) -> str:
 
 def check(uploads: Sequence[Upload], *, already: int = 0) -> list[Checked]:
     """Every file sniffed and scanned, or a `ValidationError` on `attachments` naming each file refused
-    and why (nothing is written either way)."""
-    errors: list[str] = []
+    and why (nothing is written either way). Too many files are refused by their count before any is
+    sniffed or scanned."""
     if len(uploads) > MAX_PER_POST:
-        errors.append(f"Choose {MAX_PER_POST} files or fewer at a time (you chose {len(uploads)})")
-    elif already + len(uploads) > MAX_PER_TICKET:
-        left = MAX_PER_TICKET - already
-        errors.append(
-            f"A request can have {MAX_PER_TICKET} attachments at most; this one has {already}, "
-            f"so you can add {max(left, 0)} more"
+        raise ValidationError(
+            {"attachments": [f"Choose {MAX_PER_POST} files or fewer at a time (you chose {len(uploads)})"]}
         )
+    if already + len(uploads) > MAX_PER_TICKET:
+        left = MAX_PER_TICKET - already
+        raise ValidationError(
+            {
+                "attachments": [
+                    f"A request can have {MAX_PER_TICKET} attachments at most; this one has {already}, "
+                    f"so you can add {max(left, 0)} more"
+                ]
+            }
+        )
+    errors: list[str] = []
     checked: list[Checked] = []
     for upload in uploads:
         name = sanitise_name(upload.name)
@@ -292,6 +300,10 @@ def redact(*, attachment: TicketAttachment, user: User, actor: Actor) -> TicketA
         )
     if attachment.status == AttachmentStatus.REDACTED:
         raise ValidationError(f"{attachment.file_name} is already redacted")
+    if attachment.is_quarantined:
+        # Redacting would lift the quarantine (the ICT service could open the file again): the school
+        # decided it stays closed, so that decision is not undone as a side effect.
+        raise ValidationError(f"{attachment.file_name} is quarantined: it stays closed to the ICT service as it is")
     with open_stored(attachment) as stored:
         text = stored.read().decode("utf-8-sig")
     findings = scanner.scan_text(text)

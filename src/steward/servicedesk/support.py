@@ -158,6 +158,16 @@ def _pending(grant: SupportGrant, now: dt.datetime) -> None:
         raise ValidationError(f"{grant.reference} was not answered within 12 hours and has lapsed")
     if grant.ticket is None or not grant.ticket.is_open:
         raise ValidationError(f"{grant.ticket_reference} is no longer open: the request lapsed with it")
+    if grant.user_id is None:
+        raise ValidationError(f"{grant.reference}: the person who asked no longer has an account")
+
+
+def _locked(grant: SupportGrant) -> SupportGrant:
+    """The grant as it is now, locked for this transaction: two decisions at once (a double click,
+    two DPOs) take turns, and the second sees the first's outcome instead of opening a second window."""
+    SupportGrant.objects.select_for_update().filter(pk=grant.pk).values_list("pk", flat=True).get()
+    grant.refresh_from_db()  # in place: callers keep reading the object they passed
+    return grant
 
 
 @transaction.atomic
@@ -165,6 +175,7 @@ def grant_approve(*, grant: SupportGrant, user: User, actor: Actor, now: dt.date
     """The school's admin or DPO says yes: access opens now for the duration asked."""
     at = now or timezone.now()
     require_decider(user, grant.school_id, grant.reference)
+    grant = _locked(grant)
     _pending(grant, at)
     grant.decided_by_label = actor.label
     grant.decided_at = at
@@ -185,6 +196,7 @@ def grant_refuse(
     if not reason or len(reason) > REASON_MAX:
         raise ValidationError({"refusal_reason": f"Enter why (at most {REASON_MAX} characters)"})
     require_decider(user, grant.school_id, grant.reference)
+    grant = _locked(grant)
     _pending(grant, at)
     grant.status = GrantStatus.REFUSED
     grant.refusal_reason = reason
@@ -254,6 +266,7 @@ def grant_emergency(
 def grant_confirm(*, grant: SupportGrant, user: User, actor: Actor, now: dt.datetime | None = None) -> SupportGrant:
     """The school confirms an emergency grant after the event."""
     require_decider(user, grant.school_id, grant.reference)
+    grant = _locked(grant)
     if not grant.emergency_category or grant.confirmed_at:
         raise ValidationError(f"{grant.reference} is not an emergency grant awaiting confirmation")
     grant.confirmed_by_label = actor.label
@@ -268,8 +281,9 @@ def _finish(grant: SupportGrant, status: GrantStatus, because: str, at: dt.datet
     grant.ended_at = at
     grant.ended_because = because[:200]
     grant.save(update_fields=["status", "ended_at", "ended_because"])
-    if grant.window_id is not None:
-        SupportWindow.objects.filter(pk=grant.window_id, closed_at__isnull=True).update(closed_at=at)
+    # Every window opened under this grant's reference, not only the one linked: nothing it opened
+    # may outlive it.
+    SupportWindow.objects.filter(grant_reference=grant.reference, closed_at__isnull=True).update(closed_at=at)
     reads = grant_reads(grant)
     lines = [
         f"{e.occurred_at:%Y-%m-%d %H:%M} {action_label(e.action)} ({model_label(e.object_type)}): "
@@ -289,6 +303,7 @@ def _finish(grant: SupportGrant, status: GrantStatus, because: str, at: dt.datet
 def grant_revoke(*, grant: SupportGrant, user: User, actor: Actor, now: dt.datetime | None = None) -> SupportGrant:
     """The school ends access now."""
     require_decider(user, grant.school_id, grant.reference)
+    grant = _locked(grant)
     if grant.status != GrantStatus.ACTIVE:
         raise ValidationError(f"{grant.reference} is not open: {grant.get_status_display().lower()}")
     _finish(grant, GrantStatus.REVOKED, "revoked by the school", now or timezone.now())
