@@ -48,3 +48,13 @@ def test_the_device_is_the_browser_and_system_in_plain_words() -> None:
     assert device_of(iphone) == "Mobile Safari on iOS (iPhone)"
     assert device_of("") == "Unknown device"
     assert device_of("x" * 5000) == "Unknown device"
+
+
+def test_an_ipv4_client_seen_through_a_dual_stack_listener_is_placed_by_its_ipv4_address() -> None:
+    from steward.monitoring.geo import country_of
+
+    mapped = f"::ffff:{GB_ADDRESS}"
+    assert place_of(mapped) == place_of(GB_ADDRESS)
+    assert country_of(mapped) == "GB"
+    # A mapped private address stays private: no country, only its prefix.
+    assert place_of("::ffff:10.1.2.3").country_code == ""

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 import time_machine
 from django.test import Client
+from django.utils import timezone
 
 from steward.audit.models import AuditEvent
 from steward.portal.auth import SESSION_KEY as PORTAL_SESSION_KEY
 from steward.signins.middleware import PARENT_SESSION_KEY
 from steward.signins.models import EndReason, ParentSession, StaffSession
-from steward.tenancy.models import Organisation, Role, User
+from steward.tenancy.models import Membership, Organisation, Role, User
 from steward.tenancy.scope import processor_scope
 from tests import factories
 from tests.portal import families as f
@@ -163,6 +164,18 @@ def test_a_school_admin_sees_and_ends_their_schools_staff_sessions_only(
     assert (own_school.ended_why, own_school.ended_by) == (EndReason.ENDED_BY_ADMIN, admin_a.full_name)
     assert not _signed_in_staff(dpo_a_browser, 6)
     assert "session on Chrome on Windows is ended" in _get(admin, "/school/sessions/", 6).content.decode()
+
+
+def test_a_member_restricted_at_the_school_is_not_in_its_staff_sessions(
+    alder: Organisation, admin_a: User, dpo_a: User
+) -> None:
+    admin = staff_browser(admin_a, at(0), school=alder)
+    staff_browser(dpo_a, at(1))
+    assert "dpo@alder.invalid" in _get(admin, "/school/sessions/", 2).content.decode()
+    Membership.objects.filter(user=dpo_a, organisation=alder).update(restricted_at=timezone.now())
+    assert "dpo@alder.invalid" not in _get(admin, "/school/sessions/", 3).content.decode()
+    theirs = StaffSession.objects.get(user=dpo_a)
+    assert _post(admin, f"/school/sessions/{theirs.pk}/end/", {"confirm": "yes"}, 4).status_code == 404
 
 
 def test_a_dpo_cannot_open_the_staff_sessions_page(alder: Organisation, dpo_a: User) -> None:

@@ -7,6 +7,7 @@ second) and both answer from the same data. Nothing is ever looked up over the n
 
 from __future__ import annotations
 
+import ipaddress
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -38,8 +39,13 @@ def _database() -> Any:
 
 
 def lookup(ip: str) -> Found:
-    """The country (ISO 3166 alpha-2 and name) and the network's owner of a public address."""
-    found = _database().lookup(ip)
+    """The country (ISO 3166 alpha-2 and name) and the network's owner of a public address (a
+    ValueError for text that is not an address)."""
+    address = ipaddress.ip_address(ip)
+    # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d, which the database does not place.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    found = _database().lookup(str(address))
     code = str(getattr(found, "country_code", "") or "")
     if len(code) != 2 or not code.isalpha():  # "--" for reserved ranges, "" when not in the database
         return Found(network=str(getattr(found, "asn_name", "") or "").strip())

@@ -54,7 +54,10 @@ def _schools_for(finding: Finding) -> list[int | None]:
     schools = sorted(
         set(
             Membership.objects.filter(
-                user_id=user_id, role__in=list(SCHOOL_ROLES), organisation__kind=Organisation.Kind.SCHOOL
+                user_id=user_id,
+                role__in=list(SCHOOL_ROLES),
+                organisation__kind=Organisation.Kind.SCHOOL,
+                restricted_at__isnull=True,  # a restricted membership (Art. 18) grants nothing
             ).values_list("organisation_id", flat=True)
         )
     )

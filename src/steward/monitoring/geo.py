@@ -14,4 +14,7 @@ def country_of(ip: str | None) -> str:
     """ISO 3166 alpha-2 code, or "" when the address is not placed."""
     if not ip:
         return ""
-    return geoip.lookup(str(ip)).country_code
+    try:
+        return geoip.lookup(str(ip)).country_code
+    except ValueError:  # not an address: nothing to place
+        return ""

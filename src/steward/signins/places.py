@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ua_parser import parse
 
 from steward.core import geoip
+from steward.core.outbound import is_public_address
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def place_of(ip: str | None) -> Place:
         address = ipaddress.ip_address(ip or "")
     except ValueError:
         return Place()
-    if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
+    if not is_public_address(str(address)):  # private, loopback, link-local, reserved, NAT64 ...
         return Place(network=_prefix(address))
     found = geoip.lookup(str(address))
     return Place(

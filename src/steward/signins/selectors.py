@@ -36,7 +36,8 @@ def own_parent_sessions(parent_id: int) -> QuerySet[ParentSession]:
 def school_staff_sessions(school_id: int) -> QuerySet[StaffSession]:
     """Active sessions of the people who hold a role in this school (and of no one else, even when
     another school's staff or the processor's are signed in at the same time)."""
-    members = Membership.objects.filter(organisation_id=school_id).values("user_id")
+    # A membership restricted under Art. 18 grants nothing (as in `tenancy.selectors.school_roles`).
+    members = Membership.objects.filter(organisation_id=school_id, restricted_at__isnull=True).values("user_id")
     return (
         StaffSession.objects.filter(user_id__in=members, **_live(Kind.STAFF))
         .select_related("user")
