@@ -173,12 +173,17 @@ ACTIONS = {
 }
 
 
+@transaction.atomic
 def alert_change(*, alert: Alert, action: str, note: str, actor: Actor) -> Alert:
     """Acknowledge or resolve an alert. Resolving needs a note (why it was expected, or what the
     incident was); a resolved alert stays resolved."""
     if action not in ACTIONS:
         raise ValidationError({"action": "Choose acknowledge, resolve as expected behaviour or resolve as an incident"})
     note = note.strip()
+    # Locked and re-read: two people deciding at once take turns, and the second sees the first's
+    # resolution instead of overwriting its note.
+    Alert.objects.select_for_update().filter(pk=alert.pk).values_list("pk", flat=True).get()
+    alert.refresh_from_db()
     if alert.resolved:
         raise ValidationError({"action": "This alert is already resolved"})
     if action.startswith("resolve") and not note:

@@ -18,21 +18,32 @@ from django.utils import timezone
 
 from steward.audit.actor import Actor
 from steward.audit.services import audit_action
+from steward.monitoring.config import rule_settings
 from steward.monitoring.models import Alert, AlertStatus, Breach, IcoDecision
 from steward.register.classification import PersonalData
-from steward.register.labels import CATEGORY_LABELS, MODEL_LABELS
+from steward.register.labels import category_label, model_label
 
 TEXT_MAX = 5000
 PEOPLE_SHOWN = 500
 # Distinct records read per record type by one actor at one school in a window (`{actor}` is one
-# of two constant conditions).
+# of two constant conditions). The actions are the ones the read rules count: views and searches,
+# and every export the exports rule watches (its setting), so the two never drift apart.
 _READS = """
 SELECT object_type, array_agg(DISTINCT oid ORDER BY oid)
   FROM audit_auditevent, unnest(object_ids) AS oid
- WHERE school_id = %s AND {actor} AND occurred_at >= %s AND occurred_at <= %s
-   AND object_type <> '' AND action IN ('view', 'search', 'export_csv', 'export_ctf')
+ WHERE school_id = %s AND {actor} AND occurred_at >= %s AND occurred_at < %s
+   AND object_type <> '' AND action = ANY(%s)
  GROUP BY object_type ORDER BY object_type
 """
+# Rules whose evidence is a sign-in: what matters is what was read after it, until the alert was
+# decided (not the sign-in's own instant, which reads nothing).
+_SIGN_IN_RULES = frozenset({"brute_force", "impossible_travel", "new_country"})
+
+
+def _read_window(alert: Alert) -> tuple[dt.datetime, dt.datetime]:
+    if alert.rule in _SIGN_IN_RULES:
+        return alert.window_start, alert.changed_at or timezone.now()
+    return alert.window_start, alert.window_end
 
 
 def affected(alert: Alert) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
@@ -41,10 +52,12 @@ def affected(alert: Alert) -> tuple[list[dict[str, Any]], list[dict[str, Any]], 
     if alert.school_id is None or kind not in ("user", "client"):
         return [], [], 0
     actor = "actor_user_id = %s" if kind == "user" else "actor_client = %s"
+    start, end = _read_window(alert)
+    actions = ["view", "search", *rule_settings("exports")["actions"]]
     with connection.cursor() as cursor:
         cursor.execute(
             _READS.replace("{actor}", actor),
-            [alert.school_id, int(value) if kind == "user" else value, alert.window_start, alert.window_end],
+            [alert.school_id, int(value) if kind == "user" else value, start, end, actions],
         )
         by_type = cursor.fetchall()
     people: list[dict[str, Any]] = []
@@ -53,14 +66,14 @@ def affected(alert: Alert) -> tuple[list[dict[str, Any]], list[dict[str, Any]], 
         people.append(
             {
                 "record_type": object_type,
-                "label": MODEL_LABELS.get(object_type, object_type),
+                "label": model_label(object_type),
                 "ids": ids[:PEOPLE_SHOWN],
                 "count": len(ids),
             }
         )
         for code in _categories_of(object_type):
             categories[code] = max(categories.get(code, 0), len(ids))
-    listed = [{"code": c, "name": CATEGORY_LABELS.get(c, c), "people": n} for c, n in sorted(categories.items())]
+    listed = [{"code": c, "name": category_label(c), "people": n} for c, n in sorted(categories.items())]
     estimate = max((p["count"] for p in people), default=0)
     return listed, people, estimate
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from steward.monitoring.models import Alert, AlertStatus, Breach
-from steward.register.labels import ACTION_LABELS, MODEL_LABELS, humanise
+from steward.register.labels import action_label, model_label
 from steward.tenancy.scope import current_school_ids, processor_scope
 
 
@@ -58,9 +58,9 @@ def evidence(alert: Alert) -> list[dict[str, Any]]:
             {
                 "id": r[0],
                 "at": r[1],
-                "action": ACTION_LABELS.get(r[2]) or humanise(r[2]),
+                "action": action_label(r[2]),
                 "who": r[3],
-                "record_type": MODEL_LABELS.get(r[4], r[4]) if r[4] else "",
+                "record_type": model_label(r[4]) if r[4] else "",
                 "records": r[5],
                 "ip": r[6] or "",
             }
