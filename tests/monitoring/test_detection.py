@@ -40,13 +40,14 @@ def test_counts_carry_across_passes_and_a_repeated_firing_updates_the_one_alert(
     teacher: User, smtp_sink: SmtpSink, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
+        # Passes run as the schedule runs them, a few minutes after the events: the window is open.
         _failures(teacher, 6)
-        run_pass()
+        run_pass(WEDNESDAY + 6 * MINUTE)
         assert alerts() == []
         _failures(teacher, 4, WEDNESDAY + dt.timedelta(minutes=6))  # 10 in the window, over two passes
-        run_pass()
+        run_pass(WEDNESDAY + 10 * MINUTE)
         _failures(teacher, 3, WEDNESDAY + dt.timedelta(minutes=10))
-        run_pass()
+        run_pass(WEDNESDAY + 13 * MINUTE)
     [alert] = alerts("brute_force")
     assert alert.event_count == 13 and len(alert.event_ids) == 13
     assert len(smtp_sink.wait_for(1)) == 1  # one email for the alert, not one per firing
@@ -123,3 +124,18 @@ def test_a_school_sees_only_its_own_alerts_and_never_the_processors(
         assert [a.subject_key for a in Alert.objects.all()] == [f"email:{teacher.email}"]
     with tenant_scope([birch.id]):
         assert [a.subject_key for a in Alert.objects.all()] == [f"email:{birch_staff.email}"]
+
+
+def test_tallies_keep_only_what_a_later_pass_needs(teacher: User, alder: Organisation) -> None:
+    """A day's reads stay as history; a closed window of failures goes; an open one stays (the
+    brute-force rule's 15 minutes and the spraying rule's hour, for the address the failures came from)."""
+    from steward.monitoring.models import Tally
+    from steward.tenancy.scope import estate_scope, processor_scope
+
+    emit(WEDNESDAY, "view", actor_user_id=teacher.pk, school_id=alder.id, object_type="mis.Learner", object_ids=[1])
+    _failures(teacher, 3, WEDNESDAY - dt.timedelta(hours=3))  # a window closed long before the pass
+    _failures(teacher, 3, WEDNESDAY)  # the pass runs 5 minutes after: still open
+    run_pass(WEDNESDAY + 5 * MINUTE)
+    with estate_scope(), processor_scope():
+        kept = sorted((t.rule, t.events) for t in Tally.objects.all())
+    assert kept == [("brute_force", 3), ("bulk_reads_day", 1), ("bulk_reads_hour", 1), ("password_spraying", 3)]

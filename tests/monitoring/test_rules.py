@@ -227,3 +227,35 @@ def test_thresholds_come_from_settings(teacher: User, alder: Organisation) -> No
         emit(at, "view", actor_user_id=teacher.pk, school_id=alder.id, object_type="mis.Learner", object_ids=[1])
     run_pass(SATURDAY_NIGHT + dt.timedelta(days=1))
     assert len(alerts("odd_hours")) == 1
+
+
+def test_an_hour_read_over_two_passes_adds_up(teacher: User, alder: Organisation) -> None:
+    """100 then 60 records in one open hour, a pass after each: the hour's tally carries the 100."""
+    start = WEDNESDAY.replace(minute=0)
+    emit(start, "view", actor_user_id=teacher.pk, school_id=alder.id, object_type="mis.Learner", object_ids=range(100))
+    run_pass(start + dt.timedelta(minutes=25))
+    assert alerts() == []
+    emit(
+        start + dt.timedelta(minutes=30),
+        "view",
+        actor_user_id=teacher.pk,
+        school_id=alder.id,
+        object_type="mis.Learner",
+        object_ids=range(100, 160),
+    )
+    run_pass(start + dt.timedelta(minutes=35))
+    [alert] = alerts()
+    assert alert.rule == "bulk_reads_hour" and alert.counts["weighted"] == 160 and len(alert.event_ids) == 2
+
+
+@pytest.mark.parametrize(("per_day", "fires"), [(100, True), (1000, False)])
+def test_the_usual_hour_is_the_persons_daily_history_spread_over_the_day(
+    per_day: int, fires: bool, teacher: User, alder: Organisation
+) -> None:
+    """160 records in an hour: five times more than 100 a day spread over 24 hours, but not than 1,000."""
+    _history(teacher, alder, per_day=per_day)
+    _read(teacher, alder, "mis.Learner", 160, hours=1)
+    run_pass()
+    # (The history's own days, 1,000 records in one view each, are hours over the floor themselves.)
+    today = [a for a in alerts("bulk_reads_hour") if a.window_start == WEDNESDAY]
+    assert len(today) == (1 if fires else 0)

@@ -146,13 +146,28 @@ def test_every_table_holding_a_schools_personal_data_has_forced_row_level_securi
         assert cursor.fetchone() == (len(tenant_tables),)
 
 
-def test_the_policy_function_is_inlined_so_a_scan_does_not_call_it_per_row(
+def test_the_policy_works_out_the_schools_once_per_statement_not_per_row(
     two_schools: tuple[Organisation, ...],
 ) -> None:
-    """The support-window lookup sits behind a CASE in its own function: `steward_current_school_ids()`
-    stays a plain expression that PostgreSQL inlines into every policy, as it was before support access."""
+    """The policy's call of the scope function is a scalar subquery (an InitPlan), evaluated once for
+    the statement; the scan filters each row by its value, not by parsing `steward.school_ids` again.
+    The support-window lookup sits behind a CASE in its own function, so it runs only for a window."""
     a, _ = two_schools
     with tenant_scope([a.id]):
         plan = "\n".join(str(r[0]) for r in _raw("EXPLAIN VERBOSE SELECT * FROM tenancy_dataprotectioncontact"))
-    assert "current_setting('steward.school_ids'" in plan, plan
-    assert "steward_current_school_ids()" not in plan, plan
+    assert "InitPlan" in plan, plan
+    scan = next(line for line in plan.splitlines() if "Filter:" in line or "Index Cond:" in line)
+    assert "(InitPlan 1).col1" in scan and "current_setting" not in scan, plan
+    assert "steward_support_school_ids()" not in plan.split("InitPlan 1", 1)[0], plan
+
+
+def test_every_policy_calling_a_scope_function_calls_it_once_per_statement() -> None:
+    with connections["owner"].cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename, policyname, concat(qual, ' ', with_check) FROM pg_policies "
+            "WHERE schemaname = 'public' AND concat(qual, ' ', with_check) LIKE '%%steward_%%'"
+        )
+        policies = cursor.fetchall()
+    assert len(policies) > 60
+    direct = [(t, p) for t, p, text in policies if "SELECT steward_" not in text]
+    assert direct == []

@@ -32,13 +32,14 @@ class DetectionCursor(models.Model):
 
 
 class Tally(models.Model):
-    """Counts of one rule's events for one subject in one time bucket. `school_id` 0 is no school
-    (sign-in failures, refused API calls). Written and read only by the detection pass, in the
-    processor scope; row-level security still keeps a school's scope to its own rows."""
+    """What a later detection pass needs of one rule's counts for one subject in one time bucket: a
+    baseline rule's daily history, or a bucket still open (see `monitoring.rules.base`). `school_id` 0
+    is no school (sign-in failures, refused API calls). The first and last event ids bound where the
+    evidence is looked up again. Written and read only by the detection pass, in the processor scope;
+    row-level security still keeps a school's scope to its own rows."""
 
     rule = models.CharField(max_length=40)
     school_id = models.BigIntegerField(default=0)
-    subject_kind = models.CharField(max_length=10)
     subject_key = models.CharField(max_length=300)
     item = models.CharField(max_length=300, blank=True, default="")
     bucket_start = models.DateTimeField()
@@ -47,8 +48,8 @@ class Tally(models.Model):
     weight = models.PositiveBigIntegerField(default=0)
     first_at = models.DateTimeField()
     last_at = models.DateTimeField()
-    sample_ids = ArrayField(models.BigIntegerField(), default=list)
-    pass_id = models.PositiveBigIntegerField(default=0)
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
 
     privacy = PersonalData(
         subject="school_user",
@@ -57,18 +58,17 @@ class Tally(models.Model):
             "item": "audit.activity",
             "first_at": "audit.activity",
             "last_at": "audit.activity",
-            "sample_ids": "audit.activity",
+            "first_id": "audit.activity",
+            "last_id": "audit.activity",
         },
         not_personal={
             "id",
             "rule",
             "school_id",
-            "subject_kind",
             "bucket_start",
             "bucket_end",
             "events",
             "weight",
-            "pass_id",
         },
     )
 
@@ -78,10 +78,7 @@ class Tally(models.Model):
                 fields=["rule", "school_id", "subject_key", "item", "bucket_start"], name="tally_one_per_bucket"
             )
         ]
-        indexes = [
-            models.Index(fields=["pass_id", "rule"], name="tally_pass_rule"),
-            models.Index(fields=["bucket_end"], name="tally_bucket_end"),
-        ]
+        indexes = [models.Index(fields=["bucket_end"], name="tally_bucket_end")]
 
     def __str__(self) -> str:
         return f"{self.rule} {self.subject_key} {self.bucket_start:%Y-%m-%d %H:%M}: {self.events}"

@@ -36,7 +36,8 @@ def record_weights() -> dict[str, int]:
 
 
 def weight_sql() -> str:
-    """A SQL CASE over `e.object_type` times the number of records the event names (at least one)."""
+    """A SQL CASE over an audit event's `e.object_type` times the number of records it names (at
+    least one). Worked out at each pass, so a change of classification or setting counts at once."""
     default = int(rule_settings("bulk_reads")["weight_default"])
     cases = " ".join(
         f"WHEN '{label}' THEN {int(w)}"
@@ -44,7 +45,7 @@ def weight_sql() -> str:
         if label.replace(".", "").isalnum()
     )
     return (
-        f"greatest(e.n, 1) * CASE e.object_type {cases} ELSE {default} END"
+        f"greatest(cardinality(e.object_ids), 1) * CASE e.object_type {cases} ELSE {default} END"
         if cases
-        else f"greatest(e.n, 1) * {default}"
+        else f"greatest(cardinality(e.object_ids), 1) * {default}"
     )

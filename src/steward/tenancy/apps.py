@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class TenancyConfig(AppConfig):
@@ -11,3 +14,15 @@ class TenancyConfig(AppConfig):
         from steward.tenancy.privacy import SchoolUserPrivacyProvider
 
         register_provider(SchoolUserPrivacyProvider())
+        post_migrate.connect(_policies_once_per_statement, sender=self)
+
+
+def _policies_once_per_statement(using: str, **kwargs: Any) -> None:
+    """After every migration run: policies call the scope functions once per statement (see
+    `tenancy.rls.policies_once_per_statement`)."""
+    from django.db import connections
+
+    from steward.tenancy.rls import policies_once_per_statement
+
+    with connections[using].cursor() as cursor:
+        policies_once_per_statement(cursor)

@@ -138,3 +138,44 @@ class EnableSchoolDataRLS(EnableTenantRLS):
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         return (self.__class__.__name__, [self.model_name], {"policies": self.policies})
+
+
+# The scope functions a policy calls, and the same call made once per statement: a scalar subquery
+# (an InitPlan) that PostgreSQL evaluates once and hands to the scan, instead of working out the
+# inlined expression (parsing `steward.school_ids` from text) for every row it filters. Measured on
+# 1,000,000 audit events as the app role: a count in 1.45 s before, 0.22 s after (the owner, with no
+# policy, 0.09 s). An index on `school_id` can still use the subquery's value.
+_ONCE_PER_STATEMENT = {
+    "steward_current_school_ids()": "(SELECT steward_current_school_ids())::bigint[]",
+    "steward_processor_scope()": "(SELECT steward_processor_scope())",
+    "steward_current_parent_id()": "(SELECT steward_current_parent_id())",
+}
+
+
+def policies_once_per_statement(cursor: Any) -> int:
+    """Rewrite every policy that calls a scope function directly to call it once per statement.
+    Run after every migration (`tenancy.apps`), so policies made by any app's migration, old or
+    new, get the same treatment; a policy already rewritten is left alone. Returns how many changed."""
+    cursor.execute(
+        "SELECT schemaname, tablename, policyname, qual, with_check FROM pg_policies WHERE schemaname = 'public'"
+    )
+    changed = 0
+    for schema, table, name, using, check in cursor.fetchall():
+        text = f"{using or ''} {check or ''}"
+        if "SELECT steward_" in text or not any(call in text for call in _ONCE_PER_STATEMENT):
+            continue
+        clauses = []
+        if using:
+            clauses.append(f"USING ({_once(using)})")
+        if check:
+            clauses.append(f"WITH CHECK ({_once(check)})")
+        quoted = f'"{schema}"."{table}"'
+        cursor.execute(f'ALTER POLICY "{name}" ON {quoted} {" ".join(clauses)}')
+        changed += 1
+    return changed
+
+
+def _once(expression: str) -> str:
+    for call, once in _ONCE_PER_STATEMENT.items():
+        expression = expression.replace(call, once)
+    return expression

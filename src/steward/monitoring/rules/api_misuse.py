@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from steward.monitoring.rules.base import Finding, PassContext, TallyRule, finding_from, fixed_bucket
+from steward.monitoring.rules.base import Finding, PassContext, TallyRule, findings_from, fixed_bucket
 
 
 class ApiClientMisuse(TallyRule):
@@ -23,12 +23,17 @@ class ApiClientMisuse(TallyRule):
     where = "e.action = 'api_refused' AND e.actor_client <> ''"
     subject_sql = "'client:' || e.actor_client"
 
-    def bucket(self) -> tuple[str, str]:
+    def bucket(self) -> tuple[str, str, str]:
         return fixed_bucket(int(self.settings()["window_minutes"]) * 60)
+
+    def evidence_match(self, kind: str) -> str:
+        return "e.action = 'api_refused' AND e.actor_client = f.value"
 
     def judge(self, cursor: Any, ctx: PassContext) -> list[Finding]:
         cfg = self.settings()
-        return [
-            finding_from(self, row, f"{row['events']} refused API calls within {cfg['window_minutes']} minutes")
-            for row in self.over_threshold(cursor, ctx, int(cfg["refusals"]))
-        ]
+        return findings_from(
+            self,
+            cursor,
+            self.over_threshold(cursor, ctx, int(cfg["refusals"])),
+            lambda row: (f"{row['events']} refused API calls within {cfg['window_minutes']} minutes", {}),
+        )

@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from steward.monitoring.config import evidence_cap
-from steward.monitoring.rules.base import ACCOUNT_SQL, Finding, PassContext, TallyRule, finding_from, fixed_bucket, rows
+from steward.monitoring.rules.base import (
+    ACCOUNT_SQL,
+    Finding,
+    PassContext,
+    TallyRule,
+    findings_from,
+    fixed_bucket,
+    rows,
+)
 
 FAILURES = "e.action IN ('sign_in_failed', 'sign_in_locked_out')"
 # The address's network: /24 for IPv4, /64 for IPv6, so one address is its own network's member.
@@ -28,16 +36,23 @@ class BruteForce(TallyRule):
     where = FAILURES
     subject_sql = ACCOUNT_SQL
 
-    def bucket(self) -> tuple[str, str]:
+    def bucket(self) -> tuple[str, str, str]:
         return fixed_bucket(int(self.settings()["window_minutes"]) * 60)
+
+    def evidence_match(self, kind: str) -> str:
+        if kind == "user":
+            return f"e.actor_user_id = f.user_id AND {FAILURES}"
+        return f"e.actor_user_id IS NULL AND lower(e.detail ->> 'email') = f.value AND {FAILURES}"
 
     def judge(self, cursor: Any, ctx: PassContext) -> list[Finding]:
         cfg = self.settings()
         minutes = cfg["window_minutes"]
-        return [
-            _finding(self, row, f"{row['events']} failed sign-ins to one account within {minutes} minutes")
-            for row in self.over_threshold(cursor, ctx, int(cfg["failures"]))
-        ]
+        return findings_from(
+            self,
+            cursor,
+            self.over_threshold(cursor, ctx, int(cfg["failures"])),
+            lambda row: (f"{row['events']} failed sign-ins to one account within {minutes} minutes", {}),
+        )
 
 
 class PasswordSpraying(TallyRule):
@@ -53,39 +68,49 @@ class PasswordSpraying(TallyRule):
     subject_sql = NETWORK_SQL
     item_sql = ACCOUNT_SQL
 
-    def bucket(self) -> tuple[str, str]:
+    def bucket(self) -> tuple[str, str, str]:
         return fixed_bucket(int(self.settings()["window_minutes"]) * 60)
+
+    def evidence_match(self, kind: str) -> str:
+        return f"e.ip_address <<= f.value::inet AND {FAILURES}"
 
     def judge(self, cursor: Any, ctx: PassContext) -> list[Finding]:
         cfg = self.settings()
+        # The accounts of each (network, window) this pass touched: its groups, and the accounts an
+        # earlier pass tallied in the same window that this pass did not see again.
         cursor.execute(
             """
             WITH touched AS (
-                SELECT DISTINCT subject_key, bucket_start FROM monitoring_tally
-                 WHERE pass_id = %(pass)s AND rule = %(rule)s
+                SELECT DISTINCT subject_key, bucket_start FROM monitoring_groups WHERE rule = %(rule)s
+            ),
+            accounts AS (
+                SELECT subject_key, item, bucket_start, bucket_end, events, first_at, last_at, first_id, last_id
+                  FROM monitoring_groups WHERE rule = %(rule)s
+                UNION ALL
+                SELECT t.subject_key, t.item, t.bucket_start, t.bucket_end, t.events, t.first_at, t.last_at,
+                       t.first_id, t.last_id
+                  FROM monitoring_tally t JOIN touched USING (subject_key, bucket_start)
+                 WHERE t.rule = %(rule)s AND NOT EXISTS (
+                     SELECT 1 FROM monitoring_groups g WHERE g.rule = t.rule AND g.subject_key = t.subject_key
+                        AND g.item = t.item AND g.bucket_start = t.bucket_start)
             )
-            SELECT 0 AS school_id, t.subject_key, t.bucket_start, max(t.bucket_end) AS bucket_end,
-                   count(*) AS accounts, sum(t.events) AS events, sum(t.weight) AS weight,
-                   min(t.first_at) AS first_at, max(t.last_at) AS last_at,
-                   (array_agg(t.sample_ids[1] ORDER BY t.sample_ids[1]))[1:%(cap)s] AS sample_ids
-              FROM monitoring_tally t JOIN touched USING (subject_key, bucket_start)
-             WHERE t.rule = %(rule)s
-             GROUP BY t.subject_key, t.bucket_start
+            SELECT 0 AS school_id, subject_key, bucket_start, max(bucket_end) AS bucket_end,
+                   count(*) AS accounts, sum(events) AS events, 0 AS weight,
+                   min(first_at) AS first_at, max(last_at) AS last_at, min(first_id) AS first_id,
+                   max(last_id) AS last_id
+              FROM accounts
+             GROUP BY subject_key, bucket_start
             HAVING count(*) >= %(accounts)s
             """,
-            {"pass": ctx.pass_id, "rule": self.name, "accounts": int(cfg["accounts"]), "cap": evidence_cap()},
+            {"rule": self.name, "accounts": int(cfg["accounts"]), "cap": evidence_cap()},
         )
         minutes = cfg["window_minutes"]
-        return [
-            _finding(
-                self,
-                row,
+        return findings_from(
+            self,
+            cursor,
+            rows(cursor),
+            lambda row: (
                 f"Failed sign-ins to {row['accounts']} accounts from one network within {minutes} minutes",
-                accounts=int(row["accounts"]),
-            )
-            for row in rows(cursor)
-        ]
-
-
-def _finding(rule: TallyRule, row: dict[str, Any], summary: str, **counts: Any) -> Finding:
-    return finding_from(rule, row, summary, **counts)
+                {"accounts": int(row["accounts"])},
+            ),
+        )

@@ -61,22 +61,33 @@ def sign_ins(cursor: Any, ctx: PassContext) -> tuple[dict[int, list[SignIn]], di
 
 
 def remember(cursor: Any, new: dict[int, list[SignIn]]) -> None:
-    """Bring the per-country summary up to date with this pass's sign-ins (one statement)."""
-    rows = [(s.user_id, s.country, s.at, s.id) for events in new.values() for s in events]
-    if not rows:
+    """Bring the per-country summary up to date with this pass's sign-ins: summed per (person,
+    country) here first, so one statement sends a row per pair, not per sign-in."""
+    pairs: dict[tuple[int, str], tuple[dt.datetime, dt.datetime, int]] = {}
+    for events in new.values():
+        for s in events:
+            seen = pairs.get((s.user_id, s.country))
+            pairs[(s.user_id, s.country)] = (
+                (min(seen[0], s.at), max(seen[1], s.at), max(seen[2], s.id)) if seen else (s.at, s.at, s.id)
+            )
+    if not pairs:
         return
     cursor.execute(
         """
         INSERT INTO monitoring_signincountry AS c (user_id, country, first_seen, last_seen, last_event_id)
-        SELECT user_id, country, min(at), max(at), max(event_id)
-          FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::bigint[]) AS x(user_id, country, at, event_id)
-         GROUP BY user_id, country
+        SELECT * FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::bigint[])
         ON CONFLICT (user_id, country) DO UPDATE SET
             first_seen = least(c.first_seen, EXCLUDED.first_seen),
             last_seen = greatest(c.last_seen, EXCLUDED.last_seen),
             last_event_id = greatest(c.last_event_id, EXCLUDED.last_event_id)
         """,
-        [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]],
+        [
+            [user for user, _ in pairs],
+            [country for _, country in pairs],
+            [v[0] for v in pairs.values()],
+            [v[1] for v in pairs.values()],
+            [v[2] for v in pairs.values()],
+        ],
     )
 
 
