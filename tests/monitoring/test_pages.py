@@ -102,3 +102,16 @@ def test_processor_admins_see_all_alerts(client: Client, bulk_alert: int) -> Non
     page = client.get("/processor/alerts/")
     assert page.status_code == 200 and "Alder Primary" in page.content.decode()
     assert client.get(f"/processor/alerts/{bulk_alert}/").status_code == 200
+
+
+def test_a_schools_alert_is_the_schools_to_decide_not_the_processors(client: Client, bulk_alert: int) -> None:
+    admin = factories.user(Role.PROCESSOR_ADMIN, factories.processor())
+    sign_in(client, admin)
+    page = client.get(f"/processor/alerts/{bulk_alert}/").content.decode()
+    assert "Alder Primary's to decide" in page
+    assert 'name="action"' not in page
+    refused = client.post(
+        f"/processor/alerts/{bulk_alert}/", {"action": "resolve_expected", "note": "fine", "confirm": "yes"}
+    )
+    assert refused.status_code == 400 and "its administrators and DPO acknowledge and resolve it" in refused.content.decode()
+    assert alerts("bulk_reads_day")[0].status == AlertStatus.OPEN

@@ -124,8 +124,14 @@ def processor_alerts(request: StewardRequest) -> HttpResponse:
 
 
 def _alert_page(request: StewardRequest, alert: Alert, scope: str) -> HttpResponse:
+    # A school's alert is the school's to decide (it is the controller: whether it was expected, or
+    # an incident it may have to report); the processor decides the alerts of no school.
+    decides = scope == "school" or alert.school_id is None
     form = StatusForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not decides:
+        form.is_valid()
+        form.add_error(None, "This alert is the school's to decide: its administrators and DPO acknowledge and resolve it")
+    elif request.method == "POST" and form.is_valid():
         action, note = form.cleaned_data["action"], form.cleaned_data["note"]
         confirmed = request.POST.get("confirm") == "yes"
         if action.startswith("resolve") and note.strip() and not confirmed:
@@ -157,6 +163,7 @@ def _alert_page(request: StewardRequest, alert: Alert, scope: str) -> HttpRespon
         "evidence": selectors.evidence(alert),
         "breach": selectors.breach_of(alert) if alert.school_id else None,
         "scope": scope,
+        "decides": decides,
     }
     return render(request, "backoffice/alert.html", context, status=400 if form.errors else 200)
 
