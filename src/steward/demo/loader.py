@@ -324,5 +324,6 @@ def _write_credentials(credentials: dict[str, Any]) -> None:
     CREDENTIALS_PATH.chmod(0o600)
 
 
-def read_credentials(path: Path = CREDENTIALS_PATH) -> dict[str, Any]:
-    return dict(json.loads(path.read_text()))
+def read_credentials(path: Path | None = None) -> dict[str, Any]:
+    """The credentials file (by default `CREDENTIALS_PATH` as it is when called, which tests move)."""
+    return dict(json.loads((path or CREDENTIALS_PATH).read_text()))

@@ -35,7 +35,7 @@ from django.utils import timezone
 from steward.audit.actor import Actor
 from steward.audit.services import audit_record
 from steward.demo.loader import DEFAULT_BASE_URL
-from steward.mis.models import Contact, Learner
+from steward.mis.models import Contact, Learner, LearnerContact, SchoolEnrolment
 from steward.monitoring.alerts import alert_change
 from steward.monitoring.breach import breach_start
 from steward.monitoring.config import rule_settings
@@ -173,11 +173,18 @@ def _sign_in(user: User, when: dt.datetime, ip: str) -> None:
 
 
 def _views(
-    user: User, school: Organisation, object_type: str, ids: list[str], start: dt.datetime, gap: dt.timedelta, ip: str
+    user: User,
+    school: Organisation,
+    object_type: str,
+    ids: list[str] | list[list[str]],
+    start: dt.datetime,
+    gap: dt.timedelta,
+    ip: str,
 ) -> None:
-    """One record page after another, each audited as `backoffice.views.records` audits it."""
+    """One record page after another, each audited as `backoffice.views.records` audits it: an
+    id is one page naming one record, a list of ids one page naming those records."""
     with tenant_scope([school.id]):
-        for n, source_id in enumerate(ids):
+        for n, shown in enumerate(ids):
             audit_record(
                 action="view",
                 actor_user_id=user.pk,
@@ -185,7 +192,7 @@ def _views(
                 organisation_id=school.id,
                 school_id=school.id,
                 object_type=object_type,
-                object_ids=[source_id],
+                object_ids=shown if isinstance(shown, list) else [shown],
                 purpose="school administration",
                 ip_address=ip,
                 user_agent=BROWSER,
@@ -228,20 +235,48 @@ def _exams_officer(school: Organisation, officer: User, day: dt.date) -> None:
 
 def _left_signed_in(school: Organisation, manager: User, day: dt.date) -> None:
     """Meadowbank's business manager looks up a few pupils most days; on the last school day her
-    session, left open at reception, opens every pupil's and parent's record between 12:10 and 12:50."""
+    session, left open at reception, opens every pupil's and every parent's record page between
+    12:10 and 12:50 (each page audited per record type shown, as the record page audits it: the
+    person, and the enrolments and contact links listed on it)."""
     with tenant_scope([school.id]):
         learners = list(Learner.objects.filter(school=school).order_by("source_id").values_list("source_id", flat=True))
         contacts = list(Contact.objects.filter(school=school).order_by("source_id").values_list("source_id", flat=True))
-    _over_the_floor(len(learners) + len(contacts), school)
+        enrolments = _by(SchoolEnrolment.objects.filter(school=school).values_list("learner_source_id", "source_id"))
+        links = list(
+            LearnerContact.objects.filter(school=school).values_list(
+                "learner_source_id", "contact_source_id", "source_id"
+            )
+        )
+    pages: list[list[tuple[str, list[str]]]] = [
+        [
+            ("mis.Learner", [sid]),
+            ("mis.SchoolEnrolment", enrolments.get(sid, [])),
+            ("mis.LearnerContact", [link for learner, _, link in links if learner == sid]),
+        ]
+        for sid in learners
+    ] + [
+        [("mis.Contact", [sid]), ("mis.LearnerContact", [link for _, contact, link in links if contact == sid])]
+        for sid in contacts
+    ]
+    _over_the_floor(sum(len(ids) for page in pages for _, ids in page), school)
     few = _rotating(learners, 5)
     second = dt.timedelta(seconds=1)
     for morning in weekdays_before(day, 10):
         _sign_in(manager, at(morning, 7, 55), MEADOWBANK_NETWORK)
         _views(manager, school, "mis.Learner", next(few), at(morning, 11, 0), 60 * second, MEADOWBANK_NETWORK)
     _sign_in(manager, at(day, 7, 55), MEADOWBANK_NETWORK)
-    gap = dt.timedelta(seconds=2400) / max(len(learners) + len(contacts), 1)  # forty minutes for the lot
-    _views(manager, school, "mis.Learner", learners, at(day, 12, 10), gap, MEADOWBANK_NETWORK)
-    _views(manager, school, "mis.Contact", contacts, at(day, 12, 10) + gap * len(learners), gap, MEADOWBANK_NETWORK)
+    gap = dt.timedelta(seconds=2400) / max(len(pages), 1)  # forty minutes for the lot
+    for n, page in enumerate(pages):
+        for object_type, ids in page:
+            if ids:
+                _views(manager, school, object_type, [ids], at(day, 12, 10) + gap * n, gap, MEADOWBANK_NETWORK)
+
+
+def _by(pairs: Any) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return grouped
 
 
 def _over_the_floor(records: int, school: Organisation) -> None:
