@@ -18,7 +18,7 @@ What is left open, for the reader to decide:
 
 Resolved: the business manager's first sign-in from the United States a month ago (annual leave:
 expected behaviour, with a note by Riverside's DPO); Meadowbank's business manager's account left
-signed in over lunch on the last school day, used to open every pupil's and parent's record (an
+signed in over lunch on the last school day, used to open pupils' and parents' records (an
 incident, with a breach record whose 72-hour ICO clock starts when the demo is loaded).
 """
 
@@ -35,7 +35,7 @@ from django.utils import timezone
 from steward.audit.actor import Actor
 from steward.audit.services import audit_record
 from steward.demo.loader import DEFAULT_BASE_URL
-from steward.mis.models import Contact, Learner, LearnerContact, SchoolEnrolment
+from steward.mis.models import Contact, Learner, SchoolEnrolment
 from steward.monitoring.alerts import alert_change
 from steward.monitoring.breach import breach_start
 from steward.monitoring.config import rule_settings
@@ -64,6 +64,7 @@ GUESSED = (
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 SCRIPT = "python-requests/2.32.3"
 BULK_RECORDS = 200  # the exams officer's hour: over the hourly floor (150), far over their usual
+INCIDENT_WEIGHT = 250  # the records read on Meadowbank's unlocked laptop: over 150 an hour, under 400 a day
 SIGN_IN = {"two_factor": "totp", "enrolled_now": False}
 EXPECTED_NOTE = (
     "Our business manager was on annual leave in the United States and checked her email from the hotel. "
@@ -71,12 +72,12 @@ EXPECTED_NOTE = (
 )
 INCIDENT_NOTE = (
     "The business manager's laptop was left signed in at reception over lunch. A visiting contractor "
-    "opened every pupil's and parent's record. Her sessions are ended and her password is changed."
+    "opened pupils' and parents' records one after another. Her sessions are ended and her password is changed."
 )
 WHAT_HAPPENED = (
     "On {day} the business manager's laptop was left unlocked and signed in to Steward at reception "
-    "between 12:00 and 13:00. A contractor waiting there opened the record of every pupil and every parent, "
-    "including addresses and phone numbers. The contractor says nothing was copied; the school has asked "
+    "between 12:00 and 13:00. A contractor waiting there opened pupils' records one after another, then "
+    "parents', with their addresses and phone numbers. The contractor says nothing was copied; the school has asked "
     "for that in writing. Staff are reminded to lock their screens; the laptop now locks after five minutes."
 )
 
@@ -235,30 +236,25 @@ def _exams_officer(school: Organisation, officer: User, day: dt.date) -> None:
 
 def _left_signed_in(school: Organisation, manager: User, day: dt.date) -> None:
     """Meadowbank's business manager looks up a few pupils most days; on the last school day her
-    session, left open at reception, opens every pupil's and every parent's record page between
-    12:10 and 12:50 (each page audited per record type shown, as the record page audits it: the
-    person, and the enrolments and contact links listed on it)."""
+    session, left open at reception, opens one pupil's record page after another, then parents',
+    between 12:10 and 12:50, each page audited per record type it shows (the person, and a pupil's
+    enrolments), as the record page audits it. It stops at records worth `INCIDENT_WEIGHT`: over the
+    hourly floor, under the daily one, whatever the size of the day's generated school."""
     with tenant_scope([school.id]):
         learners = list(Learner.objects.filter(school=school).order_by("source_id").values_list("source_id", flat=True))
         contacts = list(Contact.objects.filter(school=school).order_by("source_id").values_list("source_id", flat=True))
         enrolments = _by(SchoolEnrolment.objects.filter(school=school).values_list("learner_source_id", "source_id"))
-        links = list(
-            LearnerContact.objects.filter(school=school).values_list(
-                "learner_source_id", "contact_source_id", "source_id"
-            )
-        )
-    pages: list[list[tuple[str, list[str]]]] = [
-        [
-            ("mis.Learner", [sid]),
-            ("mis.SchoolEnrolment", enrolments.get(sid, [])),
-            ("mis.LearnerContact", [link for learner, _, link in links if learner == sid]),
-        ]
-        for sid in learners
-    ] + [
-        [("mis.Contact", [sid]), ("mis.LearnerContact", [link for _, contact, link in links if contact == sid])]
-        for sid in contacts
-    ]
-    _over_the_floor(sum(len(ids) for page in pages for _, ids in page), school)
+    every: list[list[tuple[str, list[str]]]] = [
+        [("mis.Learner", [sid]), ("mis.SchoolEnrolment", enrolments.get(sid, []))] for sid in learners
+    ] + [[("mis.Contact", [sid])] for sid in contacts]
+    pages: list[list[tuple[str, list[str]]]] = []
+    weight = 0
+    for page in every:
+        if weight >= INCIDENT_WEIGHT:
+            break
+        pages.append(page)
+        weight += sum(len(ids) for _, ids in page)
+    _over_the_floor(weight, school)
     few = _rotating(learners, 5)
     second = dt.timedelta(seconds=1)
     for morning in weekdays_before(day, 10):

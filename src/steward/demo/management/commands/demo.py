@@ -223,7 +223,7 @@ class Command(BaseCommand):
 
     def _print_monitoring(self, monitoring: dict[str, Any]) -> None:
         opened, resolved = monitoring["open"], monitoring["resolved"]
-        rules = ", ".join(a["rule"].replace("_", " ") for a in opened)
+        rules = ", ".join(sorted(a["rule"].replace("_", " ") for a in opened))
         expected = sum(1 for a in resolved if a["status"] == "resolved_expected")
         incidents = len(resolved) - expected
         breach = monitoring["breach"]
