@@ -154,6 +154,7 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
         _a_school_admin_signs_in_with_the_demo_school_account(base)
         assert credentials["sign_in_url"] == f"{base}/sign-in/"
         _notices_are_published_with_versions(base, credentials["privacy"])
+        _the_alerts_pages_list_the_demos_alerts(base, credentials)
     finally:
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=30)
@@ -168,6 +169,8 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
     parent_emails = [p["email"] for p in credentials["parents"]["accounts"]]
     assert all(email in output for email in parent_emails)
     assert "Privacy operations:" in output and "/school/rights/" in output
+    assert "Monitoring: 3 open alerts (bulk reads hour, impossible travel, password spraying), 1 resolved as " in output
+    _monitoring_is_in_the_database()
     assert "uv run steward retention preview" in output
     assert "uv run steward pseudonymise --school 881001" in output
     _privacy_operations_are_in_the_database()
@@ -220,10 +223,59 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
     assert [p["email"] for p in kept["accounts"]] == parent_emails  # not invited again
     assert parent_emails[0] in again.stdout
     assert "Privacy operations:" in again.stdout
+    assert "Monitoring: 3 open alerts" in again.stdout
     assert _privacy_counts() == counts  # nothing made twice
     # Each start has a new, empty directory: the same people are synced into it again.
     assert "Account provisioning: Riverside Academy" in again.stdout
     assert _provisioning_runs()[-1] == ("succeeded", first_sync[-1][1])
+
+
+def _signed_in(base: str, user: dict[str, Any], *, school: bool = True) -> Browser:
+    """A browser signed in as a demo user with their password and authenticator (and their school chosen)."""
+    browser = Browser(base)
+    status, headers, _ = browser.submit("/sign-in/", {"email": user["email"], "password": user["password"]})
+    assert (status, headers["Location"]) == (302, "/sign-in/verify/"), user["email"]
+    code = f"{totp(base64.b32decode(user['totp_secret'])):06d}"
+    status, headers, _ = browser.submit("/sign-in/verify/", {"token": code})
+    assert (status, headers["Location"]) == (302, "/"), user["email"]
+    if school:
+        status, _, _ = browser.submit("/schools/switch/", {"school": _school_id(browser)}, form_page="/schools/")
+        assert status == 302
+    return browser
+
+
+def _the_alerts_pages_list_the_demos_alerts(base: str, credentials: dict[str, Any]) -> None:
+    """Riverside's DPO sees the school's open alerts and the one resolved as expected; the ICT
+    service's administrator sees the spraying among all alerts; the breach page shows the clock."""
+    users = {u["email"]: u for u in credentials["users"]}
+    riverside = _signed_in(base, users["dpo@secondary.demo-school.invalid"])
+    status, _, page = riverside.request("/school/alerts/?status=open")
+    assert status == 200
+    assert "Signed in from two countries too far apart" in page and "Riverside Business Manager" in page
+    assert "Far more records read in an hour than usual" in page and "Riverside Exams Officer" in page
+    status, _, page = riverside.request("/school/alerts/?status=resolved_expected")
+    assert status == 200 and "Signed in from abroad for the first time" in page
+    processor = _signed_in(base, users["priya.shah@demo-county.invalid"], school=False)
+    status, _, page = processor.request("/processor/alerts/?status=open")
+    assert status == 200 and "Failed sign-ins to many accounts from one network" in page
+    breach = credentials["monitoring"]["breach"]["url"]
+    assert breach.startswith(base + "/")
+    meadowbank = _signed_in(base, users["dpo@primary.demo-school.invalid"])  # the first school listed
+    status, _, page = meadowbank.request(breach.removeprefix(base))
+    assert status == 200 and "minutes left</strong> to tell the ICO" in page, page[:3000]
+
+
+def _monitoring_is_in_the_database() -> None:
+    """Three open alerts with their evidence, one resolved as expected with a note, one incident with
+    its breach record (the exact rules: the demo is loaded here on a weekday or weekend at any hour)."""
+    alerts = _rows("SELECT rule, status, cardinality(event_ids), note FROM monitoring_alert ORDER BY id")
+    opened = {a[0] for a in alerts if a[1] == "open" and a[2] > 0}
+    assert {"password_spraying", "impossible_travel", "bulk_reads_hour"} <= opened, alerts
+    assert [(a[0], bool(a[3])) for a in alerts if a[1] == "resolved_expected"] == [("new_country", True)]
+    assert [a[0] for a in alerts if a[1] == "resolved_incident"] == ["bulk_reads_hour"]
+    assert _rows("SELECT count(*), bool_and(aware_at > now() - interval '72 hours') FROM monitoring_breach") == [
+        (1, True)
+    ]
 
 
 def _a_school_admin_signs_in_with_the_demo_school_account(base: str) -> None:
@@ -350,7 +402,8 @@ def _privacy_counts() -> list[tuple[Any, ...]]:
         "(SELECT count(*) FROM consents_datauseagreement), (SELECT count(*) FROM consents_marketingpreference), "
         "(SELECT count(*) FROM register_noticeversion), (SELECT count(*) FROM mis_learner), "
         "(SELECT count(*) FROM servicedesk_ticket), (SELECT count(*) FROM servicedesk_investigationcopy), "
-        "(SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'investigation\\_%%')"
+        "(SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'investigation\\_%%'), "
+        "(SELECT count(*) FROM monitoring_alert), (SELECT count(*) FROM monitoring_breach)"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any
@@ -39,7 +40,11 @@ def audit_record(
     ip_address: str | None = None,
     user_agent: str = "",
     detail: dict[str, Any] | None = None,
+    occurred_at: dt.datetime | None = None,
 ) -> AuditEvent:
+    """Write one event, linked to the newest. `occurred_at` is for loading history (the demo's
+    monitoring story, whose sign-ins and reads happened over the previous weeks); every live event
+    takes the clock's time. The id, and so the chain's order, is still the order of writing."""
     # No savepoint: an event that cannot be written must undo the action it records.
     with transaction.atomic(savepoint=False):
         with connections["default"].cursor() as cursor:
@@ -53,7 +58,7 @@ def audit_record(
             next_id, last = cursor.fetchone()  # type: ignore[misc]
         event = AuditEvent(
             id=next_id,
-            occurred_at=timezone.now(),
+            occurred_at=occurred_at or timezone.now(),
             actor_user_id=actor_user_id,
             actor_client=actor_client,
             actor_label=actor_label[:200],

@@ -28,6 +28,7 @@ from steward.tenancy.scope import tenant_scope
 CREDENTIALS_PATH = Path(os.environ.get("STEWARD_DEMO_CREDENTIALS", VAR_DIR / "demo-credentials.json"))
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 PROCESSOR_NAME = "Demo County ICT Service"
+EXAMS_OFFICER = "exams@secondary.demo-school.invalid"
 ALL_SERVICES = list(ProcessingActivity.Service.values)
 
 
@@ -249,6 +250,33 @@ def load_demo_sign_in(base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
     return credentials
 
 
+@transaction.atomic
+def load_demo_monitoring() -> dict[str, Any]:
+    """A few weeks of sign-ins and reading in the audit log, a detection pass over them, and two
+    alerts decided (see demo/monitoring.py). Riverside Academy gains an exams officer, whose reading
+    is one of the alerts; after the MIS data, since the reading names real pupils and parents."""
+    from steward.demo.monitoring import load_demo_monitoring as load
+
+    schools = [Organisation.objects.get(urn=spec.urn) for spec in SCHOOLS]
+    staff = {
+        f"{spec.key}-{role}": User.objects.get(email=f"{role}@{spec.key}.demo-school.invalid")
+        for spec in SCHOOLS
+        for role in ("admin", "dpo")
+    }
+    staff["processor-admin"] = User.objects.get(email="priya.shah@demo-county.invalid")
+    staff["processor-support"] = User.objects.get(email="tom.baker@demo-county.invalid")
+    credentials = read_credentials()
+    officer = _user("Riverside Exams Officer", EXAMS_OFFICER, schools[1], Role.SCHOOL_ADMIN)
+    credentials["users"].append(officer)
+    credentials["monitoring"] = _moved(
+        load(schools, staff, User.objects.get(email=EXAMS_OFFICER)),
+        DEFAULT_BASE_URL,
+        credentials.get("base_url", DEFAULT_BASE_URL),
+    )
+    _write_credentials(credentials)
+    return credentials
+
+
 def rebase(credentials: dict[str, Any], base_url: str) -> dict[str, Any]:
     """The credentials with every URL moved to `base_url` (the address the demo serves on now),
     written back, so that what is printed and kept is what answers: the data may have been loaded
@@ -296,5 +324,6 @@ def _write_credentials(credentials: dict[str, Any]) -> None:
     CREDENTIALS_PATH.chmod(0o600)
 
 
-def read_credentials(path: Path = CREDENTIALS_PATH) -> dict[str, Any]:
-    return dict(json.loads(path.read_text()))
+def read_credentials(path: Path | None = None) -> dict[str, Any]:
+    """The credentials file (by default `CREDENTIALS_PATH` as it is when called, which tests move)."""
+    return dict(json.loads((path or CREDENTIALS_PATH).read_text()))

@@ -114,6 +114,9 @@ class Command(BaseCommand):
             credentials = loader.load_demo_provisioning()
         if credentials is not None and "sign_in_app" not in credentials:
             credentials = loader.load_demo_sign_in(base_url)
+        if credentials is not None and "monitoring" not in credentials:
+            credentials = loader.load_demo_monitoring()
+            self.stdout.write("Monitoring read a few weeks of sign-ins and reading; the DPOs decided two alerts.")
         directory = self._start_directory(base_url) if credentials is not None else None
         app = None
         try:
@@ -193,6 +196,9 @@ class Command(BaseCommand):
         privacy = credentials.get("privacy")
         if privacy:
             self._print_privacy(privacy)
+        monitoring = credentials.get("monitoring")
+        if monitoring:
+            self._print_monitoring(monitoring)
 
     def _print_privacy(self, privacy: dict[str, Any]) -> None:
         self.stdout.write("Privacy operations:")
@@ -214,6 +220,25 @@ class Command(BaseCommand):
                     f"(v{notice['versions']}; {notice['versions_url']})"
                 )
         self.stdout.write(f"\n{privacy['note']}\n")
+
+    def _print_monitoring(self, monitoring: dict[str, Any]) -> None:
+        opened, resolved = monitoring["open"], monitoring["resolved"]
+        rules = ", ".join(sorted(a["rule"].replace("_", " ") for a in opened))
+        expected = sum(1 for a in resolved if a["status"] == "resolved_expected")
+        incidents = len(resolved) - expected
+        breach = monitoring["breach"]
+        self.stdout.write(
+            f"Monitoring: {len(opened)} open alert{'s' * (len(opened) != 1)} ({rules}), {expected} resolved as "
+            f"expected behaviour, {incidents} resolved as an incident with a breach record ({breach['school']}, "
+            f"about {breach['people']} people)."
+        )
+        self.stdout.write(f"  All alerts (as Priya Shah): {monitoring['processor_alerts_url']}")
+        self.stdout.write(f"  A school's alerts (as its admin or DPO): {monitoring['school_alerts_url']}")
+        for alert in [*opened, *resolved]:
+            where = alert["school"] or "the ICT service"
+            self.stdout.write(f"    {alert['status_label']:<28} {alert['title']} ({where}): {alert['url']}")
+        self.stdout.write(f"  The breach record and its 72-hour clock for telling the ICO: {breach['url']}")
+        self.stdout.write(f"\n{monitoring['note']}\n")
 
     def _serve_with_provider(self, bind: str, base_url: str) -> None:
         """Serve with "Sign in with Demo school (Microsoft 365)" on the sign-in page, its stand-in
