@@ -113,5 +113,6 @@ def test_a_schools_alert_is_the_schools_to_decide_not_the_processors(client: Cli
     refused = client.post(
         f"/processor/alerts/{bulk_alert}/", {"action": "resolve_expected", "note": "fine", "confirm": "yes"}
     )
-    assert refused.status_code == 400 and "its administrators and DPO acknowledge and resolve it" in refused.content.decode()
+    assert refused.status_code == 400
+    assert "its administrators and DPO acknowledge and resolve it" in refused.content.decode()
     assert alerts("bulk_reads_day")[0].status == AlertStatus.OPEN

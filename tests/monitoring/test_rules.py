@@ -259,3 +259,22 @@ def test_the_usual_hour_is_the_persons_daily_history_spread_over_the_day(
     # (The history's own days, 1,000 records in one view each, are hours over the floor themselves.)
     today = [a for a in alerts("bulk_reads_hour") if a.window_start == WEDNESDAY]
     assert len(today) == (1 if fires else 0)
+
+
+def test_a_persons_access_bundle_holds_the_alerts_keyed_by_the_address_they_were_attacked_at(
+    teacher: User, alder: Organisation
+) -> None:
+    """A brute-force alert names the email typed when the failures carried no account: it is still
+    about the person, so their subject access export shows it."""
+    from steward.monitoring.privacy import MonitoringPrivacyProvider
+    from steward.register.providers import Subject
+    from steward.tenancy.scope import tenant_scope
+
+    for at in every(WEDNESDAY, 10, MINUTE):
+        emit(at, "sign_in_failed", ip_address="81.2.69.160", detail={"email": teacher.email.upper()})
+    run_pass()
+    [alert] = alerts("brute_force")
+    assert alert.subject_key == f"email:{teacher.email.lower()}"
+    with tenant_scope([alder.id]):
+        exported = MonitoringPrivacyProvider().export_subject(Subject("school_user", teacher.pk, alder.id))
+    assert [row["what was found"] for row in exported["monitoring.Alert"]] == [alert.summary]

@@ -15,6 +15,7 @@ from typing import Any
 
 from steward.monitoring.models import Alert
 from steward.register.providers import ErasureReport, HeldData, Subject
+from steward.tenancy.models import User
 
 _KEPT = "kept as the school's security record of what its audit log showed (monitoring alerts)"
 _BREACH_KEPT = "kept as the school's record of a personal data breach (UK GDPR Art. 33(5))"
@@ -39,7 +40,13 @@ class MonitoringPrivacyProvider:
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:
         if subject.kind != "school_user":
             return {}
-        about = Alert.objects.filter(school_id=subject.school_id, subject_key=f"user:{subject.id}").order_by("id")
+        # Alerts about the person: by their account, and by the address typed at a failed sign-in
+        # (a brute-force alert keyed by the email when the attempt named no account in that case).
+        keys = [f"user:{subject.id}"]
+        email = User.objects.filter(pk=subject.id).values_list("email", flat=True).first()
+        if email:
+            keys.append(f"email:{email.lower()}")
+        about = Alert.objects.filter(school_id=subject.school_id, subject_key__in=keys).order_by("id")
         return {
             "monitoring.Alert": [
                 {

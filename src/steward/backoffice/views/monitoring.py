@@ -130,7 +130,9 @@ def _alert_page(request: StewardRequest, alert: Alert, scope: str) -> HttpRespon
     form = StatusForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and not decides:
         form.is_valid()
-        form.add_error(None, "This alert is the school's to decide: its administrators and DPO acknowledge and resolve it")
+        form.add_error(
+            None, "This alert is the school's to decide: its administrators and DPO acknowledge and resolve it"
+        )
     elif request.method == "POST" and form.is_valid():
         action, note = form.cleaned_data["action"], form.cleaned_data["note"]
         confirmed = request.POST.get("confirm") == "yes"
