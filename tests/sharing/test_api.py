@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from steward.audit.actor import Actor
@@ -389,3 +389,28 @@ def test_refusals_are_audited_and_twenty_in_an_hour_raise_a_misuse_alert(
     with estate_scope(), processor_scope():
         [alert] = Alert.objects.filter(rule="api_client_misuse")
     assert alert.school_id is None and alert.subject_key == f"client:{client_id}" and alert.event_count == 20
+
+
+@override_settings(STEWARD_MONITORING={"bulk_reads": {"hour_floor": 3, "day_floor": 1000}})
+def test_a_page_read_is_audited_as_a_view_by_the_client_and_counts_towards_its_bulk_reads(
+    client: Client, bearer: str, approved: DataFlow, school: Organisation
+) -> None:
+    """Issue #16: an API client's reads count like a person's. Each page is a `view` of its records
+    by the client at the school (besides its Disclosure), which the bulk-read rule counts."""
+    from steward.monitoring.detection import detection_pass
+    from steward.monitoring.models import Alert
+    from steward.tenancy.scope import estate_scope
+
+    assert get(client, bearer, f"/api/v1/schools/{school.urn}/session-attendance")[0] == 200
+    with processor_scope():
+        [event] = AuditEvent.objects.filter(action="view", purpose="recipient API")
+    assert (event.school_id, event.object_type, len(event.object_ids)) == (school.id, "mis.SessionAttendance", 3)
+    assert event.actor_client
+    detection_pass()
+    with estate_scope(), processor_scope():
+        [alert] = Alert.objects.filter(rule="bulk_reads_hour")
+    assert (alert.school_id, alert.subject_key, alert.event_ids) == (
+        school.id,
+        f"client:{event.actor_client}",
+        [event.id],
+    )

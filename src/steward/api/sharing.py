@@ -19,6 +19,7 @@ from steward.api.problems import Problem, problem_status
 from steward.audit.actor import Actor, actor_from_request
 from steward.audit.services import audit_record
 from steward.ingest.schema import record_types
+from steward.mis.models import RECORD_MODELS
 from steward.register.models import ProcessingActivity, Recipient
 from steward.sharing import selectors, services
 from steward.sharing.models import DataFlow, Disclosure
@@ -141,6 +142,28 @@ def _audit_refusal(
     )
 
 
+def _audit_read(actor: Actor, school: Organisation, record_type: str, record_ids: list[str]) -> None:
+    """A page of records read by a recipient's client is audited as a `view` of those records, like a
+    back-office page of them (besides its Disclosure, the controller's log of what was released):
+    monitoring's bulk-read rule counts a client's reads against its own baseline from these events."""
+    audit_record(
+        action="view",
+        actor_client=actor.client,
+        actor_label=actor.label,
+        organisation_id=actor.organisation_id,
+        school_id=school.id,
+        object_type=_MODEL_OF[record_type],
+        object_ids=record_ids,
+        purpose="recipient API",
+        request_id=actor.request_id,
+        ip_address=actor.ip_address,
+        user_agent=actor.user_agent,
+    )
+
+
+_MODEL_OF = {model.record_type: model._meta.label for model in RECORD_MODELS}
+
+
 def _school_flows(request: ApiRequest, urn: int) -> tuple[Organisation, Recipient, list[DataFlow]] | Status[Any]:
     recipient = _recipient(request)
     school = Organisation.objects.filter(kind=Organisation.Kind.SCHOOL, urn=urn).first()
@@ -211,6 +234,8 @@ def records(
             limit=_limit(page.limit),
             channel=Disclosure.Channel.API,
         )
+        if result.record_ids:
+            _audit_read(actor_from_request(request), school, str(record_type), result.record_ids)
     # PostgreSQL wrote the records' JSON; wrapping it costs a string join, not a thousand Python
     # objects. The declared schema (RecordsPage) still documents the shape.
     body = (
