@@ -12,13 +12,17 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
@@ -26,13 +30,13 @@ from pyrage import x25519
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from steward.audit.actor import Actor
-from steward.core import embedded_db
+from steward.core import database, embedded_db
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Contact, Learner
 from steward.retention.backups import BackupError
 from steward.retention.backups.checks import rows_per_school
 from steward.retention.backups.create import backup_create
-from steward.retention.backups.postgres import Cluster
+from steward.retention.backups.postgres import Cluster, binaries_version, major, same_major_or_refuse
 from steward.retention.backups.restore import backup_restore, restore_marker
 from steward.retention.backups.verify import backup_verify
 from steward.retention.models import BackupCopy
@@ -198,3 +202,57 @@ def test_create_refuses_without_a_recipient(committed_db: None, backup_key: Path
         call_command("backup", "create")
     assert not BackupCopy.objects.exists()
     assert not (backup_key.parent / "backups").exists() or not any((backup_key.parent / "backups").iterdir())
+
+
+def test_a_backup_killed_part_way_leaves_no_copy_recorded(committed_db: None, backup_key: Path) -> None:
+    """`steward backup create` in its own process, killed with SIGKILL once its file is being written."""
+    _school("Killed Primary")
+    folder = backup_key.parent / "backups"
+    env = {
+        **os.environ,
+        "STEWARD_DB_NAME": TEST_DB,
+        "STEWARD_BACKUP_DIR": str(folder),
+        "STEWARD_BACKUP_RECIPIENTS": ",".join(settings.STEWARD_BACKUP_RECIPIENTS),
+    }
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "steward", "backup", "create"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
+    while not list(folder.glob("*.partial")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert process.poll() is None, "the backup finished before it could be killed"
+    process.kill()
+    process.communicate(timeout=30)
+    assert not BackupCopy.objects.exists()
+    assert not [p for p in folder.iterdir() if not p.name.endswith(".partial")]  # no file under a final name
+
+
+def test_a_restore_into_an_empty_database_on_a_server_replays_and_marks_it_usable(
+    committed_db: None, backup_key: Path
+) -> None:
+    school = _school("Server Primary")
+    copy = backup_create()
+    _erase(school, "L1")
+    name = f"{TEST_DB}_restored"
+    database.ensure_database(name, recreate=True)
+    url = f"postgresql://postgres@/{name}?host={embedded_db.ensure_running()}"
+    try:
+        result = backup_restore(copy=copy, identity_path=backup_key, database_url=url)
+        assert result.usable and result.replayed >= 1
+        with psycopg.connect(url) as conn:
+            learners = conn.execute("SELECT source_id FROM mis_learner WHERE school_id = %s", [school.id]).fetchall()
+            (comment,) = conn.execute(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name]
+            ).fetchone() or (None,)
+        assert learners == [("L2",)]
+        assert comment is not None and f"restore of backup {copy.pk}: usable" in comment
+    finally:
+        database.drop_database(name)
+
+
+def test_a_server_of_another_major_version_is_refused_with_both_versions_named() -> None:
+    ours = binaries_version()
+    other = f"{major(ours) - 1}.4"
+    with pytest.raises(BackupError, match=f"PostgreSQL {other}, but Steward's embedded binaries are PostgreSQL {ours}"):
+        same_major_or_refuse(other)
+    same_major_or_refuse(f"{major(ours)}.0")  # the same major version is accepted
