@@ -196,6 +196,27 @@ def test_a_restore_refuses_a_database_that_is_not_empty(committed_db: None, back
     assert BackupCopy.objects.count() == 1  # the live database is as it was
 
 
+def test_a_restore_refuses_a_data_directory_that_is_not_empty(
+    committed_db: None, backup_key: Path, target: Path
+) -> None:
+    copy = backup_create()
+    target.mkdir()
+    (target / "someone-elses-file").write_text("keep me")
+    with pytest.raises(BackupError, match="is not empty: restore into a new"):
+        backup_restore(copy=copy, identity_path=backup_key, target_dir=target)
+    assert [p.name for p in target.iterdir()] == ["someone-elses-file"]
+
+
+def test_a_verification_that_cannot_restore_is_recorded_as_failed(committed_db: None, backup_key: Path) -> None:
+    copy = backup_create()
+    other = backup_key.parent / "other-key.txt"
+    other.write_text(f"{x25519.Identity.generate()}\n")
+    result = backup_verify(copy=copy, identity_path=other)
+    copy.refresh_from_db()
+    assert result["ok"] is False and "cannot open backup" in result["error"]
+    assert copy.verified_ok is False and copy.verified_at is not None
+
+
 def test_create_refuses_without_a_recipient(committed_db: None, backup_key: Path, settings: SettingsWrapper) -> None:
     settings.STEWARD_BACKUP_RECIPIENTS = []
     with pytest.raises(CommandError, match="no backup recipient: set STEWARD_BACKUP_RECIPIENTS"):
