@@ -147,19 +147,22 @@ def test_a_restore_brings_everything_back_but_what_was_erased_and_purged_since(
 
 
 def test_verify_restores_into_a_scratch_server_checks_it_and_records_the_result(
-    committed_db: None, backup_key: Path
+    committed_db: None, backup_key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Through the commands, as an operator runs them."""
     school = _school("Verified Primary")
-    copy = backup_create()
+    call_command("backup", "create")
+    copy = BackupCopy.objects.get()
+    assert f"Backup {copy.pk} written: {copy.location}" in capsys.readouterr().out
     live = rows_per_school()
-    result = backup_verify(copy=copy, identity_path=backup_key)
-    assert result["ok"] is True, result
+    call_command("backup", "verify", "--backup", str(copy.pk), "--identity", str(backup_key))
+    assert f"Backup {copy.pk} verified: audit chain intact" in capsys.readouterr().out
+    copy.refresh_from_db()
+    result = copy.verification
+    assert copy.verified_ok is True and copy.verified_at is not None and result["ok"] is True, result
     assert result["audit_chain"]["ok"] and result["audit_chain"]["checked"] > 0
     assert result["tables_without_forced_rls"] == []
     assert result["rows_per_school"] == live and live[str(school.id)] >= 10  # every row of the school came back
-    copy.refresh_from_db()
-    assert copy.verified_ok is True and copy.verified_at is not None
-    assert copy.verification["rows_per_school"] == result["rows_per_school"]
     assert not list(Path(tempfile.gettempdir()).glob("steward-verify-*"))  # the scratch server is gone
 
 
