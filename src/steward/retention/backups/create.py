@@ -15,6 +15,7 @@ import tempfile
 from django.conf import settings
 from django.utils import timezone
 
+from steward.register.models import PlaceOfProcessing
 from steward.retention.backups import BackupError, crypto, postgres
 from steward.retention.backups.location import Location, location_from_settings
 from steward.retention.backups.manifest import Manifest, write_manifest
@@ -27,6 +28,8 @@ PLACE = "uk-backup"  # the register's place of processing for backups (register.
 
 def backup_create(*, location: Location | None = None, now: dt.datetime | None = None) -> BackupCopy:
     to = crypto.recipients(list(settings.STEWARD_BACKUP_RECIPIENTS))
+    if not PlaceOfProcessing.objects.filter(code=PLACE).exists():
+        raise BackupError(f"the register has no place of processing {PLACE!r} for backups: run `steward setup`")
     location = location or location_from_settings()
     env = postgres.source_env()
     version = postgres.server_version(env)
@@ -47,6 +50,9 @@ def backup_create(*, location: Location | None = None, now: dt.datetime | None =
         assert dump.stdout is not None  # noqa: S101
         try:
             crypto.encrypt_stream(dump.stdout, hashing, to)
+        except OSError as error:  # a full disk, a folder gone: the partial file is removed on the way out
+            dump.kill()
+            raise BackupError(f"cannot write the backup to {location.description}: {error}") from error
         finally:
             dump.stdout.close()
             code = dump.wait()

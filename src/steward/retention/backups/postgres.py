@@ -179,7 +179,15 @@ class Cluster:
         )
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
-            raise BackupError(f"{program} failed for {self.datadir}: {detail[-1] if detail else result.returncode}")
+            hint = (
+                f" (as root the server runs as user {embedded_db.SYSTEM_USER}, which must be able to reach every "
+                f"folder above {self.datadir})"
+                if os.geteuid() == 0 and program == "initdb"
+                else ""
+            )
+            raise BackupError(
+                f"{program} failed for {self.datadir}: {detail[-1] if detail else result.returncode}{hint}"
+            )
 
 
 def connect(env: dict[str, str]) -> psycopg.Connection[Any]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from steward.core import embedded_db
 from steward.core.database import APP_ROLE, app_role_password
 from steward.retention.backups import BackupError, crypto, postgres
 from steward.retention.backups.location import Location, location_from_settings
@@ -114,7 +116,10 @@ def backup_restore(
         _steward(["migrate", "--database", "owner", "--no-input", "-v", "0"], url, app_password)
         _copy_replay_log(copy, env)
         out = _steward(["backup", "replay", "--backup", str(copy.pk)], url, app_password)
-        result.replayed = int(out.split()[1]) if out.startswith("Re-applied") else 0
+        replayed = re.search(r"Re-applied (\d+) ", out)
+        if replayed is None:
+            raise BackupError(f"`steward backup replay` on the restored database did not say what it did: {out!r}")
+        result.replayed = int(replayed.group(1))
         result.usable = True
         _mark(result, target_dir, env, usable=True, note=f"replayed {result.replayed} erasure(s) and purge(s)")
     except BaseException as error:
@@ -266,7 +271,8 @@ def _mark(result: RestoreResult, target_dir: Path | None, env: dict[str, str], *
             "database_url": result.database_url,
             "app_password": result.app_password,
             "replayed": result.replayed,
-            "start": f"pg_ctl -D {target_dir} start (as the server's user)",
+            "start": f"{postgres.bin_path('pg_ctl')} -D {target_dir} -l {target_dir}/restore-server.log start"
+            + (f" (as user {embedded_db.SYSTEM_USER})" if os.geteuid() == 0 else ""),
         }
         fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:

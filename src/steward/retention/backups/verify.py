@@ -41,6 +41,8 @@ def backup_verify(*, copy: BackupCopy, identity_path: Path, location: Location |
         result["replayed"] = restored.replayed
     except BackupError as error:
         result = {"ok": False, "error": str(error)}
+    except Exception as error:  # noqa: BLE001 - any failure is a failed verification, recorded as such
+        result = {"ok": False, "error": f"{type(error).__name__}: {error}"}
     finally:
         if cluster is not None:
             cluster.stop()
