@@ -120,6 +120,7 @@ def test_a_restore_brings_everything_back_but_what_was_erased_and_purged_since(
     copy = backup_create()
     assert copy.sha256 and copy.size_bytes > 0 and sorted(copy.school_ids) == sorted([kept.id, leaving.id])
     assert copy.place == "uk-backup"
+    assert (backup_key.parent / "backups" / copy.location).stat().st_mode & 0o077 == 0  # owner-only
     manifest = json.loads((Path(backup_key.parent / "backups") / f"{copy.location}.manifest.json").read_text())
     assert manifest["sha256"] == copy.sha256 and {s["urn"] for s in manifest["schools"]} == {kept.urn, leaving.urn}
     assert b"Priya" not in (backup_key.parent / "backups" / copy.location).read_bytes()  # encrypted, not plain

@@ -42,12 +42,13 @@ class FolderLocation:
     def writer(self, key: str) -> Iterator[IO[bytes]]:
         final = self._path(key)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as error:
             raise BackupError(f"cannot make the backup folder {self.folder}: {error.strerror or error}") from error
         partial = final.with_name(final.name + ".partial")
         try:
-            with partial.open("xb") as out:
+            # Owner-only, though encrypted: who may copy backups is the processor's decision, not umask's.
+            with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
                 yield out
                 out.flush()
                 os.fsync(out.fileno())
