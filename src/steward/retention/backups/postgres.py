@@ -122,6 +122,7 @@ class Cluster:
         if self.datadir.exists() and any(self.datadir.iterdir()):
             raise BackupError(f"{self.datadir} is not empty: restore into a new (or empty) directory")
         self.datadir.mkdir(parents=True, exist_ok=True)
+        embedded_db.ensure_system_user()  # as root; with DATABASE_URL the embedded server may never have run
         as_user = _as_server_user()
         if as_user:
             shutil.chown(self.datadir, user=embedded_db.SYSTEM_USER)

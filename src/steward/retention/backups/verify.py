@@ -28,6 +28,7 @@ from steward.tenancy.scope import processor_scope
 def backup_verify(*, copy: BackupCopy, identity_path: Path, location: Location | None = None) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="steward-verify-"))
     if os.geteuid() == 0:  # as root the server runs as its own user, which must reach its data directory
+        embedded_db.ensure_system_user()
         shutil.chown(scratch, user=embedded_db.SYSTEM_USER)
     result: dict[str, Any]
     cluster = None
