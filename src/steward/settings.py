@@ -307,6 +307,10 @@ STEWARD_SERVICE_DESK_REPLY_ADDRESS = os.environ.get("STEWARD_SERVICE_DESK_REPLY_
 # Files attached to service desk tickets: outside the web root (never under STATIC_ROOT), each named by a
 # random key, served only through the desk's download views. Made on the first upload, not here.
 STEWARD_ATTACHMENT_DIR = Path(os.environ.get("STEWARD_ATTACHMENT_DIR", str(VAR_DIR / "attachments")))
+# Backups (`steward backup create`): the folder they are written to, and the age public keys
+# (age1..., comma-separated) they are encrypted to. The private key is never on the server.
+STEWARD_BACKUP_DIR = Path(os.environ.get("STEWARD_BACKUP_DIR", str(VAR_DIR / "backups")))
+STEWARD_BACKUP_RECIPIENTS = [k.strip() for k in os.environ.get("STEWARD_BACKUP_RECIPIENTS", "").split(",") if k.strip()]
 NOTIFY_API_KEY = os.environ.get("STEWARD_NOTIFY_API_KEY", "")
 NOTIFY_TEMPLATE_ID = os.environ.get("STEWARD_NOTIFY_TEMPLATE_ID", "")
 NOTIFY_BASE_URL = os.environ.get("STEWARD_NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")

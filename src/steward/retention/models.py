@@ -97,8 +97,15 @@ class BackupCopy(models.Model):
     place = models.CharField(max_length=40, help_text="Register place of processing code, e.g. uk-backup")
     location = models.CharField(max_length=300, help_text="Where the copy is (vault path or object key)")
     school_ids = ArrayField(models.BigIntegerField(), help_text="The schools whose data the copy holds")
+    # Filled by `steward backup create` (a copy recorded by hand, before it existed, leaves them blank).
+    sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the encrypted file")
+    size_bytes = models.PositiveBigIntegerField(default=0, help_text="Size of the encrypted file")
+    pg_version = models.CharField(max_length=20, blank=True, help_text="PostgreSQL version of the dumped server")
+    verified_at = models.DateTimeField(null=True, blank=True, help_text="When `steward backup verify` last ran")
+    verified_ok = models.BooleanField(null=True, blank=True, help_text="Whether that verification passed")
+    verification = models.JSONField(default=dict, blank=True, help_text="What it found (checks, counts per school)")
 
-    privacy = NoPersonalData("where and when a copy was made")
+    privacy = NoPersonalData("where and when a copy was made, its checksum and verification")
 
     class Meta:
         ordering = ["taken_at"]

@@ -138,22 +138,42 @@ def hold_lift(*, hold: LegalHold, lifted_by: str) -> None:
 
 
 def backup_record(
-    *, taken_at: dt.datetime, place: str, location: str, school_ids: list[int], kept_until: dt.datetime | None = None
+    *,
+    taken_at: dt.datetime,
+    place: str,
+    location: str,
+    school_ids: list[int],
+    kept_until: dt.datetime | None = None,
+    sha256: str = "",
+    size_bytes: int = 0,
+    pg_version: str = "",
 ) -> BackupCopy:
-    """Record a backup copy; it may be kept for at most the register's seven years."""
+    """Record a backup copy; it may be kept for at most the register's seven years.
+
+    `steward backup create` calls this only once the file is complete, renamed and hashed."""
     longest = taken_at + BACKUP_LONGEST_KEPT
     kept_until = kept_until or longest
     if kept_until > longest:
         raise ValidationError({"kept_until": "a backup may be kept for at most seven years (the register)"})
     copy: BackupCopy = BackupCopy.objects.create(
-        taken_at=taken_at, kept_until=kept_until, place=place, location=location, school_ids=sorted(school_ids)
+        taken_at=taken_at,
+        kept_until=kept_until,
+        place=place,
+        location=location,
+        school_ids=sorted(school_ids),
+        sha256=sha256,
+        size_bytes=size_bytes,
+        pg_version=pg_version,
     )
+    detail: dict[str, object] = {"place": place, "schools": len(school_ids), "kept_until": kept_until.isoformat()}
+    if sha256:
+        detail.update(sha256=sha256, size_bytes=size_bytes)
     audit_record(
         action="backup_recorded",
         actor_label="backup",
         object_type="retention.BackupCopy",
         object_ids=[copy.pk],
-        detail={"place": place, "schools": len(school_ids), "kept_until": kept_until.isoformat()},
+        detail=detail,
     )
     return copy
 

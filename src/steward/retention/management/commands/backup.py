@@ -1,26 +1,98 @@
-"""`steward backup replay --backup ID`: after restoring a backup, apply again every erasure made since."""
+"""`steward backup create|restore|verify|replay|check`: encrypted backups that restore, and stay erased.
+
+- `create`: pg_dump of the whole database, age-encrypted to STEWARD_BACKUP_RECIPIENTS, into STEWARD_BACKUP_DIR;
+- `restore --backup ID --identity FILE (--target-dir DIR | --database-url URL)`: checks, decrypts,
+  restores, replays every erasure and purge made since, then marks the restored database usable;
+- `verify --backup ID --identity FILE`: restores into a scratch cluster, checks it, records the result;
+- `replay --backup ID`: re-apply erasures after a restore (run by `restore` against the restored database);
+- `check`: the verification's checks, as JSON (run by `verify` against the restored database).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from steward.retention.backups import BackupError
 from steward.retention.models import BackupCopy
 from steward.retention.services import replay_after_restore
 
 
 class Command(BaseCommand):
-    help = "Backups: re-apply erasures and purges after a restore."
+    help = "Backups: create, restore and verify encrypted backups; re-apply erasures after a restore."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("create", help="back up the whole database, encrypted, to the backup folder")
+        restore = sub.add_parser("restore", help="restore a backup into a new data directory or an empty database")
+        restore.add_argument("--backup", type=int, required=True, help="the BackupCopy id")
+        restore.add_argument("--identity", type=Path, required=True, help="file holding the age private key")
+        target = restore.add_mutually_exclusive_group(required=True)
+        target.add_argument("--target-dir", type=Path, help="a new (empty) directory for a fresh cluster")
+        target.add_argument("--database-url", help="an empty database on a PostgreSQL server of the same version")
+        verify = sub.add_parser("verify", help="restore into a scratch server, check it, record the result")
+        verify.add_argument("--backup", type=int, required=True, help="the BackupCopy id")
+        verify.add_argument("--identity", type=Path, required=True, help="file holding the age private key")
         replay = sub.add_parser("replay", help="re-apply what was erased after the restored backup was taken")
         replay.add_argument("--backup", type=int, required=True, help="the BackupCopy id that was restored")
+        sub.add_parser("check", help="(run by verify inside a restored database) audit chain, RLS, rows per school")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        backup = BackupCopy.objects.filter(pk=options["backup"]).first()
-        if backup is None:
-            raise CommandError(f"no backup copy {options['backup']}")
-        applied = replay_after_restore(backup=backup)
-        self.stdout.write(f"Re-applied {applied} erasure(s) and purge(s) made since {backup.taken_at:%Y-%m-%d %H:%M}.")
+        action = options["action"]
+        try:
+            if action == "create":
+                self._create()
+            elif action == "check":
+                from steward.retention.backups.checks import restored_checks
+
+                self.stdout.write(json.dumps(restored_checks()))
+            else:
+                copy = BackupCopy.objects.filter(pk=options["backup"]).first()
+                if copy is None:
+                    raise CommandError(f"no backup copy {options['backup']}")
+                getattr(self, f"_{action}")(copy, options)
+        except BackupError as error:
+            raise CommandError(str(error)) from error
+
+    def _create(self) -> None:
+        from steward.retention.backups.create import backup_create
+
+        copy = backup_create()
+        self.stdout.write(
+            f"Backup {copy.pk} written: {copy.location} ({copy.size_bytes} bytes, sha256 {copy.sha256}), "
+            f"{len(copy.school_ids)} school(s), kept until {copy.kept_until:%Y-%m-%d}."
+        )
+
+    def _restore(self, copy: BackupCopy, options: dict[str, Any]) -> None:
+        from steward.retention.backups.restore import backup_restore
+
+        result = backup_restore(
+            copy=copy,
+            identity_path=options["identity"],
+            target_dir=options.get("target_dir"),
+            database_url=options.get("database_url"),
+        )
+        where = f"data directory {options['target_dir']}" if options.get("target_dir") else "the database given"
+        self.stdout.write(
+            f"Backup {copy.pk} restored into {where} and usable: re-applied {result.replayed} erasure(s) and "
+            f"purge(s) made since {copy.taken_at:%Y-%m-%d %H:%M}."
+        )
+
+    def _verify(self, copy: BackupCopy, options: dict[str, Any]) -> None:
+        from steward.retention.backups.verify import backup_verify
+
+        result = backup_verify(copy=copy, identity_path=options["identity"])
+        if not result.get("ok"):
+            raise CommandError(f"backup {copy.pk} failed verification: {json.dumps(result)}")
+        self.stdout.write(
+            f"Backup {copy.pk} verified: audit chain intact ({result['audit_chain']['checked']} events), row-level "
+            f"security forced on every guarded table, {len(result['rows_per_school'])} school(s) with rows, "
+            f"{result['replayed']} erasure(s) and purge(s) re-applied."
+        )
+
+    def _replay(self, copy: BackupCopy, options: dict[str, Any]) -> None:
+        applied = replay_after_restore(backup=copy)
+        self.stdout.write(f"Re-applied {applied} erasure(s) and purge(s) made since {copy.taken_at:%Y-%m-%d %H:%M}.")
