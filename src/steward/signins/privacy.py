@@ -1,7 +1,9 @@
 """Privacy provider for session records: a staff member's and a parent's sign-ins (when, from where,
 on what). A staff account may belong to several schools: as for the account itself
 (`tenancy.privacy`), a school's erasure deletes the records only when the school is the person's
-only organisation. A parent's are deleted with the account (`services.forget_parent`) or on erasure."""
+only organisation. A parent's are deleted only with the account, by the portal, through
+`services.forget_parent` (closing it, or erasing it at its last school: the portal's provider
+reports them), so that their browsers are signed out too; this provider deletes none of them."""
 
 from __future__ import annotations
 
@@ -43,11 +45,6 @@ class SignInsPrivacyProvider:
             report.deleted["signins.StaffSession"] = staff.count()
             if not dry_run:
                 staff.delete()
-        elif subject.kind == "parent_user":
-            parent = ParentSession.objects.filter(parent_id=subject.id)
-            report.deleted["signins.ParentSession"] = parent.count()
-            if not dry_run:
-                parent.delete()
         return report
 
     def restrict_subject(self, subject: Subject, *, restricted: bool) -> None:

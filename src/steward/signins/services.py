@@ -8,8 +8,11 @@ the session it has already loaded, so enforcing the limits costs no query; it wr
 
 Ending a session deletes its Django session row, found by the hash of its key (set-based, in one
 statement), and marks the tracked row ended: that browser's next request carries a key that no
-longer exists, so it is signed out. The callers are the faces above this app (back office and
-portal views, their sign-in and recovery services); each audits what it did.
+longer exists, so it is signed out. Every way a session ends early (by its owner, an administrator,
+a limit, a password or two-factor change, a closed or erased account) passes through `end_sessions`
+or `expire`, which write the audit event themselves with the caller's `Actor`: no caller can end a
+session unaudited (DESIGN.md "Services audit; views don't"). Signing out is audited by the faces'
+sign-in services, as part of signing out.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from steward.audit.actor import Actor
+from steward.audit.services import audit_action
 from steward.notifications.email import send_email
 from steward.signins.models import EndReason, Kind, ParentSession, StaffSession, TrackedSession
 from steward.signins.places import device_of, place_of
@@ -152,36 +157,76 @@ def _delete_django_sessions(digests: Iterable[str]) -> None:
         )
 
 
-def end_sessions(model: Model, ids: Iterable[int], *, why: str, by: str = "") -> list[int]:
+def _audit_ended(
+    model: Model, ids: list[int], *, why: str, actor: Actor, school_id: int | None, detail: dict[str, object]
+) -> None:
+    """One event for the sessions one act ended: `portal_session_ended` for parents' (the portal's
+    purpose), `session_ended` for staff's, naming the rows and why."""
+    parent = model is ParentSession
+    audit_action(
+        actor,
+        action="portal_session_ended" if parent else "session_ended",
+        school_id=school_id,
+        object_type="signins.ParentSession" if parent else "signins.StaffSession",
+        object_ids=ids,
+        purpose="parent_portal" if parent else "session security",
+        detail={"why": why, **detail},
+    )
+
+
+def end_sessions(
+    model: Model, ids: Iterable[int], *, why: str, actor: Actor, school_id: int | None = None, by: str = ""
+) -> list[int]:
     """End these tracked sessions (those still active): their browsers are signed out. Another kind's
-    session on the same browser ends with it, because it is the same Django session. Returns the ids ended."""
+    session on the same browser ends with it, because it is the same Django session. Audited here,
+    with `actor` (and `school_id`, the school whose administrator acted), when anything ended.
+    `by` is written on the rows when someone other than the owner ended them. Returns the ids ended."""
     now = timezone.now()
+    owner = "user_id" if model is StaffSession else "parent_id"
     with transaction.atomic():
         found = list(
             model.objects.select_for_update()
             .filter(pk__in=list(ids), ended_at__isnull=True)
-            .values_list("pk", "key_hash")
+            .values_list("pk", "key_hash", owner)
         )
         if not found:
             return []
-        digests = [d for _, d in found]
+        digests = [d for _, d, _ in found]
         _delete_django_sessions(digests)
-        model.objects.filter(pk__in=[pk for pk, _ in found]).update(ended_at=now, ended_why=why, ended_by=by[:200])
+        ended = [pk for pk, _, _ in found]
+        model.objects.filter(pk__in=ended).update(ended_at=now, ended_why=why, ended_by=by[:200])
         other: Model = ParentSession if model is StaffSession else StaffSession
-        other.objects.filter(key_hash__in=digests, ended_at__isnull=True).update(
-            ended_at=now, ended_why=why, ended_by=by[:200]
-        )
-    return [pk for pk, _ in found]
+        alongside = other.objects.filter(key_hash__in=digests, ended_at__isnull=True)
+        with_it = sorted(alongside.values_list("pk", flat=True))
+        alongside.update(ended_at=now, ended_why=why, ended_by=by[:200])
+        owners = sorted({o for _, _, o in found})
+        other_kind = Kind.PARENT if other is ParentSession else Kind.STAFF
+        detail: dict[str, object] = {"owners": owners}
+        if with_it:
+            detail["ended_with_them"] = [f"{other_kind}:{pk}" for pk in with_it]
+        _audit_ended(model, ended, why=why, actor=actor, school_id=school_id, detail=detail)
+    return ended
 
 
-def end_other_sessions(*, kind: str, owner_id: int, why: str, keep: HttpRequest | None = None, by: str = "") -> int:
-    """End every active session of the person except the one `keep` is made on (password changed,
-    two-factor turned off). Without `keep` (a reset by email, an administrator's reset) all end."""
+def end_other_sessions(
+    *,
+    kind: str,
+    owner_id: int,
+    why: str,
+    actor: Actor,
+    keep_id: int | None = None,
+    school_id: int | None = None,
+    by: str = "",
+) -> int:
+    """End every active session of the person except the tracked session `keep_id` (the browser in
+    use: password changed, two-factor turned off). Without it (a reset by email, an administrator's
+    reset, a closed account) all end. Audited by `end_sessions`. Returns how many ended."""
     model = model_of(kind)
     active = model.objects.filter(**_owner(kind, owner_id), ended_at__isnull=True)
-    if keep is not None and keep.session.session_key:
-        active = active.exclude(key_hash=key_hash(keep.session.session_key))
-    return len(end_sessions(model, list(active.values_list("pk", flat=True)), why=why, by=by))
+    if keep_id is not None:
+        active = active.exclude(pk=keep_id)
+    ids = list(active.values_list("pk", flat=True))
+    return len(end_sessions(model, ids, why=why, actor=actor, school_id=school_id, by=by))
 
 
 def session_signed_out(request: HttpRequest) -> None:
@@ -194,10 +239,13 @@ def session_signed_out(request: HttpRequest) -> None:
         )
 
 
-def forget_parent(parent_id: int) -> int:
-    """The parent account is closed or erased: end its sessions and delete their records."""
-    end_other_sessions(kind=Kind.PARENT, owner_id=parent_id, why=EndReason.ACCOUNT_CLOSED)
-    deleted, _ = ParentSession.objects.filter(parent_id=parent_id).delete()
+def forget_parent(parent_id: int, *, actor: Actor) -> int:
+    """The parent account is closed or erased: end its sessions (deleting their Django sessions, so
+    every browser signed in to it is signed out; audited) and delete their records. The one path by
+    which parent sessions go with their account. Returns the records deleted."""
+    with transaction.atomic():
+        end_other_sessions(kind=Kind.PARENT, owner_id=parent_id, why=EndReason.ACCOUNT_CLOSED, actor=actor)
+        deleted, _ = ParentSession.objects.filter(parent_id=parent_id).delete()
     return deleted
 
 
@@ -212,12 +260,22 @@ def adopt(request: HttpRequest, *, kind: str, owner_id: int) -> None:
     session_started(request, kind=kind, owner_id=owner_id, notify=False)
 
 
-def expire(request: HttpRequest, why: str) -> None:
-    """A limit was reached: end every tracked session on this browser and empty the session."""
+def expire(request: HttpRequest, why: str, *, actor: Actor) -> None:
+    """A limit was reached: end every tracked session on this browser, empty the session, and audit
+    `session_expired` (with `actor`: the middleware's, who is nobody yet, from the request's address)."""
     now = timezone.now()
-    for kind, entry in entries_of(request).items():
-        model_of(kind).objects.filter(pk=entry["id"], ended_at__isnull=True).update(ended_at=now, ended_why=why)
+    ended = current_ids(request)
+    for kind, pk in ended.items():
+        model_of(kind).objects.filter(pk=pk, ended_at__isnull=True).update(ended_at=now, ended_why=why)
     request.session.flush()
+    audit_action(
+        actor,
+        action="session_expired",
+        school_id=None,
+        object_type="signins.TrackedSession",
+        object_ids=[f"{kind}:{pk}" for kind, pk in ended.items()],
+        detail={"why": why},
+    )
 
 
 def touch(request: HttpRequest, entries: dict[str, dict[str, Any]]) -> bool:
