@@ -596,6 +596,12 @@ def _expire(w: World) -> Expect:
     return Expect("session_expired", None, w.actor.label)
 
 
+@walks("signins.services.sweep_sessions")
+def _sweep_sessions(w: World) -> Expect:
+    signins.sweep_sessions(now=dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC), actor=w.actor)
+    return Expect("sessions_swept", None, w.actor.label)
+
+
 @walks("retention.services.hold_place")
 def _hold_place(w: World) -> Expect:
     retention.hold_place(school=w.school, reason="litigation", placed_by="Processor DPO")

@@ -7,11 +7,18 @@ reports them), so that their browsers are signed out too; this provider deletes 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from steward.register.providers import ErasureReport, HeldData, Subject
 from steward.signins.models import ParentSession, StaffSession
 from steward.tenancy.selectors import member_elsewhere
+
+# How long a session record is kept after the session ended (a record never ended, whose browser
+# never came back, counts from when it was last seen): 90 days, because the "new sign-in" email
+# compares a sign-in with the person's devices and countries of the last 90 days
+# (`services.SEEN_WINDOW`); nothing needs them longer. `services.sweep_sessions` enforces it daily.
+KEPT_AFTER_END = dt.timedelta(days=90)
 
 _FIELDS = ("started_at", "last_seen_at", "ended_at", "ended_why", "ip_address", "country_name", "network", "device")
 

@@ -21,10 +21,13 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.db import connection, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -33,6 +36,7 @@ from steward.audit.services import audit_action
 from steward.notifications.email import send_email
 from steward.signins.models import EndReason, Kind, ParentSession, StaffSession, TrackedSession
 from steward.signins.places import device_of, place_of
+from steward.signins.privacy import KEPT_AFTER_END
 
 SESSION_DATA_KEY = "steward_tracked"
 TOUCH_SECONDS = 60
@@ -289,3 +293,36 @@ def touch(request: HttpRequest, entries: dict[str, dict[str, Any]]) -> bool:
         entry["seen"] = time.time()
     request.session[SESSION_DATA_KEY] = entries
     return True
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What one sweep deleted: Django sessions past their expiry, and session records past retention."""
+
+    django_sessions: int
+    staff_sessions: int
+    parent_sessions: int
+
+
+def sweep_sessions(*, now: dt.datetime, actor: Actor) -> Swept:
+    """The daily sweep (`signins.tasks.sweep_sessions_task`): delete Django sessions past their
+    expiry date (what `clearsessions` does: a browser that never came back leaves its row behind
+    for ever otherwise), and session records that ended more than `privacy.KEPT_AFTER_END` ago (a
+    record never ended, its browser gone, counts from when it was last seen). Set-based, idempotent;
+    audited with the counts (no one's data in the event)."""
+    cutoff = now - KEPT_AFTER_END
+    old = Q(ended_at__lt=cutoff) | Q(ended_at__isnull=True, last_seen_at__lt=cutoff)
+    with transaction.atomic():
+        # Session.objects, as the database engine's `SessionStore.clear_expired` does, for the count.
+        django_sessions, _ = Session.objects.filter(expire_date__lt=now).delete()
+        staff, _ = StaffSession.objects.filter(old).delete()
+        parent, _ = ParentSession.objects.filter(old).delete()
+        swept = Swept(django_sessions, staff, parent)
+        audit_action(
+            actor,
+            action="sessions_swept",
+            school_id=None,
+            object_type="signins.TrackedSession",
+            detail={**asdict(swept), "kept_days": KEPT_AFTER_END.days},
+        )
+    return swept
