@@ -5,6 +5,7 @@ than the 90 days `signins.privacy` declares; a live session and a record ended 8
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import time_machine
@@ -20,7 +21,8 @@ from steward.signins.privacy import KEPT_AFTER_END
 from steward.signins.tasks import sweep_sessions_task
 from steward.tenancy.models import User
 from steward.tenancy.scope import processor_scope
-from tests.signins.conftest import at, staff_browser
+from tests.notify_fixtures import SmtpSink
+from tests.signins.conftest import FIREFOX_ON_LINUX, US_ADDRESS, at, staff_browser
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +38,7 @@ def _signed_out_at(client: Client, minutes: float) -> None:
         client.post("/sign-out/", {})
 
 
-def test_expired_django_sessions_and_records_past_retention_go_and_live_ones_stay(dpo_a: User) -> None:
+def test_expired_django_sessions_and_records_past_retention_go_and_live_ones_stay(dpo_a: User, admin_a: User) -> None:
     old_ended = staff_browser(dpo_a, at(0))
     _signed_out_at(old_ended, 1)  # ended 91 days before the sweep: past retention
     abandoned = staff_browser(dpo_a, at(2))  # never came back: its Django session expired at 12 hours
@@ -45,6 +47,8 @@ def test_expired_django_sessions_and_records_past_retention_go_and_live_ones_sta
     _signed_out_at(recent_ended, 2 * DAY + 1)  # ended 89 days before the sweep: kept
     live = staff_browser(dpo_a, at(91 * DAY))
     live_key = _key(live)
+    away = staff_browser(admin_a, at(3))
+    _signed_out_at(away, 4)  # another person's only record, past retention: their latest, so it stays
     assert Session.objects.filter(session_key=abandoned_key).exists()  # nothing cleared it so far
     rows = {r.started_at: r for r in StaffSession.objects.filter(user=dpo_a)}
 
@@ -55,6 +59,7 @@ def test_expired_django_sessions_and_records_past_retention_go_and_live_ones_sta
     assert Session.objects.filter(session_key=live_key).exists()
     left = set(StaffSession.objects.filter(user=dpo_a).values_list("pk", flat=True))
     assert left == {rows[at(2 * DAY)].pk, rows[at(91 * DAY)].pk}
+    assert StaffSession.objects.filter(user=admin_a).count() == 1
     with time_machine.travel(at(91 * DAY + 6), tick=False):
         assert live.get("/account/sessions/").status_code == 200  # the live browser is still signed in
         assert sweep_sessions_task.call() == [0, 0, 0]  # idempotent
@@ -72,3 +77,19 @@ def test_the_retention_covers_the_new_sign_in_comparison() -> None:
 def test_the_sweep_is_scheduled_daily() -> None:
     when = timezone.make_aware(dt.datetime(2026, 6, 10, 3, 30))  # noqa: DTZ001  # local time, any day
     assert "steward.signins.tasks.sweep_sessions_task" in {e.task for e in due(when)}
+
+
+def test_a_sign_in_after_a_long_absence_is_still_news_after_the_sweep(
+    dpo_a: User, smtp_sink: SmtpSink, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The sweep keeps the person's latest record: without any, the next sign-in would look like the
+    account's first and send nothing, whoever signed in from wherever."""
+    _signed_out_at(staff_browser(dpo_a, at(0)), 1)
+    _signed_out_at(staff_browser(dpo_a, at(DAY)), DAY + 1)
+    with time_machine.travel(at(120 * DAY), tick=False):
+        assert sweep_sessions_task.call() == [0, 1, 0]
+    assert StaffSession.objects.filter(user=dpo_a).count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_browser(dpo_a, at(120 * DAY + 1), address=US_ADDRESS, agent=FIREFOX_ON_LINUX)
+    [mail] = smtp_sink.wait_for(1)
+    assert mail.message["Subject"] == "New sign-in to Steward"

@@ -17,7 +17,9 @@ from steward.tenancy.selectors import member_elsewhere
 # How long a session record is kept after the session ended (a record never ended, whose browser
 # never came back, counts from when it was last seen): 90 days, because the "new sign-in" email
 # compares a sign-in with the person's devices and countries of the last 90 days
-# (`services.SEEN_WINDOW`); nothing needs them longer. `services.sweep_sessions` enforces it daily.
+# (`services.SEEN_WINDOW`); nothing needs them longer. `services.sweep_sessions` enforces it daily,
+# keeping each person's latest record only, whatever its age, so that a sign-in after a long absence
+# is not taken for the account's first (which sends no new-sign-in email).
 KEPT_AFTER_END = dt.timedelta(days=90)
 
 _FIELDS = ("started_at", "last_seen_at", "ended_at", "ended_why", "ip_address", "country_name", "network", "device")

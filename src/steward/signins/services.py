@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Max, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -304,19 +304,28 @@ class Swept:
     parent_sessions: int
 
 
+def _past_retention(model: Model, cutoff: dt.datetime) -> QuerySet[Any]:
+    """Records ended before `cutoff` (or, never ended, last seen before it), except each person's
+    latest: without it, a sign-in after a long absence would look like the account's very first,
+    and `_is_new` would send no email however strange the device or country."""
+    owner = "user_id" if model is StaffSession else "parent_id"
+    latest = model.objects.values(owner).annotate(last=Max("pk")).values("last")
+    old = Q(ended_at__lt=cutoff) | Q(ended_at__isnull=True, last_seen_at__lt=cutoff)
+    return model.objects.filter(old).exclude(pk__in=latest)
+
+
 def sweep_sessions(*, now: dt.datetime, actor: Actor) -> Swept:
     """The daily sweep (`signins.tasks.sweep_sessions_task`): delete Django sessions past their
     expiry date (what `clearsessions` does: a browser that never came back leaves its row behind
     for ever otherwise), and session records that ended more than `privacy.KEPT_AFTER_END` ago (a
-    record never ended, its browser gone, counts from when it was last seen). Set-based, idempotent;
-    audited with the counts (no one's data in the event)."""
+    record never ended, its browser gone, counts from when it was last seen), except each person's
+    latest. Set-based, idempotent; audited with the counts (no one's data in the event)."""
     cutoff = now - KEPT_AFTER_END
-    old = Q(ended_at__lt=cutoff) | Q(ended_at__isnull=True, last_seen_at__lt=cutoff)
     with transaction.atomic():
         # Session.objects, as the database engine's `SessionStore.clear_expired` does, for the count.
         django_sessions, _ = Session.objects.filter(expire_date__lt=now).delete()
-        staff, _ = StaffSession.objects.filter(old).delete()
-        parent, _ = ParentSession.objects.filter(old).delete()
+        staff, _ = _past_retention(StaffSession, cutoff).delete()
+        parent, _ = _past_retention(ParentSession, cutoff).delete()
         swept = Swept(django_sessions, staff, parent)
         audit_action(
             actor,
