@@ -191,9 +191,20 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Session limits (DESIGN.md "Sessions"): seconds without a request before a session ends, per kind
 # of person, and the longest a session may last at all; `signins.middleware` enforces them.
-STEWARD_SESSION_IDLE_STAFF = int(os.environ.get("STEWARD_SESSION_IDLE_STAFF", str(30 * 60)))
-STEWARD_SESSION_IDLE_PARENT = int(os.environ.get("STEWARD_SESSION_IDLE_PARENT", str(60 * 60)))
-STEWARD_SESSION_ABSOLUTE = int(os.environ.get("STEWARD_SESSION_ABSOLUTE", str(12 * 60 * 60)))
+# A value that is not a whole number is kept as typed, for `signins.checks` to refuse by name at start-up.
+
+
+def _session_seconds(name: str, default: int) -> int | str:
+    raw = os.environ.get(name, str(default)).strip()
+    try:
+        return int(raw)
+    except ValueError:
+        return raw
+
+
+STEWARD_SESSION_IDLE_STAFF = _session_seconds("STEWARD_SESSION_IDLE_STAFF", 30 * 60)
+STEWARD_SESSION_IDLE_PARENT = _session_seconds("STEWARD_SESSION_IDLE_PARENT", 60 * 60)
+STEWARD_SESSION_ABSOLUTE = _session_seconds("STEWARD_SESSION_ABSOLUTE", 12 * 60 * 60)
 SESSION_COOKIE_AGE = STEWARD_SESSION_ABSOLUTE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

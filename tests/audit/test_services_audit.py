@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 from django.db.models import F
-from django.test import TestCase, override_settings
+from django.test import RequestFactory, TestCase, override_settings
 from django_otp.oath import TOTP
 
 import steward
@@ -48,6 +49,8 @@ from steward.servicedesk import services as desk
 from steward.servicedesk.models import InvestigationCopy, SupportGrant, Ticket, TicketAttachment
 from steward.sharing import services as sharing
 from steward.sharing.models import DataFlow
+from steward.signins import services as signins
+from steward.signins.models import EndReason, Kind, ParentSession, StaffSession
 from steward.tenancy.models import Organisation, Role, User
 from steward.tenancy.scope import processor_scope, tenant_scope
 from tests import factories
@@ -133,17 +136,11 @@ NOT_WRITING: dict[str, str] = {
 
 # Writing services audited, and checked, by another test.
 COVERED_ELSEWHERE: dict[str, str] = {
-    # Sessions: their callers are the faces' sign-in services and the middleware, which audit the act
-    # the session change is part of (tests/signins asserts the events).
+    # Sessions: starting and signing out are part of signing in and out, which the faces' sign-in
+    # services audit (tests/signins asserts the events); every ending is walked below.
     "signins.services.session_started": "part of signing in: backoffice/portal auth audit sign_in",
     "signins.services.adopt": "records a session already signed in, without an act of its own to audit",
     "signins.services.session_signed_out": "part of signing out: the sign-in services audit sign_out",
-    "signins.services.end_sessions": "the sessions pages audit session_ended (tests/signins/test_sessions.py)",
-    "signins.services.end_other_sessions": (
-        "part of a password reset, an authenticator reset or two-factor off, each audited by its service"
-    ),
-    "signins.services.forget_parent": "part of closing a parent account: portal.accounts audits it",
-    "signins.services.expire": "the middleware audits session_expired (tests/signins/test_limits.py)",
     **{
         f"provisioning.services.{name}": "tests/provisioning/test_runs.py asserts its audit event (needs a directory)"
         for name in ("target_save", "plan_make", "plan_confirm", "plan_discard", "run_apply", "letters_take")
@@ -540,7 +537,8 @@ def _preferences(w: World) -> Expect:
 def _two_factor(w: World) -> Expect:
     parent = _parent()
     accounts.pending_two_factor_key(parent, fresh=True)
-    accounts.toggle_two_factor(parent, f"{TOTP(bytes.fromhex(parent.totp_key)).token():06d}", actor=w.actor)
+    token = f"{TOTP(bytes.fromhex(parent.totp_key)).token():06d}"
+    accounts.toggle_two_factor(parent, token, actor=w.actor, keep_session=None)
     return Expect("portal_two_factor_on", None, w.actor.label)
 
 
@@ -557,6 +555,51 @@ def _push(w: World) -> Expect:
 def _close(w: World) -> Expect:
     accounts.close_account(_parent(), actor=w.actor)
     return Expect("portal_account_closed", None, w.actor.label)
+
+
+# --- signins: every way a session ends audits itself, whoever calls it -----------------------------
+
+
+def _staff_session(user: User, key: str = "walk-key") -> StaffSession:
+    return StaffSession.objects.create(user=user, key_hash=signins.key_hash(key))
+
+
+@walks("signins.services.end_sessions")
+def _end_sessions(w: World) -> Expect:
+    row = _staff_session(w.admin)
+    with tenant_scope([w.school.id]):  # a school administrator's page runs in the chosen school's scope
+        signins.end_sessions(StaffSession, [row.pk], why=EndReason.ENDED_BY_ADMIN, actor=w.actor, school_id=w.school.id)
+    return Expect("session_ended", w.school.id, w.actor.label)
+
+
+@walks("signins.services.end_other_sessions")
+def _end_other_sessions(w: World) -> Expect:
+    _staff_session(w.admin)
+    signins.end_other_sessions(kind=Kind.STAFF, owner_id=w.admin.pk, why=EndReason.PASSWORD_CHANGED, actor=w.actor)
+    return Expect("session_ended", None, w.actor.label)
+
+
+@walks("signins.services.forget_parent")
+def _forget_parent(w: World) -> Expect:
+    parent = _parent()
+    ParentSession.objects.create(parent_id=parent.pk, key_hash=signins.key_hash("walk-parent-key"))
+    signins.forget_parent(parent.pk, actor=w.actor)
+    return Expect("portal_session_ended", None, w.actor.label)
+
+
+@walks("signins.services.expire")
+def _expire(w: World) -> Expect:
+    request = RequestFactory().get("/")
+    request.session = SessionStore()
+    signins.session_started(request, kind=Kind.STAFF, owner_id=w.admin.pk, notify=False)
+    signins.expire(request, EndReason.IDLE, actor=w.actor)
+    return Expect("session_expired", None, w.actor.label)
+
+
+@walks("signins.services.sweep_sessions")
+def _sweep_sessions(w: World) -> Expect:
+    signins.sweep_sessions(now=dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC), actor=w.actor)
+    return Expect("sessions_swept", None, w.actor.label)
 
 
 @walks("retention.services.hold_place")

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from steward.audit.actor import Actor, actor_from_request
 from steward.audit.services import audit_request
 from steward.core import ratelimit
 from steward.core.sign_in_providers import SignInProvider
@@ -254,12 +255,20 @@ def _last_sign_in(user: User) -> dt.datetime | None:
     return user.last_login
 
 
-def _save_password(user: User, password: str) -> None:
+def _save_password(request: HttpRequest, user: User, password: str) -> None:
     user.set_password(password)
     user.save(update_fields=["password"])
     axes_reset(username=user.email)  # a locked-out person who proved their mailbox may try again
-    # Whoever else held the account is signed out everywhere (the reset page itself is not signed in).
-    signins.end_other_sessions(kind=Kind.STAFF, owner_id=user.pk, why=EndReason.PASSWORD_CHANGED)
+    # Whoever else held the account is signed out everywhere (the reset page itself is not signed in);
+    # the owner of the mailbox the link went to is the actor.
+    actor = Actor(
+        label=str(user),
+        user_id=user.pk,
+        request_id=getattr(request, "request_id", ""),
+        ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    signins.end_other_sessions(kind=Kind.STAFF, owner_id=user.pk, why=EndReason.PASSWORD_CHANGED, actor=actor)
 
 
 def _audit(request: HttpRequest, action: str, user: User | None, detail: dict[str, object]) -> None:
@@ -301,7 +310,11 @@ def authenticator_reset(request: HttpRequest, *, user: User, by: User) -> int:
         removed, _ = TOTPDevice.objects.filter(user=user).delete()
         ratelimit.clear("two_factor", f"staff:{user.pk}")
         ended = signins.end_other_sessions(
-            kind=Kind.STAFF, owner_id=user.pk, why=EndReason.TWO_FACTOR_OFF, by=by.full_name
+            kind=Kind.STAFF,
+            owner_id=user.pk,
+            why=EndReason.TWO_FACTOR_OFF,
+            actor=actor_from_request(request),
+            by=by.full_name,
         )
         audit_request(
             request,

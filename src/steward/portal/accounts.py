@@ -21,6 +21,7 @@ from steward.notifications.push import vapid_public_key
 from steward.portal.auth import totp_verify
 from steward.portal.models import ParentAccount, ParentLink, PushSubscription
 from steward.signins import services as signins
+from steward.signins.models import EndReason, Kind
 
 
 class AccountRefused(Exception):
@@ -61,9 +62,12 @@ def pending_two_factor_key(parent: ParentAccount, *, fresh: bool) -> None:
 
 
 @transaction.atomic
-def toggle_two_factor(parent: ParentAccount, token: str, *, actor: Actor) -> bool:
+def toggle_two_factor(parent: ParentAccount, token: str, *, actor: Actor, keep_session: int | None) -> bool:
     """Turn two-factor on (pending key) or off (confirmed key) if the code is right; returns the new state.
 
+    Turning it off ends every other session of the account (a browser that signed in with the code
+    must not stay in without it), all but `keep_session`: the tracked session of the browser in use
+    (`signins.services.current_ids`), or None from a path without one, which ends them all.
     Raises `AccountRefused` for a wrong or expired code, changing nothing.
     """
     if not totp_verify(parent, token):
@@ -74,6 +78,10 @@ def toggle_two_factor(parent: ParentAccount, token: str, *, actor: Actor) -> boo
         parent.totp_key = ""
     parent.save(update_fields=["totp_confirmed", "totp_key"])
     _audit(actor, "portal_two_factor_on" if turning_on else "portal_two_factor_off")
+    if not turning_on:
+        signins.end_other_sessions(
+            kind=Kind.PARENT, owner_id=parent.pk, why=EndReason.TWO_FACTOR_OFF, actor=actor, keep_id=keep_session
+        )
     return turning_on
 
 
@@ -109,7 +117,7 @@ def close_account(parent: ParentAccount, *, actor: Actor) -> None:
     parent.save(update_fields=["closed_at", "is_active"])
     ParentLink.objects.filter(parent=parent).delete()
     PushSubscription.objects.filter(parent=parent).delete()
-    signins.forget_parent(parent.pk)  # every browser signed in to it is signed out
+    signins.forget_parent(parent.pk, actor=actor)  # every browser signed in to it is signed out
     _audit(actor, "portal_account_closed")
 
 

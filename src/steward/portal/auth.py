@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django_otp.oath import TOTP
 
+from steward.audit.actor import Actor, actor_from_request
 from steward.audit.services import audit_record, audit_request
 from steward.core import ratelimit
 from steward.notifications.email import send_email
@@ -191,11 +192,19 @@ def _last_sign_in(parent: ParentAccount) -> dt.datetime | None:
     return parent.last_sign_in_at
 
 
-def _save_password(parent: ParentAccount, password: str) -> None:
+def _save_password(request: HttpRequest, parent: ParentAccount, password: str) -> None:
     parent.set_password(password)
     parent.save(update_fields=["password"])
     axes_reset(username=parent.email)
-    signins.end_other_sessions(kind=Kind.PARENT, owner_id=parent.pk, why=EndReason.PASSWORD_CHANGED)
+    # Every browser signed in to the account is signed out; the account (whose mailbox the link went
+    # to) is the actor, as in `portal_audit`.
+    actor = Actor(
+        label=f"parent account {parent.pk}",
+        request_id=getattr(request, "request_id", ""),
+        ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    signins.end_other_sessions(kind=Kind.PARENT, owner_id=parent.pk, why=EndReason.PASSWORD_CHANGED, actor=actor)
 
 
 def _audit(request: HttpRequest, action: str, parent: ParentAccount | None, detail: dict[str, object]) -> None:
@@ -267,7 +276,12 @@ def parent_authenticator_reset(request: HttpRequest, *, parent: ParentAccount, s
         ParentAccount.objects.filter(pk=parent.pk).update(totp_key="", totp_confirmed=False, totp_last_t=-1)
         ratelimit.clear("two_factor", f"parent:{parent.pk}")
         ended = signins.end_other_sessions(
-            kind=Kind.PARENT, owner_id=parent.pk, why=EndReason.TWO_FACTOR_OFF, by="The school"
+            kind=Kind.PARENT,
+            owner_id=parent.pk,
+            why=EndReason.TWO_FACTOR_OFF,
+            actor=actor_from_request(request),
+            school_id=school_id,
+            by="The school",
         )
         audit_request(
             request,

@@ -4,7 +4,9 @@ A parent's account is its own data subject (`parent_user`); a contact's invitati
 belong to the contact. Erasing a contact ends their portal access. An account may be linked to
 several schools, so a school answers only for its own part: its links and the notifications it
 sent. Erasing the account at its only school deletes it with its push subscriptions; at one of
-several, only that school's links and notifications go. Restriction likewise restricts this
+several, only that school's links and notifications go. The account's sessions go with it, through
+`signins.services.forget_parent` (the one path: their browsers are signed out and the records
+deleted). Restriction likewise restricts this
 school's links, and stops sign-in only for an account linked nowhere else.
 """
 
@@ -14,9 +16,12 @@ from typing import Any
 
 from django.utils import timezone
 
+from steward.audit.actor import Actor
 from steward.mis.privacy import subject_row
 from steward.portal.models import ParentAccount, ParentLink, PortalInvitation, PortalNotification, PushSubscription
 from steward.register.providers import ErasureReport, FoundPerson, HeldData, PersonQuery, Subject
+from steward.signins import services as signins
+from steward.signins.models import ParentSession
 from steward.tenancy.scope import processor_scope
 
 _ACCOUNT_FIELDS = ("email", "full_name", "created_at", "last_sign_in_at", "closed_at", "notify_kinds")
@@ -144,8 +149,11 @@ def _erase_account(subject: Subject, report: ErasureReport, *, dry_run: bool) ->
     accounts = ParentAccount.objects.filter(pk=subject.id)
     report.deleted["portal.ParentAccount"] = accounts.count()
     report.deleted["portal.PushSubscription"] = PushSubscription.objects.filter(parent_id=subject.id).count()
+    report.deleted["signins.ParentSession"] = ParentSession.objects.filter(parent_id=subject.id).count()
     if not dry_run:
         notifications.delete()
+        # The rights service audits the erasure; the sessions' ending is audited under its name.
+        signins.forget_parent(subject.id, actor=Actor.system("erasure", organisation_id=subject.school_id))
         # The account's last links are this school's, but deleting it cascades through rows the
         # school's scope cannot see (links left by earlier schools): the processor scope sees them.
         with processor_scope():

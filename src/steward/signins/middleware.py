@@ -2,9 +2,10 @@
 
 Runs right after Django's `SessionMiddleware`, before authentication reads the session: a session
 past a limit is ended and emptied here, so the request goes on signed out and the page it asked for
-sends it to sign in. The times are in the session already loaded (no query); `last_seen_at` and the
-session are written at most once a minute (`services.touch`), and that write also notices a session
-ended elsewhere. A signed-in session without a record (one made before this app) is recorded.
+sends it to sign in (`services.expire` audits it). The times are in the session already loaded (no
+query); `last_seen_at` and the session are written at most once a minute (`services.touch`), and
+that write also notices a session ended elsewhere. A signed-in session without a record (one made
+before this app) is recorded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY as STAFF_SESSION_KEY
 from django.http import HttpRequest, HttpResponse
 
-from steward.audit.services import audit_record
+from steward.audit.actor import actor_from_request
 from steward.signins import services
 from steward.signins.models import EndReason, Kind
 
@@ -49,16 +50,8 @@ class SessionLimitsMiddleware:
         if entries:
             why = _over_limit(entries, now)
             if why:
-                ended = services.current_ids(request)
-                services.expire(request, why)
-                audit_record(
-                    action="session_expired",
-                    object_type="signins.TrackedSession",
-                    object_ids=[f"{kind}:{pk}" for kind, pk in ended.items()],
-                    ip_address=request.META.get("REMOTE_ADDR"),
-                    request_id=getattr(request, "request_id", ""),
-                    detail={"why": why},
-                )
+                # Authentication has not run yet: the actor is nobody, from the request's address.
+                services.expire(request, why, actor=actor_from_request(request))
                 return
             due = now - min(float(e["seen"]) for e in entries.values()) >= services.TOUCH_SECONDS
             if due and not services.touch(request, entries):

@@ -8,8 +8,11 @@ the session it has already loaded, so enforcing the limits costs no query; it wr
 
 Ending a session deletes its Django session row, found by the hash of its key (set-based, in one
 statement), and marks the tracked row ended: that browser's next request carries a key that no
-longer exists, so it is signed out. The callers are the faces above this app (back office and
-portal views, their sign-in and recovery services); each audits what it did.
+longer exists, so it is signed out. Every way a session ends early (by its owner, an administrator,
+a limit, a password or two-factor change, a closed or erased account) passes through `end_sessions`
+or `expire`, which write the audit event themselves with the caller's `Actor`: no caller can end a
+session unaudited (DESIGN.md "Services audit; views don't"). Signing out is audited by the faces'
+sign-in services, as part of signing out.
 """
 
 from __future__ import annotations
@@ -18,16 +21,22 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.db import connection, transaction
+from django.db.models import Max, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from steward.audit.actor import Actor
+from steward.audit.services import audit_action
 from steward.notifications.email import send_email
 from steward.signins.models import EndReason, Kind, ParentSession, StaffSession, TrackedSession
 from steward.signins.places import device_of, place_of
+from steward.signins.privacy import KEPT_AFTER_END
 
 SESSION_DATA_KEY = "steward_tracked"
 TOUCH_SECONDS = 60
@@ -152,36 +161,76 @@ def _delete_django_sessions(digests: Iterable[str]) -> None:
         )
 
 
-def end_sessions(model: Model, ids: Iterable[int], *, why: str, by: str = "") -> list[int]:
+def _audit_ended(
+    model: Model, ids: list[int], *, why: str, actor: Actor, school_id: int | None, detail: dict[str, object]
+) -> None:
+    """One event for the sessions one act ended: `portal_session_ended` for parents' (the portal's
+    purpose), `session_ended` for staff's, naming the rows and why."""
+    parent = model is ParentSession
+    audit_action(
+        actor,
+        action="portal_session_ended" if parent else "session_ended",
+        school_id=school_id,
+        object_type="signins.ParentSession" if parent else "signins.StaffSession",
+        object_ids=ids,
+        purpose="parent_portal" if parent else "session security",
+        detail={"why": why, **detail},
+    )
+
+
+def end_sessions(
+    model: Model, ids: Iterable[int], *, why: str, actor: Actor, school_id: int | None = None, by: str = ""
+) -> list[int]:
     """End these tracked sessions (those still active): their browsers are signed out. Another kind's
-    session on the same browser ends with it, because it is the same Django session. Returns the ids ended."""
+    session on the same browser ends with it, because it is the same Django session. Audited here,
+    with `actor` (and `school_id`, the school whose administrator acted), when anything ended.
+    `by` is written on the rows when someone other than the owner ended them. Returns the ids ended."""
     now = timezone.now()
+    owner = "user_id" if model is StaffSession else "parent_id"
     with transaction.atomic():
         found = list(
             model.objects.select_for_update()
             .filter(pk__in=list(ids), ended_at__isnull=True)
-            .values_list("pk", "key_hash")
+            .values_list("pk", "key_hash", owner)
         )
         if not found:
             return []
-        digests = [d for _, d in found]
+        digests = [d for _, d, _ in found]
         _delete_django_sessions(digests)
-        model.objects.filter(pk__in=[pk for pk, _ in found]).update(ended_at=now, ended_why=why, ended_by=by[:200])
+        ended = [pk for pk, _, _ in found]
+        model.objects.filter(pk__in=ended).update(ended_at=now, ended_why=why, ended_by=by[:200])
         other: Model = ParentSession if model is StaffSession else StaffSession
-        other.objects.filter(key_hash__in=digests, ended_at__isnull=True).update(
-            ended_at=now, ended_why=why, ended_by=by[:200]
-        )
-    return [pk for pk, _ in found]
+        alongside = other.objects.filter(key_hash__in=digests, ended_at__isnull=True)
+        with_it = sorted(alongside.values_list("pk", flat=True))
+        alongside.update(ended_at=now, ended_why=why, ended_by=by[:200])
+        owners = sorted({o for _, _, o in found})
+        other_kind = Kind.PARENT if other is ParentSession else Kind.STAFF
+        detail: dict[str, object] = {"owners": owners}
+        if with_it:
+            detail["ended_with_them"] = [f"{other_kind}:{pk}" for pk in with_it]
+        _audit_ended(model, ended, why=why, actor=actor, school_id=school_id, detail=detail)
+    return ended
 
 
-def end_other_sessions(*, kind: str, owner_id: int, why: str, keep: HttpRequest | None = None, by: str = "") -> int:
-    """End every active session of the person except the one `keep` is made on (password changed,
-    two-factor turned off). Without `keep` (a reset by email, an administrator's reset) all end."""
+def end_other_sessions(
+    *,
+    kind: str,
+    owner_id: int,
+    why: str,
+    actor: Actor,
+    keep_id: int | None = None,
+    school_id: int | None = None,
+    by: str = "",
+) -> int:
+    """End every active session of the person except the tracked session `keep_id` (the browser in
+    use: password changed, two-factor turned off). Without it (a reset by email, an administrator's
+    reset, a closed account) all end. Audited by `end_sessions`. Returns how many ended."""
     model = model_of(kind)
     active = model.objects.filter(**_owner(kind, owner_id), ended_at__isnull=True)
-    if keep is not None and keep.session.session_key:
-        active = active.exclude(key_hash=key_hash(keep.session.session_key))
-    return len(end_sessions(model, list(active.values_list("pk", flat=True)), why=why, by=by))
+    if keep_id is not None:
+        active = active.exclude(pk=keep_id)
+    ids = list(active.values_list("pk", flat=True))
+    return len(end_sessions(model, ids, why=why, actor=actor, school_id=school_id, by=by))
 
 
 def session_signed_out(request: HttpRequest) -> None:
@@ -194,10 +243,13 @@ def session_signed_out(request: HttpRequest) -> None:
         )
 
 
-def forget_parent(parent_id: int) -> int:
-    """The parent account is closed or erased: end its sessions and delete their records."""
-    end_other_sessions(kind=Kind.PARENT, owner_id=parent_id, why=EndReason.ACCOUNT_CLOSED)
-    deleted, _ = ParentSession.objects.filter(parent_id=parent_id).delete()
+def forget_parent(parent_id: int, *, actor: Actor) -> int:
+    """The parent account is closed or erased: end its sessions (deleting their Django sessions, so
+    every browser signed in to it is signed out; audited) and delete their records. The one path by
+    which parent sessions go with their account. Returns the records deleted."""
+    with transaction.atomic():
+        end_other_sessions(kind=Kind.PARENT, owner_id=parent_id, why=EndReason.ACCOUNT_CLOSED, actor=actor)
+        deleted, _ = ParentSession.objects.filter(parent_id=parent_id).delete()
     return deleted
 
 
@@ -212,12 +264,22 @@ def adopt(request: HttpRequest, *, kind: str, owner_id: int) -> None:
     session_started(request, kind=kind, owner_id=owner_id, notify=False)
 
 
-def expire(request: HttpRequest, why: str) -> None:
-    """A limit was reached: end every tracked session on this browser and empty the session."""
+def expire(request: HttpRequest, why: str, *, actor: Actor) -> None:
+    """A limit was reached: end every tracked session on this browser, empty the session, and audit
+    `session_expired` (with `actor`: the middleware's, who is nobody yet, from the request's address)."""
     now = timezone.now()
-    for kind, entry in entries_of(request).items():
-        model_of(kind).objects.filter(pk=entry["id"], ended_at__isnull=True).update(ended_at=now, ended_why=why)
+    ended = current_ids(request)
+    for kind, pk in ended.items():
+        model_of(kind).objects.filter(pk=pk, ended_at__isnull=True).update(ended_at=now, ended_why=why)
     request.session.flush()
+    audit_action(
+        actor,
+        action="session_expired",
+        school_id=None,
+        object_type="signins.TrackedSession",
+        object_ids=[f"{kind}:{pk}" for kind, pk in ended.items()],
+        detail={"why": why},
+    )
 
 
 def touch(request: HttpRequest, entries: dict[str, dict[str, Any]]) -> bool:
@@ -231,3 +293,45 @@ def touch(request: HttpRequest, entries: dict[str, dict[str, Any]]) -> bool:
         entry["seen"] = time.time()
     request.session[SESSION_DATA_KEY] = entries
     return True
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What one sweep deleted: Django sessions past their expiry, and session records past retention."""
+
+    django_sessions: int
+    staff_sessions: int
+    parent_sessions: int
+
+
+def _past_retention(model: Model, cutoff: dt.datetime) -> QuerySet[Any]:
+    """Records ended before `cutoff` (or, never ended, last seen before it), except each person's
+    latest: without it, a sign-in after a long absence would look like the account's very first,
+    and `_is_new` would send no email however strange the device or country."""
+    owner = "user_id" if model is StaffSession else "parent_id"
+    latest = model.objects.values(owner).annotate(last=Max("pk")).values("last")
+    old = Q(ended_at__lt=cutoff) | Q(ended_at__isnull=True, last_seen_at__lt=cutoff)
+    return model.objects.filter(old).exclude(pk__in=latest)
+
+
+def sweep_sessions(*, now: dt.datetime, actor: Actor) -> Swept:
+    """The daily sweep (`signins.tasks.sweep_sessions_task`): delete Django sessions past their
+    expiry date (what `clearsessions` does: a browser that never came back leaves its row behind
+    for ever otherwise), and session records that ended more than `privacy.KEPT_AFTER_END` ago (a
+    record never ended, its browser gone, counts from when it was last seen), except each person's
+    latest. Set-based, idempotent; audited with the counts (no one's data in the event)."""
+    cutoff = now - KEPT_AFTER_END
+    with transaction.atomic():
+        # Session.objects, as the database engine's `SessionStore.clear_expired` does, for the count.
+        django_sessions, _ = Session.objects.filter(expire_date__lt=now).delete()
+        staff, _ = _past_retention(StaffSession, cutoff).delete()
+        parent, _ = _past_retention(ParentSession, cutoff).delete()
+        swept = Swept(django_sessions, staff, parent)
+        audit_action(
+            actor,
+            action="sessions_swept",
+            school_id=None,
+            object_type="signins.TrackedSession",
+            detail={**asdict(swept), "kept_days": KEPT_AFTER_END.days},
+        )
+    return swept

@@ -54,7 +54,7 @@ class Recovery(Generic[A]):
     find: Callable[[str], A | None]  # the active account with this (lower-cased) email
     get: Callable[[int], A | None]  # the active account with this id
     last_sign_in: Callable[[A], dt.datetime | None]  # part of the token: signing in spends it
-    save_password: Callable[[A, str], None]  # hash, save, and whatever else the face needs
+    save_password: Callable[[HttpRequest, A, str], None]  # hash, save, and whatever else the face needs
     audit: Audit  # (request, action, account or None, detail)
     link_path: Callable[[str], str]  # token -> path of the reset page
     sign_in_path: str
@@ -129,7 +129,7 @@ def request_reset(recovery: Recovery[A], request: HttpRequest, email: str, base_
 
 def reset_password(recovery: Recovery[A], request: HttpRequest, account: A, password: str) -> None:
     """Set the new password (the link is spent with the old hash), audit it and tell the owner."""
-    recovery.save_password(account, password)
+    recovery.save_password(request, account, password)
     recovery.audit(request, "password_reset", account, {})
     send_email(
         cast(Any, account).email,

@@ -1,7 +1,7 @@
 """Sessions pages: a member of staff's own, a school administrator's "Staff sessions" (people with a
 role in the chosen school), and a processor administrator's "All staff sessions"; each session can
-be ended after a confirmation page. The lists and the ending are `signins`'; these views choose who
-may see which, audit what was shown or ended, and say what happened."""
+be ended after a confirmation page. The lists and the ending are `signins`' (which audits each
+ending); these views choose who may see which, audit what was shown, and say what happened."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
+from steward.audit.actor import actor_from_request
 from steward.audit.services import audit_request
 from steward.backoffice.access import chosen_school, processor_role_required, school_role_required, staff_required
 from steward.core.http import StewardRequest
@@ -61,14 +62,9 @@ def _end(request: StewardRequest, found: QuerySet[StaffSession], *, back: str, w
             error = CONFIRM_ERROR
         else:
             by = "" if mine else getattr(request.user, "full_name", "")
-            ended = signins.end_sessions(StaffSession, [session.pk], why=why, by=by)
-            audit_request(
-                request,
-                action="session_ended",
-                object_type="signins.StaffSession",
-                object_ids=ended,
-                detail={"why": why, "user_id": session.user_id},
-            )
+            school_id = getattr(request, "school_id", None)
+            actor = actor_from_request(request)
+            signins.end_sessions(StaffSession, [session.pk], why=why, actor=actor, school_id=school_id, by=by)
             if current:  # its row is gone: empty the session, so that nothing saves it again
                 request.session.flush()
                 return redirect("backoffice:sign-in")

@@ -23,7 +23,7 @@ from steward.portal.http import ParentRequest, parent_actor
 from steward.portal.selectors import parent_link, parent_links
 from steward.portal.services import correction_request
 from steward.signins import services as signins
-from steward.signins.models import EndReason, Kind
+from steward.signins.models import Kind
 
 
 @parent_required
@@ -57,14 +57,15 @@ def two_factor(request: ParentRequest) -> HttpResponse:
     error = ""
     if request.method == "POST" and form.is_valid():
         try:
-            now_on = accounts.toggle_two_factor(parent, form.cleaned_data["token"], actor=parent_actor(request))
+            accounts.toggle_two_factor(
+                parent,
+                form.cleaned_data["token"],
+                actor=parent_actor(request),
+                keep_session=signins.current_ids(request).get(Kind.PARENT),
+            )
         except accounts.AccountRefused as refused:
             error = refused.message
         else:
-            if not now_on:  # two-factor off: every other browser signed in to the account is signed out
-                signins.end_other_sessions(
-                    kind=Kind.PARENT, owner_id=parent.pk, why=EndReason.TWO_FACTOR_OFF, keep=request
-                )
             return redirect("portal:account")
     context: dict[str, object] = {"form": form, "error": error, "enabled": parent.totp_confirmed}
     if not parent.totp_confirmed:

@@ -1,5 +1,6 @@
 """A parent's own sessions: where and on what their account is signed in, and ending one after
-confirming. The list and the ending are `signins`'; the view audits with the parent as actor."""
+confirming. The list and the ending are `signins`' (which audits the ending with the parent as
+actor); the view audits the list it showed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
 from steward.portal.auth import parent_required, portal_audit
-from steward.portal.http import ParentRequest
+from steward.portal.http import ParentRequest, parent_actor
 from steward.signins import selectors
 from steward.signins import services as signins
 from steward.signins.models import EndReason, ParentSession
@@ -51,13 +52,8 @@ def session_end(request: ParentRequest, session_id: int) -> HttpResponse:
         if answer != "yes":
             error = CONFIRM_ERROR
         else:
-            ended = signins.end_sessions(ParentSession, [session.pk], why=EndReason.ENDED_BY_PERSON)
-            portal_audit(
-                request,
-                "portal_session_ended",
-                parent_id=request.parent.pk,
-                object_type="signins.ParentSession",
-                object_ids=ended,
+            signins.end_sessions(
+                ParentSession, [session.pk], why=EndReason.ENDED_BY_PERSON, actor=parent_actor(request)
             )
             if current:  # its row is gone: empty the session, so that nothing saves it again
                 request.session.flush()
