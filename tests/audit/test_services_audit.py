@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
@@ -87,6 +88,11 @@ NOT_WRITING: dict[str, str] = {
     "servicedesk.attachments.keys_of_tickets": "reads the storage keys of tickets about to be deleted",
     "servicedesk.attachments.on_school_purging": "subscriber inside a school's purge, which the termination audits",
     "servicedesk.attachments.text_warning": "scans typed text for a warning; writes nothing",
+    "monitoring.alerts.subject_label": "names an alert's subject",
+    "monitoring.alerts.subject_labels": "names alerts' subjects",
+    "monitoring.alerts.processor_admin_emails": "reads the processor admins' addresses",
+    "monitoring.breach.affected": "reads the audit log for the people an alert's subject read",
+    "monitoring.breach.time_left": "works out the ICO clock",
     "audit.services.audit_action": "the audit log's own writer, for services",
     "audit.services.audit_request": "the audit log's own writer, for what an edge does (page views)",
     "audit.services.audit_prune": "prunes the log itself, called by the retention sweep, which audits the deletion",
@@ -865,6 +871,78 @@ def _ticket_reopen(w: World) -> Expect:
     return Expect("ticket_reopen", w.school.id, w.actor.label)
 
 
+def _alert(w: World) -> Any:
+    from steward.monitoring.alerts import record_findings
+    from steward.monitoring.rules import Finding
+    from steward.tenancy.scope import estate_scope
+
+    now = dt.datetime(2026, 11, 25, 10, tzinfo=dt.UTC)
+    finding = Finding(
+        rule="bulk_reads_hour",
+        subject_kind="user",
+        subject_key=f"user:{w.admin.pk}",
+        window_start=now,
+        window_end=now + dt.timedelta(hours=1),
+        event_ids=[],
+        event_count=1,
+        first_at=now,
+        last_at=now,
+        summary="Read records worth 200 in one hour",
+        school_id=w.school.id,
+    )
+    with estate_scope(), processor_scope():
+        [alert] = record_findings([finding])
+    return alert
+
+
+@walks("monitoring.alerts.record_findings")
+def _record_findings(w: World) -> Expect:
+    _alert(w)
+    return Expect("alerts_raised", w.school.id, "Steward monitoring", by_actor=False)
+
+
+@walks("monitoring.alerts.alert_change")
+def _alert_change(w: World) -> Expect:
+    from steward.monitoring.alerts import alert_change
+
+    alert = _alert(w)
+    with tenant_scope([w.school.id]):
+        alert_change(alert=alert, action="resolve_incident", note="A shared laptop", actor=w.actor)
+    return Expect("alert_resolve_incident", w.school.id, w.actor.label)
+
+
+@walks("monitoring.breach.breach_start")
+def _breach_start(w: World) -> Expect:
+    from steward.monitoring.alerts import alert_change
+    from steward.monitoring.breach import breach_start
+
+    alert = _alert(w)
+    with tenant_scope([w.school.id]):
+        alert_change(alert=alert, action="resolve_incident", note="A shared laptop", actor=Actor.system("dpo"))
+        breach_start(alert=alert, what_happened="Records read on a laptop left signed in", aware_at=None, actor=w.actor)
+    return Expect("breach_recorded", w.school.id, w.actor.label)
+
+
+@walks("monitoring.breach.breach_update")
+def _breach_update(w: World) -> Expect:
+    from steward.monitoring.alerts import alert_change
+    from steward.monitoring.breach import breach_start, breach_update
+
+    alert = _alert(w)
+    with tenant_scope([w.school.id]):
+        alert_change(alert=alert, action="resolve_incident", note="A shared laptop", actor=Actor.system("dpo"))
+        breach = breach_start(alert=alert, what_happened="Records read", aware_at=None, actor=Actor.system("dpo"))
+        breach_update(
+            breach=breach,
+            what_happened="Records read on a laptop left signed in over lunch",
+            aware_at=breach.aware_at,
+            ico_decision="undecided",
+            ico_reason="",
+            actor=w.actor,
+        )
+    return Expect("breach_updated", w.school.id, w.actor.label)
+
+
 def _desk_user(role: str = Role.PROCESSOR_SUPPORT) -> User:
     return factories.user(role, factories.processor())
 
@@ -963,7 +1041,14 @@ def _grant_sweep(w: World) -> Expect:
 
 
 # Command modules not named `services` (each app's `services.py` is found by itself).
-OTHER_COMMAND_MODULES = ("portal.accounts", "servicedesk.attachments", "servicedesk.copies", "servicedesk.support")
+OTHER_COMMAND_MODULES = (
+    "portal.accounts",
+    "servicedesk.attachments",
+    "servicedesk.copies",
+    "servicedesk.support",
+    "monitoring.alerts",
+    "monitoring.breach",
+)
 
 
 def _public_service_functions() -> set[str]:

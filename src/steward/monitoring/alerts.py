@@ -28,6 +28,7 @@ from steward.tenancy.models import SCHOOL_ROLES, ApiClient, Membership, Organisa
 from steward.tenancy.selectors import data_protection_emails
 
 NOTE_MAX = 2000
+MONITORING = Actor.system("Steward monitoring")
 
 
 def record_findings(findings: list[Finding]) -> list[Alert]:
@@ -75,8 +76,26 @@ def record_findings(findings: list[Finding]) -> list[Alert]:
         list(changed.values()),
         ["event_ids", "event_count", "counts", "first_at", "last_at", "window_end", "summary", "updated_at"],
     )
+    _audit_raised(created)
     _tell(created)
     return created
+
+
+def _audit_raised(created: list[Alert]) -> None:
+    """One `alerts_raised` event per school (or the processor) with new alerts, by the monitoring
+    itself: who was told what, and when, is in the log like any other change."""
+    by_school: dict[int | None, list[int]] = {}
+    for alert in created:
+        by_school.setdefault(alert.school_id, []).append(alert.pk)
+    for school_id, ids in by_school.items():
+        audit_action(
+            MONITORING,
+            action="alerts_raised",
+            school_id=school_id,
+            object_type="monitoring.Alert",
+            object_ids=ids,
+            purpose="security monitoring",
+        )
 
 
 def _add_evidence(alert: Alert, finding: Finding, now: dt.datetime) -> None:
