@@ -36,7 +36,7 @@ def test_the_demo_takes_a_backup_with_its_own_key_and_verifies_it(
     assert key.stat().st_mode & 0o777 == 0o600  # owner-only
     assert "Steward demo only" in key.read_text()
     _, public = loader.demo_backup_key()
-    assert settings.STEWARD_BACKUP_RECIPIENTS == [str(operator), public]
+    assert [str(operator), public] == settings.STEWARD_BACKUP_RECIPIENTS
     assert os.environ["STEWARD_BACKUP_RECIPIENTS"] == f"{operator},{public}"  # for the server, worker, scheduler
     assert os.environ["STEWARD_BACKUP_IDENTITY_FILE"] == str(key)
     [copy] = BackupCopy.objects.all()

@@ -282,7 +282,7 @@ def load_demo_monitoring() -> dict[str, Any]:
 
 def demo_backup_key() -> tuple[Path, str]:
     """The demo's age identity file (made once, owner-only, under var/) and its public key."""
-    from pyrage import x25519
+    from pyrage import x25519  # type: ignore[import-untyped]
 
     if not BACKUP_KEY_PATH.exists():
         identity = x25519.Identity.generate()
