@@ -87,7 +87,9 @@ def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     database.drop_database(DB_NAME)
 
 
-def _wait_until_serving(base: str, process: subprocess.Popen[str], seconds: float = 90) -> None:
+def _wait_until_serving(base: str, process: subprocess.Popen[str], seconds: float = 150) -> None:
+    # 150 s: before serving, the demo now also takes a backup and restores it into a scratch server to
+    # verify it (some 15-25 s on a loaded machine), on top of loading everything else.
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert process.poll() is None, "steward demo exited early"
