@@ -322,6 +322,11 @@ STEWARD_ATTACHMENT_DIR = Path(os.environ.get("STEWARD_ATTACHMENT_DIR", str(VAR_D
 # (age1..., comma-separated) they are encrypted to. The private key is never on the server.
 STEWARD_BACKUP_DIR = Path(os.environ.get("STEWARD_BACKUP_DIR", str(VAR_DIR / "backups")))
 STEWARD_BACKUP_RECIPIENTS = [k.strip() for k in os.environ.get("STEWARD_BACKUP_RECIPIENTS", "").split(",") if k.strip()]
+# The age identity (private key) the *scheduled* weekly verify reads. Unset by default: a key kept on
+# the server weakens "the private key is never on the server" (whoever takes the server and the
+# backups can open them), so without it the scheduled verify records "not verified: no key on this
+# server" and the processor verifies by hand with `steward backup verify --identity FILE`.
+STEWARD_BACKUP_IDENTITY_FILE = os.environ.get("STEWARD_BACKUP_IDENTITY_FILE", "")
 NOTIFY_API_KEY = os.environ.get("STEWARD_NOTIFY_API_KEY", "")
 NOTIFY_TEMPLATE_ID = os.environ.get("STEWARD_NOTIFY_TEMPLATE_ID", "")
 NOTIFY_BASE_URL = os.environ.get("STEWARD_NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")

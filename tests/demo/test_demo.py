@@ -78,6 +78,8 @@ def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "STEWARD_DEMO_CREDENTIALS": str(tmp_path / "demo-credentials.json"),
         "STEWARD_DEMO_AGENT_DIR": str(tmp_path / "demo-agent"),
         "STEWARD_DEMO_EXPORT_DIR": str(tmp_path / "demo-exports"),
+        "STEWARD_DEMO_BACKUP_KEY": str(tmp_path / "demo-backup-key.txt"),
+        "STEWARD_BACKUP_DIR": str(tmp_path / "backups"),
         "PYTHONUNBUFFERED": "1",
     }
     database.drop_database(DB_NAME)
@@ -85,7 +87,9 @@ def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     database.drop_database(DB_NAME)
 
 
-def _wait_until_serving(base: str, process: subprocess.Popen[str], seconds: float = 90) -> None:
+def _wait_until_serving(base: str, process: subprocess.Popen[str], seconds: float = 150) -> None:
+    # 150 s: before serving, the demo now also takes a backup and restores it into a scratch server to
+    # verify it (some 15-25 s on a loaded machine), on top of loading everything else.
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert process.poll() is None, "steward demo exited early"
@@ -170,6 +174,11 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
     assert all(email in output for email in parent_emails)
     assert "Privacy operations:" in output and "/school/rights/" in output
     assert "Monitoring: 3 open alerts (bulk reads hour, impossible travel, password spraying), 1 resolved as " in output
+    assert (
+        "Backups: 1 copy, verified at " in output
+        and f"The Backups page (as Priya Shah): {base}/processor/backups/" in output
+    )
+    assert (Path(demo_env["STEWARD_DEMO_BACKUP_KEY"]).stat().st_mode & 0o777) == 0o600
     _monitoring_is_in_the_database()
     assert "uv run steward retention preview" in output
     assert "uv run steward pseudonymise --school 881001" in output
@@ -224,6 +233,7 @@ def test_make_demo_serves_and_a_school_admin_signs_in_with_the_printed_credentia
     assert parent_emails[0] in again.stdout
     assert "Privacy operations:" in again.stdout
     assert "Monitoring: 3 open alerts" in again.stdout
+    assert "Backups: 1 copy, verified at " in again.stdout and "Taking a first backup" not in again.stdout
     assert _privacy_counts() == counts  # nothing made twice
     # Each start has a new, empty directory: the same people are synced into it again.
     assert "Account provisioning: Riverside Academy" in again.stdout

@@ -141,6 +141,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:school-alert": SCHOOL,
     "backoffice:school-alert-breach": SCHOOL,
     "backoffice:processor-alerts": PROCESSOR_ADMIN,
+    "backoffice:processor-backups": PROCESSOR_ADMIN,
     "backoffice:processor-alert": PROCESSOR_ADMIN,
     "backoffice:school-support-access": SCHOOL,
     "backoffice:school-support-access-grant": SCHOOL,

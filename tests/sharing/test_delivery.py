@@ -387,6 +387,10 @@ def test_the_schedule_names_what_is_due_in_local_time() -> None:
     assert [e.kwargs for e in due(monday_2am)] == [{"frequency": "daily"}]
     assert [e.kwargs for e in due(sunday_3am)] == [{"frequency": "weekly"}]
     assert due(monday_2am + dt.timedelta(minutes=1)) == []
+    backups = "steward.retention.tasks.backup_"
+    assert [e.task for e in due(monday_2am + dt.timedelta(minutes=30))] == [f"{backups}create_task"]  # nightly
+    assert [e.task for e in due(sunday_3am + dt.timedelta(minutes=30))] == [f"{backups}verify_task"]  # weekly
+    assert not [e for e in due(monday_2am + dt.timedelta(minutes=90)) if e.task.startswith(backups)]
     assert due(dt.datetime(2026, 6, 8, 2, 0, tzinfo=dt.UTC)) == []  # 03:00 in London
     with pytest.raises(ValueError, match="aware"):
         due(dt.datetime(2026, 6, 8, 2, 0))  # noqa: DTZ001
@@ -394,6 +398,8 @@ def test_the_schedule_names_what_is_due_in_local_time() -> None:
         "steward.sharing.tasks.deliver_due_flows",
         "steward.rights.tasks.send_rights_reminders",
         "steward.retention.tasks.retention_sweep_task",
+        "steward.retention.tasks.backup_create_task",
+        "steward.retention.tasks.backup_verify_task",
         "steward.core.tasks.sweep_rate_limits",
         "steward.provisioning.tasks.provision_nightly",
         "steward.servicedesk.tasks.support_access_sweep",

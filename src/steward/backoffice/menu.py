@@ -84,6 +84,7 @@ PROCESSOR_MENU = (
     Entry("Record a flow request", "processor-flow-request", _PROCESSOR),
     Entry("Audit log", "processor-audit", _PROCESSOR_ADMIN),
     Entry("All alerts", "processor-alerts", _PROCESSOR_ADMIN, ("processor-alert",)),
+    Entry("Backups", "processor-backups", _PROCESSOR_ADMIN),
     Entry("Terminations", "processor-terminations", _PROCESSOR_ADMIN, ("termination-purge", "termination-certificate")),
     Entry("Staff accounts", "processor-staff", _PROCESSOR_ADMIN, ("processor-authenticator-reset",)),
     Entry("All staff sessions", "processor-staff-sessions", _PROCESSOR_ADMIN, ("processor-staff-session-end",)),

@@ -3,6 +3,7 @@ from django.urls import path
 from steward.backoffice.views import (
     audit,
     authenticators,
+    backups,
     consents,
     disclosures,
     flow_requests,
@@ -166,6 +167,7 @@ urlpatterns = [
     path("school/alerts/<int:alert_id>/", monitoring.school_alert, name="school-alert"),
     path("school/alerts/<int:alert_id>/breach/", monitoring.school_breach, name="school-alert-breach"),
     path("processor/alerts/", monitoring.processor_alerts, name="processor-alerts"),
+    path("processor/backups/", backups.processor_backups, name="processor-backups"),
     path("processor/alerts/<int:alert_id>/", monitoring.processor_alert, name="processor-alert"),
     path("school/support-access/", servicedesk_access.school_grants, name="school-support-access"),
     path(

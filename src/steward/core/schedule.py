@@ -22,6 +22,10 @@ SCHEDULE: list[Entry] = [
     Entry("daily", "02:00", "steward.sharing.tasks.deliver_due_flows", {"frequency": "daily"}),
     Entry("weekly sunday", "03:00", "steward.sharing.tasks.deliver_due_flows", {"frequency": "weekly"}),
     Entry("daily", "01:30", "steward.retention.tasks.retention_sweep_task", {}),
+    # Backups (issue #17): nightly after the retention sweep, so the copy holds what the sweep left;
+    # the newest unverified copy restored and checked weekly, on Sunday before anyone needs it.
+    Entry("daily", "02:30", "steward.retention.tasks.backup_create_task", {}),
+    Entry("weekly sunday", "03:30", "steward.retention.tasks.backup_verify_task", {}),
     Entry("daily", "07:00", "steward.rights.tasks.send_rights_reminders", {}),
     Entry("daily", "04:00", "steward.core.tasks.sweep_rate_limits", {}),
     Entry("daily", "05:00", "steward.provisioning.tasks.provision_nightly", {}),

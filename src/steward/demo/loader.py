@@ -26,6 +26,9 @@ from steward.tenancy.models import DataProtectionContact, Organisation, Role, Us
 from steward.tenancy.scope import tenant_scope
 
 CREDENTIALS_PATH = Path(os.environ.get("STEWARD_DEMO_CREDENTIALS", VAR_DIR / "demo-credentials.json"))
+# The demo's backup key pair: its private half is kept here, owner-only, as a demo-only convenience
+# (a real deployment keeps the private key off the server; see README "Backups and restore").
+BACKUP_KEY_PATH = Path(os.environ.get("STEWARD_DEMO_BACKUP_KEY", VAR_DIR / "demo-backup-key.txt"))
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 PROCESSOR_NAME = "Demo County ICT Service"
 EXAMS_OFFICER = "exams@secondary.demo-school.invalid"
@@ -273,6 +276,64 @@ def load_demo_monitoring() -> dict[str, Any]:
         DEFAULT_BASE_URL,
         credentials.get("base_url", DEFAULT_BASE_URL),
     )
+    _write_credentials(credentials)
+    return credentials
+
+
+def demo_backup_key() -> tuple[Path, str]:
+    """The demo's age identity file (made once, owner-only, under var/) and its public key."""
+    from pyrage import x25519  # type: ignore[import-untyped]
+
+    if not BACKUP_KEY_PATH.exists():
+        identity = x25519.Identity.generate()
+        BACKUP_KEY_PATH.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(BACKUP_KEY_PATH, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(
+                "# Steward demo only: the private key of the demo's backups. A real deployment never keeps\n"
+                f"# this on the server (README, 'Backups and restore').\n# public key: {identity.to_public()}\n"
+                f"{identity}\n"
+            )
+    from steward.retention.backups.crypto import identity as read_identity
+
+    return BACKUP_KEY_PATH, str(read_identity(BACKUP_KEY_PATH).to_public())
+
+
+def use_demo_backup_key() -> Path:
+    """Encrypt backups (also) to the demo's key, in this process and in the server, worker and
+    scheduler `steward demo` starts; and let the scheduled weekly verify read the demo's identity
+    (unless the operator named one), which a real deployment leaves unset."""
+    from django.conf import settings
+
+    path, public = demo_backup_key()
+    recipients = list(settings.STEWARD_BACKUP_RECIPIENTS)
+    if public not in recipients:
+        recipients.append(public)
+    settings.STEWARD_BACKUP_RECIPIENTS = recipients
+    os.environ["STEWARD_BACKUP_RECIPIENTS"] = ",".join(recipients)
+    if not settings.STEWARD_BACKUP_IDENTITY_FILE:
+        settings.STEWARD_BACKUP_IDENTITY_FILE = str(path)
+        os.environ["STEWARD_BACKUP_IDENTITY_FILE"] = str(path)
+    return path
+
+
+def load_demo_backup(base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
+    """A first backup of the loaded demo, taken and verified (restored into a scratch server and
+    checked) exactly as the nightly and weekly runs do, so the Backups page has a verified copy."""
+    from steward.retention.backups.create import backup_create
+    from steward.retention.backups.verify import backup_verify
+
+    key = use_demo_backup_key()
+    copy = backup_create()
+    result = backup_verify(copy=copy, identity_path=key)
+    credentials = read_credentials()
+    credentials["backups"] = {
+        "backup_id": copy.pk,
+        "verified_ok": bool(result.get("ok")),
+        "error": str(result.get("error", "")),
+        "page_url": f"{credentials.get('base_url', base_url)}/processor/backups/",
+        "key_file": str(key),
+    }
     _write_credentials(credentials)
     return credentials
 

@@ -24,8 +24,8 @@ from steward.monitoring.config import evidence_cap
 from steward.monitoring.models import Alert, AlertStatus
 from steward.monitoring.rules import RULE_BY_NAME, Finding
 from steward.notifications.email import send_email
-from steward.tenancy.models import SCHOOL_ROLES, ApiClient, Membership, Organisation, Role, User
-from steward.tenancy.selectors import data_protection_emails
+from steward.tenancy.models import SCHOOL_ROLES, ApiClient, Membership, Organisation, User
+from steward.tenancy.selectors import data_protection_emails, processor_admin_emails
 
 NOTE_MAX = 2000
 MONITORING = Actor.system("Steward monitoring")
@@ -191,16 +191,6 @@ def subject_labels(subject_keys: set[str]) -> dict[str, str]:
         else:
             labels[key] = key
     return labels
-
-
-def processor_admin_emails() -> list[str]:
-    emails = Membership.objects.filter(
-        role=Role.PROCESSOR_ADMIN,
-        organisation__kind=Organisation.Kind.PROCESSOR,
-        user__is_active=True,
-        restricted_at__isnull=True,
-    ).values_list("user__email", flat=True)
-    return sorted({e.lower() for e in emails if e})
 
 
 def _tell(alerts: list[Alert]) -> None:

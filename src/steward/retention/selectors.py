@@ -226,3 +226,25 @@ def purge_refusals(termination: Any, *, now: dt.datetime) -> list[str]:
         holds = list(LegalHold.objects.filter(lifted_at__isnull=True).values_list("reason", flat=True))
     refusals += [f"a legal hold stops the purge: {reason}" for reason in holds]
     return refusals
+
+
+BACKUP_STATUSES = {
+    "verified": "Verified: it restores",
+    "failed": "Failed verification",
+    "unverified": "Not verified yet",
+}
+
+
+def backup_copies(*, status: str = "", limit: int = 500) -> list[Any]:
+    """The backup copies, newest first, optionally only those of one verification status
+    (a key of `BACKUP_STATUSES`). Backup copies hold no school's rows: the processor's records."""
+    from steward.retention.models import BackupCopy
+
+    copies = BackupCopy.objects.order_by("-taken_at", "-id")
+    if status == "verified":
+        copies = copies.filter(verified_ok=True)
+    elif status == "failed":
+        copies = copies.filter(verified_ok=False)
+    elif status == "unverified":
+        copies = copies.filter(verified_at__isnull=True)
+    return list(copies[:limit])

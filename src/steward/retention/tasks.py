@@ -16,3 +16,20 @@ def retention_sweep_task() -> int:
     proofs = services.retention_sweep(today=timezone.localdate(), schools=schools)
     services.replay_prune(now=timezone.now())
     return sum(p.rows for p in proofs)
+
+
+@task()
+def backup_create_task() -> int:
+    """The nightly backup (`steward backup create`); a failure emails the processor's admins and fails."""
+    from steward.retention.backups.scheduled import scheduled_create
+
+    return scheduled_create().pk
+
+
+@task()
+def backup_verify_task() -> str:
+    """The weekly verify of the newest unverified backup (with the key only if one is configured)."""
+    from steward.retention.backups.scheduled import scheduled_verify
+
+    result = scheduled_verify()
+    return str(result.get("note") or f"backup {result['verified']} verified")

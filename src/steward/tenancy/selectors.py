@@ -15,6 +15,7 @@ from steward.tenancy.models import (
     DataProtectionContact,
     Membership,
     Organisation,
+    Role,
     SupportWindow,
     User,
 )
@@ -137,6 +138,18 @@ def data_protection_emails(*, school_id: int) -> list[str]:
         restricted_at__isnull=True,
     ).values_list("user__email", flat=True)
     return sorted({e.lower() for e in [*contacts, *members] if e})
+
+
+def processor_admin_emails() -> list[str]:
+    """The ICT service's administrators (active, unrestricted memberships), each address once: whom
+    the processor's own alerts go to (monitoring's rules of no school, a failed backup)."""
+    emails = Membership.objects.filter(
+        role=Role.PROCESSOR_ADMIN,
+        organisation__kind=Organisation.Kind.PROCESSOR,
+        user__is_active=True,
+        restricted_at__isnull=True,
+    ).values_list("user__email", flat=True)
+    return sorted({e.lower() for e in emails if e})
 
 
 def live_support_window(*, user: User) -> SupportWindow | None:

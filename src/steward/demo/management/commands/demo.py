@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
+from django.utils import timezone
 
 from steward.core import embedded_db
 from steward.demo import loader, scim_server
@@ -26,6 +27,7 @@ from steward.demo import provisioning as demo_provisioning
 from steward.demo import rostering as demo_rostering
 from steward.demo import sign_in as demo_sign_in
 from steward.demo.sign_in_client import SignInClient
+from steward.retention.models import BackupCopy
 
 
 def served_url(bind: str) -> str:
@@ -54,6 +56,21 @@ def _approve_loopback() -> None:
     os.environ["STEWARD_OUTBOUND_ALLOWED_PRIVATE"] = ",".join(allowed)
 
 
+def backups_summary() -> str:
+    """ "Backups: N copies, verified at ..." as the database says now (the scheduler may have added some)."""
+    copies = BackupCopy.objects.count()
+    plural = "copy" if copies == 1 else "copies"
+    verified = BackupCopy.objects.filter(verified_at__isnull=False).order_by("-verified_at").first()
+    if verified is None or verified.verified_at is None:
+        return f"Backups: {copies} {plural}, none verified yet."
+    when = f"{timezone.localtime(verified.verified_at):%d %b %Y %H:%M} (UK time)"
+    if not verified.verified_ok:
+        return (
+            f"Backups: {copies} {plural}, the last verification failed at {when}: {verified.verification.get('error')}"
+        )
+    return f"Backups: {copies} {plural}, verified at {when}."
+
+
 class Command(BaseCommand):
     help = "Set up the database, load the demo local authority and serve it (--bind, default 127.0.0.1:8000)."
     requires_system_checks: list[str] = []
@@ -74,6 +91,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         _approve_loopback()
+        loader.use_demo_backup_key()
         embedded = not os.environ.get("DATABASE_URL")
         started_here = embedded and embedded_db.running_pid() is None
         try:
@@ -117,6 +135,9 @@ class Command(BaseCommand):
         if credentials is not None and "monitoring" not in credentials:
             credentials = loader.load_demo_monitoring()
             self.stdout.write("Monitoring read a few weeks of sign-ins and reading; the DPOs decided two alerts.")
+        if credentials is not None and "backups" not in credentials:
+            self.stdout.write("Taking a first backup and restoring it into a scratch server to verify it ...")
+            credentials = loader.load_demo_backup(base_url)
         directory = self._start_directory(base_url) if credentials is not None else None
         app = None
         try:
@@ -199,6 +220,9 @@ class Command(BaseCommand):
         monitoring = credentials.get("monitoring")
         if monitoring:
             self._print_monitoring(monitoring)
+        backups = credentials.get("backups")
+        if backups:
+            self._print_backups(backups)
 
     def _print_privacy(self, privacy: dict[str, Any]) -> None:
         self.stdout.write("Privacy operations:")
@@ -239,6 +263,15 @@ class Command(BaseCommand):
             self.stdout.write(f"    {alert['status_label']:<28} {alert['title']} ({where}): {alert['url']}")
         self.stdout.write(f"  The breach record and its 72-hour clock for telling the ICO: {breach['url']}")
         self.stdout.write(f"\n{monitoring['note']}\n")
+
+    def _print_backups(self, backups: dict[str, Any]) -> None:
+        self.stdout.write(backups_summary())
+        self.stdout.write(f"  The Backups page (as Priya Shah): {backups['page_url']}")
+        self.stdout.write(
+            f"  Demo only: the backups' private key is kept on this machine, owner-only, in {backups['key_file']}, "
+            "so the demo can verify them (and its scheduler's weekly verify can too). A real deployment keeps the "
+            "private key off the server and gives only the public key (README, 'Backups and restore').\n"
+        )
 
     def _serve_with_provider(self, bind: str, base_url: str) -> None:
         """Serve with "Sign in with Demo school (Microsoft 365)" on the sign-in page, its stand-in
