@@ -205,7 +205,8 @@ def _session_seconds(name: str, default: int) -> int | str:
 STEWARD_SESSION_IDLE_STAFF = _session_seconds("STEWARD_SESSION_IDLE_STAFF", 30 * 60)
 STEWARD_SESSION_IDLE_PARENT = _session_seconds("STEWARD_SESSION_IDLE_PARENT", 60 * 60)
 STEWARD_SESSION_ABSOLUTE = _session_seconds("STEWARD_SESSION_ABSOLUTE", 12 * 60 * 60)
-SESSION_COOKIE_AGE = STEWARD_SESSION_ABSOLUTE
+# Django needs a number here; a value that is not one is named by the system check (signins.E001).
+SESSION_COOKIE_AGE = STEWARD_SESSION_ABSOLUTE if isinstance(STEWARD_SESSION_ABSOLUTE, int) else 12 * 60 * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
