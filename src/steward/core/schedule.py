@@ -30,7 +30,7 @@ SCHEDULE: list[Entry] = [
     Entry("daily", "04:00", "steward.core.tasks.sweep_rate_limits", {}),
     Entry("daily", "05:00", "steward.provisioning.tasks.provision_nightly", {}),
     # Sessions: expired Django sessions, and session records past their retention (signins.privacy).
-    Entry("daily", "03:30", "steward.signins.tasks.sweep_sessions_task", {}),
+    Entry("daily", "03:45", "steward.signins.tasks.sweep_sessions_task", {}),
     # Support access: lapse unanswered requests, record grants past their time and send the schools
     # their read lists (the database closes a grant by itself at its time; this records and tells).
     # Monitoring: a detection pass over the audit events written since the last (issue #16).
