@@ -22,6 +22,7 @@ SCHEDULE: list[Entry] = [
     Entry("daily", "02:00", "steward.sharing.tasks.deliver_due_flows", {"frequency": "daily"}),
     Entry("weekly sunday", "03:00", "steward.sharing.tasks.deliver_due_flows", {"frequency": "weekly"}),
     Entry("daily", "01:30", "steward.retention.tasks.retention_sweep_task", {}),
+    Entry("daily", "01:15", "steward.retention.tasks.backup_expire_task", {}),
     Entry("daily", "07:00", "steward.rights.tasks.send_rights_reminders", {}),
     Entry("daily", "04:00", "steward.core.tasks.sweep_rate_limits", {}),
     Entry("daily", "05:00", "steward.provisioning.tasks.provision_nightly", {}),

@@ -16,3 +16,13 @@ def retention_sweep_task() -> int:
     proofs = services.retention_sweep(today=timezone.localdate(), schools=schools)
     services.replay_prune(now=timezone.now())
     return sum(p.rows for p in proofs)
+
+
+@task()
+def backup_expire_task() -> int:
+    """Delete backups past the register's period (a held school's are kept); returns the copies deleted.
+
+    Scheduled before the sweep (01:15, 01:30): its replay pruning then no longer waits for the copies deleted here."""
+    from steward.retention.backups.expire import backup_expire
+
+    return len(backup_expire(now=timezone.now()).deleted)
