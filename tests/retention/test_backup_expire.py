@@ -17,8 +17,10 @@ import time_machine
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from steward.audit.models import AuditEvent
+from steward.retention.backups import BackupError
 from steward.retention.backups.expire import backup_expire
 from steward.retention.backups.manifest import manifest_key
+from steward.retention.backups.restore import backup_restore
 from steward.retention.models import BackupCopy, RestoreReplay
 from steward.retention.services import BACKUP_LONGEST_KEPT, backup_record, hold_lift, hold_place, replay_prune
 from steward.retention.tasks import backup_expire_task
@@ -85,6 +87,9 @@ def test_a_copy_one_day_past_the_period_is_deleted_with_a_proof_one_day_short_is
     assert short.deleted_at == NOW + DAY and not (folder / short.location).exists()
     with processor_scope():
         assert AuditEvent.objects.filter(action="backup_deleted").count() == 2
+    with pytest.raises(BackupError, match=f"backup {past.pk} was deleted on 2033-03-15 12:00 UTC, past its retention"):
+        backup_restore(copy=past, identity_path=folder / "no-key.txt", target_dir=folder / "restored")
+    assert not (folder / "restored").exists()
 
 
 def test_a_copy_holding_a_school_on_hold_is_kept_until_the_hold_is_lifted(folder: Path) -> None:
