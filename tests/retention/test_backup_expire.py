@@ -17,6 +17,7 @@ import time_machine
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from steward.audit.models import AuditEvent
+from steward.core.schedule import SCHEDULE, due
 from steward.retention.backups import BackupError
 from steward.retention.backups.expire import backup_expire
 from steward.retention.backups.manifest import manifest_key
@@ -147,3 +148,12 @@ def test_the_certificate_states_when_the_last_backup_holding_the_school_is_destr
 
     BackupCopy.objects.filter(school_ids__contains=[leaving.id]).update(deleted_at=NOW)
     assert "no backup still kept holds the school's data" in certificate_text(done)
+
+
+def test_the_expiry_runs_every_night_before_the_sweep() -> None:
+    """Before the sweep's replay pruning, which then no longer waits for the copies deleted that night."""
+    night = dt.datetime(2033, 3, 15, 1, 15, tzinfo=dt.UTC)  # 01:15 in London in winter
+    assert "steward.retention.tasks.backup_expire_task" in {e.task for e in due(night)}
+    [entry] = [e for e in SCHEDULE if e.task == "steward.retention.tasks.backup_expire_task"]
+    [sweep] = [e for e in SCHEDULE if e.task == "steward.retention.tasks.retention_sweep_task"]
+    assert entry.when == sweep.when == "daily" and entry.at < sweep.at
