@@ -92,6 +92,7 @@ bench: setup
 	$(RUN) python bench/provisioning.py
 	$(RUN) python bench/oneroster.py
 	$(RUN) python bench/monitoring.py
+	$(RUN) python bench/backup.py
 
 clean-db:
 	rm -rf var/pg

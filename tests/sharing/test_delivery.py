@@ -400,6 +400,7 @@ def test_the_schedule_names_what_is_due_in_local_time() -> None:
         "steward.retention.tasks.retention_sweep_task",
         "steward.retention.tasks.backup_create_task",
         "steward.retention.tasks.backup_verify_task",
+        "steward.retention.tasks.backup_expire_task",
         "steward.core.tasks.sweep_rate_limits",
         "steward.provisioning.tasks.provision_nightly",
         "steward.servicedesk.tasks.support_access_sweep",

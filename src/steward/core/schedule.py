@@ -26,6 +26,7 @@ SCHEDULE: list[Entry] = [
     # the newest unverified copy restored and checked weekly, on Sunday before anyone needs it.
     Entry("daily", "02:30", "steward.retention.tasks.backup_create_task", {}),
     Entry("weekly sunday", "03:30", "steward.retention.tasks.backup_verify_task", {}),
+    Entry("daily", "01:15", "steward.retention.tasks.backup_expire_task", {}),
     Entry("daily", "07:00", "steward.rights.tasks.send_rights_reminders", {}),
     Entry("daily", "04:00", "steward.core.tasks.sweep_rate_limits", {}),
     Entry("daily", "05:00", "steward.provisioning.tasks.provision_nightly", {}),

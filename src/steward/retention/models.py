@@ -104,6 +104,8 @@ class BackupCopy(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True, help_text="When `steward backup verify` last ran")
     verified_ok = models.BooleanField(null=True, blank=True, help_text="Whether that verification passed")
     verification = models.JSONField(default=dict, blank=True, help_text="What it found (checks, counts per school)")
+    # Set by `backup_expire` when the file was deleted past `kept_until`: the row stays as the proof.
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="When the file was deleted from its place")
 
     privacy = NoPersonalData("where and when a copy was made, its checksum and verification")
 

@@ -272,10 +272,12 @@ def _replay_entry(entry: RestoreReplay) -> None:
 
 
 def replay_prune(*, now: dt.datetime) -> int:
-    """Forget replay entries older than every backup still kept: no restore can bring their rows back."""
-    oldest = BackupCopy.objects.filter(kept_until__gt=now).order_by("taken_at").values_list("taken_at", flat=True)
+    """Forget replay entries older than every backup still kept: no restore can bring their rows back.
+
+    A copy is kept until `backup_expire` deleted its file (a held one past `kept_until` still counts);
+    the rows of deleted copies stay as the deletion's proof."""
+    oldest = BackupCopy.objects.filter(deleted_at__isnull=True).order_by("taken_at").values_list("taken_at", flat=True)
     cutoff = oldest.first() or now
     with processor_scope():
         deleted, _ = RestoreReplay.objects.filter(at__lt=cutoff).exclude(kind=RestoreReplay.Kind.SCHOOL_PURGE).delete()
-    BackupCopy.objects.filter(kept_until__lte=now).delete()
     return deleted

@@ -33,3 +33,13 @@ def backup_verify_task() -> str:
 
     result = scheduled_verify()
     return str(result.get("note") or f"backup {result['verified']} verified")
+
+
+@task()
+def backup_expire_task() -> int:
+    """Delete backups past the register's period (a held school's are kept); returns the copies deleted.
+
+    Scheduled before the sweep (01:15, 01:30): its replay pruning then no longer waits for the copies deleted here."""
+    from steward.retention.backups.expire import backup_expire
+
+    return len(backup_expire(now=timezone.now()).deleted)

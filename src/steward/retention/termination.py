@@ -38,7 +38,7 @@ from steward.mis.versions import lock_school_versions
 from steward.notifications.email import send_email
 from steward.register.retention_targets import school_rows
 from steward.retention.events import SchoolPurging, TerminationStarted
-from steward.retention.models import ContractTermination, LegalHold, RestoreReplay, RetentionProof
+from steward.retention.models import BackupCopy, ContractTermination, LegalHold, RestoreReplay, RetentionProof
 from steward.retention.termination_notice import termination_email, window_days
 from steward.tenancy.models import ApiClient, Contract, Membership, Organisation, TenantModel, User
 from steward.tenancy.scope import processor_scope, tenant_scope
@@ -51,7 +51,7 @@ KEPT = {
     "retention.retentionproof": "proof of deletion (counts only)",
     "retention.contracttermination": "the certificate of deletion",
     "retention.restorereplay": "re-applies the purge if an older backup is restored",
-    "retention.backupcopy": "backups expire on their own date; the replay log purges them on restore",
+    "retention.backupcopy": "each backup is deleted on its date, its row kept as proof; a restore replays the purge",
     "tenancy.organisation": "the school's name and DfE numbers, which the proofs name",
     "tenancy.contract": "the processor's business record of the contract",
     "audit.auditevent": "the append-only, hash-chained audit log, kept for its own period",
@@ -303,6 +303,24 @@ def rows_left(*, school_id: int) -> dict[str, int]:
     return left
 
 
+def _backups_line(school_id: int) -> str:
+    """When the last backup holding the school's data is destroyed: the newest such copy's end of period.
+
+    The purge reaches the live database only; until then a restore re-applies it (the replay log)."""
+    last = (
+        BackupCopy.objects.filter(school_ids__contains=[school_id], deleted_at__isnull=True)
+        .order_by("-kept_until")
+        .values_list("kept_until", flat=True)
+        .first()
+    )
+    if last is None:
+        return "Backups: no backup still kept holds the school's data"
+    return (
+        f"Backups: the last backup holding the school's data will be destroyed on {timezone.localtime(last):%Y-%m-%d} "
+        "(unless a legal hold on the school is then in force); a restore before that re-applies this purge"
+    )
+
+
 def certificate_text(termination: ContractTermination) -> str:
     """The certificate of deletion as plain text: tables, counts, times, who confirmed. No personal data."""
     school = termination.school
@@ -319,6 +337,8 @@ def certificate_text(termination: ContractTermination) -> str:
         "Rows deleted per table:",
         *(f"  {table}: {rows}" for table, rows in sorted(termination.deleted.items())),
         f"  total: {sum(termination.deleted.values())}",
+        "",
+        _backups_line(school.pk),
         "",
         "Kept:",
         *(f"  {label}: {why}" for label, why in KEPT.items()),

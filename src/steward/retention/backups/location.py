@@ -27,6 +27,8 @@ class Location(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def delete(self, key: str) -> bool: ...
+
 
 class FolderLocation:
     def __init__(self, folder: Path) -> None:
@@ -72,6 +74,17 @@ class FolderLocation:
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
+
+    def delete(self, key: str) -> bool:
+        """Remove the file; False if it was already gone (a deletion is then recorded all the same)."""
+        path = self._path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            raise BackupError(f"cannot delete backup file {key} from {self.description}: {error}") from error
+        return True
 
 
 def location_from_settings() -> FolderLocation:

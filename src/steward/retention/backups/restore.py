@@ -60,7 +60,12 @@ class RestoreResult:
 
 
 def checked_file(copy: BackupCopy, location: Location) -> None:
-    """Refuse a backup whose file does not hash to what was recorded when it was taken."""
+    """Refuse a backup deleted past its period, or whose file does not hash to what was recorded when taken."""
+    if copy.deleted_at is not None:
+        raise BackupError(
+            f"backup {copy.pk} was deleted on {copy.deleted_at:%Y-%m-%d %H:%M %Z}, past its retention period "
+            f"(kept until {copy.kept_until:%Y-%m-%d}); nothing was restored"
+        )
     manifest = read_manifest(location, copy.location)
     if copy.sha256 and manifest.sha256 != copy.sha256:
         raise BackupError(

@@ -1,0 +1,76 @@
+"""Backups past the register's period are deleted from their place, with a proof; a held school's are kept.
+
+The register keeps the backup vault's copies for seven years (`BACKUP_LONGEST_KEPT`, each copy's
+`kept_until`). Past that, `backup_expire` deletes the file and its manifest from the location and
+keeps the `BackupCopy` row as the deletion record (`deleted_at`, with its SHA-256, place and key)
+plus a `backup_deleted` audit event in the hash chain. The row holds no personal data, so keeping
+it is free; deleting it would leave no trace that the copy ever ended.
+
+Legal holds: a whole-school hold keeps everything the school has, and a backup is the only place
+a purged school's data may still be, so a copy holding any school under a whole-school hold in
+force is kept (and reported) until the hold is lifted. A hold on one subject is not enough to keep
+a whole-database copy of every school: the live rows of that subject are kept by the sweep itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from steward.audit.services import audit_record
+from steward.retention.backups.location import Location, location_from_settings
+from steward.retention.backups.manifest import manifest_key
+from steward.retention.models import BackupCopy, LegalHold
+from steward.tenancy.scope import estate_scope
+
+
+@dataclass
+class Expired:
+    deleted: list[BackupCopy] = field(default_factory=list)
+    held: dict[int, list[int]] = field(default_factory=dict)  # copy id -> held school ids
+
+
+def _schools_on_hold() -> set[int]:
+    with estate_scope():  # every school's holds: a copy holds every school
+        return set(
+            LegalHold.objects.filter(kind=LegalHold.Kind.SCHOOL, lifted_at__isnull=True).values_list(
+                "school_id", flat=True
+            )
+        )
+
+
+def backup_expire(*, now: dt.datetime, location: Location | None = None) -> Expired:
+    """Delete every copy whose `kept_until` has passed, unless a school it holds is under a hold."""
+    due = list(BackupCopy.objects.filter(kept_until__lte=now, deleted_at__isnull=True).order_by("taken_at", "id"))
+    result = Expired()
+    if not due:
+        return result
+    location = location or location_from_settings()
+    on_hold = _schools_on_hold()
+    for copy in due:
+        held = sorted(on_hold.intersection(copy.school_ids))
+        if held:
+            result.held[copy.pk] = held
+            continue
+        file_found = location.delete(copy.location)
+        location.delete(manifest_key(copy.location))
+        copy.deleted_at = now
+        copy.save(update_fields=["deleted_at"])
+        audit_record(
+            action="backup_deleted",
+            actor_label="backup retention",
+            object_type="retention.BackupCopy",
+            object_ids=[copy.pk],
+            detail={
+                "place": copy.place,
+                "location": copy.location,
+                "sha256": copy.sha256,
+                "size_bytes": copy.size_bytes,
+                "taken_at": copy.taken_at.isoformat(),
+                "kept_until": copy.kept_until.isoformat(),
+                "file_found": file_found,
+                "schools": len(copy.school_ids),
+            },
+        )
+        result.deleted.append(copy)
+    return result
