@@ -90,7 +90,6 @@ NOT_WRITING: dict[str, str] = {
     "servicedesk.attachments.text_warning": "scans typed text for a warning; writes nothing",
     "monitoring.alerts.subject_label": "names an alert's subject",
     "monitoring.alerts.subject_labels": "names alerts' subjects",
-    "monitoring.alerts.processor_admin_emails": "reads the processor admins' addresses",
     "monitoring.breach.affected": "reads the audit log for the people an alert's subject read",
     "monitoring.breach.time_left": "works out the ICO clock",
     "audit.services.audit_action": "the audit log's own writer, for services",

@@ -109,3 +109,15 @@ def test_only_the_processors_administrators_see_backups(client: Client, copies: 
     sign_in(client, factories.user(Role.PROCESSOR_SUPPORT, factories.processor(), email="desk@ict.invalid"))
     assert client.get("/processor/backups/").status_code == 403
     assert "/processor/backups/" not in client.get("/processor/").content.decode()  # no menu link either
+
+
+def test_a_copy_deleted_past_its_period_shows_as_deleted(client: Client, copies: dict[str, BackupCopy]) -> None:
+    from django.utils import timezone
+
+    admin = factories.user(Role.PROCESSOR_ADMIN, factories.processor())
+    sign_in(client, admin)
+    copy = BackupCopy.objects.order_by("id").first()
+    assert copy is not None
+    BackupCopy.objects.filter(pk=copy.pk).update(deleted_at=timezone.now())
+    page = client.get("/processor/backups/").content.decode()
+    assert "Deleted from the backup folder on" in page

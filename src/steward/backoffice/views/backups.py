@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from steward.audit.services import audit_request
 from steward.backoffice.access import processor_role_required
@@ -24,6 +25,9 @@ _STATUSES = [("", "Any"), *selectors.BACKUP_STATUSES.items()]
 def _state(copy: BackupCopy) -> tuple[str, str, str]:
     """(status label, GOV.UK tag colour, what the last verification found) in plain words."""
     found: dict[str, Any] = copy.verification or {}
+    if copy.deleted_at is not None:
+        when = timezone.localtime(copy.deleted_at).strftime("%-d %B %Y")
+        return "Deleted", "govuk-tag--grey", f"Deleted from the backup folder on {when}, past its retention period."
     if copy.verified_ok is True:
         chain = found.get("audit_chain", {})
         schools = len(found.get("rows_per_school", {}))
