@@ -33,7 +33,7 @@ class PassContext:
     pass_id: int
     lo: int
     hi: int
-    horizon: dt.datetime | None = None
+    horizon: dt.datetime
     # What one rule reads for another within the pass (the sign-ins the two country rules share).
     shared: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -185,7 +185,7 @@ class TallyRule:
         `%(open_since)s`) still groups every bucket from there on, to add to or keep."""
         cursor.execute("SELECT min(bucket_start) FROM monitoring_tally WHERE rule = %s", [self.name])
         oldest = cursor.fetchone()[0]
-        floor = (ctx.horizon or dt.datetime.now(dt.UTC)) - dt.timedelta(days=1)
+        floor = ctx.horizon - dt.timedelta(days=1)
         return min(oldest, floor) if oldest is not None else floor
 
     def evidence_match(self, kind: str) -> str:
