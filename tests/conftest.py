@@ -32,8 +32,9 @@ from steward.core import database
 if TYPE_CHECKING:
     from tests.notify_fixtures import SmtpSink
 
-# Notification fixtures (smtp_sink, push_receiver, vapid_key, notify_api) for every test directory.
-pytest_plugins = ["tests.notify_fixtures"]
+# Notification fixtures (smtp_sink, push_receiver, vapid_key, notify_api) and the S3-compatible server
+# (s3_server, s3_bucket) for every test directory.
+pytest_plugins = ["tests.notify_fixtures", "tests.s3_fixtures"]
 
 _LONDON = ZoneInfo("Europe/London")
 # Service desk attachments written by tests (and by the test server) go here, never into the worktree's var/.
