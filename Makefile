@@ -4,7 +4,7 @@ TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: demo test test-dates lint setup deps assets browser pdf directory bench clean-db
+.PHONY: demo test test-dates lint setup deps assets browser pdf directory bench bench-scale clean-db
 
 # `make demo DEMO_ARGS="--bind 0.0.0.0:8080 --keep-database"` passes options to `steward demo`.
 DEMO_ARGS ?=
@@ -82,17 +82,27 @@ test-dates: setup
 		then echo "tests marked dates, as if on {}: $$(tail -n 1 var/test-dates/{}.log)"; \
 		else cat var/test-dates/{}.log; echo "tests marked dates, as if on {}: FAILED"; exit 255; fi'
 
+# `make bench SCHOOLS=N` runs every benchmark on an LA of N schools (default 6: a few minutes);
+# `make bench-scale` runs the growth table at 6, 25 and 100 schools (bench/scale.py, about 30 minutes).
+SCHOOLS ?= 6
+# the backup and monitoring benchmarks load scratch databases of their own: smaller unless SCHOOLS is given
+BACKUP_SCHOOLS := $(if $(filter command line,$(origin SCHOOLS)),$(SCHOOLS),2)
+MONITORING_SCHOOLS := $(if $(filter command line,$(origin SCHOOLS)),$(SCHOOLS),20)
 bench: setup
-	$(RUN) python bench/ingest.py
+	$(RUN) python bench/ingest.py --schools $(SCHOOLS)
 	$(RUN) python bench/sharing.py
-	$(RUN) python bench/portal.py
+	$(RUN) python bench/portal.py --schools $(SCHOOLS)
 	$(RUN) python bench/purge.py
 	$(RUN) python bench/rights.py
 	$(RUN) python bench/provisioning_scim.py
 	$(RUN) python bench/provisioning.py
 	$(RUN) python bench/oneroster.py
-	$(RUN) python bench/monitoring.py
-	$(RUN) python bench/backup.py
+	$(RUN) python bench/monitoring.py --schools $(MONITORING_SCHOOLS)
+	$(RUN) python bench/backup.py --schools $(BACKUP_SCHOOLS)
+	$(RUN) python bench/retention_preview.py
+
+bench-scale: setup
+	$(RUN) python bench/scale.py
 
 clean-db:
 	rm -rf var/pg

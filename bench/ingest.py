@@ -34,6 +34,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
 
+from bench.figures import emit  # noqa: E402
 from steward.core import database  # noqa: E402
 from steward.demo.synthetic import generate, make_delta  # noqa: E402
 from steward.ingest.schema import spec_for  # noqa: E402
@@ -264,6 +265,19 @@ def main(argv: list[str] | None = None) -> list[tuple[str, int, float]]:
         f"targets: full >= 0.5x COPY: {full_rate / raw_rate:.2f}; full >= 20x ORM: {full_rate / orm_rate:.1f}; "
         f"1 % delta >= 10x faster than full: {speedup:.1f}x; only changed rows re-versioned: "
         f"{'yes' if bumped == delta_counts['updated'] + delta_counts['inserted'] and resend_bumped == 0 else 'NO'}"
+    )
+    emit(
+        "ingest",
+        schools=args.schools,
+        full_rows=full_rows,
+        full_seconds=round(full_seconds, 3),
+        raw_copy_rows=raw_rows,
+        raw_copy_seconds=round(raw_seconds, 3),
+        delta_rows=delta_rows,
+        delta_seconds=round(delta_seconds, 3),
+        full_vs_copy=round(full_rate / raw_rate, 3),
+        delta_speedup=round(speedup, 2),
+        full_us_per_row=round(full_seconds / full_rows * 1e6, 3),
     )
     return [("full", full_rows, full_seconds), ("delta", delta_rows, delta_seconds)]
 

@@ -40,6 +40,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db.models import Q  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.figures import emit  # noqa: E402
 from bench.load import Summary, child_ids, run_load  # noqa: E402
 from steward.core import database  # noqa: E402
 from steward.demo.mis import _serving  # noqa: E402
@@ -274,6 +275,16 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"target: p95 < {TARGET_P95_MS:.0f} ms with {args.clients} concurrent parents reading pages, no errors: "
         f"p95 {portal.p95:.1f} ms ({portal.p95 / TARGET_P95_MS:.2f} x target), {portal.errors} errors: {verdict}"
+    )
+
+    emit(
+        "portal",
+        schools=len(schools),
+        portal_p95_ms=round(portal.p95, 1),
+        portal_rate=round(portal.rate, 1),
+        health_p95_ms=round(health.p95, 1),
+        health_rate=round(health.rate, 1),
+        portal_errors=portal.errors,
     )
 
 

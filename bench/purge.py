@@ -27,6 +27,7 @@ django.setup()
 
 from django.db import connection, transaction  # noqa: E402
 
+from bench.figures import emit  # noqa: E402
 from steward.mis.models import SessionAttendance  # noqa: E402
 from steward.retention.termination import purge_rows, rows_left  # noqa: E402
 from steward.tenancy.models import Organisation  # noqa: E402
@@ -92,6 +93,9 @@ def main() -> None:
     print(f"{label:<58}{rows:>12,}{seconds:>10.2f}{rate:>12,.0f}{rate / base_rate:>11.2f}")
     print(f"\nrows left after the purge (verification): {left}")
     print(f"target: >= 200,000 rows/s: {rate:,.0f}")
+    emit(
+        "purge", purge_rows=rows, purge_seconds=round(seconds, 3), purge_rate=round(rate), delete_rate=round(base_rate)
+    )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from django.core.serializers.json import DjangoJSONEncoder  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.figures import emit  # noqa: E402
 from steward.audit.actor import Actor  # noqa: E402
 from steward.mis.models import Learner, SessionAttendance  # noqa: E402
 from steward.mis.privacy import dependents  # noqa: E402
@@ -158,6 +159,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'  of which: the PDF (WeasyPrint)':<56}{pdf_s:>10.3f}{pdf_s / select_s:>12.1f}")
     verdict = "met" if bundle_s < TARGET_SECONDS else "MISSED"
     print(f"\ntarget: bundle < {TARGET_SECONDS} s for one learner: {bundle_s:.3f} s ({verdict})")
+    emit(
+        "rights",
+        sar_seconds=round(bundle_s, 3),
+        sar_data_seconds=round(data_s, 3),
+        sar_pdf_seconds=round(pdf_s, 3),
+        select_seconds=round(select_s, 4),
+        sar_rows=rows,
+    )
 
 
 if __name__ == "__main__":

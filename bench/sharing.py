@@ -28,6 +28,7 @@ django.setup()
 import httpx  # noqa: E402
 from django.db import connections  # noqa: E402
 
+from bench.figures import emit  # noqa: E402
 from steward.audit.actor import Actor  # noqa: E402
 from steward.demo.mis import _serving  # noqa: E402
 from steward.register.models import ProcessingActivity, Recipient  # noqa: E402
@@ -128,6 +129,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"\npages: {len(latencies)}; latency p50 {statistics.median(latencies) * 1000:.1f} ms, p95 {p95:.1f} ms")
     print(f"targets: >= 50,000 records/s: {api_rate:,.0f}; p95 < 50 ms for {args.limit}-record pages: {p95:.1f} ms")
+    emit(
+        "sharing",
+        schools=len(schools),
+        pull_rows=rows,
+        pull_seconds=round(seconds, 3),
+        pull_rate=round(api_rate),
+        pull_p95_ms=round(p95, 1),
+        copy_to_rate=round(raw_rate),
+        pull_vs_copy=round(api_rate / raw_rate, 3),
+        pull_us_per_row=round(seconds / rows * 1e6, 3),
+    )
 
 
 if __name__ == "__main__":
