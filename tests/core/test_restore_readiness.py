@@ -61,9 +61,10 @@ def _says_what_and_why(output: str) -> None:
     assert "steward backup replay --backup 7 --mark-usable" in output and "restore backup 7 again" in output
 
 
-@pytest.mark.parametrize(
-    "command", [["serve", "--bind", "127.0.0.1:0", "--workers", "1"], ["worker"], ["scheduler", "--at", "2026-03-02T02:30"]]
-)
+COMMANDS = [["serve", "--bind", "127.0.0.1:0", "--workers", "1"], ["worker"], ["scheduler", "--at", "2026-03-02T02:30"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_serve_worker_and_scheduler_refuse_a_database_marked_not_usable(marked: None, command: list[str]) -> None:
     result = _steward(*command)
     assert result.returncode == 1, result.stdout + result.stderr
