@@ -96,3 +96,21 @@ def test_a_database_marked_usable_or_never_restored_is_served(committed_db: None
             assert httpx.get(url + "/api/v1/health", timeout=10).status_code == 200
     finally:
         _comment(None)
+
+
+def test_a_replay_finished_by_hand_marks_the_database_usable(committed_db: None) -> None:
+    from django.utils import timezone
+
+    from steward.retention.services import backup_record
+
+    copy = backup_record(taken_at=timezone.now(), place="uk-backup", location="steward-x.dump.age", school_ids=[])
+    _comment(restore_comment(copy.pk, usable=False, note=REASON, at=AT))
+    try:
+        assert _steward("scheduler", "--at", "2026-03-02T02:30").returncode == 1
+        replayed = _steward("backup", "replay", "--backup", str(copy.pk), "--mark-usable")
+        assert replayed.returncode == 0, replayed.stderr
+        assert "now marked usable" in replayed.stdout
+        assert restore_problem(connections["default"]) is None
+        assert _steward("scheduler", "--at", "2026-03-02T02:30").returncode == 0
+    finally:
+        _comment(None)
