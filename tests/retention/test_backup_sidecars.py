@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -175,3 +179,37 @@ def test_an_attachment_archive_with_a_path_or_a_link_is_refused(
     with pytest.raises(BackupError, match="not a plain attachment file"):
         extract_attachments(location, info, identity, dest, keep={bad, "escaped", "absolute", "dir", "link"})
     assert list(dest.iterdir()) == [] and not (tmp_path / "dest" / "escaped").exists()
+
+
+AUTO_WITHOUT_LIVE = """
+import datetime as dt, django, sys
+from pathlib import Path
+django.setup()
+from steward.retention.backups import crypto
+from steward.retention.backups.location import FolderLocation
+from steward.retention.backups.restore import replay_source
+from steward.retention.models import BackupCopy
+copy = BackupCopy(pk=1, taken_at=dt.datetime.fromisoformat(sys.argv[1]))
+key = crypto.identity(Path(sys.argv[3]))
+print(replay_source(copy, FolderLocation(Path(sys.argv[2])), key, "auto").describe())
+"""
+
+
+def test_auto_reads_the_newest_copys_log_when_the_live_database_does_not_answer(
+    committed_db: None, backup_key: Path
+) -> None:
+    _school("Lost Live Primary")
+    copy = backup_create()
+    folder = Path(settings.STEWARD_BACKUP_DIR)
+    dead = socket.socket()  # a port nothing listens on: the live database is gone
+    dead.bind(("127.0.0.1", 0))
+    port = dead.getsockname()[1]
+    dead.close()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "steward.settings",
+           "DATABASE_URL": f"postgresql://steward@127.0.0.1:{port}/steward"}  # fmt: skip
+    found = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", AUTO_WITHOUT_LIVE, copy.taken_at.isoformat(), str(folder), str(backup_key)],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert f"the replay log beside the newest copy, {replay_key(copy.location)}" in found.stdout

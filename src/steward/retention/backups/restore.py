@@ -107,7 +107,7 @@ def _live_answers() -> bool:
     try:
         with processor_scope():
             RestoreReplay.objects.exists()
-    except DatabaseError:
+    except (DatabaseError, embedded_db.EmbeddedDatabaseError):  # a server gone, or an embedded one that will not start
         connections["default"].close()
         return False
     return True
