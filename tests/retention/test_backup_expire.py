@@ -22,6 +22,7 @@ from steward.retention.backups import BackupError
 from steward.retention.backups.expire import backup_expire
 from steward.retention.backups.manifest import manifest_key
 from steward.retention.backups.restore import backup_restore
+from steward.retention.backups.sidecars import sidecar_keys
 from steward.retention.models import BackupCopy, RestoreReplay
 from steward.retention.services import BACKUP_LONGEST_KEPT, backup_record, hold_lift, hold_place, replay_prune
 from steward.retention.tasks import backup_expire_task
@@ -49,6 +50,8 @@ def _copy(folder: Path, *, taken_at: dt.datetime, schools: list[Organisation]) -
     body = f"ciphertext of {key}".encode()
     (folder / key).write_bytes(body)
     (folder / manifest_key(key)).write_text("{}\n")
+    for sidecar in sidecar_keys(key):  # the replay log and the attachment folder beside it
+        (folder / sidecar).write_bytes(b"ciphertext")
     return backup_record(
         taken_at=taken_at,
         place="uk-backup",
@@ -70,6 +73,8 @@ def test_a_copy_one_day_past_the_period_is_deleted_with_a_proof_one_day_short_is
     assert [c.pk for c in result.deleted] == [past.pk] and result.held == {}
     assert not (folder / past.location).exists() and not (folder / manifest_key(past.location)).exists()
     assert (folder / short.location).exists() and (folder / manifest_key(short.location)).exists()
+    assert not any((folder / k).exists() for k in sidecar_keys(past.location))  # deleted with their copy
+    assert all((folder / k).exists() for k in sidecar_keys(short.location))
     past.refresh_from_db()
     short.refresh_from_db()
     assert past.deleted_at == NOW and short.deleted_at is None  # the row stays: the deletion's record

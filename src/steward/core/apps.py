@@ -11,6 +11,11 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         pre_migrate.connect(_route_to_owner, sender=self)
         post_migrate.connect(_grant_after_migrate, sender=self)
+        from django.core import checks
+
+        from steward.core.readiness import check_restored_database
+
+        checks.register(check_restored_database, checks.Tags.database)
 
 
 def _route_to_owner(**kwargs: Any) -> None:

@@ -2,8 +2,9 @@
 
 Nothing is held in memory: pg_dump writes to a pipe, pyrage reads it in chunks and writes the
 ciphertext through a hashing writer into the location's temporary file. Only when pg_dump exited
-cleanly, the file is synced and renamed and its manifest written, is the `BackupCopy` recorded; a
-run killed at any point before leaves at most a `.partial` file and no copy recorded as good.
+cleanly, the file is synced and renamed, its sidecars (the replay log, the attachment folder:
+`sidecars.py`) written and its manifest written, is the `BackupCopy` recorded; a run killed at any
+point before leaves at most a `.partial` file and no copy recorded as good.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import tempfile
+from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
 
 from steward.register.models import PlaceOfProcessing
-from steward.retention.backups import BackupError, crypto, postgres
+from steward.retention.backups import BackupError, crypto, postgres, sidecars
 from steward.retention.backups.location import Location, location_from_settings
-from steward.retention.backups.manifest import Manifest, write_manifest
+from steward.retention.backups.manifest import Manifest, manifest_data, write_manifest
 from steward.retention.models import BackupCopy
 from steward.retention.services import backup_record
 from steward.tenancy.models import Organisation
@@ -60,6 +62,11 @@ def backup_create(*, location: Location | None = None, now: dt.datetime | None =
             errors.seek(0)
             lines = errors.read().decode(errors="replace").strip().splitlines()
             raise BackupError(f"pg_dump failed (exit {code}): {lines[-1] if lines else 'no message'}")
+    # The replay log and the attachment folder beside the dump, before the manifest that names them.
+    written = {
+        "replay": sidecars.write_replay_log(location, key, env, to),
+        "attachments": sidecars.write_attachments(location, key, Path(settings.STEWARD_ATTACHMENT_DIR), to),
+    }
     manifest = Manifest(
         file=key,
         taken_at=taken_at.astimezone(dt.UTC).isoformat(),
@@ -67,8 +74,10 @@ def backup_create(*, location: Location | None = None, now: dt.datetime | None =
         schools=schools,
         size_bytes=hashing.size,
         sha256=hashing.sha256.hexdigest(),
+        sidecars=written,
     )
     write_manifest(location, manifest)
+    sidecars.write_latest(location, manifest_data(manifest))
     return backup_record(
         taken_at=taken_at,
         place=PLACE,

@@ -1,7 +1,7 @@
 """Backups past the register's period are deleted from their place, with a proof; a held school's are kept.
 
 The register keeps the backup vault's copies for seven years (`BACKUP_LONGEST_KEPT`, each copy's
-`kept_until`). Past that, `backup_expire` deletes the file and its manifest from the location and
+`kept_until`). Past that, `backup_expire` deletes the file, its sidecars and its manifest from the location and
 keeps the `BackupCopy` row as the deletion record (`deleted_at`, with its SHA-256, place and key)
 plus a `backup_deleted` audit event in the hash chain. The row holds no personal data, so keeping
 it is free; deleting it would leave no trace that the copy ever ended.
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from steward.audit.services import audit_record
 from steward.retention.backups.location import Location, location_from_settings
 from steward.retention.backups.manifest import manifest_key
+from steward.retention.backups.sidecars import sidecar_keys
 from steward.retention.models import BackupCopy, LegalHold
 from steward.tenancy.scope import estate_scope
 
@@ -53,6 +54,8 @@ def backup_expire(*, now: dt.datetime, location: Location | None = None) -> Expi
             result.held[copy.pk] = held
             continue
         file_found = location.delete(copy.location)
+        for key in sidecar_keys(copy.location):  # the replay log and the attachments, with their copy
+            location.delete(key)
         location.delete(manifest_key(copy.location))
         copy.deleted_at = now
         copy.save(update_fields=["deleted_at"])

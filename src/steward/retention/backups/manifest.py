@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from steward.retention.backups import BackupError
@@ -30,6 +30,8 @@ class Manifest:
     encryption: str = "age (X25519 recipients)"
     dump_format: str = "pg_dump custom (-Fc)"
     format: str = FORMAT
+    # The files beside the dump (`sidecars.py`): "replay" and "attachments", each {file, sha256, size_bytes, ...}
+    sidecars: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def taken(self) -> dt.datetime:
@@ -43,6 +45,10 @@ def manifest_key(file_key: str) -> str:
 def write_manifest(location: Location, manifest: Manifest) -> None:
     with location.writer(manifest_key(manifest.file)) as out:
         out.write(json.dumps(asdict(manifest), indent=2, sort_keys=True).encode() + b"\n")
+
+
+def manifest_data(manifest: Manifest) -> dict[str, Any]:
+    return asdict(manifest)
 
 
 def read_manifest(location: Location, file_key: str) -> Manifest:

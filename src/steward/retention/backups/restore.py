@@ -17,8 +17,10 @@ Order matters, and each step refuses before the next can do harm:
 
 Why the replay log comes from the live database: the restored copy holds only the entries made before
 it was taken; the ones to apply again are, by definition, younger. When the live database is lost
-too, the newest backup holds the youngest log there is; restoring an older one then needs the log from
-a newer one (not done yet: see DESIGN.md "Backups").
+too, the newest backup holds the youngest log there is: every copy has its replay log beside it
+(`sidecars.py`), and `--replay-log location` (or `auto`, when the live database does not answer)
+reads the entries from the newest copy's. The service desk's attachment folder is beside it too, and
+`--attachments-dir` restores the files whose rows the restored database still has after its replay.
 """
 
 from __future__ import annotations
@@ -39,13 +41,27 @@ from psycopg.types.json import Jsonb
 
 from steward.core import embedded_db
 from steward.core.database import APP_ROLE, app_role_password
-from steward.retention.backups import BackupError, crypto, postgres
+from steward.core.readiness import restore_comment
+from steward.retention.backups import BackupError, crypto, postgres, sidecars
 from steward.retention.backups.location import Location, location_from_settings
-from steward.retention.backups.manifest import read_manifest
+from steward.retention.backups.manifest import Manifest, read_manifest
 from steward.retention.models import BackupCopy, RestoreReplay
 from steward.tenancy.scope import processor_scope
 
 MARKER_FILE = "steward-restore.json"
+REPLAY_LOGS = ("auto", "live", "location")
+
+
+@dataclass(frozen=True)
+class ReplaySource:
+    """Where the entries to replay come from: the live database, or the newest copy's sidecar."""
+
+    newest: sidecars.Newest | None = None
+
+    def describe(self) -> str:
+        if self.newest is None:
+            return "the live database"
+        return f"the replay log beside the newest copy, {self.newest.replay['file']} (taken {self.newest.taken_at})"
 
 
 @dataclass
@@ -57,9 +73,11 @@ class RestoreResult:
     cluster: postgres.Cluster | None = None
     app_password: str = ""
     notes: list[str] = field(default_factory=list)
+    replay_log: str = ""  # where the replayed entries came from, in words
+    attachments: int | None = None  # attachment files restored (None: not asked for)
 
 
-def checked_file(copy: BackupCopy, location: Location) -> None:
+def checked_file(copy: BackupCopy, location: Location) -> Manifest:
     """Refuse a backup deleted past its period, or whose file does not hash to what was recorded when taken."""
     if copy.deleted_at is not None:
         raise BackupError(
@@ -79,6 +97,46 @@ def checked_file(copy: BackupCopy, location: Location) -> None:
             f"backup {copy.pk} ({copy.location}) is damaged: its SHA-256 is {digest} ({size} bytes), the manifest "
             f"says {manifest.sha256} ({manifest.size_bytes} bytes); nothing was restored"
         )
+    return manifest
+
+
+def _live_answers() -> bool:
+    """Does the live database answer? (`--replay-log auto` reads the log from it when it does.)"""
+    from django.db import DatabaseError, connections
+
+    try:
+        with processor_scope():
+            RestoreReplay.objects.exists()
+    except (DatabaseError, embedded_db.EmbeddedDatabaseError):  # a server gone, or an embedded one that will not start
+        connections["default"].close()
+        return False
+    return True
+
+
+def replay_source(copy: BackupCopy, location: Location, key: Any, replay_log: str) -> ReplaySource:
+    """Choose (and check, before anything is restored) where the entries to replay come from."""
+    if replay_log not in REPLAY_LOGS:
+        raise BackupError(f"--replay-log must be one of {', '.join(REPLAY_LOGS)}, not {replay_log!r}")
+    if replay_log == "live" or (replay_log == "auto" and _live_answers()):
+        return ReplaySource()
+    newest = sidecars.newest_replay_log(location)
+    if dt.datetime.fromisoformat(newest.taken_at) < copy.taken_at:
+        raise BackupError(
+            f"the newest replay log in {location.description} ({newest.replay['file']}, taken {newest.taken_at}) is "
+            f"older than backup {copy.pk} (taken {copy.taken_at.isoformat()}); it cannot say what was erased since"
+        )
+    sidecars.check_sidecar(location, newest.replay, key)
+    return ReplaySource(newest=newest)
+
+
+def attachments_sidecar(manifest: Manifest, location: Location, key: Any, folder: Path) -> dict[str, Any]:
+    """The copy's attachment folder sidecar, checked, and the folder to restore it into, empty."""
+    info = manifest.sidecars.get("attachments")
+    if not info:
+        raise BackupError(f"backup {manifest.file} has no attachment folder beside it (taken before they were)")
+    sidecars.refuse_non_empty(folder)
+    sidecars.check_sidecar(location, info, key)
+    return info
 
 
 def backup_restore(
@@ -89,14 +147,18 @@ def backup_restore(
     database_url: str | None = None,
     location: Location | None = None,
     keep_running: bool = False,
+    replay_log: str = "auto",
+    attachments_dir: Path | None = None,
 ) -> RestoreResult:
     if (target_dir is None) == (database_url is None):
         raise BackupError("give exactly one target: --target-dir DIR (a new cluster) or --database-url URL")
     location = location or location_from_settings()
-    checked_file(copy, location)
+    manifest = checked_file(copy, location)
     key = crypto.identity(identity_path)
     with location.reader(copy.location) as stream:
         crypto.check_identity_opens(stream, key, name=str(copy.pk))
+    source = replay_source(copy, location, key, replay_log)
+    files = attachments_sidecar(manifest, location, key, attachments_dir) if attachments_dir else None
 
     cluster: postgres.Cluster | None = None
     if target_dir is not None:
@@ -108,7 +170,7 @@ def backup_restore(
         assert database_url is not None  # noqa: S101
         env, url, app_password = postgres.env_from_url(database_url), database_url, app_role_password()
         postgres.same_major_or_refuse(postgres.server_version(env))
-    result = RestoreResult(copy.pk, url, cluster=cluster, app_password=app_password)
+    result = RestoreResult(copy.pk, url, cluster=cluster, app_password=app_password, replay_log=source.describe())
     try:
         _prepare(env, cluster, app_password)  # refuses a non-empty target, leaving it as it was
     except BaseException:
@@ -118,13 +180,20 @@ def backup_restore(
     try:
         _mark(result, target_dir, env, usable=False, note="restore in progress")
         _pg_restore(copy, location, key, env)
-        _steward(["migrate", "--database", "owner", "--no-input", "-v", "0"], url, app_password)
-        _copy_replay_log(copy, env)
-        out = _steward(["backup", "replay", "--backup", str(copy.pk)], url, app_password)
+        # --skip-checks: the database is marked NOT USABLE until the replay finished (core.E001 says so)
+        _steward(["migrate", "--database", "owner", "--no-input", "-v", "0", "--skip-checks"], url, app_password)
+        _copy_replay_log(copy, env, source, location, key)
+        with tempfile.TemporaryDirectory() as no_files:  # the replay never touches the live attachment folder
+            out = _steward(["backup", "replay", "--backup", str(copy.pk)], url, app_password,
+                           extra={"STEWARD_ATTACHMENT_DIR": no_files})  # fmt: skip
         replayed = re.search(r"Re-applied (\d+) ", out)
         if replayed is None:
             raise BackupError(f"`steward backup replay` on the restored database did not say what it did: {out!r}")
         result.replayed = int(replayed.group(1))
+        if files is not None and attachments_dir is not None:
+            result.attachments = sidecars.extract_attachments(
+                location, files, key, attachments_dir, _attachment_keys(env)
+            )
         result.usable = True
         _mark(result, target_dir, env, usable=True, note=f"replayed {result.replayed} erasure(s) and purge(s)")
     except BaseException as error:
@@ -196,16 +265,18 @@ def _pg_restore(copy: BackupCopy, location: Location, key: Any, env: dict[str, s
             raise BackupError(f"pg_restore failed (exit {code}): {lines[-1] if lines else 'no message'}")
 
 
-def _copy_replay_log(copy: BackupCopy, env: dict[str, str]) -> None:
-    """Copy the live database's replay entries since the backup (and the copy's own record) into the
-    restored database. Entries of a school the backup does not hold are left out: none of its rows
-    came back."""
-    with processor_scope():
-        entries = list(
-            RestoreReplay.objects.filter(at__gte=copy.taken_at)
-            .order_by("id")
-            .values_list("id", "at", "kind", "school_id", "target", "source_ids")
-        )
+def _copy_replay_log(copy: BackupCopy, env: dict[str, str], source: ReplaySource, location: Location, key: Any) -> None:
+    """Copy the replay entries since the backup (from the live database, or from the newest copy's
+    replay log) and the copy's own record into the restored database. Entries of a school the backup
+    does not hold are left out: none of its rows came back."""
+    entries: list[Any] = []
+    if source.newest is None:
+        with processor_scope():
+            entries = list(
+                RestoreReplay.objects.filter(at__gte=copy.taken_at)
+                .order_by("id")
+                .values_list("id", "at", "kind", "school_id", "target", "source_ids")
+            )
     with postgres.connect(env) as conn, conn.transaction():
         conn.execute("SELECT set_config('steward.processor_scope', 'on', true)")
         schools = {r[0] for r in conn.execute("SELECT id FROM tenancy_organisation").fetchall()}
@@ -216,6 +287,14 @@ def _copy_replay_log(copy: BackupCopy, env: dict[str, str]) -> None:
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
                 rows,
             )
+            if source.newest is not None:
+                sidecars.load_replay_log(location, source.newest.replay, key, conn)
+                cursor.execute(
+                    f"INSERT INTO retention_restorereplay ({sidecars.REPLAY_COLUMNS}) "  # noqa: S608  # nosec B608
+                    f"SELECT {sidecars.REPLAY_COLUMNS} FROM steward_replay_in WHERE at >= %s "
+                    "AND (school_id IS NULL OR school_id = ANY(%s)) ON CONFLICT (id) DO NOTHING",
+                    [copy.taken_at, sorted(schools)],
+                )
             cursor.execute(
                 "INSERT INTO retention_backupcopy (id, taken_at, kept_until, place, location, school_ids, sha256, "
                 "size_bytes, pg_version, verified_at, verified_ok, verification) "
@@ -232,11 +311,20 @@ def _copy_replay_log(copy: BackupCopy, env: dict[str, str]) -> None:
                 )
 
 
-def _steward(args: list[str], url: str, app_password: str) -> str:
+def _attachment_keys(env: dict[str, str]) -> set[str]:
+    """The storage keys of the attachments the restored database holds after its replay: a purged
+    school's, or a deleted ticket's, are not among them, so their files are not restored."""
+    with postgres.connect(env) as conn, conn.transaction():
+        ids = [str(r[0]) for r in conn.execute("SELECT id FROM tenancy_organisation").fetchall()]
+        conn.execute("SELECT set_config('steward.school_ids', %s, true)", [",".join(ids)])
+        return {r[0] for r in conn.execute("SELECT storage_key FROM servicedesk_ticketattachment").fetchall()}
+
+
+def _steward(args: list[str], url: str, app_password: str, extra: dict[str, str] | None = None) -> str:
     """Run a `steward` command against the restored database, in its own process: the same code as on
     the live database, its own connections and row-level security."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "STEWARD_DB_NAME"}
-    env.update(DATABASE_URL=url, STEWARD_APP_DB_PASSWORD=app_password, STEWARD_CONN_MAX_AGE="0")
+    env.update(DATABASE_URL=url, STEWARD_APP_DB_PASSWORD=app_password, STEWARD_CONN_MAX_AGE="0", **(extra or {}))
     result = subprocess.run(  # noqa: S603 - our own program, our arguments  # nosec B603
         [sys.executable, "-m", "steward", *args],
         env=env,
@@ -256,10 +344,7 @@ def _steward(args: list[str], url: str, app_password: str) -> str:
 
 def _mark(result: RestoreResult, target_dir: Path | None, env: dict[str, str], *, usable: bool, note: str) -> None:
     """Say on the restored database itself (and beside a data directory) whether it may be used."""
-    state = "usable" if usable else "NOT USABLE"
-    comment = (
-        f"Steward restore of backup {result.backup_id}: {state} ({note}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)"
-    )
+    comment = restore_comment(result.backup_id, usable=usable, note=note, at=dt.datetime.now(dt.UTC))
     try:
         with postgres.connect(env) as conn:
             conn.execute(
@@ -276,12 +361,28 @@ def _mark(result: RestoreResult, target_dir: Path | None, env: dict[str, str], *
             "database_url": result.database_url,
             "app_password": result.app_password,
             "replayed": result.replayed,
+            "replay_log": result.replay_log,
             "start": f"{postgres.bin_path('pg_ctl')} -D {target_dir} -l {target_dir}/restore-server.log start"
             + (f" (as user {embedded_db.SYSTEM_USER})" if os.geteuid() == 0 else ""),
         }
         fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             json.dump(data, out, indent=2)
+
+
+def mark_usable_by_hand(backup_id: int, replayed: int) -> None:
+    """`steward backup replay --mark-usable`: the replay a restore did not finish has now run, so the
+    database (Django's owner connection: commenting needs the owner) says usable. A data directory's
+    `steward-restore.json` is the operator's to update."""
+    from django.db import connections
+
+    note = f"replayed {replayed} erasure(s) and purge(s) by hand"
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        row = cursor.fetchone()
+        assert row is not None  # noqa: S101
+        comment = restore_comment(backup_id, usable=True, note=note, at=dt.datetime.now(dt.UTC))
+        cursor.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(row[0]), sql.Literal(comment)))
 
 
 def restore_marker(target_dir: Path) -> dict[str, Any]:

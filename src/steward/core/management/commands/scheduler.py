@@ -1,7 +1,8 @@
 """`steward scheduler`: enqueue the scheduled work of `core/schedule.py` when each minute comes.
 
 Run exactly one per deployment (the demo runs it beside the worker); the tasks it enqueues are
-idempotent, so a minute run twice after a restart does no harm.
+idempotent, so a minute run twice after a restart does no harm. Like `serve` and `worker`, it refuses
+to start against a restored database marked NOT USABLE (`core.readiness.restore_problem`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import signal
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 from django.utils import timezone
 
+from steward.core.readiness import restore_problem
 from steward.core.schedule import run_due
 
 
@@ -24,6 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--at", help="run the minute of this ISO date-time once and exit (for checks)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        problem = restore_problem(connections["default"])
+        if problem:
+            raise CommandError(problem)
         if options["at"]:
             moment = dt.datetime.fromisoformat(options["at"])
             for entry in run_due(moment if timezone.is_aware(moment) else timezone.make_aware(moment)):

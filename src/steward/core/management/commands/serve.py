@@ -19,8 +19,9 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 
-from steward.core.readiness import setup_problem
+from steward.core.readiness import restore_problem, setup_problem
 
 
 class Command(BaseCommand):
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=int(workers))
 
     def handle(self, *args: Any, **options: Any) -> None:
-        problem = setup_problem()  # asked here, once: gunicorn's workers would answer 500s instead
+        problem = setup_problem() or restore_problem(connections["owner"])  # asked here, once, not per request
         if problem:
             raise CommandError(problem)
         argv = [

@@ -1,10 +1,13 @@
 """`steward backup create|restore|verify|replay|check`: encrypted backups that restore, and stay erased.
 
 - `create`: pg_dump of the whole database, age-encrypted to STEWARD_BACKUP_RECIPIENTS, into STEWARD_BACKUP_DIR;
-- `restore --backup ID --identity FILE (--target-dir DIR | --database-url URL)`: checks, decrypts,
-  restores, replays every erasure and purge made since, then marks the restored database usable;
+- `restore --backup ID --identity FILE (--target-dir DIR | --database-url URL) [--replay-log auto|live|location]
+  [--attachments-dir DIR]`: checks, decrypts, restores, replays every erasure and purge made since (the
+  entries from the live database, or from the newest copy's replay log), restores the attachment folder
+  if asked, then marks the restored database usable;
 - `verify --backup ID --identity FILE`: restores into a scratch cluster, checks it, records the result;
-- `replay --backup ID`: re-apply erasures after a restore (run by `restore` against the restored database);
+- `replay --backup ID [--mark-usable]`: re-apply erasures after a restore (run by `restore` against the
+  restored database; by hand with `--mark-usable` to finish a restore whose replay stopped);
 - `check`: the verification's checks, as JSON (run by `verify` against the restored database).
 """
 
@@ -33,11 +36,23 @@ class Command(BaseCommand):
         target = restore.add_mutually_exclusive_group(required=True)
         target.add_argument("--target-dir", type=Path, help="a new (empty) directory for a fresh cluster")
         target.add_argument("--database-url", help="an empty database on a PostgreSQL server of the same version")
+        restore.add_argument(
+            "--replay-log",
+            choices=["auto", "live", "location"],
+            default="auto",
+            help="where the erasures made since come from: the live database (live), the newest copy's replay "
+            "log in the backup location (location, for when the live database is lost), or live when it "
+            "answers, else location (auto, the default)",
+        )
+        restore.add_argument("--attachments-dir", type=Path, help="a new folder to restore the desk's attachments into")
         verify = sub.add_parser("verify", help="restore into a scratch server, check it, record the result")
         verify.add_argument("--backup", type=int, required=True, help="the BackupCopy id")
         verify.add_argument("--identity", type=Path, required=True, help="file holding the age private key")
         replay = sub.add_parser("replay", help="re-apply what was erased after the restored backup was taken")
         replay.add_argument("--backup", type=int, required=True, help="the BackupCopy id that was restored")
+        replay.add_argument(
+            "--mark-usable", action="store_true", help="then mark this database usable (finishing a stopped restore)"
+        )
         sub.add_parser("check", help="(run by verify inside a restored database) audit chain, RLS, rows per school")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -74,11 +89,18 @@ class Command(BaseCommand):
             identity_path=options["identity"],
             target_dir=options.get("target_dir"),
             database_url=options.get("database_url"),
+            replay_log=options["replay_log"],
+            attachments_dir=options.get("attachments_dir"),
         )
         where = f"data directory {options['target_dir']}" if options.get("target_dir") else "the database given"
+        files = (
+            f" {result.attachments} attachment file(s) restored into {options['attachments_dir']}."
+            if result.attachments is not None
+            else ""
+        )
         self.stdout.write(
             f"Backup {copy.pk} restored into {where} and usable: re-applied {result.replayed} erasure(s) and "
-            f"purge(s) made since {copy.taken_at:%Y-%m-%d %H:%M}."
+            f"purge(s) made since {copy.taken_at:%Y-%m-%d %H:%M}, read from {result.replay_log}.{files}"
         )
 
     def _verify(self, copy: BackupCopy, options: dict[str, Any]) -> None:
@@ -96,3 +118,8 @@ class Command(BaseCommand):
     def _replay(self, copy: BackupCopy, options: dict[str, Any]) -> None:
         applied = replay_after_restore(backup=copy)
         self.stdout.write(f"Re-applied {applied} erasure(s) and purge(s) made since {copy.taken_at:%Y-%m-%d %H:%M}.")
+        if options.get("mark_usable"):
+            from steward.retention.backups.restore import mark_usable_by_hand
+
+            mark_usable_by_hand(copy.pk, applied)
+            self.stdout.write("This database is now marked usable.")
