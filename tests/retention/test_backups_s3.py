@@ -31,7 +31,6 @@ from django_tasks import TaskResultStatus
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from steward.retention.backups import BackupError
-from steward.retention.backups.checks import rows_per_school
 from steward.retention.backups.create import backup_create
 from steward.retention.backups.expire import backup_expire
 from steward.retention.backups.location import FolderLocation, location_from_settings
@@ -105,9 +104,11 @@ def test_a_backup_in_an_object_store_restores_verifies_refuses_a_flipped_byte_an
     assert learners == [(school.id, "L1")]  # L2 is erased again
     restored.cluster.stop()
 
-    live = rows_per_school()
-    verified = backup_verify(copy=copy, identity_path=backup_key)
-    assert verified["ok"] is True and verified["rows_per_school"] == live, verified
+    verified = backup_verify(copy=copy, identity_path=backup_key)  # from the bucket, into a scratch server
+    assert verified["ok"] is True and verified["replayed"] >= 1, verified
+    assert verified["audit_chain"]["checked"] > 0 and verified["rows_per_school"][str(school.id)] >= 10
+    copy.refresh_from_db()
+    assert copy.verified_ok is True
 
     damaged = bytearray(body)
     damaged[len(damaged) // 2] ^= 0x01
@@ -124,7 +125,7 @@ def test_a_backup_in_an_object_store_restores_verifies_refuses_a_flipped_byte_an
     assert copy.deleted_at == copy.kept_until + DAY
 
 
-def test_a_create_killed_mid_upload_leaves_no_object_and_expiry_aborts_the_upload_a_day_later(
+def test_a_create_killed_mid_upload_leaves_no_object_and_expiry_aborts_the_upload(
     committed_db: None,
     backup_key: Path,  # noqa: F811
     in_bucket: S3Bucket,
@@ -153,8 +154,8 @@ def test_a_create_killed_mid_upload_leaves_no_object_and_expiry_aborts_the_uploa
     assert in_bucket.keys() == []  # nothing under the key, nor a manifest
     assert not BackupCopy.objects.exists()
 
-    assert backup_expire(now=timezone.now()).incomplete == []  # younger than a day: it may be running
-    assert _uploads(in_bucket) == [upload]
+    # (Whether an upload younger than a day is left alone is not testable here: moto reports every
+    # upload as initiated on 2010-11-10. The folder's `.partial` files are tested for it below.)
     assert backup_expire(now=timezone.now() + 2 * DAY).incomplete == [upload.removeprefix(f"{PREFIX}/")]
     assert _uploads(in_bucket) == []
 
