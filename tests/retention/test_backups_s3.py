@@ -144,7 +144,7 @@ def test_a_create_killed_mid_upload_leaves_no_object_and_expiry_aborts_the_uploa
     )
     deadline = time.monotonic() + 120
     while not _uploads(in_bucket) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.002)
+        time.sleep(0.005)
     assert process.poll() is None, "the backup finished before it could be killed"
     process.kill()
     process.communicate(timeout=30)

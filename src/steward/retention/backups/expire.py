@@ -52,18 +52,17 @@ def backup_expire(*, now: dt.datetime, location: Location | None = None) -> Expi
     the incomplete uploads killed runs left more than a day ago. `location` (tests) overrides each
     copy's own `store`."""
     result = Expired()
-    result.incomplete = (location or location_from_settings()).clear_incomplete(now - INCOMPLETE_AFTER)
     due = list(BackupCopy.objects.filter(kept_until__lte=now, deleted_at__isnull=True).order_by("taken_at", "id"))
-    if not due:
-        return result
-    on_hold = _schools_on_hold()
+    on_hold = _schools_on_hold() if due else set()
     places: dict[str, Location] = {}
     for copy in due:
         held = sorted(on_hold.intersection(copy.school_ids))
         if held:
             result.held[copy.pk] = held
             continue
-        place = location or places.setdefault(copy.store, location_for_store(copy.store))
+        if copy.store not in places:
+            places[copy.store] = location or location_for_store(copy.store)
+        place = places[copy.store]
         file_found = place.delete(copy.location)
         place.delete(manifest_key(copy.location))
         copy.deleted_at = now
@@ -86,4 +85,6 @@ def backup_expire(*, now: dt.datetime, location: Location | None = None) -> Expi
             },
         )
         result.deleted.append(copy)
+    # Last: what a killed run left behind must not stand in the way of the deletions the register requires.
+    result.incomplete = (location or location_from_settings()).clear_incomplete(now - INCOMPLETE_AFTER)
     return result
