@@ -322,6 +322,12 @@ STEWARD_ATTACHMENT_DIR = Path(os.environ.get("STEWARD_ATTACHMENT_DIR", str(VAR_D
 # Backups (`steward backup create`): the folder they are written to, and the age public keys
 # (age1..., comma-separated) they are encrypted to. The private key is never on the server.
 STEWARD_BACKUP_DIR = Path(os.environ.get("STEWARD_BACKUP_DIR", str(VAR_DIR / "backups")))
+# Or anywhere else: an absolute folder path, or `s3://bucket/prefix` for an S3-compatible object store
+# (credentials from boto3's usual chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, a role),
+# with STEWARD_BACKUP_S3_ENDPOINT_URL for one that is not AWS (MinIO, Ceph: https://host:port).
+# Unset: the folder above. A malformed value fails `manage.py check` (retention.E001).
+STEWARD_BACKUP_LOCATION = os.environ.get("STEWARD_BACKUP_LOCATION", "").strip()
+STEWARD_BACKUP_S3_ENDPOINT_URL = os.environ.get("STEWARD_BACKUP_S3_ENDPOINT_URL", "").strip()
 STEWARD_BACKUP_RECIPIENTS = [k.strip() for k in os.environ.get("STEWARD_BACKUP_RECIPIENTS", "").split(",") if k.strip()]
 # The age identity (private key) the *scheduled* weekly verify reads. Unset by default: a key kept on
 # the server weakens "the private key is never on the server" (whoever takes the server and the

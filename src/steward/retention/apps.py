@@ -14,6 +14,12 @@ class RetentionConfig(AppConfig):
 
         register_provider(RetentionPrivacyProvider())
 
+        from django.core import checks
+
+        from steward.retention.backups.settings_check import check_backup_location
+
+        checks.register(check_backup_location)
+
         from steward.retention.services import on_subject_erased
 
         subscribe(SubjectErased, on_subject_erased, when="in_transaction")

@@ -96,6 +96,11 @@ class BackupCopy(models.Model):
     kept_until = models.DateTimeField()
     place = models.CharField(max_length=40, help_text="Register place of processing code, e.g. uk-backup")
     location = models.CharField(max_length=300, help_text="Where the copy is (vault path or object key)")
+    # The backup location when the copy was made (a folder path, or s3://bucket/prefix?endpoint_url=...),
+    # so that restore, verify and expiry find it after STEWARD_BACKUP_LOCATION changes; blank: the setting's.
+    store = models.CharField(
+        max_length=500, blank=True, default="", help_text="The backup location the copy was written to"
+    )
     school_ids = ArrayField(models.BigIntegerField(), help_text="The schools whose data the copy holds")
     # Filled by `steward backup create` (a copy recorded by hand, before it existed, leaves them blank).
     sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the encrypted file")

@@ -147,6 +147,7 @@ def backup_record(
     sha256: str = "",
     size_bytes: int = 0,
     pg_version: str = "",
+    store: str = "",
 ) -> BackupCopy:
     """Record a backup copy; it may be kept for at most the register's seven years.
 
@@ -164,10 +165,13 @@ def backup_record(
         sha256=sha256,
         size_bytes=size_bytes,
         pg_version=pg_version,
+        store=store,
     )
     detail: dict[str, object] = {"place": place, "schools": len(school_ids), "kept_until": kept_until.isoformat()}
     if sha256:
         detail.update(sha256=sha256, size_bytes=size_bytes)
+    if store:
+        detail.update(store=store)
     audit_record(
         action="backup_recorded",
         actor_label="backup",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.utils import timezone
 from django_tasks import task
 
 from steward.retention import services
 from steward.tenancy.models import Organisation
+
+logger = logging.getLogger(__name__)
 
 
 @task()
@@ -42,4 +46,8 @@ def backup_expire_task() -> int:
     Scheduled before the sweep (01:15, 01:30): its replay pruning then no longer waits for the copies deleted here."""
     from steward.retention.backups.expire import backup_expire
 
-    return len(backup_expire(now=timezone.now()).deleted)
+    result = backup_expire(now=timezone.now())
+    if result.incomplete:
+        logger.warning("aborted %d incomplete backup upload(s) left by killed runs: %s", len(result.incomplete),
+                       ", ".join(result.incomplete))  # fmt: skip
+    return len(result.deleted)

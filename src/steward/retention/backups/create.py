@@ -1,15 +1,19 @@
 """`steward backup create`: `pg_dump -Fc` of the whole database, streamed through age to a location.
 
 Nothing is held in memory: pg_dump writes to a pipe, pyrage reads it in chunks and writes the
-ciphertext through a hashing writer into the location's temporary file. Only when pg_dump exited
-cleanly, the file is synced and renamed, its sidecars (the replay log, the attachment folder:
-`sidecars.py`) written and its manifest written, is the `BackupCopy` recorded; a run killed at any
-point before leaves at most a `.partial` file and no copy recorded as good.
+ciphertext through a hashing writer into the location's temporary file (or multipart upload). Only
+when pg_dump exited cleanly, the file is synced and renamed (the upload completed), its sidecars (the
+replay log, the attachment folder: `sidecars.py`) and its manifest written, is the `BackupCopy`
+recorded, with the location's URI as its `store`; a run killed at any point before leaves at most a
+`.partial` file (an incomplete upload) and no copy recorded as good. A failure to write (a full disk,
+an unreachable object store) is one `BackupError` line naming the location and the cause, and leaves
+nothing under the backup's key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import subprocess
 import tempfile
 from pathlib import Path
@@ -24,6 +28,8 @@ from steward.retention.backups.manifest import Manifest, manifest_data, write_ma
 from steward.retention.models import BackupCopy
 from steward.retention.services import backup_record
 from steward.tenancy.models import Organisation
+
+logger = logging.getLogger(__name__)
 
 PLACE = "uk-backup"  # the register's place of processing for backups (register.catalogue PLACES)
 
@@ -52,9 +58,9 @@ def backup_create(*, location: Location | None = None, now: dt.datetime | None =
         assert dump.stdout is not None  # noqa: S101
         try:
             crypto.encrypt_stream(dump.stdout, hashing, to)
-        except OSError as error:  # a full disk, a folder gone: the partial file is removed on the way out
+        except Exception as error:  # a full disk, a lost object store: the location removes what was written
             dump.kill()
-            raise BackupError(f"cannot write the backup to {location.description}: {error}") from error
+            raise _write_failed(location, hashing.error or error) from error
         finally:
             dump.stdout.close()
             code = dump.wait()
@@ -76,9 +82,16 @@ def backup_create(*, location: Location | None = None, now: dt.datetime | None =
         sha256=hashing.sha256.hexdigest(),
         sidecars=written,
     )
-    write_manifest(location, manifest)
+    try:
+        write_manifest(location, manifest)
+    except BaseException as error:  # a file without its manifest is no backup: take it away again
+        _remove_quietly(location, key)
+        if isinstance(error, OSError):
+            raise _write_failed(location, error) from error
+        raise
     sidecars.write_latest(location, manifest_data(manifest))
     return backup_record(
+        store=location.uri,
         taken_at=taken_at,
         place=PLACE,
         location=key,
@@ -87,3 +100,18 @@ def backup_create(*, location: Location | None = None, now: dt.datetime | None =
         size_bytes=manifest.size_bytes,
         pg_version=version,
     )
+
+
+def _write_failed(location: Location, error: BaseException) -> BackupError:
+    """One line naming the location and the cause (the location's own message when it has one)."""
+    if isinstance(error, BackupError):
+        return error
+    why = f"{error.strerror} (errno {error.errno})" if isinstance(error, OSError) and error.strerror else str(error)
+    return BackupError(f"cannot write the backup to {location.description}: {why}".replace("\n", " "))
+
+
+def _remove_quietly(location: Location, key: str) -> None:
+    try:
+        location.delete(key)
+    except Exception:  # noqa: BLE001 - the failure being raised is the one to tell
+        logger.exception("could not remove %s from %s after its manifest failed", key, location.description)

@@ -57,11 +57,18 @@ class HashingWriter:
         self.out = out
         self.sha256 = hashlib.sha256()
         self.size = 0
+        # pyrage turns an exception raised by `write` into an `EncryptError` holding only its text: the
+        # first one is kept here, so the caller can tell a full disk or a lost object store as such.
+        self.error: Exception | None = None
 
     def write(self, data: bytes) -> int:
         self.sha256.update(data)
         self.size += len(data)
-        self.out.write(data)
+        try:
+            self.out.write(data)
+        except Exception as error:
+            self.error = self.error or error
+            raise
         return len(data)
 
     def flush(self) -> None:

@@ -4,7 +4,11 @@ The register keeps the backup vault's copies for seven years (`BACKUP_LONGEST_KE
 `kept_until`). Past that, `backup_expire` deletes the file, its sidecars and its manifest from the location and
 keeps the `BackupCopy` row as the deletion record (`deleted_at`, with its SHA-256, place and key)
 plus a `backup_deleted` audit event in the hash chain. The row holds no personal data, so keeping
-it is free; deleting it would leave no trace that the copy ever ended.
+it is free; deleting it would leave no trace that the copy ever ended. Each copy is deleted from the
+location it was written to (its `store`), whatever `STEWARD_BACKUP_LOCATION` says today.
+
+The same nightly run clears what killed runs left in today's location: multipart uploads (S3) and
+`.partial` files (folder) started more than a day ago (`INCOMPLETE_AFTER`), reported in `incomplete`.
 
 Legal holds: a whole-school hold keeps everything the school has, and a backup is the only place
 a purged school's data may still be, so a copy holding any school under a whole-school hold in
@@ -18,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from steward.audit.services import audit_record
-from steward.retention.backups.location import Location, location_from_settings
+from steward.retention.backups.location import Location, location_for_store, location_from_settings
 from steward.retention.backups.manifest import manifest_key
 from steward.retention.backups.sidecars import sidecar_keys
 from steward.retention.models import BackupCopy, LegalHold
@@ -29,6 +33,10 @@ from steward.tenancy.scope import estate_scope
 class Expired:
     deleted: list[BackupCopy] = field(default_factory=list)
     held: dict[int, list[int]] = field(default_factory=dict)  # copy id -> held school ids
+    incomplete: list[str] = field(default_factory=list)  # keys of abandoned uploads / partial files cleared
+
+
+INCOMPLETE_AFTER = dt.timedelta(days=1)  # no backup takes a day to write: older is a killed run's
 
 
 def _schools_on_hold() -> set[int]:
@@ -41,22 +49,25 @@ def _schools_on_hold() -> set[int]:
 
 
 def backup_expire(*, now: dt.datetime, location: Location | None = None) -> Expired:
-    """Delete every copy whose `kept_until` has passed, unless a school it holds is under a hold."""
-    due = list(BackupCopy.objects.filter(kept_until__lte=now, deleted_at__isnull=True).order_by("taken_at", "id"))
+    """Delete every copy whose `kept_until` has passed, unless a school it holds is under a hold; clear
+    the incomplete uploads killed runs left more than a day ago. `location` (tests) overrides each
+    copy's own `store`."""
     result = Expired()
-    if not due:
-        return result
-    location = location or location_from_settings()
-    on_hold = _schools_on_hold()
+    due = list(BackupCopy.objects.filter(kept_until__lte=now, deleted_at__isnull=True).order_by("taken_at", "id"))
+    on_hold = _schools_on_hold() if due else set()
+    places: dict[str, Location] = {}
     for copy in due:
         held = sorted(on_hold.intersection(copy.school_ids))
         if held:
             result.held[copy.pk] = held
             continue
-        file_found = location.delete(copy.location)
+        if copy.store not in places:
+            places[copy.store] = location or location_for_store(copy.store)
+        place = places[copy.store]
+        file_found = place.delete(copy.location)
         for key in sidecar_keys(copy.location):  # the replay log and the attachments, with their copy
-            location.delete(key)
-        location.delete(manifest_key(copy.location))
+            place.delete(key)
+        place.delete(manifest_key(copy.location))
         copy.deleted_at = now
         copy.save(update_fields=["deleted_at"])
         audit_record(
@@ -67,6 +78,7 @@ def backup_expire(*, now: dt.datetime, location: Location | None = None) -> Expi
             detail={
                 "place": copy.place,
                 "location": copy.location,
+                "store": copy.store,
                 "sha256": copy.sha256,
                 "size_bytes": copy.size_bytes,
                 "taken_at": copy.taken_at.isoformat(),
@@ -76,4 +88,6 @@ def backup_expire(*, now: dt.datetime, location: Location | None = None) -> Expi
             },
         )
         result.deleted.append(copy)
+    # Last: what a killed run left behind must not stand in the way of the deletions the register requires.
+    result.incomplete = (location or location_from_settings()).clear_incomplete(now - INCOMPLETE_AFTER)
     return result

@@ -43,7 +43,7 @@ from steward.core import embedded_db
 from steward.core.database import APP_ROLE, app_role_password
 from steward.core.readiness import restore_comment
 from steward.retention.backups import BackupError, crypto, postgres, sidecars
-from steward.retention.backups.location import Location, location_from_settings
+from steward.retention.backups.location import Location, location_for_store
 from steward.retention.backups.manifest import Manifest, read_manifest
 from steward.retention.models import BackupCopy, RestoreReplay
 from steward.tenancy.scope import processor_scope
@@ -152,7 +152,7 @@ def backup_restore(
 ) -> RestoreResult:
     if (target_dir is None) == (database_url is None):
         raise BackupError("give exactly one target: --target-dir DIR (a new cluster) or --database-url URL")
-    location = location or location_from_settings()
+    location = location or location_for_store(copy.store)
     manifest = checked_file(copy, location)
     key = crypto.identity(identity_path)
     with location.reader(copy.location) as stream:
@@ -296,11 +296,11 @@ def _copy_replay_log(copy: BackupCopy, env: dict[str, str], source: ReplaySource
                     [copy.taken_at, sorted(schools)],
                 )
             cursor.execute(
-                "INSERT INTO retention_backupcopy (id, taken_at, kept_until, place, location, school_ids, sha256, "
-                "size_bytes, pg_version, verified_at, verified_ok, verification) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s) ON CONFLICT (id) DO NOTHING",
-                [copy.pk, copy.taken_at, copy.kept_until, copy.place, copy.location, copy.school_ids, copy.sha256,
-                 copy.size_bytes, copy.pg_version, Jsonb({})],
+                "INSERT INTO retention_backupcopy (id, taken_at, kept_until, place, location, store, school_ids, "
+                "sha256, size_bytes, pg_version, verified_at, verified_ok, verification) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s) ON CONFLICT (id) DO NOTHING",
+                [copy.pk, copy.taken_at, copy.kept_until, copy.place, copy.location, copy.store, copy.school_ids,
+                 copy.sha256, copy.size_bytes, copy.pg_version, Jsonb({})],
             )  # fmt: skip
             for table in ("retention_restorereplay", "retention_backupcopy"):
                 cursor.execute(

@@ -102,7 +102,9 @@ def tell_failure(step: str, reason: str, *, copy: BackupCopy | None = None) -> i
             "Steward's scheduled backup (`steward backup create`) failed, so no new backup copy was made.\n\n"
             f"Why: {reason}\n\n"
             "Until it is fixed the newest backup gets older every night. Fix the cause (for a full disk, "
-            "free space in the backup folder; for pg_dump, see the database server's log), then run "
+            "free space in the backup folder; for an unreachable object store, check that it is up and that "
+            "STEWARD_BACKUP_S3_ENDPOINT_URL and its credentials are right; for pg_dump, see the database "
+            "server's log), then run "
             "`steward backup create` by hand and check it appears on the Backups page:\n"
             f"{page}\n"
         )

@@ -1,6 +1,7 @@
 """`steward backup create|restore|verify|replay|check`: encrypted backups that restore, and stay erased.
 
-- `create`: pg_dump of the whole database, age-encrypted to STEWARD_BACKUP_RECIPIENTS, into STEWARD_BACKUP_DIR;
+- `create`: pg_dump of the whole database, age-encrypted to STEWARD_BACKUP_RECIPIENTS, into the backup location
+  (STEWARD_BACKUP_LOCATION: a folder or s3://bucket/prefix; by default the folder STEWARD_BACKUP_DIR);
 - `restore --backup ID --identity FILE (--target-dir DIR | --database-url URL) [--replay-log auto|live|location]
   [--attachments-dir DIR]`: checks, decrypts, restores, replays every erasure and purge made since (the
   entries from the live database, or from the newest copy's replay log), restores the attachment folder
@@ -29,7 +30,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("create", help="back up the whole database, encrypted, to the backup folder")
+        sub.add_parser("create", help="back up the whole database, encrypted, to the backup location (folder or S3)")
         restore = sub.add_parser("restore", help="restore a backup into a new data directory or an empty database")
         restore.add_argument("--backup", type=int, required=True, help="the BackupCopy id")
         restore.add_argument("--identity", type=Path, required=True, help="file holding the age private key")
