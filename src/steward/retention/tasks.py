@@ -43,3 +43,11 @@ def backup_expire_task() -> int:
     from steward.retention.backups.expire import backup_expire
 
     return len(backup_expire(now=timezone.now()).deleted)
+
+
+@task()
+def backup_wal_ship_task() -> int:
+    """Every minute while STEWARD_WAL_ARCHIVE is on: the spooled WAL segments to the backup location."""
+    from steward.retention.backups.scheduled import scheduled_wal_ship
+
+    return scheduled_wal_ship()

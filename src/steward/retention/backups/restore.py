@@ -89,10 +89,25 @@ def backup_restore(
     database_url: str | None = None,
     location: Location | None = None,
     keep_running: bool = False,
+    until: dt.datetime | None = None,
 ) -> RestoreResult:
+    """Restore `copy`; a base backup (`kind` "base") to `until` or the end of the archived WAL (`pitr`)."""
     if (target_dir is None) == (database_url is None):
         raise BackupError("give exactly one target: --target-dir DIR (a new cluster) or --database-url URL")
     location = location or location_from_settings()
+    if copy.kind == BackupCopy.Kind.BASE:
+        from steward.retention.backups.pitr import restore_base
+
+        return restore_base(
+            copy=copy, identity_path=identity_path, target_dir=target_dir, location=location, until=until,
+            keep_running=keep_running,
+        )  # fmt: skip
+    if until is not None:
+        raise BackupError(
+            f"backup {copy.pk} is a pg_dump copy: it restores only to the time it was taken "
+            f"({copy.taken_at:%Y-%m-%d %H:%M:%S %Z}); --until needs a base backup with the WAL archived "
+            f"(STEWARD_WAL_ARCHIVE=on, `steward backup create --kind base`); nothing was restored"
+        )
     checked_file(copy, location)
     key = crypto.identity(identity_path)
     with location.reader(copy.location) as stream:
@@ -118,6 +133,22 @@ def backup_restore(
     try:
         _mark(result, target_dir, env, usable=False, note="restore in progress")
         _pg_restore(copy, location, key, env)
+    except BaseException as error:
+        _mark(result, target_dir, env, usable=False, note=f"restore did not finish: {error}")
+        if cluster is not None:
+            cluster.stop()
+        raise
+    return finish_restore(copy, result, target_dir, env, keep_running=keep_running)
+
+
+def finish_restore(
+    copy: BackupCopy, result: RestoreResult, target_dir: Path | None, env: dict[str, str], *, keep_running: bool
+) -> RestoreResult:
+    """What every restore does once the backup's data is in (pg_restore's, or a base backup's recovery):
+    migrate, copy the replay log in, replay it in the restored database's own process, mark it usable.
+    Anything failing marks it NOT USABLE (and stops a cluster made for it)."""
+    url, app_password, cluster = result.database_url, result.app_password, result.cluster
+    try:
         _steward(["migrate", "--database", "owner", "--no-input", "-v", "0"], url, app_password)
         _copy_replay_log(copy, env)
         out = _steward(["backup", "replay", "--backup", str(copy.pk)], url, app_password)
@@ -126,7 +157,10 @@ def backup_restore(
             raise BackupError(f"`steward backup replay` on the restored database did not say what it did: {out!r}")
         result.replayed = int(replayed.group(1))
         result.usable = True
-        _mark(result, target_dir, env, usable=True, note=f"replayed {result.replayed} erasure(s) and purge(s)")
+        note = f"replayed {result.replayed} erasure(s) and purge(s)"
+        if result.notes:
+            note = f"{'; '.join(result.notes)}; {note}"
+        _mark(result, target_dir, env, usable=True, note=note)
     except BaseException as error:
         _mark(result, target_dir, env, usable=False, note=f"restore did not finish: {error}")
         if cluster is not None:
@@ -218,10 +252,10 @@ def _copy_replay_log(copy: BackupCopy, env: dict[str, str]) -> None:
             )
             cursor.execute(
                 "INSERT INTO retention_backupcopy (id, taken_at, kept_until, place, location, school_ids, sha256, "
-                "size_bytes, pg_version, verified_at, verified_ok, verification) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s) ON CONFLICT (id) DO NOTHING",
+                "size_bytes, pg_version, verified_at, verified_ok, verification, kind, wal_start) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
                 [copy.pk, copy.taken_at, copy.kept_until, copy.place, copy.location, copy.school_ids, copy.sha256,
-                 copy.size_bytes, copy.pg_version, Jsonb({})],
+                 copy.size_bytes, copy.pg_version, Jsonb({}), copy.kind, copy.wal_start],
             )  # fmt: skip
             for table in ("retention_restorereplay", "retention_backupcopy"):
                 cursor.execute(
