@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from steward.audit.services import audit_record
 from steward.retention.backups.location import Location, location_from_settings
 from steward.retention.backups.manifest import manifest_key
+from steward.retention.backups.wal import wal_expire
 from steward.retention.models import BackupCopy, LegalHold
 from steward.tenancy.scope import estate_scope
 
@@ -28,6 +29,7 @@ from steward.tenancy.scope import estate_scope
 class Expired:
     deleted: list[BackupCopy] = field(default_factory=list)
     held: dict[int, list[int]] = field(default_factory=dict)  # copy id -> held school ids
+    wal_deleted: int = 0  # archived WAL segments no kept base backup needs any more
 
 
 def _schools_on_hold() -> set[int]:
@@ -73,4 +75,24 @@ def backup_expire(*, now: dt.datetime, location: Location | None = None) -> Expi
             },
         )
         result.deleted.append(copy)
+    result.wal_deleted = _expire_wal(result.deleted, location)
     return result
+
+
+def _expire_wal(deleted: list[BackupCopy], location: Location) -> int:
+    """The archived WAL from the deleted base backups' first segment up to the oldest kept base backup's:
+    no restore can start before a kept base backup. With no base backup kept, the WAL is left alone (a
+    base backup taken next starts from the newest segments; nothing restores from the older ones, but
+    deleting by walking names from nowhere would be a guess)."""
+    starts = sorted(c.wal_start for c in deleted if c.kind == BackupCopy.Kind.BASE and c.wal_start)
+    if not starts:
+        return 0
+    oldest_kept = (
+        BackupCopy.objects.filter(kind=BackupCopy.Kind.BASE, deleted_at__isnull=True)
+        .exclude(wal_start="")
+        .order_by("wal_start")
+        .first()
+    )
+    if oldest_kept is None:
+        return 0
+    return wal_expire(location, first=starts[0], before=oldest_kept.wal_start)
