@@ -84,7 +84,9 @@ def _sql(env: dict[str, str], query: str) -> list[tuple[Any, ...]]:
 
 
 def _ship_all(source: Cluster, spool: Path, location: FolderLocation) -> wal.Shipped:
-    """Close the current segment, wait for the server to archive it, ship the spool."""
+    """Close the current segment, wait for the server to archive it, ship the spool. A WAL record first:
+    a switch with nothing written since the last one closes no segment."""
+    _sql(source.env(), "SELECT pg_logical_emit_message(false, 'steward-drill', 'x')")
     ((name,),) = _sql(source.env(), "SELECT pg_walfile_name(pg_switch_wal())")
     deadline = time.monotonic() + 30
     while not (spool / name).exists():
