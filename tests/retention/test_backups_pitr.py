@@ -156,9 +156,7 @@ def test_until_is_refused_on_a_dump_before_the_base_after_the_wal_and_across_a_g
         _sql(source.env(), f"UPDATE mis_learner SET preferred_forename = 'Round {n}'")
         shipped = _ship_all(source, spool, location)
     with pytest.raises(BackupError, match=r"is before backup \d+ was taken"):
-        backup_restore(
-            copy=base, identity_path=key, target_dir=target, until=base.taken_at - dt.timedelta(minutes=1)
-        )
+        backup_restore(copy=base, identity_path=key, target_dir=target, until=base.taken_at - dt.timedelta(minutes=1))
     with pytest.raises(BackupError, match=rf"is after the newest archived WAL \(segment {shipped.newest}"):
         backup_restore(copy=base, identity_path=key, target_dir=target, until=timezone.now() + dt.timedelta(hours=1))
     gap = wal.segments(base.wal_start, shipped.newest)[1]
