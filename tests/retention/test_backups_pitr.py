@@ -12,6 +12,7 @@ STEWARD_TEST_TODAY, like the other tests that need the real clock.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import shutil
 import tempfile
@@ -23,7 +24,10 @@ from typing import Any
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from steward.core import embedded_db
 from steward.core.schedule import WAL_SHIP, due, wal_ship_entries
@@ -49,7 +53,11 @@ def _server_dir(prefix: str) -> Path:
 
 
 @pytest.fixture
-def archiving(request: pytest.FixtureRequest, backup_key: Path) -> Iterator[dict[str, Any]]:  # noqa: F811
+def archiving(
+    request: pytest.FixtureRequest,
+    backup_key: Path,  # noqa: F811
+    settings: SettingsWrapper,
+) -> Iterator[dict[str, Any]]:
     """Two schools in the live database, copied (pg_dump, pg_restore) into a scratch cluster that
     archives its WAL into a spool folder, as the embedded server does with STEWARD_WAL_ARCHIVE=on."""
     if _TRAVEL_KEY in request.config.stash:
@@ -59,8 +67,8 @@ def archiving(request: pytest.FixtureRequest, backup_key: Path) -> Iterator[dict
     home, spool = _server_dir("stw-pitr-src-"), _server_dir("stw-pitr-spool-")
     source = Cluster(home / "pg")
     source.init()
-    with (source.datadir / "postgresql.auto.conf").open("a") as conf:
-        conf.write(embedded_db.archive_conf(spool))
+    settings.STEWARD_WAL_ARCHIVE, settings.STEWARD_WAL_SPOOL_DIR = True, spool
+    embedded_db.write_archive_conf(source.datadir)  # what the embedded server gets before it starts
     source.start()
     try:
         _prepare(source.env(), source, source.app_password)
@@ -83,15 +91,20 @@ def _sql(env: dict[str, str], query: str) -> list[tuple[Any, ...]]:
         return cursor.fetchall() if cursor.description else []
 
 
-def _ship_all(source: Cluster, spool: Path, location: FolderLocation) -> wal.Shipped:
-    """Close the current segment, wait for the server to archive it, ship the spool. A WAL record first:
-    a switch with nothing written since the last one closes no segment."""
+def _switch(source: Cluster, spool: Path) -> str:
+    """Close the current segment and wait for the server to archive it into the spool. A WAL record
+    first: a switch with nothing written since the last one closes no segment."""
     _sql(source.env(), "SELECT pg_logical_emit_message(false, 'steward-drill', 'x')")
     ((name,),) = _sql(source.env(), "SELECT pg_walfile_name(pg_switch_wal())")
     deadline = time.monotonic() + 30
     while not (spool / name).exists():
         assert time.monotonic() < deadline, f"the server did not archive {name} into {spool}"
         time.sleep(0.2)
+    return str(name)
+
+
+def _ship_all(source: Cluster, spool: Path, location: FolderLocation) -> wal.Shipped:
+    _switch(source, spool)
     return wal.wal_ship(spool=spool, location=location, recipients=list(settings.STEWARD_BACKUP_RECIPIENTS))
 
 
@@ -149,12 +162,20 @@ def test_until_is_refused_on_a_dump_before_the_base_after_the_wal_and_across_a_g
 ) -> None:
     source, spool, key = archiving["source"], archiving["spool"], archiving["key"]
     location = FolderLocation(Path(settings.STEWARD_BACKUP_DIR))
-    with pytest.raises(BackupError, match=r"is a pg_dump copy: it restores only to the time it was taken"):
-        backup_restore(copy=archiving["dump"], identity_path=key, target_dir=target, until=timezone.now())
+    with pytest.raises(CommandError, match=r"is a pg_dump copy: it restores only to the time it was taken"):
+        call_command(
+            "backup", "restore", "--backup", str(archiving["dump"].pk), "--identity", str(key),
+            "--target-dir", str(target), "--until", "2026-12-01 10:00",
+        )  # fmt: skip
     base = backup_create(kind="base", source=source.env())
     for n in range(3):  # three segments after the base backup's first
         _sql(source.env(), f"UPDATE mis_learner SET preferred_forename = 'Round {n}'")
         shipped = _ship_all(source, spool, location)
+    name = _switch(source, spool)
+    out = io.StringIO()
+    call_command("backup", "wal-ship", stdout=out)  # as the scheduler runs it
+    assert out.getvalue().strip() == f"Shipped 1 WAL file(s); the newest archived segment is {name}."
+    shipped = wal.Shipped(newest=name)
     with pytest.raises(BackupError, match=r"is before backup \d+ was taken"):
         backup_restore(copy=base, identity_path=key, target_dir=target, until=base.taken_at - dt.timedelta(minutes=1))
     with pytest.raises(BackupError, match=rf"is after the newest archived WAL \(segment {shipped.newest}"):
