@@ -130,7 +130,7 @@ def write_archive_conf(pgdata: Path = PGDATA) -> None:
     from django.conf import settings
 
     main = pgdata / "postgresql.conf"
-    if not main.exists():
+    if not main.exists() or not settings.configured:
         return
     text = "# STEWARD_WAL_ARCHIVE is off.\n"
     if getattr(settings, "STEWARD_WAL_ARCHIVE", False):

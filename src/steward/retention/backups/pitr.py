@@ -84,37 +84,42 @@ def restore_base(
         raise BackupError(f"{target_dir} is not empty: restore into a new (or empty) directory")
     target_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(target_dir, 0o700)
-    _extract(copy, location, key, target_dir)
-    stage = target_dir / STAGE
-    stage.mkdir(mode=0o700)
-    for name in wal.segments(first, last):
-        wal.fetch(location, name, key, stage / name)
-    history = f"{first[:8]}.history"
-    if location.exists(wal.wal_key(history)):
-        wal.fetch(location, history, key, stage / history)
     cluster = postgres.Cluster(target_dir)
+    database = manifest.database or postgres.DB_NAME
+    env = cluster.env(database)
+    result = RestoreResult(copy.pk, cluster.url(database), cluster=cluster, app_password=cluster.app_password)
     sockets = Path(tempfile.mkdtemp(prefix="stw-pitr-"))
-    _configure(target_dir, cluster.port, sockets, stage, until)
-    if os.geteuid() == 0:  # as root the server runs as its own user, who must own its data directory
-        embedded_db.ensure_system_user()
-        for path in (sockets, target_dir, *target_dir.rglob("*")):
-            shutil.chown(path, user=embedded_db.SYSTEM_USER)
     try:
+        _extract(copy, location, key, target_dir)
+        stage = target_dir / STAGE
+        stage.mkdir(mode=0o700)
+        for name in wal.segments(first, last):
+            wal.fetch(location, name, key, stage / name)
+        history = f"{first[:8]}.history"
+        if location.exists(wal.wal_key(history)):
+            wal.fetch(location, history, key, stage / history)
+        _configure(target_dir, cluster.port, sockets, stage, until)
+        if os.geteuid() == 0:  # as root the server runs as its own user, who must own its data directory
+            embedded_db.ensure_system_user()
+            for path in (sockets, target_dir, *target_dir.rglob("*")):
+                shutil.chown(path, user=embedded_db.SYSTEM_USER)
         _recover(cluster, sockets)
         _new_passwords(cluster, sockets)
         shutil.rmtree(stage)
         with (target_dir / "postgresql.auto.conf").open("a") as conf:
             conf.write("unix_socket_directories = ''\n")  # from the next start: loopback with passwords only
-    except BaseException:
+    except BaseException as error:
         cluster.stop()
+        shutil.rmtree(sockets, ignore_errors=True)
+        _mark(result, target_dir, env, usable=False, note=f"restore did not finish: {error}")
         raise
-    env = cluster.env(manifest.database or postgres.DB_NAME)
-    result = RestoreResult(copy.pk, cluster.url(manifest.database or postgres.DB_NAME), cluster=cluster)
-    result.app_password = cluster.app_password
     when = f"to {until.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC" if until else f"to the end of the WAL ({last})"
     result.notes.append(f"recovered {when}")
     _mark(result, target_dir, env, usable=False, note="restore in progress")
-    return finish_restore(copy, result, target_dir, env, keep_running=keep_running)
+    finished = finish_restore(copy, result, target_dir, env, keep_running=keep_running)
+    if not keep_running:
+        shutil.rmtree(sockets, ignore_errors=True)  # the server stopped; it left its socket folder empty
+    return finished
 
 
 def _member_safe(member: tarfile.TarInfo) -> bool:
