@@ -37,6 +37,7 @@ from steward.retention.backups.expire import backup_expire
 from steward.retention.backups.location import FolderLocation
 from steward.retention.backups.postgres import Cluster
 from steward.retention.backups.restore import _pg_restore, _prepare, backup_restore, restore_marker
+from steward.retention.backups.verify import backup_verify
 from steward.retention.models import BackupCopy
 from steward.tenancy.models import Organisation
 from tests.conftest import _TRAVEL_KEY
@@ -185,6 +186,20 @@ def test_until_is_refused_on_a_dump_before_the_base_after_the_wal_and_across_a_g
     with pytest.raises(BackupError, match=rf"WAL segment {gap} is missing from folder .*nothing was restored"):
         backup_restore(copy=base, identity_path=key, target_dir=target)
     assert not target.exists()  # every refusal came before anything was written
+
+
+def test_verify_restores_a_base_backup_with_its_wal_and_checks_it(archiving: dict[str, Any]) -> None:
+    """The weekly verify takes whatever the nightly create wrote: with archiving on, a base backup."""
+    source, spool, key = archiving["source"], archiving["spool"], archiving["key"]
+    location = FolderLocation(Path(settings.STEWARD_BACKUP_DIR))
+    base = backup_create(kind="base", source=source.env())
+    _ship_all(source, spool, location)
+    result = backup_verify(copy=base, identity_path=key, location=location)
+    assert result["ok"] is True, result
+    assert result["audit_chain"]["ok"] and result["tables_without_forced_rls"] == []
+    assert set(result["rows_per_school"]) == {str(archiving["kept"].id), str(archiving["leaving"].id)}
+    base.refresh_from_db()
+    assert base.verified_ok is True
 
 
 def test_expiry_deletes_the_wal_only_the_kept_base_backups_no_longer_need(

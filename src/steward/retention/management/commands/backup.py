@@ -88,7 +88,7 @@ class Command(BaseCommand):
 
         copy = backup_create(kind=kind)
         self.stdout.write(
-            f"Backup {copy.pk} ({copy.kind}) written: {copy.location} ({copy.size_bytes} bytes, sha256 {copy.sha256}), "
+            f"Backup {copy.pk} written: {copy.location} ({copy.kind}, {copy.size_bytes} bytes, sha256 {copy.sha256}), "
             f"{len(copy.school_ids)} school(s), kept until {copy.kept_until:%Y-%m-%d}."
         )
 
