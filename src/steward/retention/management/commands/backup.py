@@ -105,7 +105,7 @@ class Command(BaseCommand):
         where = f"data directory {options['target_dir']}" if options.get("target_dir") else "the database given"
         self.stdout.write(
             f"Backup {copy.pk} restored into {where} and usable: re-applied {result.replayed} erasure(s) and "
-            f"purge(s) made since {copy.taken_at:%Y-%m-%d %H:%M}."
+            f"purge(s) made since {copy.taken_at:%Y-%m-%d %H:%M}" + "".join(f"; {note}" for note in result.notes) + "."
         )
 
     def _wal_ship(self) -> None:
