@@ -334,6 +334,11 @@ STEWARD_BACKUP_RECIPIENTS = [k.strip() for k in os.environ.get("STEWARD_BACKUP_R
 # backups can open them), so without it the scheduled verify records "not verified: no key on this
 # server" and the processor verifies by hand with `steward backup verify --identity FILE`.
 STEWARD_BACKUP_IDENTITY_FILE = os.environ.get("STEWARD_BACKUP_IDENTITY_FILE", "")
+# Point-in-time restore: the embedded server archives each finished WAL segment into the spool folder
+# (a local copy, fast), and `steward backup wal-ship` (every minute) encrypts and moves them to the
+# backup location under wal/. Off by default: it needs a restart of the embedded server to take effect.
+STEWARD_WAL_ARCHIVE = os.environ.get("STEWARD_WAL_ARCHIVE", "off").strip().lower() in {"on", "1", "true", "yes"}
+STEWARD_WAL_SPOOL_DIR = Path(os.environ.get("STEWARD_WAL_SPOOL_DIR", str(VAR_DIR / "wal-spool")))
 NOTIFY_API_KEY = os.environ.get("STEWARD_NOTIFY_API_KEY", "")
 NOTIFY_TEMPLATE_ID = os.environ.get("STEWARD_NOTIFY_TEMPLATE_ID", "")
 NOTIFY_BASE_URL = os.environ.get("STEWARD_NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")

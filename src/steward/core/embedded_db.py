@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import warnings
@@ -91,8 +92,64 @@ def repair_pid_list(path: Path) -> bool:
     return True
 
 
+ARCHIVE_CONF = "steward-archive.conf"  # included by postgresql.conf; rewritten before every start
+_UNSAFE_IN_COMMAND = re.compile(r"['\"%$`\\\n]")
+
+
+def archive_conf(spool: Path, *, timeout_s: int = 60) -> str:
+    """The settings that archive each finished WAL segment into `spool` (point-in-time restore).
+
+    The archive_command only copies on local disk (temporary name, fsync, rename, fsync of the
+    folder): it must never wait on a network, or the server's WAL piles up behind it. A segment
+    already there with the same bytes is success (PostgreSQL may archive one again after a crash);
+    different bytes fail, so nothing archived is overwritten."""
+    if _UNSAFE_IN_COMMAND.search(str(spool)):
+        raise EmbeddedDatabaseError(f"STEWARD_WAL_SPOOL_DIR {spool} holds a quote, %, $, ` or \\: choose a plain path")
+    command = (
+        f'f="{spool}/%f"; if [ -e "$f" ]; then cmp -s "%p" "$f"; '
+        f'else cp "%p" "$f.tmp" && sync "$f.tmp" && mv "$f.tmp" "$f" && sync "{spool}"; fi'
+    )
+    return (
+        "# Written by Steward (STEWARD_WAL_ARCHIVE=on); taken in at the server's start.\n"
+        "wal_level = replica\narchive_mode = on\n"
+        f"archive_command = '{command}'\narchive_timeout = {timeout_s}\n"
+    )
+
+
+def prepare_spool(spool: Path) -> None:
+    """The spool folder, owner-only, writable by the server's user (as root, not us)."""
+    spool.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(spool, user=SYSTEM_USER)
+
+
+def write_archive_conf(pgdata: Path = PGDATA) -> None:
+    """Before a start: `steward-archive.conf` says what STEWARD_WAL_ARCHIVE says (archiving or nothing),
+    and postgresql.conf includes it (once). A fresh cluster gets it from its second start on: the
+    wheel runs initdb and the first start in one call."""
+    from django.conf import settings
+
+    main = pgdata / "postgresql.conf"
+    if not main.exists() or not settings.configured:
+        return
+    text = "# STEWARD_WAL_ARCHIVE is off.\n"
+    if getattr(settings, "STEWARD_WAL_ARCHIVE", False):
+        spool = Path(settings.STEWARD_WAL_SPOOL_DIR)
+        prepare_spool(spool)
+        text = archive_conf(spool)
+    conf = pgdata / ARCHIVE_CONF
+    if not conf.exists() or conf.read_text() != text:
+        conf.write_text(text)
+    include = f"include_if_exists = '{ARCHIVE_CONF}'"
+    if include not in main.read_text():
+        with main.open("a") as out:
+            out.write(f"\n{include}\n")
+
+
 def ensure_running() -> str:
     """Start the embedded server if it is not running; return its socket directory."""
+    if running_pid() is None:
+        write_archive_conf()
     # Made here, not by the wheel: it makes the folder outside its lock with exist_ok=False, so two
     # processes starting at once on a fresh machine (make test-dates runs two) would collide. initdb
     # and the start itself run under the wheel's inter-process lock.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.utils import timezone
 
 
@@ -16,6 +17,17 @@ class Entry(NamedTuple):
     at: str  # "HH:MM", local time
     task: str  # dotted path of a django-tasks Task
     kwargs: dict[str, Any]
+
+
+WAL_SHIP = "steward.retention.tasks.backup_wal_ship_task"
+
+
+def wal_ship_entries(archiving: bool) -> list[Entry]:
+    """Every minute while the WAL is archived (STEWARD_WAL_ARCHIVE), nothing otherwise: a restore to a
+    time reaches only as far as the WAL shipped, so at most a minute (plus archive_timeout) is lost."""
+    if not archiving:
+        return []
+    return [Entry("daily", f"{hour:02d}:{minute:02d}", WAL_SHIP, {}) for hour in range(24) for minute in range(60)]
 
 
 SCHEDULE: list[Entry] = [
@@ -27,6 +39,7 @@ SCHEDULE: list[Entry] = [
     Entry("daily", "02:30", "steward.retention.tasks.backup_create_task", {}),
     Entry("weekly sunday", "03:30", "steward.retention.tasks.backup_verify_task", {}),
     Entry("daily", "01:15", "steward.retention.tasks.backup_expire_task", {}),
+    *wal_ship_entries(settings.STEWARD_WAL_ARCHIVE),
     Entry("daily", "07:00", "steward.rights.tasks.send_rights_reminders", {}),
     Entry("daily", "04:00", "steward.core.tasks.sweep_rate_limits", {}),
     Entry("daily", "05:00", "steward.provisioning.tasks.provision_nightly", {}),

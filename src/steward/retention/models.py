@@ -112,6 +112,15 @@ class BackupCopy(models.Model):
     # Set by `backup_expire` when the file was deleted past `kept_until`: the row stays as the proof.
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="When the file was deleted from its place")
 
+    class Kind(models.TextChoices):
+        DUMP = "dump", "pg_dump of the database (restores to the time it was taken)"
+        BASE = "base", "Base backup of the cluster (restores to any time the archived WAL reaches)"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DUMP)
+    wal_start = models.CharField(
+        max_length=24, blank=True, help_text="A base backup's first WAL segment (the WAL kept from here on)"
+    )
+
     privacy = NoPersonalData("where and when a copy was made, its checksum and verification")
 
     class Meta:

@@ -148,6 +148,8 @@ def backup_record(
     size_bytes: int = 0,
     pg_version: str = "",
     store: str = "",
+    kind: str = BackupCopy.Kind.DUMP,
+    wal_start: str = "",
 ) -> BackupCopy:
     """Record a backup copy; it may be kept for at most the register's seven years.
 
@@ -166,6 +168,8 @@ def backup_record(
         size_bytes=size_bytes,
         pg_version=pg_version,
         store=store,
+        kind=kind,
+        wal_start=wal_start,
     )
     detail: dict[str, object] = {"place": place, "schools": len(school_ids), "kept_until": kept_until.isoformat()}
     if sha256:

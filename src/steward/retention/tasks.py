@@ -51,3 +51,11 @@ def backup_expire_task() -> int:
         logger.warning("aborted %d incomplete backup upload(s) left by killed runs: %s", len(result.incomplete),
                        ", ".join(result.incomplete))  # fmt: skip
     return len(result.deleted)
+
+
+@task()
+def backup_wal_ship_task() -> int:
+    """Every minute while STEWARD_WAL_ARCHIVE is on: the spooled WAL segments to the backup location."""
+    from steward.retention.backups.scheduled import scheduled_wal_ship
+
+    return scheduled_wal_ship()

@@ -25,6 +25,7 @@ from steward.audit.services import audit_record
 from steward.retention.backups.location import Location, location_for_store, location_from_settings
 from steward.retention.backups.manifest import manifest_key
 from steward.retention.backups.sidecars import sidecar_keys
+from steward.retention.backups.wal import wal_expire
 from steward.retention.models import BackupCopy, LegalHold
 from steward.tenancy.scope import estate_scope
 
@@ -34,6 +35,7 @@ class Expired:
     deleted: list[BackupCopy] = field(default_factory=list)
     held: dict[int, list[int]] = field(default_factory=dict)  # copy id -> held school ids
     incomplete: list[str] = field(default_factory=list)  # keys of abandoned uploads / partial files cleared
+    wal_deleted: int = 0  # archived WAL segments no kept base backup needs any more
 
 
 INCOMPLETE_AFTER = dt.timedelta(days=1)  # no backup takes a day to write: older is a killed run's
@@ -88,6 +90,26 @@ def backup_expire(*, now: dt.datetime, location: Location | None = None) -> Expi
             },
         )
         result.deleted.append(copy)
+    result.wal_deleted = _expire_wal(result.deleted, location or location_from_settings())
     # Last: what a killed run left behind must not stand in the way of the deletions the register requires.
     result.incomplete = (location or location_from_settings()).clear_incomplete(now - INCOMPLETE_AFTER)
     return result
+
+
+def _expire_wal(deleted: list[BackupCopy], location: Location) -> int:
+    """The archived WAL from the deleted base backups' first segment up to the oldest kept base backup's:
+    no restore can start before a kept base backup. With no base backup kept, the WAL is left alone (a
+    base backup taken next starts from the newest segments; nothing restores from the older ones, but
+    deleting by walking names from nowhere would be a guess)."""
+    starts = sorted(c.wal_start for c in deleted if c.kind == BackupCopy.Kind.BASE and c.wal_start)
+    if not starts:
+        return 0
+    oldest_kept = (
+        BackupCopy.objects.filter(kind=BackupCopy.Kind.BASE, deleted_at__isnull=True)
+        .exclude(wal_start="")
+        .order_by("wal_start")
+        .first()
+    )
+    if oldest_kept is None:
+        return 0
+    return wal_expire(location, first=starts[0], before=oldest_kept.wal_start)

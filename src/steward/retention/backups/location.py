@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from steward.retention.backups import BackupError
 
+SUBFOLDERS = ("wal",)  # keys may name one of these folders: "wal/<segment>.gz.age" (the archived WAL)
+
 
 class Location(Protocol):
     """A place backups are kept. An S3 implementation writes a multipart upload and completes it last."""
@@ -51,7 +53,12 @@ class FolderLocation:
         self.uri = str(folder.absolute())
 
     def _path(self, key: str) -> Path:
-        if "/" in key or key.startswith(".") or not key:
+        parts = key.split("/")
+        if (
+            len(parts) > 2
+            or (len(parts) == 2 and parts[0] not in SUBFOLDERS)
+            or any(not part or part.startswith(".") for part in parts)
+        ):
             raise BackupError(f"not a backup file name: {key!r}")
         return self.folder / key
 
@@ -59,7 +66,7 @@ class FolderLocation:
     def writer(self, key: str) -> Iterator[IO[bytes]]:
         final = self._path(key)
         try:
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as error:
             raise BackupError(f"cannot make the backup folder {self.folder}: {error.strerror or error}") from error
         partial = final.with_name(final.name + ".partial")
@@ -76,7 +83,7 @@ class FolderLocation:
             partial.unlink(missing_ok=True)
             raise
         os.replace(partial, final)
-        dir_fd = os.open(self.folder, os.O_RDONLY)
+        dir_fd = os.open(final.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:

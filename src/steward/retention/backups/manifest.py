@@ -27,6 +27,10 @@ class Manifest:
     schools: list[dict[str, Any]]  # {"id": ..., "urn": ..., "name": ...}
     size_bytes: int
     sha256: str
+    kind: str = "dump"  # or "base": pg_basebackup's tar, restored with the archived WAL to a chosen time
+    wal_start: str = ""  # a base backup's first WAL segment (from before its checkpoint: never too late)
+    start_lsn: str = ""
+    database: str = ""  # the database a base backup's restore serves (the cluster holds every database)
     encryption: str = "age (X25519 recipients)"
     dump_format: str = "pg_dump custom (-Fc)"
     format: str = FORMAT

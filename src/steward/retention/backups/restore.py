@@ -139,6 +139,18 @@ def attachments_sidecar(manifest: Manifest, location: Location, key: Any, folder
     return info
 
 
+@dataclass
+class Afterwards:
+    """What a restore does once the data is in, whichever way it came (pg_restore, or a base backup's
+    recovery): where the erasures to replay come from, and the attachment folder to restore, if asked."""
+
+    source: ReplaySource
+    location: Location
+    key: Any
+    files: dict[str, Any] | None = None
+    attachments_dir: Path | None = None
+
+
 def backup_restore(
     *,
     copy: BackupCopy,
@@ -149,16 +161,32 @@ def backup_restore(
     keep_running: bool = False,
     replay_log: str = "auto",
     attachments_dir: Path | None = None,
+    until: dt.datetime | None = None,
 ) -> RestoreResult:
+    """Restore `copy`; a base backup (`kind` "base") to `until` or the end of the archived WAL (`pitr`)."""
     if (target_dir is None) == (database_url is None):
         raise BackupError("give exactly one target: --target-dir DIR (a new cluster) or --database-url URL")
     location = location or location_for_store(copy.store)
+    if copy.kind != BackupCopy.Kind.BASE and until is not None:
+        raise BackupError(
+            f"backup {copy.pk} is a pg_dump copy: it restores only to the time it was taken "
+            f"({copy.taken_at:%Y-%m-%d %H:%M:%S %Z}); --until needs a base backup with the WAL archived "
+            f"(STEWARD_WAL_ARCHIVE=on, `steward backup create --kind base`); nothing was restored"
+        )
     manifest = checked_file(copy, location)
     key = crypto.identity(identity_path)
     with location.reader(copy.location) as stream:
         crypto.check_identity_opens(stream, key, name=str(copy.pk))
     source = replay_source(copy, location, key, replay_log)
     files = attachments_sidecar(manifest, location, key, attachments_dir) if attachments_dir else None
+    after = Afterwards(source, location, key, files, attachments_dir)
+    if copy.kind == BackupCopy.Kind.BASE:
+        from steward.retention.backups.pitr import restore_base
+
+        return restore_base(
+            copy=copy, identity_path=identity_path, target_dir=target_dir, location=location, until=until,
+            keep_running=keep_running, after=after,
+        )  # fmt: skip
 
     cluster: postgres.Cluster | None = None
     if target_dir is not None:
@@ -180,9 +208,33 @@ def backup_restore(
     try:
         _mark(result, target_dir, env, usable=False, note="restore in progress")
         _pg_restore(copy, location, key, env)
+    except BaseException as error:
+        _mark(result, target_dir, env, usable=False, note=f"restore did not finish: {error}")
+        if cluster is not None:
+            cluster.stop()
+        raise
+    return finish_restore(copy, result, target_dir, env, after, keep_running=keep_running)
+
+
+def finish_restore(
+    copy: BackupCopy,
+    result: RestoreResult,
+    target_dir: Path | None,
+    env: dict[str, str],
+    after: Afterwards,
+    *,
+    keep_running: bool,
+) -> RestoreResult:
+    """What every restore does once the backup's data is in (pg_restore's, or a base backup's recovery):
+    migrate, copy the replay log in, replay it in the restored database's own process, restore the
+    attachment folder if asked, mark it usable. Anything failing marks it NOT USABLE (and stops a cluster
+    made for it)."""
+    url, app_password, cluster = result.database_url, result.app_password, result.cluster
+    result.replay_log = after.source.describe()
+    try:
         # --skip-checks: the database is marked NOT USABLE until the replay finished (core.E001 says so)
         _steward(["migrate", "--database", "owner", "--no-input", "-v", "0", "--skip-checks"], url, app_password)
-        _copy_replay_log(copy, env, source, location, key)
+        _copy_replay_log(copy, env, after.source, after.location, after.key)
         with tempfile.TemporaryDirectory() as no_files:  # the replay never touches the live attachment folder
             out = _steward(["backup", "replay", "--backup", str(copy.pk)], url, app_password,
                            extra={"STEWARD_ATTACHMENT_DIR": no_files})  # fmt: skip
@@ -190,12 +242,15 @@ def backup_restore(
         if replayed is None:
             raise BackupError(f"`steward backup replay` on the restored database did not say what it did: {out!r}")
         result.replayed = int(replayed.group(1))
-        if files is not None and attachments_dir is not None:
+        if after.files is not None and after.attachments_dir is not None:
             result.attachments = sidecars.extract_attachments(
-                location, files, key, attachments_dir, _attachment_keys(env)
+                after.location, after.files, after.key, after.attachments_dir, _attachment_keys(env)
             )
         result.usable = True
-        _mark(result, target_dir, env, usable=True, note=f"replayed {result.replayed} erasure(s) and purge(s)")
+        note = f"replayed {result.replayed} erasure(s) and purge(s)"
+        if result.notes:
+            note = f"{'; '.join(result.notes)}; {note}"
+        _mark(result, target_dir, env, usable=True, note=note)
     except BaseException as error:
         _mark(result, target_dir, env, usable=False, note=f"restore did not finish: {error}")
         if cluster is not None:
@@ -297,10 +352,10 @@ def _copy_replay_log(copy: BackupCopy, env: dict[str, str], source: ReplaySource
                 )
             cursor.execute(
                 "INSERT INTO retention_backupcopy (id, taken_at, kept_until, place, location, store, school_ids, "
-                "sha256, size_bytes, pg_version, verified_at, verified_ok, verification) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s) ON CONFLICT (id) DO NOTHING",
+                "sha256, size_bytes, pg_version, verified_at, verified_ok, verification, kind, wal_start) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
                 [copy.pk, copy.taken_at, copy.kept_until, copy.place, copy.location, copy.store, copy.school_ids,
-                 copy.sha256, copy.size_bytes, copy.pg_version, Jsonb({})],
+                 copy.sha256, copy.size_bytes, copy.pg_version, Jsonb({}), copy.kind, copy.wal_start],
             )  # fmt: skip
             for table in ("retention_restorereplay", "retention_backupcopy"):
                 cursor.execute(

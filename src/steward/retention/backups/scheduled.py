@@ -42,6 +42,29 @@ def scheduled_create() -> BackupCopy:
         raise
 
 
+def wal_ship_now() -> Any:
+    """Ship the spooled WAL (`steward backup wal-ship`, every minute when STEWARD_WAL_ARCHIVE is on)."""
+    from steward.retention.backups.location import location_from_settings
+    from steward.retention.backups.wal import wal_ship
+
+    return wal_ship(
+        spool=Path(settings.STEWARD_WAL_SPOOL_DIR),
+        location=location_from_settings(),
+        recipients=list(settings.STEWARD_BACKUP_RECIPIENTS),
+    )
+
+
+def scheduled_wal_ship() -> int:
+    """The minutely WAL shipping; a failure is told like a failed backup (the WAL piles up in the spool
+    and a restore cannot reach past it), then raised."""
+    try:
+        return len(wal_ship_now().names)
+    except Exception as error:
+        reason = str(error) if isinstance(error, BackupError) else f"{type(error).__name__}: {error}"
+        tell_failure("wal-ship", reason)
+        raise
+
+
 def newest_unverified() -> BackupCopy | None:
     """The newest copy `steward backup create` wrote (it has a checksum) that no verify has run on."""
     return BackupCopy.objects.filter(verified_at__isnull=True).exclude(sha256="").order_by("-taken_at").first()
@@ -107,6 +130,16 @@ def tell_failure(step: str, reason: str, *, copy: BackupCopy | None = None) -> i
             "server's log), then run "
             "`steward backup create` by hand and check it appears on the Backups page:\n"
             f"{page}\n"
+        )
+    elif step == "wal-ship":
+        subject = "Steward: the WAL is not reaching the backup location"
+        body = (
+            "Steward's minutely `steward backup wal-ship` failed: the database's WAL segments stay in the spool "
+            f"folder ({settings.STEWARD_WAL_SPOOL_DIR}), and a restore to a point in time cannot reach past "
+            "the last one shipped.\n\n"
+            f"Why: {reason}\n\n"
+            "Fix the cause (space or access at the backup location, the recipients' keys), then run "
+            f"`steward backup wal-ship` by hand. The backups are listed on:\n{page}\n"
         )
     else:
         taken = f" taken {timezone.localtime(copy.taken_at):%d %B %Y at %H:%M}" if copy else ""
