@@ -57,7 +57,7 @@ def heartbeat(lease_id: str) -> bool:
     """Move the lease on; False when it is gone (judged dead and its task given to another worker)."""
     with connection.cursor() as cursor:
         cursor.execute("UPDATE core_workerlease SET heartbeat_at = now() WHERE id = %s", [lease_id])
-        return cursor.rowcount == 1
+        return bool(cursor.rowcount == 1)
 
 
 def release(lease_id: str) -> None:
@@ -108,8 +108,9 @@ _REASON = (
 
 def requeue_lost() -> tuple[int, int]:
     """Put back the tasks of dead workers; returns (put back, given up). Safe to run from every worker."""
-    params = {
-        "lease": lease_seconds(),
+    lease = lease_seconds()
+    params: dict[str, str | int | float] = {
+        "lease": lease,
         "max_attempts": int(settings.STEWARD_TASK_MAX_ATTEMPTS),
         "error": f"{WorkerLost.__module__}.{WorkerLost.__qualname__}",
         "reason": _REASON,
@@ -117,9 +118,7 @@ def requeue_lost() -> tuple[int, int]:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_REQUEUE_LOST, params)
         rows = cursor.fetchall()
-        cursor.execute(
-            "DELETE FROM core_workerlease WHERE heartbeat_at < now() - make_interval(secs => %s)", [params["lease"]]
-        )
+        cursor.execute("DELETE FROM core_workerlease WHERE heartbeat_at < now() - make_interval(secs => %s)", [lease])
     requeued = [r for r in rows if r[1] == "READY"]
     failed = [r for r in rows if r[1] == "FAILED"]
     for task_id, _, task_path in requeued:
