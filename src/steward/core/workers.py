@@ -12,9 +12,9 @@ the machines' clocks never matter.
 
 A worker that finds its own lease gone (another worker judged it dead and gave its task away), or
 that could not heartbeat for a whole lease, stops at once (`os._exit`): the task is someone else's
-now. A task can therefore be started twice (never finished twice by two live leases), which is why
-tasks must be safe to run again (DESIGN.md "Background work").
-"""
+now. A task can still run twice: its worker killed after the task's work committed but before the
+task was marked done, or a worker stalled past its lease that finishes before its heartbeat notices.
+That is why tasks must be safe to run again (DESIGN.md "Background work")."""
 
 from __future__ import annotations
 
