@@ -207,6 +207,21 @@ def test_a_task_that_kills_its_workers_is_failed_after_the_attempt_limit(
     assert not WorkerLease.objects.exists()  # both dead workers' leases ended
 
 
+def test_a_worker_whose_lease_was_ended_mid_task_stops_without_recording_the_task(
+    runs_table: None, processes: Callable[..., Process]
+) -> None:
+    [worker] = _workers(processes, 1)
+    [task_id] = _enqueue("outlived", {"n": 1})
+
+    assert worker.popen.wait(timeout=60) == workers.LEASE_LOST_EXIT, worker.output()
+    assert _runs() == [(1, worker.pid, "started")]
+    task = DBTaskResult.objects.get(id=task_id)
+    assert (task.status, task.finished_at) == ("RUNNING", None)  # left for the lease's new holder
+    with override_settings(STEWARD_WORKER_LEASE_SECONDS=float(LEASE)):
+        assert workers.requeue_lost() == (1, 0)
+    assert "stops: its lease was ended" in worker.output()  # by the fence (or, rarely first, the heartbeat)
+
+
 def test_requeue_lost_puts_back_a_running_task_with_no_live_lease_and_leaves_a_live_ones_alone(
     committed_db: None,
 ) -> None:

@@ -40,3 +40,13 @@ def poison(n: int) -> None:
     """Kills the worker that runs it, as a task that exhausts memory or crashes the interpreter would."""
     _note(n, "started")
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@task()
+def outlived(n: int) -> int:
+    """Ends its own worker's lease, as another worker does to one it judges dead, then returns at once:
+    the stalled worker whose task was given away, finishing before its heartbeat notices."""
+    _note(n, "started")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM core_workerlease WHERE pid = %s", [os.getpid()])
+    return n

@@ -24,9 +24,15 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django_tasks_db.management.commands.db_worker import Worker
+
+if TYPE_CHECKING:
+    from django_tasks_db.models import DBTaskResult
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +168,29 @@ class Heartbeat(threading.Thread):
             connection.close()
 
     def _give_up(self, why: str) -> None:
-        logger.error("worker %s stops: %s", self.lease_id, why)
-        logging.shutdown()
-        os._exit(LEASE_LOST_EXIT)
+        _stop(self.lease_id, why)
+
+
+def _stop(lease_id: str, why: str) -> None:
+    logger.error("worker %s stops: %s", lease_id, why)
+    logging.shutdown()
+    os._exit(LEASE_LOST_EXIT)
+
+
+class LeasedWorker(Worker):
+    """django-tasks-db's worker loop, claiming with its lease id, that records a task's outcome only
+    while its lease is still alive: a worker that stalled past its lease (and whose task another
+    worker may be running now) stops instead of marking the task done or failed under the other."""
+
+    def run_task(self, db_task_result: DBTaskResult[Any, Any]) -> None:
+        for name in ("set_successful", "set_failed"):
+            setattr(db_task_result, name, self._fenced(getattr(db_task_result, name)))
+        super().run_task(db_task_result)
+
+    def _fenced(self, record: Callable[..., None]) -> Callable[..., None]:
+        def fenced(*args: Any) -> None:
+            if not heartbeat(self.worker_id):
+                _stop(self.worker_id, "its lease was ended while it ran a task, which is another's now")
+            record(*args)
+
+        return fenced

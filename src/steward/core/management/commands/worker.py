@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django_tasks_db.management.commands.db_worker import Worker
 
 from steward.core import workers
 
@@ -33,7 +32,7 @@ class Command(BaseCommand):
         heart = workers.Heartbeat(lease_id)
         heart.start()
         self.stdout.write(f"worker {lease_id} started")
-        worker = Worker(
+        worker = workers.LeasedWorker(
             queue_names=["*"],
             interval=options["interval"],
             batch=False,
