@@ -293,6 +293,23 @@ TASKS = {
     }
 }
 
+
+def _positive_number(name: str, default: str, kind: type[int] | type[float]) -> float:
+    raw = os.environ.get(name, default).strip()
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        raise ImproperlyConfigured(f"{name}: {raw!r} is not a positive {kind.__name__}")
+    return value
+
+
+# Many workers (core.workers): a worker whose heartbeat is older than this is dead and its running task
+# goes back to the queue; a task whose worker died this many times is failed instead ("Background work").
+STEWARD_WORKER_LEASE_SECONDS = _positive_number("STEWARD_WORKER_LEASE_SECONDS", "60", float)
+STEWARD_TASK_MAX_ATTEMPTS = int(_positive_number("STEWARD_TASK_MAX_ATTEMPTS", "3", int))
+
 # --- Outgoing email: Django's mail API; the backend decides the route. SMTP when a relay is named,
 # else files under var/mail/ so a demo keeps what it would have sent for inspection. GOV.UK Notify:
 # STEWARD_EMAIL_BACKEND=steward.notifications.govuk_notify.NotifyEmailBackend plus the NOTIFY_* below.

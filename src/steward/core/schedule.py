@@ -1,6 +1,7 @@
 """Scheduled work, declared in one place. Times are wall-clock times in `settings.TIME_ZONE`.
 
-A runner calls `due(now)` once a minute and enqueues each entry's task with its arguments.
+Every `steward scheduler` calls `run_due(now)` once a minute; each slot (an entry at its minute) is
+enqueued once however many schedulers run (`ScheduledRun`).
 """
 
 from __future__ import annotations
@@ -80,11 +81,42 @@ def _on_day(when: str, day: dt.date) -> bool:
     return _DAYS.index(weekday) == day.weekday()
 
 
-def run_due(now: dt.datetime) -> list[Entry]:
-    """Enqueue every entry due in `now`'s minute (the scheduler calls this once a minute)."""
+# Each due entry's slot, inserted unless some scheduler already did: the rows returned are this
+# scheduler's to enqueue. Set-based: one statement for the minute's entries.
+_CLAIM_SLOTS = """
+INSERT INTO core_scheduledrun (task, kwargs, due_at, enqueued_at)
+SELECT slot.task, slot.kwargs::jsonb, %s, now() FROM unnest(%s::text[], %s::text[]) AS slot (task, kwargs)
+ON CONFLICT (task, kwargs, due_at) DO NOTHING
+RETURNING task, kwargs::text
+"""
+
+# Slots are kept a week (a scheduler's clock or a restart never reaches further back), then deleted.
+SLOTS_KEPT = dt.timedelta(days=7)
+
+
+def run_due(now: dt.datetime, schedule: list[Entry] = SCHEDULE) -> list[Entry]:
+    """Enqueue every entry due in `now`'s minute that no other scheduler has enqueued; returns those.
+
+    Every scheduler calls this once a minute. The slot (task, arguments, minute) is inserted into
+    `core_scheduledrun` ON CONFLICT DO NOTHING, and the task enqueued, in one transaction: a slot is
+    enqueued once however many schedulers run, and a scheduler that fails between the two leaves no
+    slot behind for the others to skip (the tasks go into the same database, django-tasks-db)."""
+    import json
+
+    from django.db import connection, transaction
     from django.utils.module_loading import import_string
 
-    entries = due(now)
-    for entry in entries:
-        import_string(entry.task).enqueue(**entry.kwargs)
-    return entries
+    entries = due(now, schedule)
+    if not entries:
+        return []
+    minute = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    tasks = [e.task for e in entries]
+    kwargs = [json.dumps(e.kwargs, sort_keys=True) for e in entries]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SLOTS, [minute, tasks, kwargs])
+        claimed = {(task, json.dumps(json.loads(args), sort_keys=True)) for task, args in cursor.fetchall()}
+        mine = [e for e, args in zip(entries, kwargs, strict=True) if (e.task, args) in claimed]
+        for entry in mine:
+            import_string(entry.task).enqueue(**entry.kwargs)
+        cursor.execute("DELETE FROM core_scheduledrun WHERE due_at < %s", [minute - SLOTS_KEPT])
+    return mine

@@ -1,8 +1,9 @@
 """`steward scheduler`: enqueue the scheduled work of `core/schedule.py` when each minute comes.
 
-Run exactly one per deployment (the demo runs it beside the worker); the tasks it enqueues are
-idempotent, so a minute run twice after a restart does no harm. Like `serve` and `worker`, it refuses
-to start against a restored database marked NOT USABLE (`core.readiness.restore_problem`).
+Run one or several (on several machines, for a scheduler that survives losing one): each slot is
+enqueued by one of them only (`schedule.run_due`, through `ScheduledRun`), and a minute run twice
+after a restart enqueues nothing the second time. Like `serve` and `worker`, it refuses to start
+against a restored database marked NOT USABLE (`core.readiness.restore_problem`).
 """
 
 from __future__ import annotations
