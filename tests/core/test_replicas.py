@@ -21,9 +21,11 @@ from typing import Any
 
 import psycopg
 import pytest
+import time_machine
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from steward.audit.actor import Actor
@@ -32,6 +34,7 @@ from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner
 from steward.register.models import ProcessingActivity, Recipient
 from steward.retention.backups import postgres
+from steward.rostering import cache
 from steward.sharing import services
 from steward.sharing.models import DataFlow
 from steward.tenancy.models import Organisation
@@ -39,6 +42,7 @@ from steward.tenancy.scope import tenant_scope
 from tests import factories
 from tests.conftest import TEST_DB
 from tests.ingest import builders as b
+from tests.rostering import conftest as roster
 from tests.sharing.conftest import request_flow
 from tests.sharing.test_api import bearer  # noqa: F401 - a recipient's real token, as the API tests get it
 
@@ -336,3 +340,29 @@ def test_the_recipient_api_reads_records_from_the_replica_and_logs_the_disclosur
     _remove_replicas()
     again = client.get(url, HTTP_AUTHORIZATION=auth)
     assert "Changed-On-Primary" in {r["legal_surname"] for r in again.json()["records"]}
+
+
+def test_oneroster_reads_the_replica_once_it_has_replayed_what_the_rosters_key_was_read_at(
+    replica: Standby, client: Client
+) -> None:
+    with time_machine.travel(roster.TODAY, tick=True):
+        school = roster.make_school("Willow Academy")
+        roster.approve(school, "learning-app")
+        token = roster.bearer_for(client, "learning-app")
+        del client.cookies[replicas.PIN_COOKIE]  # the token's POST pinned this client
+        cache.forget()
+        replica.catch_up()
+        with CaptureQueriesContext(connections["replica_0"]) as on_replica:
+            response = roster.get(client, token, "students")
+        assert response.status_code == 200, response.content
+        assert {u["givenName"] for u in response.json()["users"]} == {"Ames", "Zoe", "Ben"}
+        assert any("mis_learner" in q["sql"] for q in on_replica.captured_queries)
+
+        # Behind the primary (replay paused after a change): the roster is read from the primary.
+        replica.pause()
+        _primary("UPDATE mis_learner SET legal_forename = 'Benjamin' WHERE legal_forename = 'Ben'")
+        cache.forget()
+        with CaptureQueriesContext(connections["replica_0"]) as on_replica:
+            response = roster.get(client, token, "students")
+        assert {u["givenName"] for u in response.json()["users"]} == {"Ames", "Zoe", "Benjamin"}
+        assert not any("mis_learner" in q["sql"] for q in on_replica.captured_queries)

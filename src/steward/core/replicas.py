@@ -108,12 +108,18 @@ def reading_from_replica() -> Iterator[None]:
 
 
 def replica_reads(view: F) -> F:
-    """Decorate a view: its GET and HEAD requests read from a replica; other methods as before."""
+    """Decorate a view: its GET and HEAD requests read from a replica; other methods as before.
+
+    The session is loaded from the primary first: who is signed in is never a replica's answer, so
+    a session ended elsewhere (signing out everywhere, closing the account) ends at once."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if request.method not in ("GET", "HEAD"):
             return view(request, *args, **kwargs)
+        session = getattr(request, "session", None)
+        if session is not None:
+            session.keys()  # loads it (a lazy read otherwise made inside the block)
         with reading_from_replica():
             return view(request, *args, **kwargs)
 
