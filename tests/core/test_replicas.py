@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import requests
 import time_machine
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
@@ -40,8 +41,9 @@ from steward.sharing.models import DataFlow
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
 from tests import factories
-from tests.conftest import TEST_DB
+from tests.conftest import TEST_DB, steward_server
 from tests.ingest import builders as b
+from tests.notify_fixtures import SmtpSink
 from tests.rostering import conftest as roster
 from tests.sharing.conftest import request_flow
 from tests.sharing.test_api import bearer  # noqa: F401 - a recipient's real token, as the API tests get it
@@ -366,3 +368,31 @@ def test_oneroster_reads_the_replica_once_it_has_replayed_what_the_rosters_key_w
             response = roster.get(client, token, "students")
         assert {u["givenName"] for u in response.json()["users"]} == {"Ames", "Zoe", "Benjamin"}
         assert not any("mis_learner" in q["sql"] for q in on_replica.captured_queries)
+
+
+def test_a_real_server_given_database_replica_urls_answers_the_recipient_api_from_the_standby(
+    replica: Standby,
+    approved: tuple[Organisation, DataFlow],
+    client: Client,
+    bearer: str,  # noqa: F811
+    smtp_sink_server: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    school, _ = approved
+    replica.catch_up()
+    replica.pause()
+    learner_id, surname = _primary(
+        "SELECT id, legal_surname FROM mis_learner WHERE school_id = %s ORDER BY id LIMIT 1", [school.id]
+    )[0]
+    _primary("UPDATE mis_learner SET legal_surname = 'Changed-On-Primary' WHERE id = %s", [learner_id])
+    monkeypatch.setenv("DATABASE_REPLICA_URLS", f"postgresql://127.0.0.1:{replica.port}/{TEST_DB}")
+    monkeypatch.setenv("STEWARD_REPLICA_MAX_LAG_SECONDS", "3600")
+
+    with steward_server(smtp_sink_server, "--workers", "1") as url:
+        response = requests.get(
+            f"{url}/api/v1/schools/{school.urn}/learners", headers={"Authorization": f"Bearer {bearer}"}, timeout=30
+        )
+    assert response.status_code == 200, response.text
+    surnames = {r["legal_surname"] for r in response.json()["records"]}
+    assert surname in surnames and "Changed-On-Primary" not in surnames  # the standby's rows, over HTTP
+    assert _primary("SELECT count(*) FROM sharing_disclosure WHERE school_id = %s", [school.id]) == [(1,)]
