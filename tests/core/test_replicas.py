@@ -44,6 +44,7 @@ from tests import factories
 from tests.conftest import TEST_DB, steward_server
 from tests.ingest import builders as b
 from tests.notify_fixtures import SmtpSink
+from tests.portal import families as family
 from tests.rostering import conftest as roster
 from tests.sharing.conftest import request_flow
 from tests.sharing.test_api import bearer  # noqa: F401 - a recipient's real token, as the API tests get it
@@ -396,3 +397,35 @@ def test_a_real_server_given_database_replica_urls_answers_the_recipient_api_fro
     surnames = {r["legal_surname"] for r in response.json()["records"]}
     assert surname in surnames and "Changed-On-Primary" not in surnames  # the standby's rows, over HTTP
     assert _primary("SELECT count(*) FROM sharing_disclosure WHERE school_id = %s", [school.id]) == [(1,)]
+
+
+def test_a_portal_page_reads_the_replica_but_who_is_signed_in_is_read_from_the_primary(replica: Standby) -> None:
+    school = factories.school("Rowan Primary")
+    enrolment = {"entry_date": "2022-09-01", "enrolment_status": "C", "year_group": "4"}
+    family.send(
+        school,
+        {
+            "learners": [b.learner("L1", preferred_forename="Sam")],
+            "contacts": [b.contact("C1")],
+            "learner-contacts": [b.link("LC1", "L1", "C1")],
+            "school-enrolments": [{"source_id": "E1", "learner_source_id": "L1", **enrolment}],
+        },
+        mode="full",
+    )
+    family.registered_parent(school, "C1")
+    parent = Client()
+    family.portal_sign_in(parent, "alex@example.invalid")
+    assert replicas.PIN_COOKIE in parent.cookies  # signing in pinned this browser
+    del parent.cookies[replicas.PIN_COOKIE]
+    replica.catch_up()
+    replica.pause()
+    _primary("UPDATE mis_learner SET preferred_forename = 'Samantha' WHERE school_id = %s", [school.id])
+
+    home = parent.get("/portal/")
+    assert home.status_code == 200
+    assert "Sam" in home.content.decode() and "Samantha" not in home.content.decode()  # the standby's row
+
+    _primary("DELETE FROM django_session")  # every session ended (on the primary only: replay is paused)
+    assert replica.sql("SELECT count(*) FROM django_session")[0][0] > 0
+    after = parent.get("/portal/")
+    assert after.status_code == 302 and after["Location"].startswith("/portal/sign-in/")
