@@ -31,6 +31,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from steward.audit.actor import Actor
 from steward.core import database, embedded_db, replicas
+from steward.core.listing import csv_download
 from steward.ingest.services import batch_ingest
 from steward.mis.models import Learner
 from steward.register.models import ProcessingActivity, Recipient
@@ -429,3 +430,18 @@ def test_a_portal_page_reads_the_replica_but_who_is_signed_in_is_read_from_the_p
     assert replica.sql("SELECT count(*) FROM django_session")[0][0] > 0
     after = parent.get("/portal/")
     assert after.status_code == 302 and after["Location"].startswith("/portal/sign-in/")
+
+
+def test_an_export_streamed_after_the_view_returned_reads_the_replica(replica: Standby) -> None:
+    school = factories.school("Willow Primary")
+    replica.catch_up()
+    replica.pause()
+    _rename_on_primary(school, "Willow Primary (renamed)")
+
+    def lines() -> Iterator[str]:  # as the exports' generators do: read while the response streams
+        for name in Organisation.objects.filter(pk=school.pk).values_list("name", flat=True):
+            yield f"{name}\n"
+
+    response = csv_download(lines(), "schools.csv")
+    assert b"".join(response.streaming_content) == b"Willow Primary\n"  # type: ignore[arg-type]
+    assert Organisation.objects.get(pk=school.pk).name == "Willow Primary (renamed)"  # the view's own reads
