@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "steward.core.middleware.NoStoreMiddleware",
     "steward.core.middleware.RequestIdMiddleware",
+    "steward.core.replicas.PinToPrimaryMiddleware",
     "steward.api.middleware.UploadLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -123,7 +124,10 @@ TEMPLATES = [
 # --- Database: the app connects as steward_app (row-level security applies); migrations as owner.
 _OWNER = database.owner_settings()
 DATABASES = {"default": database.app_settings(_OWNER), "owner": _OWNER}
-DATABASE_ROUTERS = ["steward.core.routers.MigrateAsOwnerRouter"]
+# Hot standbys (`core.replicas`): read-only units of work read from one lagging at most this much.
+DATABASES.update(database.replica_settings(DATABASES["default"]))
+STEWARD_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("STEWARD_REPLICA_MAX_LAG_SECONDS", "30"))
+DATABASE_ROUTERS = ["steward.core.routers.MigrateAsOwnerRouter", "steward.core.replicas.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from steward.api.auth import bearer_client
+from steward.core.replicas import reading_from_replica
 from steward.register.models import Recipient
 from steward.rostering import cache
 from steward.rostering import query as q
@@ -150,6 +151,20 @@ def _answer(
     if found is None:
         raise Refusal(401, "unauthorisedrequest", "send a valid bearer token of a recipient client")
     client, granted = found
+    with reading_from_replica():  # after the token (a new one may not have reached a replica yet)
+        return _read(request, client, granted, kind, scopes, select, sourced_id, single)
+
+
+def _read(
+    request: HttpRequest,
+    client: ApiClient,
+    granted: frozenset[str],
+    kind: str,
+    scopes: frozenset[str],
+    select: Selector,
+    sourced_id: str | None,
+    single: bool,
+) -> HttpResponse:
     if not scopes & granted:
         raise Refusal(403, "forbidden", f"this needs a token with the scope {' or '.join(sorted(scopes))}")
     access = access_for(client.recipient_code)

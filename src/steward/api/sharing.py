@@ -18,6 +18,7 @@ from steward.api.auth import recipient_client
 from steward.api.problems import Problem, problem_status
 from steward.audit.actor import Actor, actor_from_request
 from steward.audit.services import audit_record
+from steward.core.replicas import reading_from_replica
 from steward.ingest.schema import record_types
 from steward.mis.models import RECORD_MODELS
 from steward.register.models import ProcessingActivity, Recipient
@@ -79,6 +80,11 @@ def _recipient(request: ApiRequest) -> Recipient:
     operation_id="steward_sharing_api_schools",
 )
 def schools(request: ApiRequest) -> list[SchoolOut]:
+    with reading_from_replica():  # after authentication: a new token is read from the primary
+        return _schools(request)
+
+
+def _schools(request: ApiRequest) -> list[SchoolOut]:
     recipient = _recipient(request)
     with estate_scope():
         approved = DataFlow.objects.filter(recipient=recipient, status=DataFlow.Status.APPROVED)
@@ -183,6 +189,11 @@ def _school_flows(request: ApiRequest, urn: int) -> tuple[Organisation, Recipien
     operation_id="steward_sharing_api_deletes",
 )
 def deletes(request: ApiRequest, urn: int, page: Query[PageParams]) -> Status[Any]:
+    with reading_from_replica():
+        return _deletes(request, urn, page)
+
+
+def _deletes(request: ApiRequest, urn: int, page: PageParams) -> Status[Any]:
     found = _school_flows(request, urn)
     if isinstance(found, Status):
         return found
@@ -211,6 +222,11 @@ def records(
     record_type: RecordType,  # type: ignore[valid-type]
     page: Query[PageParams],
 ) -> Status[Any] | HttpResponse:
+    with reading_from_replica():  # the disclosure and the audit event are written to the primary
+        return _records(request, urn, str(record_type), page)
+
+
+def _records(request: ApiRequest, urn: int, record_type: str, page: PageParams) -> Status[Any] | HttpResponse:
     found = _school_flows(request, urn)
     if isinstance(found, Status):
         return found

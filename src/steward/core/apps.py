@@ -9,6 +9,8 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
+        from steward.core import replicas  # noqa: F401 - connects its signal before any connection opens
+
         pre_migrate.connect(_route_to_owner, sender=self)
         post_migrate.connect(_grant_after_migrate, sender=self)
         from django.core import checks

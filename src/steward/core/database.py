@@ -66,6 +66,28 @@ def app_settings(owner: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def replica_settings(app: dict[str, Any], urls: str | None = None) -> dict[str, dict[str, Any]]:
+    """DATABASES entries `replica_0`, `replica_1`... for the hot standbys in `DATABASE_REPLICA_URLS`
+    (comma-separated `postgresql://` URLs; empty: none). Each is the app entry (`steward_app`, its
+    options and password, so row-level security applies exactly as on the primary) on the replica's
+    host and port; a URL may name its own database, user and password. A standby that does not
+    answer is given up on after a few seconds (`core.replicas` then reads the primary)."""
+    raw = os.environ.get("DATABASE_REPLICA_URLS", "") if urls is None else urls
+    entries: dict[str, dict[str, Any]] = {}
+    for index, url in enumerate(u.strip() for u in raw.split(",") if u.strip()):
+        parsed: dict[str, Any] = dict(dj_database_url.parse(url))
+        if not parsed.get("HOST"):
+            raise ValueError(f"DATABASE_REPLICA_URLS entry {index + 1} names no host: postgresql://HOST:PORT/DATABASE")
+        config = dict(app)
+        config["ENGINE"] = "django.db.backends.postgresql"
+        for key in ("HOST", "PORT", "NAME", "USER", "PASSWORD"):
+            if parsed.get(key):
+                config[key] = parsed[key]
+        config["OPTIONS"] = {**app.get("OPTIONS", {}), **parsed.get("OPTIONS", {}), "connect_timeout": 3}
+        entries[f"replica_{index}"] = config
+    return entries
+
+
 def app_role_password() -> str:
     """The app role's password on a real server: from the environment, else kept in var/."""
     if os.environ.get("STEWARD_APP_DB_PASSWORD"):

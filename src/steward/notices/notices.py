@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
+from steward.core import replicas
 from steward.portal.cookies import portal_cookies
 from steward.register.models import (
     DataCategory,
@@ -204,6 +205,16 @@ def _cookies(service: str) -> tuple[list[NoticeCookie], str]:
                 "Stops other websites from sending forms to Steward in a signed-in member of staff's name.",
                 f"{round(settings.CSRF_COOKIE_AGE / 86400 / 365)} year",
                 True,
+            ),
+            *(
+                NoticeCookie(
+                    replicas.PIN_COOKIE,
+                    "Only after a form is sent: for a short time, pages are read from the main database, so they "
+                    "show what was just changed.",
+                    f"{replicas.pin_seconds()} seconds",
+                    True,
+                )
+                for _ in replicas.aliases()[:1]
             ),
         ],
         "settings SESSION_COOKIE_NAME and CSRF_COOKIE_NAME (staff sign-in)",

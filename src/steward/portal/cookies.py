@@ -16,6 +16,8 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from steward.core import replicas
+
 POLICY_COOKIE = "steward_cookies_policy"
 ANALYTICS_COOKIE = "steward_analytics"
 ONE_YEAR = 365 * 24 * 3600
@@ -45,6 +47,22 @@ def portal_cookies() -> tuple[Cookie, ...]:
             "people use each page (never who they are).",
             "1 year",
             False,
+        ),
+        *pin_cookies(),
+    )
+
+
+def pin_cookies() -> tuple[Cookie, ...]:
+    """The read-replica pin (`core.replicas`), set only where replicas are configured."""
+    if not replicas.aliases():
+        return ()
+    return (
+        Cookie(
+            replicas.PIN_COOKIE,
+            "Only after you send a form: for a short time, your pages are read from the main database, so they show "
+            "what you have just changed.",
+            f"{replicas.pin_seconds()} seconds",
+            True,
         ),
     )
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Hashable
 from django.db import connection
 from django.db.models import Count, Max, Sum
 
+from steward.core import replicas
 from steward.mis.base import CHANGE_VERSION_SEQUENCE
 from steward.mis.models import ProcessingRestriction
 from steward.rostering.selectors import Item, Roster, SchoolAccess
@@ -40,6 +41,10 @@ _entries: OrderedDict[tuple[Hashable, ...], tuple[float, Roster]] = OrderedDict(
 def roster_for(*, recipient_code: str, access: list[SchoolAccess], base_url: str, today: dt.date) -> Roster:
     """The recipient's roster, reused while its key holds; call inside `tenant_scope` of its schools."""
     key = (recipient_code, base_url, today, _access_key(access), _data_key([a.school.id for a in access]))
+    # Read from a replica (the OneRoster reads), what the roster loads in this request (it loads
+    # lazily, over several requests) must be as new as its key, read from the primary: if the
+    # replica has not replayed that far, the rest of the request reads the primary.
+    replicas.caught_up()
     now = time.monotonic()
     with _lock:
         found = _entries.get(key)
@@ -85,7 +90,9 @@ def _data_key(school_ids: list[int]) -> tuple[Hashable, ...]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT last_value, is_called FROM {CHANGE_VERSION_SEQUENCE}")  # noqa: S608  # nosec B608 - a constant
         version = cursor.fetchone()
-    restrictions = ProcessingRestriction.objects.filter(school_id__in=school_ids).aggregate(
-        n=Count("id"), top=Max("id"), total=Sum("id")
+    restrictions = (
+        ProcessingRestriction.objects.using("default")
+        .filter(school_id__in=school_ids)
+        .aggregate(n=Count("id"), top=Max("id"), total=Sum("id"))
     )
     return (tuple(version or ()), restrictions["n"], restrictions["top"], restrictions["total"])

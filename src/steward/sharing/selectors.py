@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core import paginator
-from django.db import connection
+from django.db import connections
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from psycopg import sql
 
+from steward.core import replicas
 from steward.core.listing import PER_PAGE, page_of
 from steward.ingest.schema import spec_for
 from steward.mis.models import ProcessingRestriction, Tombstone
@@ -104,7 +105,7 @@ def _changed_rows(release: Release) -> tuple[list[str], sql.Composable]:
 def records_page(*, school_id: int, release: Release, since: int, limit: int) -> Page:
     """A page as Python rows (exports and webhooks write them out)."""
     columns, query = _changed_rows(release)
-    with connection.cursor() as cursor:
+    with connections[replicas.read_alias()].cursor() as cursor:  # a replica in a reading block
         cursor.execute(query, {"school": school_id, "since": since, "limit": limit})
         fetched = cursor.fetchall()
     more = len(fetched) > limit
@@ -152,7 +153,7 @@ def records_page_json(*, school_id: int, release: Release, since: int, limit: in
                coalesce(array_agg(p.source_id), ARRAY[]::text[]), {subjects}
         FROM p
     """).format(fetch=fetch, pairs=sql.SQL(", ").join(pairs), subjects=subject_array)
-    with connection.cursor() as cursor:
+    with connections[replicas.read_alias()].cursor() as cursor:  # a replica in a reading block
         cursor.execute(query, {"school": school_id, "since": since, "limit": limit})
         records_json, count, top, more, record_ids, subject_ids = cursor.fetchone()
     return JsonPage(

@@ -14,6 +14,10 @@ class TenancyConfig(AppConfig):
         from steward.tenancy.privacy import SchoolUserPrivacyProvider
 
         register_provider(SchoolUserPrivacyProvider())
+        from steward.core.replicas import register_session_settings
+        from steward.tenancy.scope import replica_session_settings
+
+        register_session_settings(replica_session_settings)
         post_migrate.connect(_policies_once_per_statement, sender=self)
 
 

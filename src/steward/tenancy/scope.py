@@ -20,6 +20,8 @@ _current: ContextVar[tuple[int, ...] | None] = ContextVar("steward_school_ids", 
 # What the database was told: the named schools and the support window as (window id, user id).
 _DbScope = tuple[tuple[int, ...], "tuple[int, int] | None"]
 _db: ContextVar[_DbScope | None] = ContextVar("steward_db_scope", default=None)
+# Whether the unit of work is inside `processor_scope` (for a replica's connection: see below).
+_processor: ContextVar[bool] = ContextVar("steward_processor_scope", default=False)
 
 
 @dataclass(frozen=True)
@@ -111,12 +113,32 @@ def processor_scope(*, using: str = "default") -> Iterator[None]:
     processor-wide part, restore replay); request middleware never does, for anyone.
     """
     nested = connections[using].in_atomic_block
-    with transaction.atomic(using=using):
-        outer = _db_processor_scope(using) if nested else ""
-        _set_db_processor_scope("on", using)
-        yield
-        if nested:  # as in tenant_scope: hand the enclosing transaction back what it had
-            _set_db_processor_scope(outer, using)
+    token = _processor.set(True)
+    try:
+        with transaction.atomic(using=using):
+            outer = _db_processor_scope(using) if nested else ""
+            _set_db_processor_scope("on", using)
+            yield
+            if nested:  # as in tenant_scope: hand the enclosing transaction back what it had
+                _set_db_processor_scope(outer, using)
+    finally:
+        _processor.reset(token)
+
+
+def replica_session_settings() -> dict[str, str]:
+    """What the database is told of the current scope, for a replica's connection.
+
+    On the primary each scope sets these for its own transaction; a read routed to a hot standby
+    (`core.replicas`) runs on another connection, outside that transaction, so core sets them there
+    (for the session) from this before each statement whose scope differs. Outside every scope they
+    are empty: the replica's row-level security then shows no school's rows, as the primary's does."""
+    named, window = _db.get() or ((), None)
+    return {
+        "steward.school_ids": ",".join(map(str, named)),
+        "steward.support_window": str(window[0]) if window else "",
+        "steward.user_id": str(window[1]) if window else "",
+        "steward.processor_scope": "on" if _processor.get() else "",
+    }
 
 
 def _db_processor_scope(using: str) -> str:
