@@ -40,11 +40,12 @@ class AttachmentFolder(FileSystemStorage):
     def __init__(self, **options: Any) -> None:
         options.setdefault("file_permissions_mode", 0o600)
         options.setdefault("directory_permissions_mode", 0o700)
+        self._folder = options.get("location")
         super().__init__(**options)
 
     @property  # type: ignore[override]
     def base_location(self) -> str:
-        return str(self._location or settings.STEWARD_ATTACHMENT_DIR)
+        return str(self._folder or settings.STEWARD_ATTACHMENT_DIR)
 
     @property  # type: ignore[override]
     def location(self) -> str:
