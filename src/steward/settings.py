@@ -323,6 +323,8 @@ STEWARD_ATTACHMENT_DIR = Path(os.environ.get("STEWARD_ATTACHMENT_DIR", str(VAR_D
 # web machine mounts), or an S3-compatible object store: STEWARD_FILE_STORAGE=s3://bucket/prefix, with
 # STEWARD_S3_ENDPOINT_URL for a store other than AWS's and the credentials as boto3 finds them.
 STORAGES = files.storages_setting(os.environ)
+# A school's contract-termination export, when the file store is the local disk.
+STEWARD_TERMINATION_DIR = Path(os.environ.get("STEWARD_TERMINATION_DIR", str(VAR_DIR / "terminations")))
 # Backups (`steward backup create`): the folder they are written to, and the age public keys
 # (age1..., comma-separated) they are encrypted to. The private key is never on the server.
 STEWARD_BACKUP_DIR = Path(os.environ.get("STEWARD_BACKUP_DIR", str(VAR_DIR / "backups")))

@@ -6,9 +6,11 @@ one, the session goes on on the other; uploaded on one, downloaded from the othe
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,9 +22,10 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from steward.core import files
 from steward.mis.identifiers import make_upn
+from steward.retention import termination
 from steward.servicedesk import attachments
 from steward.servicedesk.models import TicketAttachment
-from steward.tenancy.models import Organisation, Role
+from steward.tenancy.models import Contract, Organisation, Role
 from steward.tenancy.scope import estate_scope
 from tests import factories
 from tests.backoffice.conftest import choose, sign_in
@@ -87,6 +90,28 @@ def test_an_attachment_goes_to_the_bucket_and_comes_back_through_the_views(
     assert gone.status_code == 404
 
 
+@pytest.mark.django_db
+def test_a_schools_termination_export_goes_to_the_bucket_and_downloads_from_it(
+    client: Client, settings: SettingsWrapper, s3_bucket: S3Bucket
+) -> None:
+    settings.STORAGES = s3_storages(s3_bucket)
+    school = factories.school("Elder Primary", services_=DESK)
+    record = termination.termination_start(
+        contract=Contract.objects.get(school=school), requested_by="Processor Admin", reason="Joining a trust"
+    )
+    name = f"{school.urn}-{record.pk}.zip"
+    assert record.export_file == name and s3_bucket.keys() == [f"steward/exports/{name}"]
+    assert not Path(settings.STEWARD_TERMINATION_DIR, name).exists()
+
+    sign_in(client, factories.user(Role.SCHOOL_ADMIN, school, email="admin@elder.invalid"))
+    choose(client, school)
+    got = client.get("/school/export/")
+    assert got.status_code == 200
+    data = b"".join(got.streaming_content)  # type: ignore[attr-defined]
+    assert data[:2] == b"PK" and len(data) == record.export_bytes
+    assert hashlib.sha256(data).hexdigest() == record.export_sha256
+
+
 @pytest.mark.parametrize(
     ("url", "endpoint", "words"),
     [
@@ -104,13 +129,13 @@ def test_a_file_store_that_is_not_understood_is_refused_by_name(url: str, endpoi
 def test_without_a_file_store_named_files_stay_in_the_attachment_folder() -> None:
     chosen = files.storages_setting({})
     assert chosen["default"] == {"BACKEND": "steward.core.files.AttachmentFolder"}
-    s3 = files.storages_setting({"STEWARD_FILE_STORAGE": "s3://files/a/b/"})["default"]
-    assert s3["BACKEND"] == "storages.backends.s3.S3Storage"
-    assert (s3["OPTIONS"]["bucket_name"], s3["OPTIONS"]["location"], s3["OPTIONS"]["endpoint_url"]) == (
-        "files",
-        "a/b",
-        None,
-    )
+    assert chosen["exports"] == {"BACKEND": "steward.core.files.ExportFolder"}
+    s3 = files.storages_setting({"STEWARD_FILE_STORAGE": "s3://files/a/b/"})
+    assert s3["default"]["BACKEND"] == s3["exports"]["BACKEND"] == "storages.backends.s3.S3Storage"
+    options = s3["default"]["OPTIONS"]
+    assert (options["bucket_name"], options["location"], options["endpoint_url"]) == ("files", "a/b", None)
+    assert s3["exports"]["OPTIONS"]["location"] == "a/b/exports"
+    assert files.storages_setting({"STEWARD_FILE_STORAGE": "s3://files"})["exports"]["OPTIONS"]["location"] == "exports"
 
 
 @pytest.fixture
