@@ -39,6 +39,8 @@ pytest_plugins = ["tests.notify_fixtures", "tests.s3_fixtures"]
 _LONDON = ZoneInfo("Europe/London")
 # Service desk attachments written by tests (and by the test server) go here, never into the worktree's var/.
 ATTACHMENT_DIR = Path(tempfile.gettempdir()) / f"steward-test-attachments-{os.getpid()}"
+# So do schools' termination exports (the test server reads them from the same folder).
+TERMINATION_DIR = Path(tempfile.gettempdir()) / f"steward-test-terminations-{os.getpid()}"
 _TRAVEL_KEY = pytest.StashKey[time_machine.travel]()
 
 
@@ -67,6 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(ATTACHMENT_DIR, ignore_errors=True)
+    shutil.rmtree(TERMINATION_DIR, ignore_errors=True)
     travel = config.stash.get(_TRAVEL_KEY, None)
     if travel is not None:
         travel.stop()
@@ -95,6 +98,7 @@ def _drop_abandoned_test_databases() -> None:
 @pytest.fixture(autouse=True)
 def _attachments_outside_the_worktree(settings: Any) -> None:
     settings.STEWARD_ATTACHMENT_DIR = ATTACHMENT_DIR
+    settings.STEWARD_TERMINATION_DIR = TERMINATION_DIR
 
 
 @pytest.fixture(scope="session")
@@ -148,6 +152,7 @@ def steward_server(smtp_sink_server: SmtpSink, *serve_args: str) -> Iterator[str
         "STEWARD_DB_NAME": TEST_DB,
         "STEWARD_CONN_MAX_AGE": "0",
         "STEWARD_ATTACHMENT_DIR": str(ATTACHMENT_DIR),
+        "STEWARD_TERMINATION_DIR": str(TERMINATION_DIR),
         **smtp_sink_server.env,
     }
     # The directories and apps the browser tests stand up listen on loopback: approved for this server

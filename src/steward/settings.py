@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from steward.core import database, local_secrets, oidc_keys, sign_in_providers
+from steward.core import database, files, local_secrets, oidc_keys, sign_in_providers
 from steward.core.paths import PROJECT_DIR, VAR_DIR
 
 ENVIRONMENT = os.environ.get("STEWARD_ENV", "development")
@@ -340,6 +340,12 @@ STEWARD_SERVICE_DESK_REPLY_ADDRESS = os.environ.get("STEWARD_SERVICE_DESK_REPLY_
 # Files attached to service desk tickets: outside the web root (never under STATIC_ROOT), each named by a
 # random key, served only through the desk's download views. Made on the first upload, not here.
 STEWARD_ATTACHMENT_DIR = Path(os.environ.get("STEWARD_ATTACHMENT_DIR", str(VAR_DIR / "attachments")))
+# Where those files are kept (`core.files`, DESIGN.md "Stateless web"): that folder by default (a disk every
+# web machine mounts), or an S3-compatible object store: STEWARD_FILE_STORAGE=s3://bucket/prefix, with
+# STEWARD_S3_ENDPOINT_URL for a store other than AWS's and the credentials as boto3 finds them.
+STORAGES = files.storages_setting(os.environ)
+# A school's contract-termination export, when the file store is the local disk.
+STEWARD_TERMINATION_DIR = Path(os.environ.get("STEWARD_TERMINATION_DIR", str(VAR_DIR / "terminations")))
 # Backups (`steward backup create`): the folder they are written to, and the age public keys
 # (age1..., comma-separated) they are encrypted to. The private key is never on the server.
 STEWARD_BACKUP_DIR = Path(os.environ.get("STEWARD_BACKUP_DIR", str(VAR_DIR / "backups")))

@@ -80,7 +80,6 @@ NOT_WRITING: dict[str, str] = {
     "servicedesk.attachments.read_uploads": "reads the posted files into memory",
     "servicedesk.attachments.sanitise_name": "cleans a file name",
     "servicedesk.attachments.check": "sniffs and scans posted files; writes nothing",
-    "servicedesk.attachments.path_of": "names a stored file's path",
     "servicedesk.attachments.store": "writes a file's bytes for `save`, `redact` (which audit)",
     "servicedesk.attachments.open_stored": "opens a stored file; the download views audit each download",
     "servicedesk.attachments.delete_files": "deletes files whose rows' deletion is audited by its caller",

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page
-from pytest_django.fixtures import Settings as SettingsWrapper
 
 from steward.audit.actor import Actor
 from steward.consents import services as consents
@@ -180,10 +178,8 @@ def test_a_rights_request_can_be_answered_with_the_keyboard_alone(page: Page, sc
         assert RightsRequest.objects.get(pk=logged.pk).identity_checked
 
 
-def test_terminations_the_certificate_and_the_schools_export(
-    page: Page, committed_db: None, settings: SettingsWrapper, tmp_path: Path
-) -> None:
-    settings.STEWARD_TERMINATION_DIR = tmp_path  # the export is written here; the server reads its path
+def test_terminations_the_certificate_and_the_schools_export(page: Page, committed_db: None) -> None:
+    # The export is written to the session's termination folder, where the test server reads it too.
     ending = factories.school("Ending Primary")
     families.send(ending, families.family_records(), mode="full")
     purged = factories.school("Gone Primary")

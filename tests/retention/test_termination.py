@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import stat
 import zipfile
 from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections
 from django.utils import timezone
@@ -22,7 +24,7 @@ from steward.mis.models import Learner
 from steward.portal.models import ParentAccount, ParentLink
 from steward.retention.models import ContractTermination, RestoreReplay, RetentionProof
 from steward.retention.services import hold_lift, hold_place
-from steward.retention.termination import KEPT, certificate_text, termination_purge, termination_start
+from steward.retention.termination import KEPT, certificate_text, open_export, termination_purge, termination_start
 from steward.rights import services as rights
 from steward.tenancy.models import Contract, Membership, Organisation, Role, User
 from steward.tenancy.scope import processor_scope, tenant_scope
@@ -92,8 +94,10 @@ def test_after_the_purge_no_table_holds_a_row_of_the_school_but_the_proofs(
         contract=contract, requested_by="Processor Admin", reason="The school is joining a trust"
     )
 
-    export = Path(termination.export_file)
-    with zipfile.ZipFile(export) as archive:
+    assert termination.export_file == f"{leaving.urn}-{termination.pk}.zip"  # a name in the file store
+    export = Path(settings.STEWARD_TERMINATION_DIR) / termination.export_file  # the folder `ending` chose
+    assert export.exists() and stat.S_IMODE(export.stat().st_mode) == 0o600
+    with open_export(termination) as stream, zipfile.ZipFile(stream) as archive:
         names = set(archive.namelist())
         assert {"ctf.xml", "manifest.json", "csv/mis_learner.csv", "json/mis_learner.json"} <= names
         assert json.loads(archive.read("json/mis_learner.json"))[0]["source_id"] == "L1"

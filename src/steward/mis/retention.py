@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from steward.mis.base import MisRecord
 from steward.mis.models import MODEL_BY_TYPE, RECORD_MODELS, Learner, SchoolEnrolment, Tombstone
@@ -32,27 +32,40 @@ from steward.tenancy.models import Contract
 
 
 def held_rows(model: type[Any], holds: Holds) -> Q:
-    """Rows that are, or refer to, a held subject: by source id or by a reference column."""
+    """Rows that are, or refer to, a held subject of their school: by source id or by a reference column."""
     if not issubclass(model, MisRecord):
         return Q(pk__in=[])
-    condition = Q(source_id__in=holds.ids(model.record_type)) if holds.ids(model.record_type) else Q(pk__in=[])
+    condition = holds.subject_rows("source_id", model.record_type)
     for column, record_type in model.references.items():
-        if holds.ids(record_type):
-            condition |= Q(**{f"{column}__in": holds.ids(record_type)})
+        condition |= holds.subject_rows(column, record_type)
     return condition
 
 
-def leavers_before(cutoff: dt.date) -> list[str]:
-    """Source ids of learners whose every enrolment ended before the cutoff (inside the school's scope).
+def leavers_before(cutoff: dt.date) -> dict[int, list[str]]:
+    """Source ids of learners whose every enrolment at their school ended before the cutoff, per school
+    (of the schools in the current scope).
 
-    Taken as a list, once, so that the target's querysets do not change under the sweep as it
+    Taken as lists, once, so that the target's querysets do not change under the sweep as it
     deletes the enrolments the condition reads: the preview's rows are the sweep's rows.
     """
-    current = SchoolEnrolment.objects.filter(Q(leaving_date__isnull=True) | Q(leaving_date__gte=cutoff)).values(
-        "learner_source_id"
+    current = SchoolEnrolment.objects.filter(
+        Q(leaving_date__isnull=True) | Q(leaving_date__gte=cutoff),
+        school_id=OuterRef("school_id"),
+        learner_source_id=OuterRef("learner_source_id"),
     )
-    left = SchoolEnrolment.objects.filter(leaving_date__lt=cutoff).exclude(learner_source_id__in=current)
-    return sorted(set(left.values_list("learner_source_id", flat=True)))
+    left = SchoolEnrolment.objects.filter(leaving_date__lt=cutoff).exclude(Exists(current))
+    found: dict[int, set[str]] = {}
+    for school_id, source_id in left.order_by().values_list("school_id", "learner_source_id").distinct():
+        found.setdefault(school_id, set()).add(source_id)
+    return {school_id: sorted(ids) for school_id, ids in sorted(found.items())}
+
+
+def of_leavers(column: str, leavers: dict[int, list[str]]) -> Q:
+    """Rows whose `column` names a leaver of their own school."""
+    condition = Q(pk__in=[])
+    for school_id, ids in leavers.items():
+        condition |= Q(school_id=school_id, **{f"{column}__in": ids})
+    return condition
 
 
 def delete_with_tombstones(model: type[MisRecord], qs: QuerySet[Any], *, school_id: int) -> list[str]:
@@ -103,24 +116,26 @@ def _replay_photos(kind: str, target: str, ids: list[str], school_id: int | None
 
 
 def _contract_ended(rule: RetentionRule, ctx: Context) -> list[Found]:
-    ended = Contract.objects.filter(
-        school_id=ctx.school_id,
-        services__contains=["hosted_mis"],
-        end_date__lt=ctx.cutoff(rule),
-        status=Contract.Status.ENDED,
-    ).exists()
+    ended = sorted(
+        Contract.objects.filter(
+            school_id__in=ctx.school_ids,
+            services__contains=["hosted_mis"],
+            end_date__lt=ctx.cutoff(rule),
+            status=Contract.Status.ENDED,
+        ).values_list("school_id", flat=True)
+    )
     if not ended:
         return []
     found = Found(
         "all hosted MIS data",
         f"the contract ended more than {rule.period_days} days ago",
-        [m.objects.all() for m in RECORD_MODELS],
+        [m.objects.filter(school_id__in=ended) for m in RECORD_MODELS],
     )
     return [hold_apart(found, ctx.holds, held_rows)]
 
 
 def _leavers_photos(rule: RetentionRule, ctx: Context) -> list[Found]:
-    photos = Learner.objects.filter(source_id__in=leavers_before(ctx.cutoff(rule)), photo__isnull=False)
+    photos = Learner.objects.filter(of_leavers("source_id", leavers_before(ctx.cutoff(rule))), photo__isnull=False)
     found = Found("photographs of learners who left", f"left more than {rule.period_days} days ago", [photos])
     return [hold_apart(found, ctx.holds, held_rows)]
 
@@ -130,8 +145,8 @@ def _leavers_records(rule: RetentionRule, ctx: Context) -> list[Found]:
     found = Found(
         "records of learners who left",
         f"left more than {rule.period_days} days ago",
-        [Learner.objects.filter(source_id__in=leavers)]
-        + [model.objects.filter(**{f"{column}__in": leavers}) for model, column in dependents("learners")],
+        [Learner.objects.filter(of_leavers("source_id", leavers))]
+        + [model.objects.filter(of_leavers(column, leavers)) for model, column in dependents("learners")],
     )
     return [hold_apart(found, ctx.holds, held_rows)]
 

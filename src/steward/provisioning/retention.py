@@ -29,13 +29,17 @@ def _stale_links(person_type: str) -> Callable[[RetentionRule, Context], list[Fo
 
 def _stale(rule: RetentionRule, ctx: Context, person_type: str) -> list[Found]:
     cutoff = ctx.cutoff(rule) - dt.timedelta(days=BACKSTOP_DAYS)
+    held_whole = ctx.holds.held_school_ids
+    if held_whole and set(ctx.school_ids) <= set(held_whole):
+        return []
+    # A school held whole keeps its links and shows none; a held subject's link (any record type, as
+    # the link's source id may be a learner's or a staff member's) is kept and counted at its school.
     stale = ProvisionedAccount.objects.filter(
         person_type=person_type, status=ProvisionedAccount.Status.DISABLED, left_on__lt=cutoff
-    )
-    if ctx.holds.school_reason:
-        return []
-    held = [stale.filter(source_id__in=sorted(ctx.holds.all_ids))] if ctx.holds.all_ids else []
-    deletable = stale.exclude(source_id__in=sorted(ctx.holds.all_ids)) if ctx.holds.all_ids else stale
+    ).exclude(school_id__in=held_whole)
+    subjects = ctx.holds.subject_rows("source_id")
+    held = [stale.filter(subjects)] if ctx.holds.all_ids else []
+    deletable = stale.exclude(subjects) if ctx.holds.all_ids else stale
     return [
         Found(
             f"links to {'staff' if person_type == 'staff' else 'learners'} who left to their directory accounts",
@@ -43,6 +47,7 @@ def _stale(rule: RetentionRule, ctx: Context, person_type: str) -> list[Found]:
             [InitialPassword.objects.filter(account__in=deletable), deletable],
             held=sum(q.count() for q in held),
             held_reason="; ".join(ctx.holds.reasons),
+            held_rows=held,
         )
     ]
 

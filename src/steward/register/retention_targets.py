@@ -77,6 +77,30 @@ class Holds:
     def all_ids(self) -> set[str]:
         return {h.source_id for h in self.holds if h.record_type}
 
+    def subject_rows(self, column: str, record_type: str | None = None, *, overlap: bool = False) -> Q:
+        """Rows whose `column` names a held subject of their own school (of `record_type`, or of any when
+        None): one condition per school, so a preview spanning schools holds each school's subjects
+        only there. Schools under a whole-school hold are left out (retention holds all their rows).
+        `overlap`: the column is an array of subject ids."""
+        whole = set(self.held_school_ids)
+        condition = Q(pk__in=[])
+        per_school: dict[int, set[str]] = {}
+        for h in self.holds:
+            if h.record_type and (record_type is None or h.record_type == record_type) and h.school_id not in whole:
+                per_school.setdefault(h.school_id, set()).add(h.source_id)
+        lookup = f"{column}__overlap" if overlap else f"{column}__in"
+        for school_id, ids in sorted(per_school.items()):
+            condition |= Q(school_id=school_id, **{lookup: sorted(ids)})
+        return condition
+
+    def splits_subjects(self) -> bool:
+        """Whether any subject hold applies outside the schools held whole."""
+        whole = set(self.held_school_ids)
+        return any(h.record_type and h.school_id not in whole for h in self.holds)
+
+    def of_school(self, school_id: int) -> Holds:
+        return Holds(tuple(h for h in self.holds if h.school_id == school_id))
+
     def subjects(self, record_type: str) -> dict[int, set[str]]:
         """Held source ids of one record type, per school (for processor targets, which span schools)."""
         found: dict[int, set[str]] = {}
@@ -88,11 +112,20 @@ class Holds:
 
 @dataclass(frozen=True)
 class Context:
-    """What a target's `find` is told: the school (None for processor targets), the day, the holds."""
+    """What a target's `find` is told: the school (None for processor targets), the day, the holds.
+
+    A school target's `find` runs inside a tenant scope and finds what is due at every school of
+    `school_ids`: the sweep's one school, or all the schools a preview counts at once (grouped by
+    school afterwards), so a preview's queries do not grow with the number of schools."""
 
     school_id: int | None
     today: dt.date
     holds: Holds
+    schools: tuple[int, ...] = ()
+
+    @property
+    def school_ids(self) -> tuple[int, ...]:
+        return self.schools or ((self.school_id,) if self.school_id is not None else ())
 
     def cutoff(self, rule: RetentionRule) -> dt.date:
         return self.today - dt.timedelta(days=rule.period_days)
@@ -110,6 +143,7 @@ class Found:
     deletable: list[QuerySet[Any]]
     held: int = 0
     held_reason: str = ""
+    held_rows: list[QuerySet[Any]] = field(default_factory=list)  # the rows `held` counts, for a preview
 
 
 ReplayKind = Literal["", "mis_records", "photos", "rows"]
@@ -193,16 +227,18 @@ def targets() -> list[RetentionTarget]:
 def hold_apart(found: Found, holds: Holds, held_rows: Callable[[type[Any], Holds], Q]) -> Found:
     """Take the rows of subjects under a legal hold out of `found`, and count them as held.
 
-    `held_rows` says, for a table, which of its rows are or refer to a held subject. A whole-school
-    hold is applied by retention itself (everything is held), so it is left alone here."""
-    if not holds.all_ids or holds.school_reason:
+    `held_rows` says, for a table, which of its rows are or refer to a held subject of their own
+    school (`Holds.subject_rows`). A whole-school hold is applied by retention itself (everything is
+    held), so such a school's rows are left alone here."""
+    if not holds.splits_subjects():
         return found
-    deletable, held = [], 0
+    deletable, kept_rows, held = [], [], 0
     for qs in found.deletable:
         kept = qs.filter(held_rows(qs.model, holds))
         held += kept.count()
+        kept_rows.append(kept)
         deletable.append(qs.exclude(pk__in=kept.values("pk")))
-    return Found(found.what, found.reason, deletable, held, "; ".join(holds.reasons))
+    return Found(found.what, found.reason, deletable, held, "; ".join(holds.reasons), kept_rows)
 
 
 def returning(statement: str, qs: QuerySet[Any]) -> list[str]:

@@ -15,15 +15,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import tempfile
 import zipfile
 from functools import partial
 from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from django.apps import apps
-from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import File
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -32,7 +34,7 @@ from psycopg import sql
 from steward.audit.services import audit_record
 from steward.core.csvsafe import safe_column
 from steward.core.events import publish
-from steward.core.paths import VAR_DIR
+from steward.core.files import export_storage
 from steward.ingest.exports import ctf_export
 from steward.mis.versions import lock_school_versions
 from steward.notifications.email import send_email
@@ -58,8 +60,31 @@ KEPT = {
 }
 
 
-def exports_dir() -> Path:
-    return Path(getattr(settings, "STEWARD_TERMINATION_DIR", VAR_DIR / "terminations"))
+def store_export(*, school: Organisation, name: str, actor_label: str) -> tuple[str, str, int]:
+    """Write the school's export (`write_export`) to a scratch file, then put it in the file store
+    (`core.files.export_storage`: the termination folder or the bucket), so whichever web machine the
+    school reaches can hand it over. Its stored name, sha256 and size."""
+    with tempfile.TemporaryDirectory(prefix="steward-export-") as scratch:
+        path = Path(scratch) / name
+        digest, size = write_export(school=school, path=path, actor_label=actor_label)
+        with path.open("rb") as written:
+            stored = export_storage().save(name, File(written, name=name))
+    return stored, digest, size
+
+
+def open_export(termination: ContractTermination) -> IO[bytes]:
+    """The stored export as a stream (`FileNotFoundError` when it is gone). An export written before
+    the file store (its absolute path recorded) is read from that path."""
+    if os.path.isabs(termination.export_file):
+        return Path(termination.export_file).open("rb")
+    return cast(IO[bytes], export_storage().open(termination.export_file, "rb"))
+
+
+def _delete_export(name: str) -> None:
+    if os.path.isabs(name):
+        Path(name).unlink(missing_ok=True)
+    elif name:
+        export_storage().delete(name)
 
 
 def tenant_models() -> list[type[Model]]:
@@ -100,12 +125,13 @@ def termination_start(
             reason=reason,
             purge_not_before=now + dt.timedelta(days=window_days()),
         )
-    path = exports_dir() / f"{school.urn}-{termination.pk}.zip"
-    digest, size = write_export(school=school, path=path, actor_label=requested_by)
+    stored, digest, size = store_export(
+        school=school, name=f"{school.urn}-{termination.pk}.zip", actor_label=requested_by
+    )
     with tenant_scope([school.id]), processor_scope():
         notify = data_protection_emails(school_id=school.id)
         ContractTermination.objects.filter(pk=termination.pk).update(
-            export_file=str(path), export_bytes=size, export_sha256=digest, notified=notify
+            export_file=stored, export_bytes=size, export_sha256=digest, notified=notify
         )
         termination.refresh_from_db()
         publish(
@@ -240,7 +266,7 @@ def termination_purge(
             detail={"rows": sum(deleted.values()), "verified": True},
         )
     if termination.export_file:
-        Path(termination.export_file).unlink(missing_ok=True)
+        _delete_export(termination.export_file)
     with processor_scope():
         termination.refresh_from_db()
     return termination

@@ -3,11 +3,13 @@ by the school, and deleted with their ticket.
 
 Every file of a post is checked before anything is written (size, count, type by signature, a zip
 bomb), and one bad file refuses the whole post with its name and why: the ticket or reply and its
-files are saved together or not at all. The bytes go to `STEWARD_ATTACHMENT_DIR` (never a path the
-web server serves), in a file named by a random key, mode 0600, written to a temporary name and
-renamed, so a reader never sees half a file. The directory is made on the first write, not when
-the settings load. Rows are deleted by SQL (retention, the termination purge), so the files go
-after that transaction commits (`delete_files_after_commit`): never before the rows, whose rollback
+files are saved together or not at all. The bytes go to the file store (`core.files`: the folder
+`STEWARD_ATTACHMENT_DIR`, never a path the web server serves, or a private S3-compatible bucket),
+named by a random key; in the folder each is mode 0600, written to a temporary name and renamed, so
+a reader never sees half a file, and the folder is made on the first write, not when the settings
+load. Every web machine reads the same store, so a file uploaded through one downloads from another.
+Rows are deleted by SQL (retention, the termination purge), so the files go after that transaction
+commits (`delete_files_after_commit`): never before the rows, whose rollback
 would leave rows naming no file.
 """
 
@@ -15,25 +17,23 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 import secrets
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from steward.audit.actor import Actor
 from steward.audit.services import audit_action
+from steward.core.files import file_storage
 from steward.retention.events import SchoolPurging
 from steward.servicedesk import scanner
 from steward.servicedesk.deciders import require_decider
@@ -133,42 +133,31 @@ def check(uploads: Sequence[Upload], *, already: int = 0) -> list[Checked]:
 # --- Storage --------------------------------------------------------------------------------------
 
 
-def _dir() -> Path:
-    return Path(settings.STEWARD_ATTACHMENT_DIR)
-
-
-def path_of(key: str) -> Path:
+def _check_key(key: str) -> str:
     if not _KEY.match(key):
         raise ValueError("not an attachment storage key")
-    return _dir() / key
+    return key
 
 
 def store(data: bytes) -> str:
-    """Write the bytes under a new random key (0600, via a temporary file and a rename) and return the key."""
-    folder = _dir()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Write the bytes to the file store (`core.files`) under a new random key and return the key."""
     key = secrets.token_hex(32)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".incoming-")
-    try:
-        os.fchmod(handle, 0o600)
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path_of(key))
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    saved = file_storage().save(key, ContentFile(data))
+    if saved != key:  # a 256-bit random key already taken means the store is not what it seems
+        file_storage().delete(saved)
+        raise RuntimeError("the file store renamed a new attachment")
     return key
 
 
 def open_stored(attachment: TicketAttachment) -> IO[bytes]:
-    return path_of(attachment.storage_key).open("rb")
+    """The stored bytes as a stream (`FileNotFoundError` when they are gone), read in chunks."""
+    return cast(IO[bytes], file_storage().open(_check_key(attachment.storage_key), "rb"))
 
 
 def delete_files(keys: Iterable[str]) -> None:
+    storage = file_storage()
     for key in keys:
-        path_of(key).unlink(missing_ok=True)
+        storage.delete(_check_key(key))
 
 
 def delete_files_after_commit(keys: Iterable[str]) -> None:

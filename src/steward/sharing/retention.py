@@ -13,8 +13,8 @@ from steward.sharing.models import Disclosure
 
 
 def _held_rows(model: type[Any], holds: Holds) -> Q:
-    """A disclosure is held when any subject it released is."""
-    return Q(subject_ids__overlap=sorted(holds.all_ids))
+    """A disclosure is held when any subject of its school it released is."""
+    return holds.subject_rows("subject_ids", overlap=True)
 
 
 def _old_disclosures(rule: RetentionRule, ctx: Context) -> list[Found]:

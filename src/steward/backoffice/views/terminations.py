@@ -3,8 +3,6 @@ the school's admins download the export meanwhile. Thin: `retention.termination`
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse
@@ -97,6 +95,9 @@ def school_termination_export(request: StewardRequest) -> HttpResponse:
     record = selectors.open_termination_for_school(school_id=chosen_school(request))
     if record is None:
         raise Http404("No export is waiting for this school")
-    path = Path(record.export_file)
-    download = FileResponse(path.open("rb"), as_attachment=True, filename=f"steward-export-{record.school.urn}.zip")
+    try:
+        stored = termination.open_export(record)
+    except FileNotFoundError as gone:
+        raise Http404("The export is no longer stored") from gone
+    download = FileResponse(stored, as_attachment=True, filename=f"steward-export-{record.school.urn}.zip")
     return download  # type: ignore[return-value]  # a streamed response; the decorators need no more
