@@ -37,6 +37,7 @@ from steward.retention.backups.location import FolderLocation, location_from_set
 from steward.retention.backups.restore import backup_restore
 from steward.retention.backups.s3 import S3Location
 from steward.retention.backups.settings_check import check_backup_location
+from steward.retention.backups.sidecars import LATEST, sidecar_keys
 from steward.retention.backups.verify import backup_verify
 from steward.retention.models import BackupCopy
 from steward.retention.tasks import backup_create_task
@@ -83,7 +84,9 @@ def test_a_backup_in_an_object_store_restores_verifies_refuses_a_flipped_byte_an
 ) -> None:
     school = _school("Bucket Primary")
     copy = backup_create()
-    assert in_bucket.keys() == [f"{PREFIX}/{copy.location}", f"{PREFIX}/{copy.location}.manifest.json"]
+    # The dump, its manifest, its sidecars (the replay log, the attachment folder) and the pointer to the newest.
+    expected = [copy.location, f"{copy.location}.manifest.json", *sidecar_keys(copy.location), LATEST]
+    assert in_bucket.keys() == sorted(f"{PREFIX}/{key}" for key in expected)
     assert copy.store == f"s3://{in_bucket.name}/{PREFIX}?endpoint_url={in_bucket.endpoint_url}"
     body = _object(in_bucket, copy.location)
     assert hashlib.sha256(body).hexdigest() == copy.sha256 and len(body) == copy.size_bytes
@@ -120,7 +123,7 @@ def test_a_backup_in_an_object_store_restores_verifies_refuses_a_flipped_byte_an
 
     expired = backup_expire(now=copy.kept_until + DAY)
     assert [c.pk for c in expired.deleted] == [copy.pk]
-    assert in_bucket.keys() == []  # the object and its manifest
+    assert in_bucket.keys() == [f"{PREFIX}/{LATEST}"]  # the object, its manifest and sidecars
     copy.refresh_from_db()
     assert copy.deleted_at == copy.kept_until + DAY
 
