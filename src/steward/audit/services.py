@@ -14,15 +14,23 @@ from django.utils import timezone
 from steward.audit.actor import Actor
 from steward.audit.chain import GENESIS, event_hash
 from steward.audit.labels import OBJECTS, describe_all
-from steward.audit.models import AuditAnchor, AuditEvent
+from steward.audit.models import AuditAnchor, AuditChainSplit, AuditEvent
 from steward.audit.selectors import AuditQuery, events_for_export
 from steward.core.csvsafe import csv_line
 from steward.tenancy.scope import processor_scope, tenant_scope
 
-# One lock for the chain: events are numbered and linked in the order they take it.
-_CHAIN_LOCK = 0x5354_4155  # "STAU"
-# Another for pruning, so two prunes cannot interleave (writers need not wait: the newest event stays).
+# One lock per chain (a school's, or the events of no school): the class of a two-key advisory lock,
+# the school id the other key. Events of one chain are numbered and linked in the order they take it.
+CHAIN_LOCK_CLASS = 0x5354_4143  # "STAC"
+# Another for pruning, so two prunes cannot interleave (writers need not wait: each chain's head is
+# kept, in the table or in the anchor).
 _PRUNE_LOCK = 0x5354_4150  # "STAP"
+
+
+def chain_key(school_id: int | None) -> int:
+    """The chain's second lock key: the school id (0 for events of no school), in a lock's int4.
+    Two schools sharing a key (ids two thousand million apart) would only share the lock."""
+    return (school_id or 0) & 0x7FFF_FFFF
 
 
 def audit_record(
@@ -42,18 +50,25 @@ def audit_record(
     detail: dict[str, Any] | None = None,
     occurred_at: dt.datetime | None = None,
 ) -> AuditEvent:
-    """Write one event, linked to the newest. `occurred_at` is for loading history (the demo's
-    monitoring story, whose sign-ins and reads happened over the previous weeks); every live event
-    takes the clock's time. The id, and so the chain's order, is still the order of writing."""
+    """Write one event, linked to the newest event of its school's chain (of the chain of events of
+    no school, for `school_id=None`). `occurred_at` is for loading history (the demo's monitoring
+    story, whose sign-ins and reads happened over the previous weeks); every live event takes the
+    clock's time. The id, and so each chain's order, is still the order of writing.
+
+    The chain's lock is held until the caller's transaction commits, so writers of one school wait
+    for each other; writers of different schools do not (the lock was one for the whole log)."""
     # No savepoint: an event that cannot be written must undo the action it records.
     with transaction.atomic(savepoint=False):
         with connections["default"].cursor() as cursor:
-            # The lock first, in its own statement, so the read below sees the newest event.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
+            # The lock first, in its own statement, so the read below sees the chain's newest event,
+            # and before the id is taken: `committed_through` relies on every id handed out
+            # belonging to a writer that holds (or held) its chain's lock.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CHAIN_LOCK_CLASS, chain_key(school_id)])
             # The chain's head through a function: row-level security shows a school's scope only
-            # its own events, but every event links to the newest one, whichever school it is of.
+            # its own events, and an event of no school links to one no school's scope may read.
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')), steward_audit_chain_head()"
+                "SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id')), steward_audit_chain_head(%s)",
+                [school_id],
             )
             next_id, last = cursor.fetchone()  # type: ignore[misc]
         event = AuditEvent(
@@ -83,13 +98,49 @@ def audit_record(
     return event
 
 
+def committed_through(*, using: str = "default") -> int:
+    """The highest event id below which no event can still appear: every event numbered up to it
+    has committed (and is visible to the next statement) or rolled back.
+
+    With one chain per school, events of different schools commit out of id order, so the newest
+    visible id is not that bound. A writer takes its chain's lock before its id and holds it until
+    it commits; so once the last id handed out is read, every writer that may hold a lower id is
+    among those holding a chain lock, and waiting for each of those to let go (a shared lock taken
+    and given back at once: writers that queue later wait only for that moment) leaves none in
+    flight. This process's own other connections are not waited for (the retention sweep prunes
+    on the owner's connection while its own audited transaction is open): their events are newer.
+    """
+    own = [
+        conn.connection.info.backend_pid
+        for conn in connections.all(initialized_only=True)
+        if conn.connection is not None and not conn.connection.closed
+    ]
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT pg_sequence_last_value(pg_get_serial_sequence('audit_auditevent', 'id')::regclass)")
+        last = cursor.fetchone()[0] or 0  # type: ignore[index]
+        cursor.execute(
+            "SELECT DISTINCT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = %s"
+            " AND objsubid = 2 AND granted AND pid <> ALL(%s::int[]) AND pid <> pg_backend_pid()",
+            [CHAIN_LOCK_CLASS, own],
+        )
+        for (key,) in cursor.fetchall():
+            cursor.execute("SELECT pg_advisory_lock_shared(%s, %s)", [CHAIN_LOCK_CLASS, key])
+            cursor.execute("SELECT pg_advisory_unlock_shared(%s, %s)", [CHAIN_LOCK_CLASS, key])
+        # Events written with ids of their own (a benchmark's COPY, a restore) are committed if seen.
+        cursor.execute("SELECT max(id) FROM audit_auditevent")
+        newest = cursor.fetchone()[0] or 0  # type: ignore[index]
+    return max(int(last), int(newest))
+
+
 def audit_prune(*, through_id: int) -> AuditAnchor:
     """Delete the events up to `through_id` and record the anchor, in one transaction as the owner.
 
     The application role cannot delete events (that is the point of the log), so this runs on the
     owner's connection. The prefix is verified first: pruning must not launder a broken link out of
-    existence. The newest event is never pruned, because the next event written links to it and
-    `audit_record` finds the previous hash in the table, not in the anchors.
+    existence. The newest event is never pruned. The anchor keeps, besides the hash of event
+    `through_id`, every chain's last pruned hash (carried over from the previous anchor for chains
+    this prune does not reach): a chain's first remaining event links to it, and a chain pruned
+    whole continues from it (`steward_audit_chain_head` reads it).
     """
     from steward.audit.selectors import audit_chain_verify
 
@@ -98,6 +149,9 @@ def audit_prune(*, through_id: int) -> AuditAnchor:
     # by the forced row-level security like the app role.
     with processor_scope(using="owner"), owner.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PRUNE_LOCK])
+        # No event numbered up to `through_id` may commit after the anchor (it would sit below it).
+        if through_id > committed_through(using="owner"):
+            raise ValueError(f"cannot prune through event {through_id}: it is not written yet")
         cursor.execute(
             "SELECT max(id), (SELECT hash FROM audit_auditevent WHERE id = %s) FROM audit_auditevent", [through_id]
         )
@@ -107,14 +161,31 @@ def audit_prune(*, through_id: int) -> AuditAnchor:
         report = audit_chain_verify(through_id=through_id)
         if not report.ok:
             raise ValueError(f"not pruning a broken chain: event {report.broken_at}: {report.reason}")
+        chain_hashes = _pruned_chain_hashes(cursor, through_id)
         cursor.execute("DELETE FROM audit_auditevent WHERE id <= %s", [through_id])
         anchor: AuditAnchor = AuditAnchor.objects.using("owner").create(
             pruned_through_id=through_id,
             anchor_hash=anchor_hash,
             pruned_at=timezone.now(),
             events_pruned=cursor.rowcount,
+            chain_hashes=chain_hashes,
         )
     return anchor
+
+
+def _pruned_chain_hashes(cursor: Any, through_id: int) -> dict[str, str]:
+    """The previous anchor's chain hashes, with the last hash up to `through_id` of each chain that
+    has events there (only events after the split are in per-school chains)."""
+    previous = AuditAnchor.objects.using("owner").order_by("-id").first()
+    hashes = dict(previous.chain_hashes) if previous is not None else {}
+    split = AuditChainSplit.objects.using("owner").order_by("id").first()
+    cursor.execute(
+        "SELECT DISTINCT ON (coalesce(school_id, 0)) coalesce(school_id, 0), hash FROM audit_auditevent"
+        " WHERE id > %s AND id <= %s ORDER BY coalesce(school_id, 0), id DESC",
+        [split.last_single_id if split is not None else 0, through_id],
+    )
+    hashes.update({str(key): digest for key, digest in cursor.fetchall()})
+    return hashes
 
 
 def audit_action(
