@@ -175,10 +175,11 @@ def test_writers_of_different_schools_do_not_wait_and_the_committed_bound_waits_
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL lock_timeout = '1s'")
         of_b = _record(B)
-    with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+    with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL lock_timeout = '200ms'")
-        _record(A)  # A's chain is still held by the open transaction
+        with pytest.raises(OperationalError, match="lock timeout"):
+            _record(A)  # A's chain is still held by the open transaction
     timer = threading.Timer(0.3, release.set)
     timer.start()
     # A's event has the lower id and is not committed yet: the bound waits for it.
