@@ -15,7 +15,7 @@ from django.utils import timezone
 from steward.audit.chain import GENESIS, event_hash
 from steward.audit.models import AuditChainSplit, AuditEvent
 from steward.audit.selectors import audit_chain_verify, prunable_through
-from steward.audit.services import audit_prune, audit_record, committed_through
+from steward.audit.services import audit_prune, audit_record, audit_seal_heads, committed_through
 from steward.tenancy.scope import processor_scope
 
 pytestmark = pytest.mark.dates  # the prune case prunes by age
@@ -190,3 +190,25 @@ def test_writers_of_different_schools_do_not_wait_and_the_committed_bound_waits_
         assert AuditEvent.objects.filter(id=written[0].id).exists()
     thread.join()
     assert audit_chain_verify().ok
+
+
+def test_a_schools_newest_events_dropped_together_show_once_sealed(committed_db: None) -> None:
+    """No link breaks when a chain's tail goes; the seal in the chain of no school names its head."""
+    a1, b1, a2, a3 = _record(A), _record(B), _record(A), _record(A)
+    seal = audit_seal_heads()
+    assert seal is not None and seal.school_id is None
+    assert seal.detail["heads"] == {str(A): [a3.id, a3.hash], str(B): [b1.id, b1.hash]}
+    assert audit_seal_heads() is None  # nothing grew (the seal itself needs no seal)
+    assert audit_chain_verify().ok
+
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE id IN (%s, %s)", [a2.id, a3.id])
+    report = audit_chain_verify()  # every remaining link holds: only the seal shows it
+    assert (report.ok, report.broken_at) == (False, a3.id)
+    assert "a seal names it as its chain's newest event" in report.reason
+
+    # Events since the seal are the residual: dropping a newer tail shows only after the next seal.
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [seal.id])
+    assert audit_chain_verify().ok
+    del a1

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.core.paginator import Page
 from django.db.models import Max, Min, Q, QuerySet
 
-from steward.audit.chain import GENESIS, HASHED_FIELDS, event_hash
+from steward.audit.chain import GENESIS, HASHED_FIELDS, SEAL_ACTION, event_hash
 from steward.audit.models import AuditAnchor, AuditChainSplit, AuditEvent
 from steward.core.listing import PER_PAGE, page_of
 from steward.tenancy.scope import processor_scope
@@ -66,6 +66,7 @@ def _verify(*, batch_size: int, through_id: int | None) -> ChainReport:
             )
     checked = 0
     heads: dict[int, str] = {}  # each per-school chain's last hash so far (0: events of no school)
+    sealed: dict[str, list[object]] = {}  # each chain's newest sealed head: [id, hash]
     single_open = after < single_end  # some of the single chain is still there to walk
     events = AuditEvent.objects.filter(id__gt=after)
     if through_id is not None:
@@ -98,10 +99,34 @@ def _verify(*, batch_size: int, through_id: int | None) -> ChainReport:
             previous = row["hash"]
         else:
             heads[row["school_id"] or 0] = row["hash"]
+        if row["action"] == SEAL_ACTION and row["school_id"] is None:
+            sealed.update(row["detail"].get("heads", {}))
         checked += 1
     if single_open and previous != start and (through_id is None or through_id >= single_end):
         return ChainReport(checked, single_end, "it is missing, and the chains split after it", after)
-    return ChainReport(checked, anchored_after=after)
+    return _sealed_heads_present(sealed, checked, after, through_id) or ChainReport(checked, anchored_after=after)
+
+
+def _sealed_heads_present(
+    sealed: dict[str, list[object]], checked: int, after: int, through_id: int | None
+) -> ChainReport | None:
+    """Every chain must still reach the newest event a seal names for it (see `audit_seal_heads`):
+    its newest events dropped together leave no broken link, but the seal names them."""
+    wanted = {
+        int(str(head[0])): (int(key), str(head[1]))
+        for key, head in sealed.items()
+        if int(str(head[0])) > after and (through_id is None or int(str(head[0])) <= through_id)
+    }
+    found = {
+        row["id"]: (row["school_id"] or 0, row["hash"])
+        for row in AuditEvent.objects.filter(id__in=list(wanted)).values("id", "school_id", "hash")
+    }
+    for event_id, head in sorted(wanted.items()):
+        if found.get(event_id) != head:
+            return ChainReport(
+                checked, event_id, "it is missing or changed, and a seal names it as its chain's newest event", after
+            )
+    return None
 
 
 def prunable_through(*, before: dt.datetime, keep_schools: Iterable[int] = ()) -> int | None:

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from steward.audit.actor import Actor
-from steward.audit.chain import GENESIS, event_hash
+from steward.audit.chain import GENESIS, SEAL_ACTION, event_hash
 from steward.audit.labels import OBJECTS, describe_all
 from steward.audit.models import AuditAnchor, AuditChainSplit, AuditEvent
 from steward.audit.selectors import AuditQuery, events_for_export
@@ -186,6 +186,70 @@ def _pruned_chain_hashes(cursor: Any, through_id: int) -> dict[str, str]:
     )
     hashes.update({str(key): digest for key, digest in cursor.fetchall()})
     return hashes
+
+
+# Every chain's newest event after the split, through the (school_id, id) index: a skip scan over
+# the schools that have events, then one probe of each school's newest, and the chain of no school.
+_HEADS = """
+WITH RECURSIVE chains AS (
+    (SELECT school_id FROM audit_auditevent WHERE school_id IS NOT NULL ORDER BY school_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.school_id FROM audit_auditevent e WHERE e.school_id > c.school_id ORDER BY e.school_id LIMIT 1)
+      FROM chains c WHERE c.school_id IS NOT NULL
+)
+SELECT c.school_id, h.id, h.hash FROM chains c
+  CROSS JOIN LATERAL (SELECT e.id, e.hash FROM audit_auditevent e
+                       WHERE e.school_id = c.school_id AND e.id > %(split)s AND e.id <= %(through)s
+                       ORDER BY e.id DESC LIMIT 1) h
+ WHERE c.school_id IS NOT NULL
+UNION ALL
+SELECT 0, h.id, h.hash FROM (SELECT e.id, e.hash FROM audit_auditevent e
+                              WHERE e.school_id IS NULL AND e.id > %(split)s AND e.id <= %(through)s
+                              ORDER BY e.id DESC LIMIT 1) h
+"""
+
+
+def audit_seal_heads() -> AuditEvent | None:
+    """Record, in the chain of no school, the newest event of every chain that grew since the last
+    seal (school id, "0" for no school -> [id, hash]); None if none grew.
+
+    A chain's links show an event removed from its middle, but not its newest events dropped
+    together (there is no later event to link to them). With one chain for the whole log, dropping
+    the tail meant dropping every school's latest events; with one chain per school it could be
+    one school's alone. A seal, itself hashed into the chain of no school, names each chain's
+    newest event, and `audit_chain_verify` checks that every chain still reaches the newest event
+    sealed for it: a school's events can then be dropped unseen only since the last seal (written
+    every five minutes by `audit.tasks.seal_task`). Heads are read up to `committed_through()`, kept
+    in the seal as `through`: a chain whose head is at or below the previous seal's `through` was
+    visible to that seal, so "grew" is "has a head above it".
+    """
+    through = committed_through()
+    with processor_scope(), connections["default"].cursor() as cursor:
+        split = AuditChainSplit.objects.order_by("id").first()
+        previous = (
+            AuditEvent.objects.filter(school_id__isnull=True, action=SEAL_ACTION)
+            .order_by("-id")
+            .values_list("id", "detail")
+            .first()
+        )
+        seal_id, since = (previous[0], int(previous[1].get("through", 0))) if previous else (0, 0)
+        cursor.execute(_HEADS, {"split": split.last_single_id if split is not None else 0, "through": through})
+        # The previous seal, if it is still the newest event of no school, needs no seal of its own.
+        grown = {
+            str(key): [event_id, digest]
+            for key, event_id, digest in cursor.fetchall()
+            if event_id > since and event_id != seal_id
+        }
+        if not grown:
+            return None
+        return audit_record(
+            action=SEAL_ACTION,
+            actor_label="Steward",
+            object_type="audit.AuditEvent",
+            object_ids=[head[0] for head in grown.values()],
+            purpose="tamper evidence",
+            detail={"heads": grown, "through": through},
+        )
 
 
 def audit_action(
