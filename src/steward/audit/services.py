@@ -27,7 +27,11 @@ CHAIN_LOCK_CLASS = 0x5354_4143  # "STAC"
 _PRUNE_LOCK = 0x5354_4150  # "STAP"
 
 
-def chain_key(school_id: int | None) -> int:
+# How long `committed_through` waits for the writers in flight, at most (a PostgreSQL interval).
+WAIT_LIMIT = "60s"
+
+
+def _chain_key(school_id: int | None) -> int:
     """The chain's second lock key: the school id (0 for events of no school), in a lock's int4.
     Two schools sharing a key (ids two thousand million apart) would only share the lock."""
     return (school_id or 0) & 0x7FFF_FFFF
@@ -63,7 +67,7 @@ def audit_record(
             # The lock first, in its own statement, so the read below sees the chain's newest event,
             # and before the id is taken: `committed_through` relies on every id handed out
             # belonging to a writer that holds (or held) its chain's lock.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CHAIN_LOCK_CLASS, chain_key(school_id)])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CHAIN_LOCK_CLASS, _chain_key(school_id)])
             # The chain's head through a function: row-level security shows a school's scope only
             # its own events, and an event of no school links to one no school's scope may read.
             cursor.execute(
@@ -123,9 +127,17 @@ def committed_through(*, using: str = "default") -> int:
             " AND objsubid = 2 AND granted AND pid <> ALL(%s::int[]) AND pid <> pg_backend_pid()",
             [CHAIN_LOCK_CLASS, own],
         )
-        for (key,) in cursor.fetchall():
+        held = cursor.fetchall()
+        # Bounded: a writer this process waits for cannot be seen by PostgreSQL's deadlock check (a
+        # request holding school A's chain and waiting for the chain of no school, which the
+        # retention sweep's own audited transaction holds while its prune waits here). Then the
+        # caller fails with a lock timeout rather than hang; the previous setting is put back.
+        cursor.execute("SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)", [WAIT_LIMIT])
+        outer_timeout = cursor.fetchone()[0]  # type: ignore[index]
+        for (key,) in held:
             cursor.execute("SELECT pg_advisory_lock_shared(%s, %s)", [CHAIN_LOCK_CLASS, key])
             cursor.execute("SELECT pg_advisory_unlock_shared(%s, %s)", [CHAIN_LOCK_CLASS, key])
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [outer_timeout])
         # Events written with ids of their own (a benchmark's COPY, a restore) are committed if seen.
         cursor.execute("SELECT max(id) FROM audit_auditevent")
         newest = cursor.fetchone()[0] or 0  # type: ignore[index]
