@@ -134,7 +134,8 @@ def prunable_through(*, before: dt.datetime, keep_schools: Iterable[int] = ()) -
 
     A prefix, so the chain stays one unbroken run from the anchor; it stops at the first event that
     is not old enough (even if later ones are), or that is about a school in `keep_schools` (under
-    a legal hold), and never takes the newest event, which the next event written will link to.
+    a legal hold), and never takes the newest event (the single chain's rule, kept: a chain pruned
+    whole now continues from its hash in the anchor).
     """
     with processor_scope():
         return _prunable_through(before=before, keep_schools=keep_schools)
