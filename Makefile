@@ -100,6 +100,7 @@ bench: setup
 	$(RUN) python bench/monitoring.py --schools $(MONITORING_SCHOOLS)
 	$(RUN) python bench/backup.py --schools $(BACKUP_SCHOOLS)
 	$(RUN) python bench/retention_preview.py
+	$(RUN) python bench/audit_chain.py
 
 bench-scale: setup
 	$(RUN) python bench/scale.py

@@ -94,6 +94,8 @@ NOT_WRITING: dict[str, str] = {
     "audit.services.audit_action": "the audit log's own writer, for services",
     "audit.services.audit_request": "the audit log's own writer, for what an edge does (page views)",
     "audit.services.audit_prune": "prunes the log itself, called by the retention sweep, which audits the deletion",
+    "audit.services.audit_seal_heads": "the log's own writer: its event is the seal (test_chain_per_school.py)",
+    "audit.services.committed_through": "reads the log's bound, changes nothing (the detection pass and prune use it)",
     "consents.services.consent_in_force": "a read",
     "consents.services.agreement_in_force": "a read",
     "consents.services.marketing_opted_in": "a read",

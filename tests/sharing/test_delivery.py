@@ -405,6 +405,7 @@ def test_the_schedule_names_what_is_due_in_local_time() -> None:
         "steward.provisioning.tasks.provision_nightly",
         "steward.servicedesk.tasks.support_access_sweep",
         "steward.monitoring.tasks.detect_task",
+        "steward.audit.tasks.seal_task",
         "steward.signins.tasks.sweep_sessions_task",
     }
 

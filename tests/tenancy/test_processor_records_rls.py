@@ -148,19 +148,21 @@ def test_an_event_of_no_school_is_written_from_any_scope_and_read_only_by_the_pr
     assert ids[-2:] == [outside.id, inside.id]
 
 
-def test_each_event_links_to_the_newest_event_of_any_school_and_the_chain_verifies(
+def test_each_event_links_to_the_newest_event_of_its_school_and_the_chain_verifies(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    with tenant_scope([world.a.id]):
+        first_of_a = audit_record(action="view", school_id=world.a.id)
     with tenant_scope([world.b.id]):
         of_b = audit_record(action="view", school_id=world.b.id)
     with tenant_scope([world.a.id]):
-        # School A's scope cannot read B's event, yet its own event is chained to it.
+        # One chain per school: A's next event links to A's newest, past B's event in between.
         of_a = audit_record(action="view", school_id=world.a.id)
-    assert of_a.prev_hash == of_b.hash
+    assert of_a.prev_hash == first_of_a.hash != of_b.hash
     report = audit_chain_verify()  # as the app role: the walk opens the processor scope itself
-    assert (report.ok, report.checked) == (True, 5)
+    assert (report.ok, report.checked) == (True, 6)
     call_command("audit", "verify")
-    assert "5 events verified" in capsys.readouterr().out
+    assert "6 events verified" in capsys.readouterr().out
     assert _schools("audit_auditevent") == []  # and closes it again
 
 

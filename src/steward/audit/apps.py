@@ -13,7 +13,7 @@ class AuditConfig(AppConfig):
         from steward.register.providers import register_provider
         from steward.register.retention_targets import register_target
 
-        APPEND_ONLY_TABLES.update({"audit_auditevent", "audit_auditanchor"})
+        APPEND_ONLY_TABLES.update({"audit_auditevent", "audit_auditanchor", "audit_auditchainsplit"})
         register_provider(AuditPrivacyProvider())
         for target in TARGETS:
             register_target(target)

@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 GENESIS = "0" * 64
+# The event that seals every chain's newest event (`services.audit_seal_heads`), checked by the walk.
+SEAL_ACTION = "audit_chain_heads"
 HASHED_FIELDS = (
     "id",
     "occurred_at",

@@ -46,6 +46,7 @@ ACTIONS: dict[str, str] = {
     "legal_hold_placed": "Placed a legal hold",
     "legal_hold_lifted": "Lifted a legal hold",
     "search": "Searched and was shown {what}",
+    "audit_chain_heads": "Sealed the newest event of each school's audit log",
 }
 
 # Object type -> (one, several). A type not listed is shown as "a record" / "records".

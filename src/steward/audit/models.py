@@ -73,6 +73,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["school", "occurred_at"], name="audit_school_time"),
             models.Index(fields=["actor_user", "occurred_at"], name="audit_actor_time"),
             models.Index(fields=["object_type", "occurred_at"], name="audit_object_time"),
+            # Each school's chain (and the chain of events of no school) by id: its head, its walk.
+            models.Index(fields=["school", "id"], name="audit_chain_order"),
         ]
 
     def __str__(self) -> str:
@@ -92,11 +94,34 @@ class AuditAnchor(models.Model):
     anchor_hash = models.CharField(max_length=64, help_text="That event's hash: the next event's prev_hash")
     pruned_at = models.DateTimeField()
     events_pruned = models.PositiveBigIntegerField()
+    chain_hashes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Each chain's last pruned hash, by school id ('0': no school), cumulative over the prunes",
+    )
 
-    privacy = NoPersonalData("event ids, a hash and counts")
+    privacy = NoPersonalData("event ids, hashes and counts")
 
     class Meta:
         ordering = ["id"]
 
     def __str__(self) -> str:
         return f"events through {self.pruned_through_id} pruned at {self.pruned_at:%Y-%m-%d %H:%M}"
+
+
+class AuditChainSplit(models.Model):
+    """Where the one chain of every event became one chain per school (and one of events of no school).
+
+    Written once, by the migration that split it: events up to `last_single_id` form the single
+    chain as they were written; every later event links to the newest earlier event of its own
+    school, and the first of each school's chain to `last_single_hash` (GENESIS on a log that was
+    empty then). Append-only for the application role like the events.
+    """
+
+    last_single_id = models.BigIntegerField(help_text="The last event id of the single chain (0: none)")
+    last_single_hash = models.CharField(max_length=64, help_text="Its hash: where every school's chain starts")
+
+    privacy = NoPersonalData("an event id and its hash")
+
+    def __str__(self) -> str:
+        return f"one chain per school after event {self.last_single_id}"

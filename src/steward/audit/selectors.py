@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from django.core.paginator import Page
 from django.db.models import Max, Min, Q, QuerySet
 
-from steward.audit.chain import GENESIS, HASHED_FIELDS, event_hash
-from steward.audit.models import AuditAnchor, AuditEvent
+from steward.audit.chain import GENESIS, HASHED_FIELDS, SEAL_ACTION, event_hash
+from steward.audit.models import AuditAnchor, AuditChainSplit, AuditEvent
 from steward.core.listing import PER_PAGE, page_of
 from steward.tenancy.scope import processor_scope
 
@@ -34,9 +34,16 @@ class ChainReport:
 
 
 def audit_chain_verify(*, batch_size: int = 5000, through_id: int | None = None) -> ChainReport:
-    """Walk every event in order (up to `through_id`, if given); report the first whose hash or link does not hold.
+    """Walk every event in id order (up to `through_id`, if given); report the first whose hash or link does not hold.
 
-    The walk starts from the newest `AuditAnchor` (what retention pruned) rather than GENESIS. An
+    Events up to the split (`AuditChainSplit`) form one chain; after it each school's events form a
+    chain of their own (and the events of no school one more), each starting from the single
+    chain's last hash, which that chain must still end with. One walk checks every chain at once,
+    keeping each chain's last hash, so the first broken link is named by id and `checked` counts
+    the events before it, as for one chain.
+
+    The walk starts from the newest `AuditAnchor` (what retention pruned) rather than GENESIS: the
+    single chain from its `anchor_hash`, a school's chain from its entry in `chain_hashes`. An
     event still present at or below the anchor means the anchor does not describe the log (forged,
     or rows restored around it), so that fails too, as does a first event that does not link to
     the anchor's hash.
@@ -47,7 +54,10 @@ def audit_chain_verify(*, batch_size: int = 5000, through_id: int | None = None)
 
 def _verify(*, batch_size: int, through_id: int | None) -> ChainReport:
     anchor = AuditAnchor.objects.order_by("-id").first()
+    split = AuditChainSplit.objects.order_by("id").first()
+    single_end, start = (split.last_single_id, split.last_single_hash) if split else (0, GENESIS)
     previous, after = (anchor.anchor_hash, anchor.pruned_through_id) if anchor else (GENESIS, 0)
+    anchored: dict[str, str] = anchor.chain_hashes if anchor else {}
     if anchor is not None:
         stale = AuditEvent.objects.filter(id__lte=after).order_by("id").values_list("id", flat=True).first()
         if stale is not None:
@@ -55,21 +65,68 @@ def _verify(*, batch_size: int, through_id: int | None) -> ChainReport:
                 0, stale, f"it is at or below anchor {anchor.id}, which says events through {after} were pruned", after
             )
     checked = 0
+    heads: dict[int, str] = {}  # each per-school chain's last hash so far (0: events of no school)
+    sealed: dict[str, list[object]] = {}  # each chain's newest sealed head: [id, hash]
+    single_open = after < single_end  # some of the single chain is still there to walk
     events = AuditEvent.objects.filter(id__gt=after)
     if through_id is not None:
         events = events.filter(id__lte=through_id)
     rows = events.order_by("id").values(*HASHED_FIELDS, "hash").iterator(chunk_size=batch_size)
     for row in rows:
-        if row["prev_hash"] != previous:
+        if row["id"] <= single_end:
+            expected = previous
             linked_to = (
                 f"anchor {anchor.id}'s hash" if anchor is not None and checked == 0 else "the previous event's hash"
             )
+        else:
+            if single_open:
+                if previous != start:  # the single chain's last event is gone or changed
+                    return ChainReport(
+                        checked, row["id"], f"event {single_end}, where the chains split, is missing", after
+                    )
+                single_open = False
+            key = row["school_id"] or 0
+            if key in heads:
+                expected, linked_to = heads[key], "the previous event's hash"
+            else:
+                expected = anchored.get(str(key), start)
+                linked_to = f"anchor {anchor.id}'s hash" if anchor is not None else "the start of its school's chain"
+        if row["prev_hash"] != expected:
             return ChainReport(checked, row["id"], f"its prev_hash does not match {linked_to}", after)
         if event_hash(row) != row["hash"]:
             return ChainReport(checked, row["id"], "its content does not match its hash", after)
-        previous = row["hash"]
+        if row["id"] <= single_end:
+            previous = row["hash"]
+        else:
+            heads[row["school_id"] or 0] = row["hash"]
+        if row["action"] == SEAL_ACTION and row["school_id"] is None:
+            sealed.update(row["detail"].get("heads", {}))
         checked += 1
-    return ChainReport(checked, anchored_after=after)
+    if single_open and previous != start and (through_id is None or through_id >= single_end):
+        return ChainReport(checked, single_end, "it is missing, and the chains split after it", after)
+    return _sealed_heads_present(sealed, checked, after, through_id) or ChainReport(checked, anchored_after=after)
+
+
+def _sealed_heads_present(
+    sealed: dict[str, list[object]], checked: int, after: int, through_id: int | None
+) -> ChainReport | None:
+    """Every chain must still reach the newest event a seal names for it (see `audit_seal_heads`):
+    its newest events dropped together leave no broken link, but the seal names them."""
+    wanted = {
+        int(str(head[0])): (int(key), str(head[1]))
+        for key, head in sealed.items()
+        if int(str(head[0])) > after and (through_id is None or int(str(head[0])) <= through_id)
+    }
+    found = {
+        row["id"]: (row["school_id"] or 0, row["hash"])
+        for row in AuditEvent.objects.filter(id__in=list(wanted)).values("id", "school_id", "hash")
+    }
+    for event_id, head in sorted(wanted.items()):
+        if found.get(event_id) != head:
+            return ChainReport(
+                checked, event_id, "it is missing or changed, and a seal names it as its chain's newest event", after
+            )
+    return None
 
 
 def prunable_through(*, before: dt.datetime, keep_schools: Iterable[int] = ()) -> int | None:
@@ -77,7 +134,8 @@ def prunable_through(*, before: dt.datetime, keep_schools: Iterable[int] = ()) -
 
     A prefix, so the chain stays one unbroken run from the anchor; it stops at the first event that
     is not old enough (even if later ones are), or that is about a school in `keep_schools` (under
-    a legal hold), and never takes the newest event, which the next event written will link to.
+    a legal hold), and never takes the newest event (the single chain's rule, kept: a chain pruned
+    whole now continues from its hash in the anchor).
     """
     with processor_scope():
         return _prunable_through(before=before, keep_schools=keep_schools)

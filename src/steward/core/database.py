@@ -162,6 +162,9 @@ def grant_app_privileges(cursor: Any) -> None:
     cursor.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(role))
     cursor.execute(sql.SQL("REVOKE ALL ON TABLE django_migrations FROM {}").format(role))
     for table in sorted(APPEND_ONLY_TABLES):
+        cursor.execute("SELECT to_regclass(%s)", [table])
+        if cursor.fetchone()[0] is None:  # not there (yet, or any more: a migration taken back)
+            continue
         cursor.execute(
             sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON TABLE {} FROM {}").format(sql.Identifier(table), role)
         )

@@ -54,6 +54,13 @@ SCHEDULE: list[Entry] = [
         for hour in range(24)
         for minute in range(2, 60, 5)
     ),
+    # The audit chains' heads sealed in the chain of no school (a school's newest events cannot be
+    # dropped unseen once sealed): every five minutes.
+    *(
+        Entry("daily", f"{hour:02d}:{minute:02d}", "steward.audit.tasks.seal_task", {})
+        for hour in range(24)
+        for minute in range(4, 60, 5)
+    ),
     *(
         Entry("daily", f"{hour:02d}:{minute:02d}", "steward.servicedesk.tasks.support_access_sweep", {})
         for hour in range(24)

@@ -87,7 +87,9 @@ def _audit_raised(created: list[Alert]) -> None:
     by_school: dict[int | None, list[int]] = {}
     for alert in created:
         by_school.setdefault(alert.school_id, []).append(alert.pk)
-    for school_id, ids in by_school.items():
+    # In school id order (no school first): each school's chain lock is held to the pass's commit,
+    # and writers of several schools in one transaction take them in one order (DESIGN.md, "Audit chain").
+    for school_id, ids in sorted(by_school.items(), key=lambda item: item[0] or 0):
         audit_action(
             MONITORING,
             action="alerts_raised",

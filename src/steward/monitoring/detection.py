@@ -1,9 +1,10 @@
 """One detection pass: read the audit events after the cursor, run every rule, write alerts, move
 the cursor, all in one transaction.
 
-Events are read by id, never by time: `audit_record` numbers an event and links it into the chain
-under a transaction-long advisory lock, so events commit in id order and no event can appear later
-with an id below the cursor. The pass takes a lock of its own, so two passes never count an event twice.
+Events are read by id, never by time, up to `audit.services.committed_through()`: each school's
+chain takes its own transaction-long lock, so events of different schools commit out of id order,
+and the pass reads only up to the id below which every writer has finished, so no event can appear
+later with an id below the cursor. The pass takes a lock of its own, so two passes never count an event twice.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from steward.audit.services import committed_through
 from steward.monitoring.alerts import record_findings
 from steward.monitoring.models import DetectionCursor
 from steward.monitoring.rules import RULES, Finding
@@ -59,8 +61,7 @@ def detection_pass(*, max_events: int | None = None, now: dt.datetime | None = N
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PASS_LOCK])
         state, _ = DetectionCursor.objects.select_for_update().get_or_create(pk=1)
         lo = state.last_event_id
-        cursor.execute("SELECT max(id) FROM audit_auditevent")
-        head = cursor.fetchone()[0] or 0  # type: ignore[index]
+        head = committed_through()  # not max(id): schools' events commit out of id order
         hi = head if max_events is None else min(head, lo + max_events)
         if hi <= lo:
             return PassResult(lo, lo, 0, 0, 0, time.perf_counter() - started)
