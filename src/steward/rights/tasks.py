@@ -12,3 +12,11 @@ from steward.rights import services
 def send_rights_reminders() -> int:
     """Idempotent within a day: a request already reminded about today is left out."""
     return services.reminders_send(today=timezone.localdate())
+
+
+@task()
+def build_bundle_pdf(pdf_id: int, school_id: int) -> str:
+    """Lay out an access bundle's PDF (queued by a download; see `rights.pdf_jobs`)."""
+    from steward.rights import pdf_jobs
+
+    return pdf_jobs.build(pdf_id=pdf_id, school_id=school_id)
