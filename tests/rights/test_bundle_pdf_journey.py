@@ -8,18 +8,22 @@ PDF of that same document downloads. A PDF that failed is shown in words with wh
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client, override_settings
+from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from pypdf import PdfReader
 
 from steward.rights import pdf_jobs
 from steward.rights.models import AccessBundlePdf, RightsRequest
+from steward.rights.tasks import send_rights_reminders
 from steward.tenancy.models import Organisation
 from steward.tenancy.scope import tenant_scope
 from tests.rights.test_end_to_end import act, dpo, learner_pk, log, office, school, unzip
@@ -125,3 +129,25 @@ def test_a_failed_pdf_is_explained_with_what_to_do(
         assert "PDF failed" in page and "The PDF could not be made (MemoryError)." in page
         assert pdf_jobs.FAILED_ADVICE in page
     assert office.get(f"/school/rights/{request.id}/bundle.pdf").status_code == 404
+
+
+def test_a_pdf_the_worker_never_made_says_so_and_the_daily_task_deletes_pdfs_after_a_week(
+    office: Client, school: Organisation, django_capture_on_commit_callbacks: Any
+) -> None:
+    request = checked_access_request(office, school)
+    with override_settings(TASKS=DATABASE_TASKS), django_capture_on_commit_callbacks(execute=True):
+        unzip(act(office, request, "bundle"))  # queued; no worker runs it
+    page_url = f"/school/rights/{request.id}/"
+    assert pdf_jobs.STALLED_ADVICE not in office.get(page_url).content.decode()
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=11), tick=False):
+        page = office.get(page_url).content.decode()
+        assert "PDF being prepared" in page and pdf_jobs.STALLED_ADVICE in page
+
+    with time_machine.travel(timezone.now() + pdf_jobs.KEPT - dt.timedelta(minutes=1), tick=False):
+        send_rights_reminders.enqueue()  # the daily rights task (the immediate backend runs it at once)
+    with tenant_scope([school.id]):
+        assert AccessBundlePdf.objects.filter(request=request).count() == 1
+    with time_machine.travel(timezone.now() + pdf_jobs.KEPT + dt.timedelta(minutes=1), tick=False):
+        send_rights_reminders.enqueue()
+    with tenant_scope([school.id]):
+        assert not AccessBundlePdf.objects.filter(request=request).exists()

@@ -8,6 +8,7 @@ request's page shows it being prepared, then offers it, or says in words why it 
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import partial
 from typing import Any
 
@@ -16,9 +17,17 @@ from django.utils import timezone
 
 from steward.rights.bundle_pdf import pdf_source
 from steward.rights.models import AccessBundlePdf, RightsRequest
-from steward.tenancy.scope import tenant_scope
+from steward.tenancy.scope import estate_scope, tenant_scope
 
 FAILED_ADVICE = "Download a copy again to try again. If it fails again, the JSON and HTML in the zip are complete."
+STALLED_ADVICE = (
+    "This is taking longer than it should: the background worker may be stopped. Download a copy again, "
+    "and if the PDF still does not come, tell the ICT service. The HTML prints the same information."
+)
+# A pending PDF older than this has stalled (it takes seconds); a made one is deleted after `KEPT`:
+# it is a copy of the subject's data, and the bundle can be downloaded again at any time.
+STALLED_AFTER = dt.timedelta(minutes=10)
+KEPT = dt.timedelta(days=7)
 
 
 def prepare(request: RightsRequest, document: dict[str, Any]) -> AccessBundlePdf:
@@ -51,6 +60,17 @@ def build(*, pdf_id: int, school_id: int) -> str:
             pdf=job.pdf, status=job.status, error=job.error, finished_at=job.finished_at
         )
         return str(job.status)
+
+
+def expire(*, now: dt.datetime) -> int:
+    """Delete every school's bundle PDFs older than `KEPT` (run daily with the rights reminders)."""
+    with estate_scope():
+        deleted, _ = AccessBundlePdf.objects.filter(created_at__lt=now - KEPT).delete()
+    return deleted
+
+
+def stalled(job: AccessBundlePdf, *, now: dt.datetime) -> bool:
+    return job.status == AccessBundlePdf.Status.PENDING and job.created_at < now - STALLED_AFTER
 
 
 def latest(request: RightsRequest) -> AccessBundlePdf | None:

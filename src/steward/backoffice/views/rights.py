@@ -332,7 +332,10 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
         "confirm_error": confirm_error,
         "pdf_job": pdf_jobs.latest(rights_request) if rights_request.kind == RightsRequest.Kind.ACCESS else None,
         "advice": pdf_jobs.FAILED_ADVICE,
+        "stalled_advice": pdf_jobs.STALLED_ADVICE,
     }
+    if context["pdf_job"] is not None:
+        context["stalled"] = pdf_jobs.stalled(context["pdf_job"], now=timezone.now())
     return render(request, "backoffice/rights_request.html", context, status=400 if errors else 200)
 
 
@@ -360,6 +363,8 @@ def rights_request_pdf(request: StewardRequest, request_id: int) -> HttpResponse
         "job": job,
         "refresh": PDF_REFRESH_SECONDS if pending else 0,
         "advice": pdf_jobs.FAILED_ADVICE,
+        "stalled_advice": pdf_jobs.STALLED_ADVICE,
+        "stalled": job is not None and pdf_jobs.stalled(job, now=timezone.now()),
     }
     return render(request, "backoffice/rights_request_pdf.html", context)
 
