@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from steward.audit.actor import Actor
@@ -124,7 +124,14 @@ def test_the_schools_rights_portal_consent_and_marketing_pages_are_accessible(pa
     with page.expect_download() as download:
         page.get_by_role("button", name="Download a copy to read").click()
     saved = download.value.path()
-    assert {"bundle.html", "bundle.json", "bundle.pdf"} <= set(zipfile.ZipFile(saved).namelist())
+    assert set(zipfile.ZipFile(saved).namelist()) == {"bundle.html", "bundle.json", "README.txt"}
+    # The PDF follows from the task backend (the immediate one here: ready by the next look).
+    page.reload()
+    expect(page.locator("#bundle-pdf")).to_contain_text("PDF ready")
+    _check(page, f"Access (Art. 15) request {access.id}", "backoffice-rights-access-pdf-ready")
+    with page.expect_download() as pdf:
+        page.get_by_role("link", name="Download the PDF").click()
+    assert pdf.value.path().read_bytes().startswith(b"%PDF")
 
     page.goto(f"/school/rights/{erasure.id}/")
     _check(page, f"Erasure (Art. 17) request {erasure.id}", "backoffice-rights-erasure-preview")
