@@ -313,6 +313,7 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
         purpose="subject rights",
     )
     done = request.GET.get("done", "")
+    pdf_job = pdf_jobs.latest(rights_request) if rights_request.kind == RightsRequest.Kind.ACCESS else None
     context = {
         "review": review,
         "banner": DONE.get(done, "Request logged." if request.GET.get("logged") else ""),
@@ -330,12 +331,11 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
         "preview": preview,
         "errors": errors,
         "confirm_error": confirm_error,
-        "pdf_job": pdf_jobs.latest(rights_request) if rights_request.kind == RightsRequest.Kind.ACCESS else None,
+        "pdf_job": pdf_job,
+        "stalled": pdf_job is not None and pdf_jobs.stalled(pdf_job, now=timezone.now()),
         "advice": pdf_jobs.FAILED_ADVICE,
         "stalled_advice": pdf_jobs.STALLED_ADVICE,
     }
-    if context["pdf_job"] is not None:
-        context["stalled"] = pdf_jobs.stalled(context["pdf_job"], now=timezone.now())
     return render(request, "backoffice/rights_request.html", context, status=400 if errors else 200)
 
 
