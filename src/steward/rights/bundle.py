@@ -141,17 +141,20 @@ def holds_data(document: dict[str, Any]) -> bool:
     ) or bool(document.get("withheld_count"))
 
 
-def render_html(document: dict[str, Any]) -> str:
-    return render_to_string("rights/bundle.html", {"document": document, "tables": tables(document)})
+def render_html(document: dict[str, Any], found: list[Table] | None = None) -> str:
+    """`found`: the document's `tables`, when the caller has them already (the PDF uses them too)."""
+    return render_to_string("rights/bundle.html", {"document": document, "tables": found or tables(document)})
 
 
-def write_bundle(document: dict[str, Any], out: IO[bytes], *, pdf: bool = True) -> list[str]:
+def write_bundle(
+    document: dict[str, Any], out: IO[bytes], *, pdf: bool = True, found: list[Table] | None = None
+) -> list[str]:
     """Write the zip to `out`; return the names written.
 
     Without `pdf` the zip holds the JSON and HTML only (each complete, with the Art. 15
     information), written at once; the PDF is then made in the background (`rights.pdf_jobs`)
     and offered on the request's page, and README.txt says so."""
-    html = render_html(document)
+    html = render_html(document, found)
     names = ["bundle.json", "bundle.html", "README.txt"]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("bundle.json", json.dumps(document, cls=DjangoJSONEncoder, indent=2))

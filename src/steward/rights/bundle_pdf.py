@@ -71,11 +71,12 @@ def bundle_pdf(document: dict[str, Any]) -> bytes:
     return html_to_pdf(pdf_source(document))
 
 
-def pdf_source(document: dict[str, Any]) -> str:
+def pdf_source(document: dict[str, Any], found: list[Table] | None = None) -> str:
     """The PDF's HTML: cheap to write (milliseconds), so it is written with the bundle's JSON and
     HTML; laying it out (WeasyPrint, about a second for the heaviest learner) happens in the
-    background (`rights.pdf_jobs`), from exactly this text."""
-    found = tables(document)
+    background (`rights.pdf_jobs`), from exactly this text. `found`: the document's `tables`, when
+    the caller has them already (the bundle's HTML uses them too)."""
+    found = found or tables(document)
     meta = (
         f"<dl><dt>Held by</dt><dd>{escape(str(document['school']))} (the controller) and its ICT service, Steward "
         f"(the processor)</dd><dt>About</dt><dd>{escape(str(document['subject']['as_named']))}</dd>"

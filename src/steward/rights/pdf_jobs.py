@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from steward.rights.bundle_pdf import pdf_source
 from steward.rights.models import AccessBundlePdf, RightsRequest
+from steward.rights.readable import Table
 from steward.tenancy.scope import estate_scope, tenant_scope
 
 FAILED_ADVICE = "Download a copy again to try again. If it fails again, the JSON and HTML in the zip are complete."
@@ -30,13 +31,13 @@ STALLED_AFTER = dt.timedelta(minutes=10)
 KEPT = dt.timedelta(days=7)
 
 
-def prepare(request: RightsRequest, document: dict[str, Any]) -> AccessBundlePdf:
+def prepare(request: RightsRequest, document: dict[str, Any], found: list[Table] | None = None) -> AccessBundlePdf:
     """Record the PDF of `document` as pending (replacing the request's older one) and queue it."""
     from steward.rights.tasks import build_bundle_pdf  # the task module imports the services
 
     AccessBundlePdf.objects.filter(request=request).delete()
     job: AccessBundlePdf = AccessBundlePdf.objects.create(
-        school_id=request.school_id, request=request, source=pdf_source(document)
+        school_id=request.school_id, request=request, source=pdf_source(document, found)
     )
     transaction.on_commit(partial(build_bundle_pdf.enqueue, job.pk, request.school_id))
     return job

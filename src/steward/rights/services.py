@@ -111,8 +111,9 @@ def access_bundle(*, request: RightsRequest, actor: Actor, out: IO[bytes]) -> li
     _require(request, RightsRequest.Kind.ACCESS)
     _subject(request)
     document = bundle.gather(request, _withheld_sections(request))
-    names = bundle.write_bundle(document, out, pdf=False)
-    pdf_jobs.prepare(request, document)
+    found = bundle.tables(document)  # read as words once, for the HTML and the PDF
+    names = bundle.write_bundle(document, out, pdf=False, found=found)
+    pdf_jobs.prepare(request, document, found)
     _event(request, "downloaded", actor.label, "a copy for review")
     _audit(actor, request, "bundle", files=names)
     return names

@@ -341,13 +341,11 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
 
 # --- The bundle's PDF, made in the background after a download -------------------------------------
 
-# While the PDF is being prepared its page reloads itself this often (no script needed).
-PDF_REFRESH_SECONDS = 3
-
 
 @school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO, support="rights")
 def rights_request_pdf(request: StewardRequest, request_id: int) -> HttpResponse:
-    """The PDF's progress (GOV.UK: say it is being prepared, and refresh until it is ready)."""
+    """The PDF's progress (GOV.UK: say it is being prepared, with a link to check again; no timed
+    refresh, which axe and WCAG 2.2.1 refuse, and no script needed)."""
     rights_request = _load(request_id)
     job = pdf_jobs.latest(rights_request)
     audit_request(
@@ -361,7 +359,7 @@ def rights_request_pdf(request: StewardRequest, request_id: int) -> HttpResponse
     context = {
         "r": rights_request,
         "job": job,
-        "refresh": PDF_REFRESH_SECONDS if pending else 0,
+        "pending": pending,
         "advice": pdf_jobs.FAILED_ADVICE,
         "stalled_advice": pdf_jobs.STALLED_ADVICE,
         "stalled": job is not None and pdf_jobs.stalled(job, now=timezone.now()),
