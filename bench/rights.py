@@ -2,6 +2,11 @@
 the audit events about them, their disclosures, JSON + HTML zipped), against SELECTing the learner's
 row and every dependent row directly (the floor: the same rows, no export work).
 
+Two targets (issue #18): the bundle as a download delivers it now (JSON and HTML zipped, the PDF's
+HTML recorded and its layout queued) under 0.5 s, and its JSON and HTML (gathering every provider,
+the audit events and the disclosures, then writing both) under 0.1 s. The PDF is laid out in the
+background (`rights.pdf_jobs`); its time is printed for information, with no target.
+
 Runs on the database `bench/ingest.py` loaded (run that first; `make bench` does), after
 `bench/sharing.py` has logged its disclosures if it ran. The learner measured is the one with the
 most session-attendance rows in the LA: the largest bundle, not a typical one. With `--build`, the
@@ -44,7 +49,8 @@ from steward.rights.models import RightsRequest  # noqa: E402
 from steward.tenancy.models import Organisation  # noqa: E402
 from steward.tenancy.scope import tenant_scope  # noqa: E402
 
-TARGET_SECONDS = 0.5
+TARGET_SECONDS = 0.5  # the bundle as delivered now
+DATA_TARGET_SECONDS = 0.1  # its JSON and HTML
 
 
 def build(schools: int, seed: int) -> None:
@@ -98,12 +104,13 @@ def time_bundle(request: RightsRequest) -> tuple[float, int]:
 
 
 def time_parts(request: RightsRequest) -> tuple[float, float]:
-    """Seconds to gather every provider's export and write JSON and HTML, and to print the PDF."""
+    """Seconds to gather every provider's export and write JSON and HTML (as the zip holds them),
+    and to lay out the PDF (in the background, since issue #18)."""
     started = time.perf_counter()
     with tenant_scope([request.school_id]):
         document = bundle.gather(request)
     bundle.render_html(document)
-    json.dumps(document, cls=DjangoJSONEncoder)
+    json.dumps(document, cls=DjangoJSONEncoder, indent=2)
     gathered = time.perf_counter()
     bundle_pdf(document)
     return gathered - started, time.perf_counter() - gathered
@@ -149,16 +156,21 @@ def main(argv: list[str] | None = None) -> None:
     print(f"learner {learner.source_id} at {learner.school.name}: {rows:,} rows about them; bundle {size:,} bytes")
     print(f"{'measure (median of ' + str(args.runs) + ')':<56}{'seconds':>10}{'vs SELECT':>12}")
     print(f"{'SELECT the learner row and its dependents (baseline)':<56}{select_s:>10.3f}{1:>12.1f}")
-    label = "subject-access bundle: every provider, audit, disclosures"
+    label = "subject-access bundle as delivered (JSON + HTML zip)"
     print(f"{label:<56}{bundle_s:>10.3f}{bundle_s / select_s:>12.1f}")
     parts = [time_parts(request) for _ in range(3)]
     data_s = statistics.median(d for d, _ in parts)
     pdf_s = statistics.median(p for _, p in parts)
     label = "  of which: providers, audit, disclosures, JSON, HTML"
     print(f"{label:<56}{data_s:>10.3f}{data_s / select_s:>12.1f}")
-    print(f"{'  of which: the PDF (WeasyPrint)':<56}{pdf_s:>10.3f}{pdf_s / select_s:>12.1f}")
-    verdict = "met" if bundle_s < TARGET_SECONDS else "MISSED"
-    print(f"\ntarget: bundle < {TARGET_SECONDS} s for one learner: {bundle_s:.3f} s ({verdict})")
+    print(f"{'the PDF, laid out in the background (WeasyPrint)':<56}{pdf_s:>10.3f}{pdf_s / select_s:>12.1f}")
+    print()
+    for what, seconds, target in (
+        ("JSON + HTML", data_s, DATA_TARGET_SECONDS),
+        ("bundle as delivered", bundle_s, TARGET_SECONDS),
+    ):
+        verdict = "met" if seconds < target else "NOT met"
+        print(f"target: {what} < {target} s for the heaviest learner: {seconds:.3f} s ({verdict})")
     emit(
         "rights",
         sar_seconds=round(bundle_s, 3),

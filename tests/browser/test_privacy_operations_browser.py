@@ -18,7 +18,7 @@ import zipfile
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from steward.audit.actor import Actor
 from steward.consents import services as consents
@@ -122,7 +122,21 @@ def test_the_schools_rights_portal_consent_and_marketing_pages_are_accessible(pa
     with page.expect_download() as download:
         page.get_by_role("button", name="Download a copy to read").click()
     saved = download.value.path()
-    assert {"bundle.html", "bundle.json", "bundle.pdf"} <= set(zipfile.ZipFile(saved).namelist())
+    assert set(zipfile.ZipFile(saved).namelist()) == {"bundle.html", "bundle.json", "README.txt"}
+    # The PDF follows: queued for the task worker; the progress page says so, with a link to check again.
+    page.reload()
+    expect(page.locator("#bundle-pdf")).to_contain_text("PDF being prepared")
+    page.get_by_role("link", name="Follow its progress").click()
+    _check(page, "PDF of the access bundle", "backoffice-rights-access-pdf-pending")
+    from tests.browser.test_provisioning_browser import run_worker_once  # it imports this module
+
+    run_worker_once()
+    page.get_by_role("link", name="Check again").click()
+    expect(page.locator("#bundle-pdf")).to_contain_text("PDF ready")
+    _check(page, "PDF of the access bundle", "backoffice-rights-access-pdf-ready")
+    with page.expect_download() as pdf:
+        page.get_by_role("link", name="Download the PDF").click()
+    assert pdf.value.path().read_bytes().startswith(b"%PDF")
 
     page.goto(f"/school/rights/{erasure.id}/")
     _check(page, f"Erasure (Art. 17) request {erasure.id}", "backoffice-rights-erasure-preview")

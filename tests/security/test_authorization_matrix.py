@@ -115,6 +115,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "backoffice:school-provisioning-letters": SCHOOL_ADMIN,
     "backoffice:school-rights": SCHOOL,
     "backoffice:school-rights-request": SCHOOL,
+    "backoffice:school-rights-pdf": SCHOOL,
+    "backoffice:school-rights-pdf-file": SCHOOL,
     "backoffice:school-rights-history": SCHOOL,
     "backoffice:school-rights-csv": SCHOOL,
     "backoffice:school-portal": SCHOOL_ADMIN,

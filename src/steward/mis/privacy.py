@@ -7,9 +7,13 @@ attendance, relationships, ...) is exported or erased with it, through the decla
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from itertools import chain
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.forms.models import model_to_dict
 
 from steward.mis.base import MisRecord, NextChangeVersion
@@ -26,17 +30,57 @@ def dependents(record_type: str) -> list[tuple[type[MisRecord], str]]:
     return [(m, f) for m in RECORD_MODELS for f, target in m.references.items() if target == record_type]
 
 
+# Inside `subject_rows_remembered`, each subject's row as first read (None: no such row).
+_remembered: ContextVar[dict[Subject, MisRecord | None] | None] = ContextVar("subject_rows", default=None)
+
+
+@contextmanager
+def subject_rows_remembered() -> Iterator[None]:
+    """Read each subject's row once while this lasts: an access bundle asks every provider about
+    the same subject, and each starts from their row (seven reads of one row, before this)."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def subject_row(subject: Subject) -> MisRecord | None:
     """The learner, contact or staff row a subject names (None for other kinds, or another school's:
     the school is named in the query as well as by the tenant scope)."""
+    remembered = _remembered.get()
+    if remembered is not None and subject in remembered:
+        return remembered[subject]
     model = SUBJECT_MODELS.get(subject.kind)
-    return model.objects.filter(school_id=subject.school_id, pk=subject.id).first() if model else None
+    row = model.objects.filter(school_id=subject.school_id, pk=subject.id).first() if model else None
+    if remembered is not None:
+        remembered[subject] = row
+    return row
 
 
 def _as_dict(row: Model) -> dict[str, Any]:
     data = model_to_dict(row, exclude=["photo"])
     data.pop("school", None)
     return data
+
+
+def _exported_fields(model: type[Model]) -> list[Field[Any, Any]]:
+    """The fields `_as_dict` gives, in its order: `model_to_dict`'s (editable ones, by creation
+    order), without the photo and the school."""
+    opts = model._meta
+    fields = sorted(chain(opts.concrete_fields, opts.private_fields, opts.many_to_many))
+    return [f for f in fields if getattr(f, "editable", False) and f.name not in ("photo", "school")]
+
+
+def _as_dicts(rows: QuerySet[Any]) -> list[dict[str, Any]]:
+    """`_as_dict` of every row, read as plain values: no model instance per row (a school year of
+    attendance is hundreds of rows). The MIS models have no many-to-many fields, whose values
+    `model_to_dict` would give as lists of objects; a model with one would need `_as_dict`."""
+    fields = _exported_fields(rows.model)
+    if rows.model._meta.many_to_many:
+        return [_as_dict(r) for r in rows]
+    names = [f.name for f in fields]
+    return [dict(zip(names, values, strict=True)) for values in rows.values_list(*(f.attname for f in fields))]
 
 
 class MisPrivacyProvider:
@@ -60,7 +104,7 @@ class MisPrivacyProvider:
         exported = {row._meta.label: [_as_dict(row)]}
         for model, field in dependents(row.record_type):
             rows = model.objects.filter(school_id=row.school_id, **{field: row.source_id}).order_by("id")
-            exported.setdefault(model._meta.label, []).extend(_as_dict(r) for r in rows)
+            exported.setdefault(model._meta.label, []).extend(_as_dicts(rows))
         return exported
 
     def erase_subject(self, subject: Subject, *, dry_run: bool) -> ErasureReport:

@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from steward.audit.selectors import events_about
-from steward.mis.privacy import subject_row
+from steward.mis.privacy import subject_row, subject_rows_remembered
 from steward.register.providers import Subject, providers
 from steward.rights import article15, readable
 from steward.rights.models import RightsRequest
@@ -44,13 +44,14 @@ def gather(request: RightsRequest, withheld: frozenset[str] = frozenset()) -> di
     subject = subject_of(request)
     held: dict[str, dict[str, list[dict[str, Any]]]] = {}
     withheld_count = 0
-    for provider in providers():
-        exported = provider.export_subject(subject)
-        withheld_count += sum(1 for model in exported if model in withheld)
-        kept = {model: rows for model, rows in exported.items() if model not in withheld}
-        if kept:
-            held[provider.app_label] = kept
-    row = subject_row(subject)
+    with subject_rows_remembered():  # every provider starts from the subject's row: read it once
+        for provider in providers():
+            exported = provider.export_subject(subject)
+            withheld_count += sum(1 for model in exported if model in withheld)
+            kept = {model: rows for model, rows in exported.items() if model not in withheld}
+            if kept:
+                held[provider.app_label] = kept
+        row = subject_row(subject)
     source_id = row.source_id if row is not None else None
     disclosures = _disclosures(request.school_id, source_id)
     return {
@@ -140,22 +141,30 @@ def holds_data(document: dict[str, Any]) -> bool:
     ) or bool(document.get("withheld_count"))
 
 
-def render_html(document: dict[str, Any]) -> str:
-    return render_to_string("rights/bundle.html", {"document": document, "tables": tables(document)})
+def render_html(document: dict[str, Any], found: list[Table] | None = None) -> str:
+    """`found`: the document's `tables`, when the caller has them already (the PDF uses them too)."""
+    return render_to_string("rights/bundle.html", {"document": document, "tables": found or tables(document)})
 
 
-def write_bundle(document: dict[str, Any], out: IO[bytes]) -> list[str]:
-    """Write the zip to `out`; return the names written."""
-    from steward.rights.bundle_pdf import bundle_pdf  # it builds on this module's tables
+def write_bundle(
+    document: dict[str, Any], out: IO[bytes], *, pdf: bool = True, found: list[Table] | None = None
+) -> list[str]:
+    """Write the zip to `out`; return the names written.
 
-    html = render_html(document)
+    Without `pdf` the zip holds the JSON and HTML only (each complete, with the Art. 15
+    information), written at once; the PDF is then made in the background (`rights.pdf_jobs`)
+    and offered on the request's page, and README.txt says so."""
+    html = render_html(document, found)
     names = ["bundle.json", "bundle.html", "README.txt"]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("bundle.json", json.dumps(document, cls=DjangoJSONEncoder, indent=2))
         archive.writestr("bundle.html", html)
-        archive.writestr("bundle.pdf", bundle_pdf(document))  # the same tables, for people who print them
-        names.append("bundle.pdf")
-        archive.writestr("README.txt", _readme(document, pdf=True))
+        if pdf:
+            from steward.rights.bundle_pdf import bundle_pdf  # it builds on this module's tables
+
+            archive.writestr("bundle.pdf", bundle_pdf(document))  # the same tables, for people who print them
+            names.append("bundle.pdf")
+        archive.writestr("README.txt", _readme(document, pdf=pdf))
     return names
 
 
@@ -170,7 +179,7 @@ def _readme(document: dict[str, Any], *, pdf: bool) -> str:
     lines.append(
         "bundle.pdf   the same as bundle.html, to print"
         if pdf
-        else "There is no PDF copy: the PDF writer (WeasyPrint) is not installed on this server. "
-        "bundle.html prints the same information."
+        else "bundle.pdf   the same as bundle.html, to print, is being prepared: download it from the request's "
+        "page in Steward when it is ready. bundle.html prints the same information."
     )
     return "\n".join(lines) + "\n"

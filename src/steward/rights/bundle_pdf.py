@@ -68,7 +68,15 @@ def _information(info: dict[str, Any] | None) -> str:
 
 
 def bundle_pdf(document: dict[str, Any]) -> bytes:
-    found = tables(document)
+    return html_to_pdf(pdf_source(document))
+
+
+def pdf_source(document: dict[str, Any], found: list[Table] | None = None) -> str:
+    """The PDF's HTML: cheap to write (milliseconds), so it is written with the bundle's JSON and
+    HTML; laying it out (WeasyPrint, about a second for the heaviest learner) happens in the
+    background (`rights.pdf_jobs`), from exactly this text. `found`: the document's `tables`, when
+    the caller has them already (the bundle's HTML uses them too)."""
+    found = found or tables(document)
     meta = (
         f"<dl><dt>Held by</dt><dd>{escape(str(document['school']))} (the controller) and its ICT service, Steward "
         f"(the processor)</dd><dt>About</dt><dd>{escape(str(document['subject']['as_named']))}</dd>"
@@ -83,4 +91,4 @@ def bundle_pdf(document: dict[str, Any]) -> bytes:
         f'<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8"><title>Your personal data</title>'
         f"<style>{_STYLE}</style></head><body><h1>Your personal data</h1>{meta}{body}</body></html>"
     )
-    return html_to_pdf(html)
+    return html

@@ -153,3 +153,35 @@ class WithheldItem(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["request", "section"], name="rights_withheld_once")]
         indexes = [models.Index(fields=["school", "request"], name="rights_withheld_request")]
+
+
+class AccessBundlePdf(TenantModel):
+    """The PDF of one downloaded access bundle, laid out in the background.
+
+    The bundle's JSON and HTML are written at once; the PDF's HTML (`source`) is written with them,
+    from the same document, and WeasyPrint lays it out in a task (`rights.tasks.build_bundle_pdf`),
+    so the PDF says exactly what the JSON and HTML downloaded with it say. Only the newest of a
+    request is kept: a new download replaces it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Being prepared"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE, related_name="pdfs")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    source = models.TextField(help_text="The PDF's HTML, written with the bundle it belongs to")
+    pdf = models.BinaryField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why the PDF could not be made, in words")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    privacy = PersonalData(
+        subject="learner",
+        fields={"source": "learner.identity", "pdf": "learner.identity"},
+        not_personal={"id", "school", "request", "status", "error", "created_at", "finished_at"},
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["school", "request"], name="rights_pdf_request")]

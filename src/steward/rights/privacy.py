@@ -17,6 +17,8 @@ class RightsPrivacyProvider:
             HeldData("rights.RightsRequestEvent", ("school_user",), ("school_user.account",)),
             # Who withheld a part of an access bundle, and why: the staff member's name, kept with the request.
             HeldData("rights.WithheldItem", ("school_user",), ("school_user.account",)),
+            # The PDF of the newest downloaded access bundle: a copy of what the bundle itself holds.
+            HeldData("rights.AccessBundlePdf", ("learner", "contact", "staff", "school_user"), ("learner.identity",)),
         ]
 
     def export_subject(self, subject: Subject) -> dict[str, list[dict[str, Any]]]:

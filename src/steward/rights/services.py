@@ -27,7 +27,7 @@ from steward.register.providers import ErasureReport, Subject, providers
 from steward.retention.events import SchoolPurging
 from steward.retention.selectors import hold_on_subject
 from steward.retention.services import keep_erasure_proofs
-from steward.rights import article15, bundle, portability, readable
+from steward.rights import article15, bundle, pdf_jobs, portability, readable
 from steward.rights.deadlines import latest_extension, response_deadline
 from steward.rights.models import ErasureNotification, ProofOfDeletion, RightsRequest, RightsRequestEvent, WithheldItem
 from steward.rights.selectors import OPEN, due_soon_or_overdue, mis_owner_emails, reminder_emails, subject_in_school
@@ -104,12 +104,16 @@ def request_mark_identity_checked(*, request: RightsRequest, actor: Actor) -> Ri
 def access_bundle(*, request: RightsRequest, actor: Actor, out: IO[bytes]) -> list[str]:
     """Write the subject-access zip to `out` for the DPO to read, without what was withheld.
 
-    Downloading is not answering: the request completes only when the bundle is sent
-    (`access_send`) or "no data held" is decided (`access_no_data`)."""
+    The zip holds the JSON and HTML, written at once; the PDF of the same document is made in the
+    background and offered on the request's page when ready (`pdf_jobs`). Downloading is not
+    answering: the request completes only when the bundle is sent (`access_send`) or "no data
+    held" is decided (`access_no_data`)."""
     _require(request, RightsRequest.Kind.ACCESS)
     _subject(request)
     document = bundle.gather(request, _withheld_sections(request))
-    names = bundle.write_bundle(document, out)
+    found = bundle.tables(document)  # read as words once, for the HTML and the PDF
+    names = bundle.write_bundle(document, out, pdf=False, found=found)
+    pdf_jobs.prepare(request, document, found)
     _event(request, "downloaded", actor.label, "a copy for review")
     _audit(actor, request, "bundle", files=names)
     return names

@@ -24,9 +24,9 @@ from steward.backoffice.access import chosen_school, school_role_required
 from steward.core.forms import add_refusal, posted
 from steward.core.http import StewardRequest
 from steward.register.providers import FoundPerson
-from steward.rights import people, selectors, services
+from steward.rights import pdf_jobs, people, selectors, services
 from steward.rights.deadlines import latest_extension
-from steward.rights.models import RightsRequest
+from steward.rights.models import AccessBundlePdf, RightsRequest
 from steward.tenancy.models import Organisation, Role
 
 
@@ -313,6 +313,7 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
         purpose="subject rights",
     )
     done = request.GET.get("done", "")
+    pdf_job = pdf_jobs.latest(rights_request) if rights_request.kind == RightsRequest.Kind.ACCESS else None
     context = {
         "review": review,
         "banner": DONE.get(done, "Request logged." if request.GET.get("logged") else ""),
@@ -330,6 +331,58 @@ def rights_request(request: StewardRequest, request_id: int) -> HttpResponse:
         "preview": preview,
         "errors": errors,
         "confirm_error": confirm_error,
-        "pdf": True,
+        "pdf_job": pdf_job,
+        "stalled": pdf_job is not None and pdf_jobs.stalled(pdf_job, now=timezone.now()),
+        "advice": pdf_jobs.FAILED_ADVICE,
+        "stalled_advice": pdf_jobs.STALLED_ADVICE,
     }
     return render(request, "backoffice/rights_request.html", context, status=400 if errors else 200)
+
+
+# --- The bundle's PDF, made in the background after a download -------------------------------------
+
+
+@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO, support="rights")
+def rights_request_pdf(request: StewardRequest, request_id: int) -> HttpResponse:
+    """The PDF's progress (GOV.UK: say it is being prepared, with a link to check again; no timed
+    refresh, which axe and WCAG 2.2.1 refuse, and no script needed)."""
+    rights_request = _load(request_id)
+    job = pdf_jobs.latest(rights_request)
+    audit_request(
+        request,
+        action="view",
+        object_type="rights.RightsRequest",
+        object_ids=[rights_request.id],
+        purpose="subject rights",
+    )
+    pending = job is not None and job.status == AccessBundlePdf.Status.PENDING
+    context = {
+        "r": rights_request,
+        "job": job,
+        "pending": pending,
+        "advice": pdf_jobs.FAILED_ADVICE,
+        "stalled_advice": pdf_jobs.STALLED_ADVICE,
+        "stalled": job is not None and pdf_jobs.stalled(job, now=timezone.now()),
+    }
+    return render(request, "backoffice/rights_request_pdf.html", context)
+
+
+@school_role_required(Role.SCHOOL_ADMIN, Role.SCHOOL_DPO, support="rights")
+def rights_request_pdf_file(request: StewardRequest, request_id: int) -> HttpResponse:
+    """The PDF, once made: it belongs to the bundle last downloaded, and says what that said."""
+    rights_request = _load(request_id)
+    job = pdf_jobs.latest(rights_request)
+    if job is None or job.status != AccessBundlePdf.Status.READY:
+        raise Http404("The PDF is not ready")
+    data = AccessBundlePdf.objects.filter(pk=job.pk).values_list("pdf", flat=True).get()
+    audit_request(
+        request,
+        action="export",
+        object_type="rights.RightsRequest",
+        object_ids=[rights_request.id],
+        purpose="subject rights",
+        detail={"files": ["bundle.pdf"]},
+    )
+    response = HttpResponse(bytes(data), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="subject-access-{rights_request.id}.pdf"'
+    return response
