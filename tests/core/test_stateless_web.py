@@ -56,8 +56,9 @@ def new_request(summary: str) -> dict[str, Any]:
 
 @pytest.mark.django_db
 def test_an_attachment_goes_to_the_bucket_and_comes_back_through_the_views(
-    client: Client, settings: SettingsWrapper, s3_bucket: S3Bucket
+    client: Client, settings: SettingsWrapper, s3_bucket: S3Bucket, tmp_path: Path
 ) -> None:
+    settings.STEWARD_ATTACHMENT_DIR = tmp_path / "attachments"  # the session's folder holds other tests' files
     settings.STORAGES = s3_storages(s3_bucket)
     school = factories.school("Alder Primary", services_=DESK)
     sign_in(client, factories.user(Role.SCHOOL_DPO, school, email="dpo@alder.invalid"))

@@ -121,8 +121,16 @@ def test_a_replay_log_older_than_the_copy_or_missing_is_refused_before_anything_
     assert not target.exists()  # refused before the cluster was made
 
 
+@pytest.fixture
+def own_attachment_folder(settings: SettingsWrapper, tmp_path: Path) -> Path:
+    """An attachment folder of this test's own: the session's is shared with every other test's files."""
+    folder = tmp_path / "attachments"
+    settings.STEWARD_ATTACHMENT_DIR = folder
+    return folder
+
+
 def test_the_attachment_folder_comes_back_but_a_purged_schools_files(
-    committed_db: None, backup_key: Path, target: Path, tmp_path: Path
+    committed_db: None, backup_key: Path, target: Path, tmp_path: Path, own_attachment_folder: Path
 ) -> None:
     kept, leaving = _school("Desk Kept Primary"), _school("Desk Leaving Primary")
     kept_key = _ticket_with_file(kept, PNG + b"kept")
