@@ -1,7 +1,7 @@
 """Restore a base backup, then the archived WAL up to a chosen time (or all of it): point in time.
 
 Order, each step refusing before the next can do harm:
-1. the tar's SHA-256 and the key are checked as for a dump (`restore.checked_file`);
+1. the tar's SHA-256 and the key are checked by `restore.backup_restore` before it hands the copy over, as for a dump;
 2. the archived WAL must reach from the base backup's first segment, without a gap, to the time asked
    (`--until` before the backup, or after the newest archived segment was finished, is refused);
 3. the target must be a new, empty data directory (a physical backup restores a whole cluster; an
@@ -49,7 +49,6 @@ PROMOTION_TIMEOUT_S = 600
 def restore_base(
     *,
     copy: BackupCopy,
-    identity_path: Path,
     target_dir: Path | None,
     location: Location,
     until: dt.datetime | None,

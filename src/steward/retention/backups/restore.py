@@ -184,7 +184,7 @@ def backup_restore(
         from steward.retention.backups.pitr import restore_base
 
         return restore_base(
-            copy=copy, identity_path=identity_path, target_dir=target_dir, location=location, until=until,
+            copy=copy, target_dir=target_dir, location=location, until=until,
             keep_running=keep_running, after=after,
         )  # fmt: skip
 
