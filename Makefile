@@ -4,7 +4,7 @@ TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: demo test test-dates lint setup deps assets browser pdf directory bench bench-scale clean-db
+.PHONY: demo test test-dates lint setup deps assets browser pdf directory bench bench-scale bench-profile clean-db
 
 # `make demo DEMO_ARGS="--bind 0.0.0.0:8080 --keep-database"` passes options to `steward demo`.
 DEMO_ARGS ?=
@@ -104,6 +104,14 @@ bench: setup
 
 bench-scale: setup
 	$(RUN) python bench/scale.py
+
+# What bounds the speed targets: each ingest step timed, a pull page's SQL and Python, and whether
+# partitioning attendance and the audit log would pay (each on a database of its own but the pull).
+bench-profile: setup
+	$(RUN) python bench/ingest_profile.py --schools $(SCHOOLS)
+	$(RUN) python bench/ingest.py --schools $(SCHOOLS)
+	$(RUN) python bench/pull_profile.py
+	$(RUN) python bench/partitioning.py
 
 clean-db:
 	rm -rf var/pg
