@@ -15,6 +15,9 @@ from steward.ingest.schema import Column, RecordSpec, spec_for
 from steward.ingest.staging import StagedTable, analyze_if_large
 from steward.mis.models import RECORD_MODELS, Tombstone
 
+# Up to this many staged rows, what changed is found by probing the held rows' unique index per row.
+PROBE_UP_TO_ROWS = 20_000
+
 _CASTS = {
     "date": "date",
     "datetime": "timestamptz",
@@ -58,6 +61,14 @@ def find_changed(cursor: Any, table: StagedTable, *, school_id: int) -> tuple[st
         return table.name, table.rows, True
     name = f"{table.name}_changed"
     cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(name)))
+    small = table.rows <= PROBE_UP_TO_ROWS
+    if small:
+        # A nightly delta's few rows: each looks up its held row through the unique index on
+        # (school, source id), in a nested loop. Only that is left to the planner: just after a
+        # school's first load the statistics say it holds a handful of rows, and on that estimate
+        # the planner would rather scan all of them per staged row (by another index that leads
+        # with the school, or from a materialised copy), which costs minutes.
+        _probe_only(cursor, True)
     cursor.execute(
         sql.SQL("""
         CREATE TEMP TABLE {name} ON COMMIT DROP AS
@@ -70,8 +81,21 @@ def find_changed(cursor: Any, table: StagedTable, *, school_id: int) -> tuple[st
         )
     )
     count = int(cursor.rowcount)
+    if small:
+        _probe_only(cursor, False)
     analyze_if_large(cursor, name, count)
     return name, count, False
+
+
+_PLANS_BESIDES_PROBES = ("hashjoin", "mergejoin", "material", "seqscan", "bitmapscan")
+
+
+def _probe_only(cursor: Any, on: bool) -> None:
+    """Leave the planner nested loops over index scans only (or give it back what the batch allows:
+    everything but nested loops, see `services._apply`)."""
+    settings = [f"SET LOCAL enable_{plan} = {'off' if on else 'on'}" for plan in _PLANS_BESIDES_PROBES]
+    settings.append(f"SET LOCAL enable_nestloop = {'on' if on else 'off'}")
+    cursor.execute("; ".join(settings))
 
 
 def merge_table(

@@ -133,8 +133,13 @@ def _stage_csv(cursor: Any, spec: RecordSpec, stream: IO[bytes], *, max_bytes: i
 
 
 def analyze_if_large(cursor: Any, table: str, rows: int) -> None:
-    """Statistics for the planner where they matter; a small table costs more to analyse than to scan."""
+    """Statistics for the planner where they matter; a small table costs more to analyse than to scan.
+
+    The planner needs the row count and a rough spread of values to size its hash joins, not fine
+    histograms: a sample of 3,000 rows (statistics target 10) does, at a tenth of the default's cost.
+    """
     if rows >= ANALYZE_FROM_ROWS:
+        cursor.execute("SET LOCAL default_statistics_target = 10")
         cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
 
 

@@ -11,7 +11,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
-from steward.mis.base import MisRecord, NextChangeVersion
+from steward.mis.base import MisRecord, NextChangeVersion, school_without_constraint
 from steward.mis.names import display_name
 from steward.register.classification import NoPersonalData, PersonalData
 from steward.tenancy.models import TenantModel
@@ -576,6 +576,7 @@ class DiaryEvent(MisRecord):
 class Tombstone(TenantModel):
     """A record the MIS deleted, kept so that subscribers can delete it too."""
 
+    school = school_without_constraint()  # written in bulk, like the records (see `MisRecord`)
     record_type = models.CharField(max_length=30)
     source_id = models.CharField(max_length=100)
     change_version = models.BigIntegerField(db_default=NextChangeVersion())
