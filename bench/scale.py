@@ -110,8 +110,32 @@ def growth(results: dict[int, dict[str, float]], key: str, small: int, large: in
     return b / a if a and b is not None else None
 
 
+# The speed targets each size is held to (issue #18): (figure, at least / below, the bound, what it is).
+SPEED_TARGETS = [
+    ("ingest.full_vs_copy", ">=", 0.5, "full ingest >= 0.5 x raw COPY"),
+    ("ingest.delta_speedup", ">=", 10.0, "1 % delta >= 10 x faster than the full load"),
+    ("sharing.pull_rate", ">=", 50_000.0, "delta pull >= 50,000 records/s"),
+    ("sharing.pull_p95_ms", "<", 50.0, "delta pull p95 < 50 ms a 1,000-record page"),
+    ("rights.sar_seconds", "<", 0.5, "subject-access bundle < 0.5 s"),
+    ("rights.sar_data_seconds", "<", 0.1, "its JSON and HTML < 0.1 s"),
+]
+
+
+def speed_verdicts(sizes: list[int], results: dict[int, dict[str, float]]) -> None:
+    """Each speed target at each size, "met" or "NOT met"."""
+    print()
+    for key, op, bound, label in SPEED_TARGETS:
+        cells = []
+        for n in sizes:
+            value = results[n].get(key)
+            met = value is not None and (value >= bound if op == ">=" else value < bound)
+            cells.append(f"{n}: {cell(value)} ({'met' if met else 'NOT met'})")
+        print(f"target: {label}: " + "; ".join(cells))
+
+
 def verdicts(sizes: list[int], results: dict[int, dict[str, float]], whole_s: float) -> None:
     small, large = sizes[0], sizes[-1]
+    speed_verdicts(sizes, results)
     print()
     for key, label in (
         ("ingest.full_us_per_row", "ingest per-row cost"),
