@@ -184,6 +184,20 @@ def changes_only(original: Path, changed: Path, out: Path) -> int:
     return rows
 
 
+def nightly_files(zips: list[Path], work: Path, seed: int) -> tuple[list[Path], list[Path], int]:
+    """For each school: the full file again with 1 % of rows changed (a resend), the changed rows
+    alone (a delta batch), and how many rows changed in all."""
+    resends, deltas, changed = [], [], 0
+    for path in zips:
+        urn = path.name.split(".")[0]
+        resend, delta = work / f"{urn}.resend.zip", work / f"{urn}.delta.zip"
+        changed += make_delta(path, resend, fraction=0.01, seed=seed)
+        changes_only(path, resend, delta)
+        resends.append(resend)
+        deltas.append(delta)
+    return resends, deltas, changed
+
+
 def checkpoint() -> None:
     """Start each measurement with the previous one's writes flushed, so none pays for another."""
     with connections["owner"].cursor() as cursor:
@@ -222,15 +236,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, int, float]]:
     raw_rows, raw_seconds = raw_copy(zips)
     checkpoint()
     full_rows, full_seconds, full_counts = steward_ingest(zips, schools)
-    resends, deltas, changed = [], [], 0
-    for path in zips:
-        urn = path.name.split(".")[0]
-        resend = work / f"{urn}.resend.zip"
-        changed += make_delta(path, resend, fraction=0.01, seed=args.seed)
-        delta = work / f"{urn}.delta.zip"
-        changes_only(path, resend, delta)
-        resends.append(resend)
-        deltas.append(delta)
+    resends, deltas, changed = nightly_files(zips, work, args.seed)
     checkpoint()
     before_delta = max_version()
     delta_rows, delta_seconds, delta_counts = steward_ingest(deltas, schools, mode="delta")

@@ -31,14 +31,14 @@ os.environ.setdefault("STEWARD_DB_NAME", "steward_profile")
 from bench.figures import emit  # noqa: E402
 from bench.ingest import (  # noqa: E402  (sets Django up)
     BENCH_YEAR,
-    changes_only,
     checkpoint,
     create_schools,
     fresh_database,
+    nightly_files,
     raw_copy,
     steward_ingest,
 )
-from steward.demo.synthetic import generate, make_delta  # noqa: E402
+from steward.demo.synthetic import generate  # noqa: E402
 from steward.ingest import merge, services, staging  # noqa: E402
 
 # (module, attribute, step name): the steps of one batch, in the order they run.
@@ -128,14 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     with timed_steps() as totals:
         rows, seconds, _ = steward_ingest(zips, schools)
     full = report("full load", rows, seconds, totals, copy_seconds)
-    deltas, resends = [], []
-    for path in zips:
-        urn = path.name.split(".")[0]
-        resend, delta = work / f"{urn}.resend.zip", work / f"{urn}.delta.zip"
-        make_delta(path, resend, fraction=0.01, seed=args.seed)
-        changes_only(path, resend, delta)
-        resends.append(resend)
-        deltas.append(delta)
+    resends, deltas, _ = nightly_files(zips, work, args.seed)
     checkpoint()
     with timed_steps() as totals:
         delta_rows, delta_seconds, _ = steward_ingest(deltas, schools, mode="delta")

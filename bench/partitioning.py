@@ -126,6 +126,19 @@ def vacuum(cur: Any, table: str) -> None:
     cur.execute(f"VACUUM {table}")
 
 
+def delete_then_vacuum(
+    cur: Any, table: str, figures: dict[str, float], key: str, statement: str, params: list[Any] | None = None
+) -> int:
+    """Time a delete (or a DROP of a partition) as `<key>_s`, then the VACUUM it leaves as
+    `<key>_vacuum_s`; the rows the statement touched."""
+    with timed(figures, f"{key}_s"):
+        cur.execute(statement, params)
+    rows = int(cur.rowcount)
+    with timed(figures, f"{key}_vacuum_s"):
+        vacuum(cur, table)
+    return rows
+
+
 def attendance_figures(cur: Any, layout: str, args: argparse.Namespace) -> dict[str, float]:
     table = create_attendance(cur, layout, args.schools, args.years)
     figures: dict[str, float] = {}
@@ -134,31 +147,19 @@ def attendance_figures(cur: Any, layout: str, args: argparse.Namespace) -> dict[
     cur.execute("CHECKPOINT")
     figures["pull_page_ms"] = pull_page_ms(cur, table, args.schools)
     # Contract end of school 1: every row of it.
-    with timed(figures, "purge_school_s"):
-        if layout == "school":
-            cur.execute(f"DROP TABLE {table}_1")
-        else:
-            cur.execute(f"DELETE FROM {table} WHERE school_id = 1")
-    with timed(figures, "purge_vacuum_s"):
-        vacuum(cur, table)
+    purge = f"DROP TABLE {table}_1" if layout == "school" else f"DELETE FROM {table} WHERE school_id = 1"
+    delete_then_vacuum(cur, table, figures, "purge_school", purge)
     # Leavers: 3 % of each school's learners.
-    leavers = max(1, args.learners * 3 // 100)
-    with timed(figures, "leavers_s"):
-        cur.execute(
-            f"DELETE FROM {table} WHERE school_id > 1 AND learner_source_id = ANY(%s)",
-            [[f"L{n}" for n in range(1, leavers + 1)]],
-        )
-    figures["leaver_rows"] = cur.rowcount
-    with timed(figures, "leavers_vacuum_s"):
-        vacuum(cur, table)
+    leavers = [f"L{n}" for n in range(1, max(1, args.learners * 3 // 100) + 1)]
+    statement = f"DELETE FROM {table} WHERE school_id > 1 AND learner_source_id = ANY(%s)"
+    figures["leaver_rows"] = delete_then_vacuum(cur, table, figures, "leavers", statement, [leavers])
     # The oldest academic year.
-    with timed(figures, "oldest_year_s"):
-        if layout == "year":
-            cur.execute(f"DROP TABLE {table}_{FIRST_YEAR}")
-        else:
-            cur.execute(f"DELETE FROM {table} WHERE date < '{FIRST_YEAR + 1}-09-01'")
-    with timed(figures, "oldest_year_vacuum_s"):
-        vacuum(cur, table)
+    oldest = (
+        f"DROP TABLE {table}_{FIRST_YEAR}"
+        if layout == "year"
+        else f"DELETE FROM {table} WHERE date < '{FIRST_YEAR + 1}-09-01'"
+    )
+    delete_then_vacuum(cur, table, figures, "oldest_year", oldest)
     cur.execute(f"DROP TABLE {table}")
     cur.execute("CHECKPOINT")
     return figures
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         ("load_s", "load (INSERT ... SELECT, then VACUUM ANALYZE)"),
         ("pull_page_ms", "delta pull page query, ms (median)"),
         ("purge_school_s", "contract-end purge of one school"),
-        ("purge_vacuum_s", "  its VACUUM"),
+        ("purge_school_vacuum_s", "  its VACUUM"),
         ("leavers_s", "leavers' rows (3 % of learners)"),
         ("leavers_vacuum_s", "  its VACUUM"),
         ("oldest_year_s", "the oldest academic year"),
