@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,16 @@ from steward.retention.backups.location import Location
 from steward.retention.backups.restore import _steward, backup_restore
 from steward.retention.models import BackupCopy
 from steward.tenancy.scope import processor_scope
+
+
+def _remove(scratch: Path) -> None:
+    """Delete the scratch cluster's directory; a second try after a moment, because a server that
+    has just stopped can still be closing a file in it when the first walk passes."""
+    for attempt in range(3):
+        shutil.rmtree(scratch, ignore_errors=True)
+        if not scratch.exists():
+            return
+        time.sleep(0.5 * (attempt + 1))
 
 
 def backup_verify(*, copy: BackupCopy, identity_path: Path, location: Location | None = None) -> dict[str, Any]:
@@ -47,7 +58,7 @@ def backup_verify(*, copy: BackupCopy, identity_path: Path, location: Location |
     finally:
         if cluster is not None:
             cluster.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+        _remove(scratch)
     copy.verified_at = timezone.now()
     copy.verified_ok = bool(result.get("ok"))
     copy.verification = result
