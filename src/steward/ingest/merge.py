@@ -7,6 +7,8 @@ subscribers asking `?since=` see exactly what changed. Full batches tombstone wh
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from psycopg import sql
@@ -61,36 +63,47 @@ def find_changed(cursor: Any, table: StagedTable, *, school_id: int) -> tuple[st
         return table.name, table.rows, True
     name = f"{table.name}_changed"
     cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(name)))
-    small = table.rows <= PROBE_UP_TO_ROWS
-    if small:
-        # A nightly delta's few rows: each looks up its held row through the unique index on
-        # (school, source id), in a nested loop. Only that is left to the planner: just after a
-        # school's first load the statistics say it holds a handful of rows, and on that estimate
-        # the planner would rather scan all of them per staged row (by another index that leads
-        # with the school, or from a materialised copy), which costs minutes.
-        _probe_only(cursor, True)
-    cursor.execute(
-        sql.SQL("""
-        CREATE TEMP TABLE {name} ON COMMIT DROP AS
+    with planned_for_stage(cursor, table.rows):
+        cursor.execute(
+            sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(
+                sql.Identifier(name), changed_rows_query(table.name, table.spec.table, school_id)
+            )
+        )
+        count = int(cursor.rowcount)
+    analyze_if_large(cursor, name, count)
+    return name, count, False
+
+
+def changed_rows_query(stage: str, target: str, school_id: int) -> sql.Composable:
+    """The staged rows whose (source id, content hash) the school does not already hold."""
+    return sql.SQL("""
         SELECT s.* FROM {stage} s
         WHERE NOT EXISTS (
             SELECT 1 FROM {target} t
             WHERE t.school_id = {school} AND t.source_id = s.source_id AND t.content_hash = s._hash)
-    """).format(
-            name=sql.Identifier(name), stage=sql.Identifier(table.name), target=target, school=sql.Literal(school_id)
-        )
-    )
-    count = int(cursor.rowcount)
+    """).format(stage=sql.Identifier(stage), target=sql.Identifier(target), school=sql.Literal(school_id))
+
+
+@contextmanager
+def planned_for_stage(cursor: Any, rows: int) -> Iterator[None]:
+    """How what changed is found in a stage of `rows` rows. A nightly delta's few rows each look up
+    their held row through the unique index on (school, source id), in a nested loop, and only that
+    is left to the planner: just after a school's first load the statistics say it holds a handful
+    of rows, and on that estimate the planner would rather scan all of them per staged row (by
+    another index that leads with the school, or from a materialised copy), which costs minutes. A
+    large stage keeps the batch's hash joins."""
+    small = rows <= PROBE_UP_TO_ROWS
     if small:
-        _probe_only(cursor, False)
-    analyze_if_large(cursor, name, count)
-    return name, count, False
+        probe_only(cursor, True)
+    yield
+    if small:
+        probe_only(cursor, False)
 
 
 _PLANS_BESIDES_PROBES = ("hashjoin", "mergejoin", "material", "seqscan", "bitmapscan")
 
 
-def _probe_only(cursor: Any, on: bool) -> None:
+def probe_only(cursor: Any, on: bool) -> None:
     """Leave the planner nested loops over index scans only (or give it back what the batch allows:
     everything but nested loops, see `services._apply`)."""
     settings = [f"SET LOCAL enable_{plan} = {'off' if on else 'on'}" for plan in _PLANS_BESIDES_PROBES]
