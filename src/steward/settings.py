@@ -259,6 +259,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # "OpenID Connect provider"): authorisation code with PKCE only, ID tokens signed RS256.
 OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,  # a lifetime in seconds, not a password  # nosec B105
+    # Refresh tokens are honoured for no client (sign-in apps sign the person in again; client
+    # credentials get none), so the daily token sweep deletes them an hour after their access token.
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 3600,  # nosec B105
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "SCOPES": {
         "ingest": "Send the school's MIS data",

@@ -608,6 +608,12 @@ def _sweep_sessions(w: World) -> Expect:
     return Expect("sessions_swept", None, w.actor.label)
 
 
+@walks("signins.services.sweep_tokens")
+def _sweep_tokens(w: World) -> Expect:
+    signins.sweep_tokens(actor=w.actor)
+    return Expect("tokens_swept", None, w.actor.label)
+
+
 @walks("retention.services.hold_place")
 def _hold_place(w: World) -> Expect:
     retention.hold_place(school=w.school, reason="litigation", placed_by="Processor DPO")

@@ -296,3 +296,31 @@ def test_a_lease_setting_that_is_not_a_number_is_refused_by_name() -> None:
     )
     assert result.returncode != 0
     assert "STEWARD_WORKER_LEASE_SECONDS: 'a minute' is not a positive float" in result.stderr
+
+
+@pytest.mark.django_db
+def test_finished_task_rows_are_pruned_after_their_keeping_and_nothing_else() -> None:
+    """Successful rows after 14 days, failed ones after 90; ready and running rows never, however old."""
+    now = dt.datetime(2027, 1, 4, 4, 5, tzinfo=dt.UTC)  # a Monday after the New Year holiday
+    ids = dict(
+        zip(
+            ["old_ok", "new_ok", "old_failed", "newer_failed", "ready", "running"],
+            _enqueue("record", *({"n": n} for n in range(6))),
+            strict=True,
+        )
+    )
+    finished = {
+        "old_ok": ("SUCCESSFUL", workers.SUCCEEDED_KEPT + dt.timedelta(minutes=1)),
+        "new_ok": ("SUCCESSFUL", workers.SUCCEEDED_KEPT - dt.timedelta(minutes=1)),
+        "old_failed": ("FAILED", workers.FAILED_KEPT + dt.timedelta(minutes=1)),
+        "newer_failed": ("FAILED", workers.SUCCEEDED_KEPT + dt.timedelta(days=30)),
+    }
+    for name, (status, age) in finished.items():
+        DBTaskResult.objects.filter(id=ids[name]).update(status=status, finished_at=now - age)
+    DBTaskResult.objects.filter(id=ids["running"]).update(status="RUNNING", started_at=now - dt.timedelta(days=400))
+
+    assert workers.prune_task_results(now=now) == (1, 1)
+    left = {str(i) for i in DBTaskResult.objects.values_list("id", flat=True)}
+    assert left == {ids[n] for n in ("new_ok", "newer_failed", "ready", "running")}
+    assert workers.prune_task_results(now=now) == (0, 0)  # idempotent
+    assert "steward.core.tasks.prune_task_results" in {e.task for e in due(now)}  # daily, 04:05 here

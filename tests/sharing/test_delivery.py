@@ -402,6 +402,8 @@ def test_the_schedule_names_what_is_due_in_local_time() -> None:
         "steward.retention.tasks.backup_verify_task",
         "steward.retention.tasks.backup_expire_task",
         "steward.core.tasks.sweep_rate_limits",
+        "steward.core.tasks.prune_task_results",
+        "steward.signins.tasks.sweep_tokens_task",
         "steward.provisioning.tasks.provision_nightly",
         "steward.servicedesk.tasks.support_access_sweep",
         "steward.monitoring.tasks.detect_task",

@@ -46,6 +46,10 @@ SCHEDULE: list[Entry] = [
     Entry("daily", "05:00", "steward.provisioning.tasks.provision_nightly", {}),
     # Sessions: expired Django sessions, and session records past their retention (signins.privacy).
     Entry("daily", "03:45", "steward.signins.tasks.sweep_sessions_task", {}),
+    # OAuth credentials past their use (expired tokens and codes name whom they were issued to).
+    Entry("daily", "03:50", "steward.signins.tasks.sweep_tokens_task", {}),
+    # Finished background tasks' rows past their keeping (core.workers.prune_task_results).
+    Entry("daily", "04:05", "steward.core.tasks.prune_task_results", {}),
     # Support access: lapse unanswered requests, record grants past their time and send the schools
     # their read lists (the database closes a grant by itself at its time; this records and tells).
     # Monitoring: a detection pass over the audit events written since the last (issue #16).

@@ -18,6 +18,7 @@ That is why tasks must be safe to run again (DESIGN.md "Background work")."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -194,3 +195,21 @@ class LeasedWorker(Worker):
             record(*args)
 
         return fenced
+
+
+# How long a finished task's row is kept: long enough to see last week's runs and failures on the
+# database, not for ever (a minute's WAL shipping alone leaves 1,440 rows a day).
+SUCCEEDED_KEPT = dt.timedelta(days=14)
+FAILED_KEPT = dt.timedelta(days=90)
+
+
+def prune_task_results(*, now: dt.datetime) -> tuple[int, int]:
+    """Delete finished task rows past their keeping: successful ones after `SUCCEEDED_KEPT`, failed
+    ones (kept longer, for whoever looks into them) after `FAILED_KEPT`. Tasks not finished are never
+    touched. One DELETE each; returns (successful, failed) deleted."""
+    from django_tasks_db.models import DBTaskResult
+
+    results = DBTaskResult.objects
+    succeeded, _ = results.successful().filter(finished_at__lt=now - SUCCEEDED_KEPT).delete()
+    failed, _ = results.failed().filter(finished_at__lt=now - FAILED_KEPT).delete()
+    return succeeded, failed

@@ -30,6 +30,13 @@ from django.db import connection, transaction
 from django.db.models import Max, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from oauth2_provider.models import (
+    clear_expired,
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 
 from steward.audit.actor import Actor
 from steward.audit.services import audit_action
@@ -37,6 +44,7 @@ from steward.notifications.email import send_email
 from steward.signins.models import EndReason, Kind, ParentSession, StaffSession, TrackedSession
 from steward.signins.places import device_of, place_of
 from steward.signins.privacy import KEPT_AFTER_END
+from steward.tenancy.scope import estate_scope
 
 SESSION_DATA_KEY = "steward_tracked"
 TOUCH_SECONDS = 60
@@ -333,5 +341,40 @@ def sweep_sessions(*, now: dt.datetime, actor: Actor) -> Swept:
             school_id=None,
             object_type="signins.TrackedSession",
             detail={**asdict(swept), "kept_days": KEPT_AFTER_END.days},
+        )
+    return swept
+
+
+@dataclass(frozen=True)
+class TokensSwept:
+    """What one token sweep deleted (counted before and after django-oauth-toolkit's own sweep)."""
+
+    access_tokens: int
+    refresh_tokens: int
+    id_tokens: int
+    grants: int
+
+
+def sweep_tokens(*, actor: Actor) -> TokensSwept:
+    """The daily sweep of OAuth credentials past their use (`signins.tasks.sweep_tokens_task`): what
+    django-oauth-toolkit's `cleartokens` does (`oauth2_provider.models.clear_expired`): access tokens
+    expired (an hour after issue), ID tokens and authorisation codes expired, and refresh tokens an hour
+    after their access token expired (sign-in apps get none honoured, API clients none issued). Each
+    names the person it was issued to, so without the sweep an agent's nightly token or a staff
+    sign-in to an app was kept for ever. Run in the estate's scope: a sign-in token's link to its
+    consent (`rostering.SignInToken`, a school's row) goes with its token. Audited as `tokens_swept`
+    with the counts."""
+    models = (get_access_token_model(), get_refresh_token_model(), get_id_token_model(), get_grant_model())
+    with transaction.atomic(), estate_scope():
+        before = [model.objects.count() for model in models]
+        clear_expired()
+        after = [model.objects.count() for model in models]
+        swept = TokensSwept(*(b - a for b, a in zip(before, after, strict=True)))
+        audit_action(
+            actor,
+            action="tokens_swept",
+            school_id=None,
+            object_type="oauth2_provider.AccessToken",
+            detail=asdict(swept),
         )
     return swept

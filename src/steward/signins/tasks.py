@@ -16,3 +16,11 @@ def sweep_sessions_task() -> list[int]:
     session records deleted."""
     swept = services.sweep_sessions(now=timezone.now(), actor=Actor.system("session sweep"))
     return [swept.django_sessions, swept.staff_sessions, swept.parent_sessions]
+
+
+@task()
+def sweep_tokens_task() -> list[int]:
+    """Idempotent: a second run finds nothing expired. Returns the access, refresh and ID tokens and
+    the authorisation codes deleted."""
+    swept = services.sweep_tokens(actor=Actor.system("token sweep"))
+    return [swept.access_tokens, swept.refresh_tokens, swept.id_tokens, swept.grants]
