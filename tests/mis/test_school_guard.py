@@ -8,7 +8,7 @@ import io
 
 import pytest
 from django.apps import apps
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 
 from steward.ingest.services import batch_ingest
 from steward.mis.base import MisRecord
@@ -18,16 +18,15 @@ from steward.tenancy.scope import tenant_scope
 from tests import factories
 from tests.ingest import builders as b
 
-pytestmark = pytest.mark.django_db
 
-
-def _delete_school(school_id: int) -> None:
-    """Plain SQL, past the ORM's PROTECT; rolled back either way."""
-    with transaction.atomic(), connection.cursor() as cursor:
+def _delete_school(school_id: int, *, using: str = "default") -> None:
+    """Plain SQL, past the ORM's PROTECT, as the app's role (or the tables' owner); rolled back either way."""
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute("DELETE FROM tenancy_organisation WHERE id = %s", [school_id])
-        transaction.set_rollback(True)
+        transaction.set_rollback(True, using=using)
 
 
+@pytest.mark.django_db
 def test_a_school_that_holds_mis_records_cannot_be_deleted() -> None:
     school = factories.school("Guarded Primary")
     batch = io.BytesIO(b.json_batch(b.small_school()))
@@ -36,6 +35,19 @@ def test_a_school_that_holds_mis_records_cannot_be_deleted() -> None:
         _delete_school(school.id)
 
 
+def test_the_tables_owner_cannot_delete_it_either(committed_db: None) -> None:
+    """Row-level security is forced on the owner too; the guard looks with the deleted school's own
+    scope, whatever scope the deleter has (here none), so the owner's DELETE is refused alike."""
+    school = factories.school("Owned Primary")
+    batch_ingest(
+        school=school, stream=io.BytesIO(b.json_batch(b.small_school())), format="json", mode="full", sent_by="t"
+    )
+    with pytest.raises(IntegrityError, match=f"school {school.id} still holds MIS records"):
+        _delete_school(school.id, using="owner")
+    assert Organisation.objects.filter(pk=school.pk).exists()
+
+
+@pytest.mark.django_db
 def test_a_school_that_holds_only_tombstones_cannot_be_deleted_either() -> None:
     school = factories.school("Tombstoned Primary")
     with tenant_scope([school.id]):
@@ -44,6 +56,7 @@ def test_a_school_that_holds_only_tombstones_cannot_be_deleted_either() -> None:
         _delete_school(school.id)
 
 
+@pytest.mark.django_db
 def test_a_school_with_no_mis_records_can_be_deleted() -> None:
     """The guard refuses only what the constraint refused: a bare organisation row goes."""
     bare = Organisation.objects.create(
@@ -53,6 +66,7 @@ def test_a_school_with_no_mis_records_can_be_deleted() -> None:
     assert Organisation.objects.filter(pk=bare.pk).exists()  # rolled back, as `_delete_school` promises
 
 
+@pytest.mark.django_db
 def test_every_table_without_the_constraint_is_guarded() -> None:
     """A new bulk MIS model (a `MisRecord`) gets the constraint-free school; the guard must name its table."""
     bulk = {m._meta.db_table for m in apps.get_models() if issubclass(m, MisRecord)} | {Tombstone._meta.db_table}
