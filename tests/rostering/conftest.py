@@ -284,6 +284,15 @@ class Attempt:
         return f"{parts.path}?{parts.query}"
 
 
+def consent_code(world: World, attempt: Attempt) -> str:
+    """The teacher opens the app's link (saying yes on the consent screen the first time) and the
+    app gets back a code."""
+    response = world.browser.get(attempt.path)
+    if response.status_code == 200:  # first time here: the consent screen
+        response = world.browser.post(attempt.path, {"decision": "yes"})
+    return callback_params(response["Location"])["code"]
+
+
 def callback_params(location: str) -> dict[str, str]:
     assert location.startswith(CALLBACK), location
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}

@@ -25,7 +25,16 @@ from steward.tenancy.models import Role
 from steward.tenancy.scope import tenant_scope
 from tests import factories
 from tests.backoffice.conftest import sign_in
-from tests.rostering.conftest import CALLBACK, ISSUER, Attempt, RelyingParty, World, callback_params, school_with_flow
+from tests.rostering.conftest import (
+    CALLBACK,
+    ISSUER,
+    Attempt,
+    RelyingParty,
+    World,
+    callback_params,
+    consent_code,
+    school_with_flow,
+)
 
 START = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
 
@@ -65,13 +74,6 @@ def _token_error(rp: RelyingParty, attempt: Attempt, code: str) -> str:
 
 def world_secret(rp: RelyingParty) -> str:
     return str(rp.session.client_secret)
-
-
-def _code(world: World, attempt: Attempt) -> str:
-    response = world.browser.get(attempt.path)
-    if response.status_code == 200:  # first time here: the consent screen
-        response = world.browser.post(attempt.path, {"decision": "yes"})
-    return callback_params(response["Location"])["code"]
 
 
 def test_the_discovery_document_and_jwks_describe_a_code_flow_with_pkce_and_rs256(world: World) -> None:
@@ -165,7 +167,7 @@ def test_pkce_is_required_and_a_wrong_verifier_is_refused(world: World) -> None:
     assert callback_params(response["Location"])["error"] == "invalid_request"
 
     attempt = rp.start()
-    code = _code(world, attempt)
+    code = consent_code(world, attempt)
     attempt.verifier = "x" * 64
     assert _token_error(rp, attempt, code) == "invalid_grant"
 
@@ -188,7 +190,7 @@ def test_a_revoked_flow_stops_the_code_the_token_and_the_next_sign_in(world: Wor
     attempt, token = _signed_in(world, rp)
     assert rp.userinfo()["given_name"] == "Ada"
     waiting = rp.start()
-    code = _code(world, waiting)
+    code = consent_code(world, waiting)
     with tenant_scope([world.school.id]):
         sharing.flow_revoke(flow=world.flow, actor=Actor.system("DPO"))
 
@@ -233,12 +235,12 @@ def test_an_expired_code_and_a_replayed_code_are_refused(world: World, time_mach
     time_machine.move_to(START, tick=False)
     rp = world.rp()
     late = rp.start()
-    code = _code(world, late)
+    code = consent_code(world, late)
     time_machine.move_to(START + dt.timedelta(seconds=61), tick=False)
     assert _token_error(rp, late, code) == "invalid_grant"
 
     attempt = rp.start()
-    code = _code(world, attempt)
+    code = consent_code(world, attempt)
     rp.finish(attempt, f"{CALLBACK}?code={code}&state={attempt.state}")
     assert _token_error(rp, attempt, code) == "invalid_grant"
 

@@ -22,7 +22,7 @@ from steward.tenancy.models import ApiClient
 from steward.tenancy.scope import estate_scope, processor_scope
 from steward.tenancy.services import api_client_create
 from tests.ingest.test_api import token
-from tests.rostering.conftest import CALLBACK, World, callback_params
+from tests.rostering.conftest import CALLBACK, World, consent_code
 
 START = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
 
@@ -31,24 +31,16 @@ def _rows() -> list[int]:
     return [AccessToken.objects.count(), RefreshToken.objects.count(), IDToken.objects.count(), Grant.objects.count()]
 
 
-def _code(world: World, path: str) -> str:
-    answer = world.browser.get(path)
-    if answer.status_code == 200:  # the consent screen, the first time
-        answer = world.browser.post(path, {"decision": "yes"})
-    assert answer.status_code == 302, answer.content[:500]
-    return callback_params(answer["Location"])["code"]
-
-
 def test_expired_tokens_and_codes_go_and_a_live_token_stays(
     world: World, client: Client, time_machine: TimeMachineFixture
 ) -> None:
     time_machine.move_to(START, tick=False)
     rp = world.rp()
     attempt = rp.start()
-    code = _code(world, attempt.path)
+    code = consent_code(world, attempt)
     app_token = rp.finish(attempt, f"{CALLBACK}?code={code}&state={attempt.state}")["access_token"]
     assert dict(rp.userinfo())["given_name"] == "Ada"
-    _code(world, rp.start().path)  # a code the app never redeemed
+    consent_code(world, rp.start())  # a code the app never redeemed
     agent = api_client_create(name="Alder MIS agent", kind=ApiClient.Kind.MIS_AGENT, school=world.school)
     token(client, agent[1], agent[2])
     with estate_scope():
